@@ -1,0 +1,117 @@
+"""The raw data set every reader returns: interactions plus named side fields, raw ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import pandas as pd
+
+from movierec.exceptions import DataError
+
+INTERACTION_COLUMNS = ("user", "item", "timestamp")
+
+
+class FieldKind(str, Enum):
+    """How a side field maps an entity to values."""
+
+    ONE_HOT = "one-hot"  # at most one value per entity (year, gender)
+    MULTI_HOT = "multi-hot"  # any number of values per entity (genres, directors)
+
+
+@dataclass(frozen=True)
+class RawField:
+    """A side-feature field in raw ids: rows of (id, value).
+
+    Parameters
+    ----------
+    name : field name, e.g. ``"genre"``.
+    kind : one-hot or multi-hot.
+    values : DataFrame with columns ``id`` and ``value`` (both raw, value as str).
+    """
+
+    name: str
+    kind: FieldKind
+    values: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        missing = {"id", "value"} - set(self.values.columns)
+        if missing:
+            raise DataError(f"field {self.name!r}: missing columns {sorted(missing)}")
+        if self.kind is FieldKind.ONE_HOT and self.values["id"].duplicated().any():
+            dup = self.values.loc[self.values["id"].duplicated(), "id"].iloc[0]
+            raise DataError(
+                f"field {self.name!r} is one-hot but id {dup!r} has several values; "
+                "declare it multi-hot"
+            )
+
+
+@dataclass
+class Dataset:
+    """Interactions (every row a positive) and side fields, all in raw ids.
+
+    ``interactions`` has columns ``user``, ``item``, ``timestamp`` (int64 seconds;
+    0 where the source has no time). Duplicated (user, item) pairs are collapsed by
+    :meth:`normalised`, keeping the earliest timestamp.
+    """
+
+    name: str
+    interactions: pd.DataFrame
+    item_fields: dict[str, RawField] = field(default_factory=dict)
+    user_fields: dict[str, RawField] = field(default_factory=dict)
+    item_titles: pd.Series | None = None  # raw item id -> title, for reports only
+    notes: list[str] = field(default_factory=list)  # counted skips, reported to the user
+
+    def normalised(self) -> "Dataset":
+        """Collapse duplicate (user, item) pairs to their first occurrence in time."""
+        frame = self.interactions
+        before = len(frame)
+        frame = frame.sort_values(["user", "timestamp"], kind="stable")
+        frame = frame.drop_duplicates(["user", "item"], keep="first").reset_index(drop=True)
+        notes = list(self.notes)
+        if len(frame) < before:
+            notes.append(f"collapsed {before - len(frame)} duplicate (user, item) rows")
+        return Dataset(self.name, frame, self.item_fields, self.user_fields, self.item_titles, notes)
+
+    @property
+    def n_interactions(self) -> int:
+        return len(self.interactions)
+
+    def summary(self) -> dict[str, int | str]:
+        frame = self.interactions
+        return {
+            "name": self.name,
+            "users": int(frame["user"].nunique()),
+            "items": int(frame["item"].nunique()),
+            "interactions": len(frame),
+            "item_fields": ", ".join(f"{f.name}({f.kind.value})" for f in self.item_fields.values()),
+            "user_fields": ", ".join(f"{f.name}({f.kind.value})" for f in self.user_fields.values()),
+        }
+
+
+def normalise_ids(values: pd.Series) -> pd.Series:
+    """Raw ids as int64 when every id is an integer, else as str.
+
+    One rule for every reader keeps ids comparable across files (a split written as
+    CSV and read back must match the data set it came from).
+    """
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype(np.int64)
+    as_text = values.astype(str).str.strip()
+    numeric = pd.to_numeric(as_text, errors="coerce")
+    if numeric.notna().all() and (numeric == numeric.round()).all():
+        return numeric.astype(np.int64)
+    return as_text.astype(object)
+
+
+def interactions_frame(user: pd.Series, item: pd.Series, timestamp: pd.Series | None) -> pd.DataFrame:
+    """The canonical interaction frame: normalised ids, int64 timestamps."""
+    ts = pd.Series(np.zeros(len(user), dtype=np.int64)) if timestamp is None else timestamp
+    return pd.DataFrame(
+        {
+            "user": normalise_ids(user.reset_index(drop=True)),
+            "item": normalise_ids(item.reset_index(drop=True)),
+            "timestamp": pd.Series(ts).reset_index(drop=True).astype(np.int64),
+        }
+    )

@@ -1,0 +1,33 @@
+"""Interactions as the users x items CSR matrix `X` that every model consumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from movierec.data.idmap import IdMap
+
+
+def to_csr(frame: pd.DataFrame, idmap: IdMap) -> sp.csr_matrix:
+    """Binary float32 users x items matrix of the (user, item) rows of `frame`.
+
+    Shape is always (idmap.n_users, idmap.n_items), so matrices of train, valid and
+    test line up. Duplicates count once.
+    """
+    rows = idmap.user_index(frame["user"])
+    cols = idmap.item_index(frame["item"])
+    return csr_from_indices(rows, cols, (idmap.n_users, idmap.n_items))
+
+
+def csr_from_indices(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Binary float32 CSR with a one at each (row, col); repeated pairs count once."""
+    X = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=shape)
+    X.sum_duplicates()
+    X.data[:] = 1.0
+    return X
+
+
+def users_with_items(X: sp.csr_matrix) -> np.ndarray:
+    """Indices of the rows of `X` that hold at least one item."""
+    return np.flatnonzero(np.diff(X.indptr) > 0)

@@ -1,0 +1,104 @@
+"""Reading delimited text with errors that name the file, line and column."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from movierec.exceptions import DataError
+
+
+def read_text(path: Path, encodings: tuple[str, ...] = ("utf-8", "latin-1")) -> str:
+    """Whole file as text, trying each encoding in turn (GroupLens mixes them)."""
+    raw = path.read_bytes()
+    for encoding in encodings:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DataError(f"{path}: not readable as any of {', '.join(encodings)}")
+
+
+def read_table(
+    path: Path,
+    *,
+    sep: str,
+    names: list[str] | None = None,
+    required: list[str],
+    encodings: tuple[str, ...] = ("utf-8", "latin-1"),
+    quoting: bool = True,
+) -> pd.DataFrame:
+    """Read a delimited file as text columns, checking the required columns.
+
+    ``names`` given: the file has no header and these are its columns. Otherwise the
+    first line is the header. Multi-character separators such as GroupLens' ``::``
+    are rewritten to a tab first so the fast C parser can read them.
+
+    Raises
+    ------
+    DataError
+        The file is missing, a row has the wrong number of fields, or a required
+        column is absent or empty (the message names the line).
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    text = read_text(path, encodings)
+    if len(sep) > 1:
+        text = text.replace(sep, "\t")
+        sep = "\t"
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None if names is not None else 0,
+            names=names,
+            dtype=str,
+            keep_default_na=False,
+            quoting=0 if quoting else 3,
+            engine="c",
+            index_col=False,
+        )
+    except pd.errors.ParserError as error:
+        raise DataError(f"{path}: malformed row: {error}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file is empty") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {missing}; found {list(frame.columns)}"
+        )
+    header_lines = 0 if names is not None else 1
+    for column in required:
+        empty = frame[column].str.strip() == ""
+        if empty.any():
+            line = int(np.flatnonzero(empty.to_numpy())[0]) + 1 + header_lines
+            raise DataError(f"{path}, line {line}: column {column!r} is empty")
+    frame.attrs["path"] = str(path)
+    frame.attrs["header_lines"] = header_lines
+    return frame
+
+
+def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Column as int64 (floats like ``874965478.0`` accepted), naming the first bad line."""
+    numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+    bad = numbers.isna() | (numbers != np.floor(numbers))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        line = row + 1 + frame.attrs.get("header_lines", 0)
+        raise DataError(
+            f"{frame.attrs.get('path', '<table>')}, line {line}: column {column!r} "
+            f"expects an integer, found {frame[column].iloc[row]!r}"
+        )
+    return numbers.astype(np.int64)
+
+
+def split_multi(ids: pd.Series, values: pd.Series, sep: str) -> pd.DataFrame:
+    """(id, 'a|b|c') rows -> one (id, value) row per non-empty value."""
+    frame = pd.DataFrame({"id": ids.to_numpy(), "value": values.astype(str).str.split(sep)})
+    frame = frame.explode("value")
+    frame["value"] = frame["value"].astype(str).str.strip()
+    return frame[frame["value"] != ""].reset_index(drop=True)

@@ -1,0 +1,64 @@
+"""The competition layout: ``train_ratings.csv`` plus per-item ``.tsv`` side files.
+
+``train_ratings.csv`` has the header ``user,item,time``. Each side file is a
+tab-separated table with a header whose first column is ``item`` and second the value
+(``genres.tsv``: item, genre; ``directors.tsv``: item, director; ``writers.tsv``: item,
+writer; ``years.tsv``: item, year; ``titles.tsv``: item, title). Several rows for one
+item make the field multi-hot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
+from movierec.data.readers._table import read_table, to_int
+from movierec.exceptions import DataError
+
+RATINGS_FILE = "train_ratings.csv"
+# file -> (field name, kind); a one-hot file with repeated items is an error.
+SIDE_FILES = {
+    "genres.tsv": ("genre", FieldKind.MULTI_HOT),
+    "directors.tsv": ("director", FieldKind.MULTI_HOT),
+    "writers.tsv": ("writer", FieldKind.MULTI_HOT),
+    "years.tsv": ("year", FieldKind.ONE_HOT),
+}
+
+
+def read_competition(folder: Path) -> Dataset:
+    ratings = read_table(folder / RATINGS_FILE, sep=",", required=["user", "item", "time"])
+    interactions = interactions_frame(
+        ratings["user"], ratings["item"], to_int(ratings, "time")
+    )
+    fields: dict[str, RawField] = {}
+    for filename, (name, kind) in SIDE_FILES.items():
+        path = folder / filename
+        if path.is_file():
+            fields[name] = _side_field(path, name, kind)
+    titles = None
+    if (folder / "titles.tsv").is_file():
+        table = read_table(folder / "titles.tsv", sep="\t", required=["item", "title"], quoting=False)
+        titles = pd.Series(table["title"].to_numpy(), index=normalise_ids(table["item"]).to_numpy())
+        if "year" not in fields:  # the year is inside the title: "Heat (1995)"
+            year = table["title"].str.extract(r"\((\d{4})\)\s*$")[0]
+            frame = pd.DataFrame({"id": titles.index, "value": year.to_numpy()}).dropna()
+            fields["year"] = RawField("year", FieldKind.ONE_HOT, frame.reset_index(drop=True))
+    return Dataset(folder.name, interactions, fields, {}, titles)
+
+
+def _side_field(path: Path, name: str, kind: FieldKind) -> RawField:
+    table = read_table(path, sep="\t", required=["item"], quoting=False)
+    if len(table.columns) < 2:
+        raise DataError(f"{path}, line 1: expects two columns, item and a value")
+    value_column = table.columns[1]
+    frame = pd.DataFrame(
+        {"id": normalise_ids(table["item"]).to_numpy(), "value": table[value_column].str.strip().to_numpy()}
+    )
+    frame = frame[frame["value"] != ""].drop_duplicates().reset_index(drop=True)
+    if kind is FieldKind.ONE_HOT and frame["id"].duplicated().any():
+        row = int(frame.index[frame["id"].duplicated()][0])
+        raise DataError(f"{path}: item {frame['id'].iloc[row]!r} has several {name} values")
+    return RawField(name, kind, frame)
+

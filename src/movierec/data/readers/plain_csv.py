@@ -1,0 +1,38 @@
+"""A plain CSV of interactions: a header naming user and item columns, optionally a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from movierec.data.dataset import Dataset, interactions_frame
+from movierec.data.readers._table import read_table, to_int
+from movierec.exceptions import DataError
+
+USER_NAMES = ("user", "user_id", "userid", "userId")
+ITEM_NAMES = ("item", "item_id", "itemid", "movieId", "movie_id", "movie")
+TIME_NAMES = ("timestamp", "time", "ts", "datetime")
+
+
+def read_plain_csv(path: Path) -> Dataset:
+    """Read ``user,item[,timestamp]`` (names matched case-insensitively; ``.tsv`` = tabs)."""
+    sep = "\t" if path.suffix == ".tsv" else ","
+    table = read_table(path, sep=sep, required=[])
+    user = _column(table.columns, USER_NAMES, path, "user")
+    item = _column(table.columns, ITEM_NAMES, path, "item")
+    time = _column(table.columns, TIME_NAMES, path, None)
+    table = read_table(path, sep=sep, required=[c for c in (user, item, time) if c])
+    timestamp = to_int(table, time) if time else None
+    return Dataset(path.stem, interactions_frame(table[user], table[item], timestamp))
+
+
+def _column(columns, names: tuple[str, ...], path: Path, required: str | None) -> str | None:
+    lowered = {str(c).lower(): c for c in columns}
+    for name in names:
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    if required:
+        raise DataError(
+            f"{path}, line 1: no {required} column; expected one of {list(names)}, "
+            f"found {list(columns)}"
+        )
+    return None

@@ -1,0 +1,38 @@
+"""Popularity: every user gets the items with the most training interactions."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from movierec.data.encoded import EncodedFeatures
+from movierec.models.base import Recommender, check_matrix
+
+
+class Popularity(Recommender):
+    """Score of an item = its number of positives in X (the classic baseline).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 0]], dtype=np.float32))
+    >>> Popularity().fit(X).recommend(np.array([1]), k=1)[0].tolist()
+    [[0]]
+    """
+
+    name = "pop"
+
+    def __init__(self) -> None:
+        pass
+
+    def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
+            valid: sp.csr_matrix | None = None) -> "Popularity":
+        self.X_ = check_matrix(X)
+        self.counts_ = np.asarray(self.X_.sum(axis=0), dtype=np.float32).ravel()
+        return self
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.counts_, (len(users), len(self.counts_)))
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        return np.broadcast_to(self.counts_, (history.shape[0], len(self.counts_))).copy()

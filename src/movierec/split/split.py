@@ -1,0 +1,111 @@
+"""Split(train, valid, test) in raw ids, its checksum, and reading/writing it as CSV."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from movierec.data.dataset import INTERACTION_COLUMNS
+from movierec.data.readers.plain_csv import read_plain_csv
+from movierec.exceptions import DataError, SplitError
+
+PARTS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Three disjoint interaction frames (columns user, item, timestamp; raw ids).
+
+    Validation is carved from the training part the way test is carved from the
+    whole, so tuning on (train -> valid) mimics the final (train+valid -> test).
+    """
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        check_disjoint(self)
+
+    @property
+    def train_valid(self) -> pd.DataFrame:
+        return pd.concat([self.train, self.valid], ignore_index=True)
+
+    def parts(self) -> dict[str, pd.DataFrame]:
+        return {"train": self.train, "valid": self.valid, "test": self.test}
+
+    def csv_bytes(self) -> dict[str, bytes]:
+        """Each part as the canonical CSV bytes written to disk (sorted, fixed columns)."""
+        return {name: _canonical(frame).to_csv(index=False).encode() for name, frame in self.parts().items()}
+
+    def checksum(self) -> str:
+        """sha256 over the three canonical CSVs: equal checksums mean equal splits."""
+        digest = hashlib.sha256()
+        for name, payload in self.csv_bytes().items():
+            digest.update(name.encode() + b"\0" + payload)
+        return digest.hexdigest()
+
+    def summary(self) -> dict[str, int]:
+        return {name: len(frame) for name, frame in self.parts().items()} | {
+            "test_users": int(self.test["user"].nunique())
+        }
+
+
+def check_disjoint(split: Split) -> None:
+    """Raise SplitError when a (user, item) pair is in two parts (a leak)."""
+    for first, second in (("train", "test"), ("train", "valid"), ("valid", "test")):
+        a, b = getattr(split, first), getattr(split, second)
+        both = a[["user", "item"]].merge(b[["user", "item"]], on=["user", "item"])
+        if len(both):
+            pair = both.iloc[0]
+            raise SplitError(
+                f"{len(both)} (user, item) pairs are in both {first} and {second} "
+                f"(e.g. user {pair['user']!r}, item {pair['item']!r}); parts must be disjoint"
+            )
+
+
+def write_split(split: Split, folder: Path | str) -> str:
+    """Write train/valid/test.csv (user,item,timestamp) atomically; return the checksum."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, payload in split.csv_bytes().items():
+        atomic_write_bytes(folder / f"{name}.csv", payload)
+    checksum = split.checksum()
+    atomic_write_bytes(folder / "checksum.sha256", (checksum + "\n").encode())
+    return checksum
+
+
+def read_split(folder: Path | str) -> Split:
+    """Read a pre-split folder: ``train.csv``, ``valid.csv``, ``test.csv`` (user,item[,timestamp])."""
+    folder = Path(folder)
+    parts = {}
+    for name in PARTS:
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            raise DataError(f"{path}: missing; a split folder holds {', '.join(p + '.csv' for p in PARTS)}")
+        parts[name] = read_plain_csv(path).interactions
+    return Split(**parts)
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.loc[:, list(INTERACTION_COLUMNS)].sort_values(
+        ["user", "timestamp", "item"], kind="stable"
+    )

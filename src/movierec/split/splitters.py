@@ -1,0 +1,127 @@
+"""Seeded, vectorised per-user hold-out: no Python loop over users or interactions.
+
+Every splitter sorts interactions by (user, time, item), computes each row's position
+in its user's sequence, and holds rows out by position (tail) or by a random rank
+(fraction). At least one interaction per user always stays in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from movierec.exceptions import SplitError
+from movierec.split.split import Split
+
+PROTOCOLS = ("competition", "random", "temporal")
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How to hold out test and validation interactions.
+
+    protocol
+        ``competition``: per user, the last ``tail`` items plus ``fraction`` of the
+        earlier ones at random; ``random``: ``fraction`` of each user's items at random;
+        ``temporal``: the last ``tail`` items.
+    The validation part is carved from the rest with the same rule.
+    """
+
+    protocol: str = "competition"
+    tail: int = 2
+    fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise SplitError(f"protocol {self.protocol!r} unknown; expected one of {PROTOCOLS}")
+        if self.tail < 0 or not 0.0 <= self.fraction < 1.0:
+            raise SplitError(f"need tail >= 0 and 0 <= fraction < 1, got {self.tail}, {self.fraction}")
+
+
+def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
+    """Split `interactions` into train/valid/test following `spec`."""
+    if spec.protocol == "competition":
+        return competition_split(interactions, tail=spec.tail, fraction=spec.fraction, seed=spec.seed)
+    if spec.protocol == "random":
+        return random_split(interactions, fraction=spec.fraction, seed=spec.seed)
+    return temporal_split(interactions, tail=spec.tail)
+
+
+def competition_split(interactions: pd.DataFrame, *, tail: int = 2, fraction: float = 0.1, seed: int = 0) -> Split:
+    """The competition's hidden set: the last `tail` items plus `fraction` of the earlier ones."""
+    hold = lambda frame, rng: _hold_mixed(frame, tail, fraction, rng)  # noqa: E731
+    return _two_stage(interactions, hold, hold, seed)
+
+
+def random_split(interactions: pd.DataFrame, *, fraction: float = 0.1, seed: int = 0) -> Split:
+    """Per user, `fraction` of the items to test and the same share of the whole to valid.
+
+    The default gives the usual 80/10/10 split per user.
+    """
+    if not 0.0 < fraction < 0.5:
+        raise SplitError(f"random split needs 0 < fraction < 0.5, got {fraction}")
+    valid_fraction = fraction / (1.0 - fraction)  # of what is left after test
+    return _two_stage(
+        interactions,
+        lambda frame, rng: _hold_mixed(frame, 0, fraction, rng),
+        lambda frame, rng: _hold_mixed(frame, 0, valid_fraction, rng),
+        seed,
+    )
+
+
+def temporal_split(interactions: pd.DataFrame, *, tail: int = 1) -> Split:
+    """Leave the last `tail` items of each user for test and the `tail` before for valid."""
+    if tail < 1:
+        raise SplitError(f"temporal split needs tail >= 1, got {tail}")
+    hold = lambda frame, rng: _hold_mixed(frame, tail, 0.0, rng)  # noqa: E731
+    return _two_stage(interactions, hold, hold, 0)
+
+
+def _two_stage(interactions: pd.DataFrame, hold_test, hold_valid, seed: int) -> Split:
+    test_rng, valid_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    frame = _sorted(interactions)
+    test_mask = hold_test(frame, test_rng)
+    rest = frame[~test_mask].reset_index(drop=True)
+    valid_mask = hold_valid(rest, valid_rng)
+    return Split(
+        train=rest[~valid_mask].reset_index(drop=True),
+        valid=rest[valid_mask].reset_index(drop=True),
+        test=frame[test_mask].reset_index(drop=True),
+    )
+
+
+def _sorted(interactions: pd.DataFrame) -> pd.DataFrame:
+    missing = {"user", "item", "timestamp"} - set(interactions.columns)
+    if missing:
+        raise SplitError(f"interactions need columns user, item, timestamp; missing {sorted(missing)}")
+    return interactions.sort_values(["user", "timestamp", "item"], kind="stable").reset_index(drop=True)
+
+
+def _hold_mixed(frame: pd.DataFrame, tail: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask: per user the last `tail` rows plus round(fraction * earlier) random rows.
+
+    `frame` is sorted by (user, time). Each user keeps at least one training row.
+    """
+    codes = pd.factorize(frame["user"])[0]
+    n_rows = len(frame)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    sizes = np.diff(np.r_[starts, n_rows])
+    size = np.repeat(sizes, sizes)
+    position = np.arange(n_rows) - np.repeat(starts, sizes)
+    from_end = size - 1 - position
+    n_tail = np.minimum(tail, size - 1)
+    held = from_end < n_tail
+    if fraction > 0:
+        earlier = size - n_tail
+        n_random = np.minimum(np.round(fraction * earlier).astype(np.int64), earlier - 1)
+        # rank earlier rows of each user by a random key; the first n_random are held
+        key = rng.random(n_rows)
+        key[held] = 2.0  # tail rows sort last, out of the draw
+        order = np.lexsort((key, codes))
+        rank = np.empty(n_rows, dtype=np.int64)
+        rank[order] = np.arange(n_rows) - np.repeat(starts, sizes)
+        held |= rank < n_random
+    return held
