@@ -1,0 +1,30 @@
+"""Shared fixtures. Real data comes from $MOVIEREC_DATA_DIR (CI points it at ../shared/data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from movierec.data.download import DATA_DIR_ENV
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real-data folder; skipped when unset, except under CI where it must exist."""
+    value = os.environ.get(DATA_DIR_ENV)
+    if not value or not Path(value).is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must set {DATA_DIR_ENV} to a folder holding ml-100k")
+        pytest.skip(f"set {DATA_DIR_ENV} to run real-data tests")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def splits_dir(data_dir: Path) -> Path:
+    """The fixed ml-100k splits, which live beside the data folder (shared/splits)."""
+    folder = data_dir.parent / "splits"
+    if not folder.is_dir():
+        pytest.skip(f"no fixed splits beside {data_dir}")
+    return folder
