@@ -1,0 +1,187 @@
+"""The `movierec` command: a thin typer layer over the library.
+
+Options override values of ``--config FILE.toml``; the library never sees argv.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from movierec.exceptions import MovieRecError
+
+app = typer.Typer(help="Top-N movie recommendation from implicit feedback.", no_args_is_help=True)
+data_app = typer.Typer(help="Find, download and inspect data sets.", no_args_is_help=True)
+export_app = typer.Typer(help="Write a split in other libraries' formats.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(export_app, name="export")
+console = Console()
+
+DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR).")
+
+
+def _fail(error: MovieRecError) -> None:
+    console.print(f"[bold red]error:[/] {error}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    data: Optional[str] = typer.Option(None, "--data", help="Named data set (ml-100k, ml-1m, ...) or a path."),
+    data_dir: Optional[Path] = DataDir,
+    split_dir: Optional[Path] = typer.Option(None, "--split-dir", help="Pre-split folder: train/valid/test.csv."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="competition, random or temporal."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model names, e.g. pop,ease."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the split and of every model."),
+    k: Optional[int] = typer.Option(None, "--k", help="List length."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder to write."),
+    no_refit: bool = typer.Option(False, "--no-refit", help="Test the train-fitted model (RecBole's setting)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file; options given here override it."),
+) -> None:
+    """Tune every model on validation, test it, and write a run folder with a submission."""
+    from movierec.config import RunConfig, load_config
+    from movierec.pipeline import run as run_pipeline
+
+    try:
+        base = load_config(config) if config else RunConfig()
+        split = base.split
+        if protocol is not None:
+            split = dataclasses.replace(split, protocol=protocol)
+        if seed is not None:
+            split = dataclasses.replace(split, seed=seed)
+        overrides = {
+            "data": data if data is not None else (None if split_dir and not config else base.data),
+            "data_dir": str(data_dir) if data_dir else base.data_dir,
+            "split_dir": str(split_dir) if split_dir else base.split_dir,
+            "models": tuple(m.strip() for m in models.split(",") if m.strip()) if models else base.models,
+            "seed": seed if seed is not None else base.seed,
+            "k": k or base.k,
+            "out": str(out) if out else base.out,
+            "refit": False if no_refit else base.refit,
+            "split": split,
+        }
+        settings = dataclasses.replace(base, **overrides)
+        result = run_pipeline(settings, log=console.print)
+    except MovieRecError as error:
+        _fail(error)
+        return
+    table = Table(title=f"test metrics ({'refit' if settings.refit else 'no refit'})")
+    for column in ("model", f"recall@{settings.k}", f"recall_plain@{settings.k}", f"ndcg@{settings.k}",
+                   f"coverage@{settings.k}", "seconds"):
+        table.add_column(column)
+    for name, model_result in result.results.items():
+        metrics = model_result.test
+        table.add_row(
+            name + (" *" if name == result.best else ""),
+            *(f"{metrics[c]:.4f}" for c in (f"recall@{settings.k}", f"recall_plain@{settings.k}",
+                                              f"ndcg@{settings.k}", f"coverage@{settings.k}")),
+            f"{model_result.fit_seconds:.1f}",
+        )
+    console.print(table)
+    console.print(f"run folder: {result.out}  (submission from *, best on validation)")
+
+
+@app.command()
+def score(
+    split_dir: Path = typer.Option(..., "--split-dir", help="Folder with train/valid/test.csv."),
+    recs: Path = typer.Option(..., "--recs", help="CSV with user,item[,rank] (any library's output)."),
+    k: int = typer.Option(10, "--k"),
+) -> None:
+    """Score a recommendation file against the split's test part, with movierec's evaluator."""
+    from movierec.evaluate.score_file import score_file
+    from movierec.prepare import encode_split
+    from movierec.split import read_split
+
+    try:
+        evaluation, notes = score_file(recs, encode_split(read_split(split_dir)), k=k)
+    except MovieRecError as error:
+        _fail(error)
+        return
+    for note in notes:
+        console.log(f"note: {note}")
+    console.print_json(json.dumps(evaluation.metrics))
+
+
+@app.command("split")
+def split_command(
+    data: str = typer.Option("ml-100k", "--data"),
+    data_dir: Optional[Path] = DataDir,
+    protocol: str = typer.Option("competition", "--protocol"),
+    tail: int = typer.Option(2, "--tail", help="Last items held out per user (competition, temporal)."),
+    fraction: float = typer.Option(0.1, "--fraction", help="Share held out at random (competition, random)."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(..., "--out"),
+) -> None:
+    """Split a data set and write train/valid/test.csv with a checksum."""
+    from movierec.data.download import resolve
+    from movierec.data.readers import read_dataset
+    from movierec.split import SplitSpec, make_split, write_split
+
+    try:
+        dataset = read_dataset(resolve(data, data_dir))
+        split = make_split(dataset.interactions, SplitSpec(protocol, tail, fraction, seed))
+        checksum = write_split(split, out)
+    except MovieRecError as error:
+        _fail(error)
+        return
+    console.print(f"{split.summary()} -> {out}\nsha256 {checksum}")
+
+
+@export_app.command("recbole")
+def export_recbole_command(
+    split_dir: Path = typer.Option(..., "--split-dir"),
+    out: Path = typer.Option(..., "--out"),
+    name: str = typer.Option("movierec", "--name", help="RecBole data set name (file prefix)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Data set whose side fields go to .item/.user."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Write the split as RecBole benchmark files (NAME.train/valid/test.inter)."""
+    from movierec.data.download import resolve
+    from movierec.data.readers import read_dataset
+    from movierec.export.recbole import export_recbole
+    from movierec.split import read_split
+
+    try:
+        dataset = read_dataset(resolve(data, data_dir)) if data else None
+        written = export_recbole(read_split(split_dir), out, name, dataset)
+    except MovieRecError as error:
+        _fail(error)
+        return
+    for path in written:
+        console.print(str(path))
+    console.print(f"RecBole config: dataset: {name}, data_path: {out}, benchmark_filename: [train, valid, test]")
+
+
+@data_app.command("download")
+def download(name: str, data_dir: Optional[Path] = DataDir) -> None:
+    """Fetch a named MovieLens data set from GroupLens into the data directory."""
+    from movierec.data.download import resolve
+
+    try:
+        console.print(str(resolve(name, data_dir)))
+    except MovieRecError as error:
+        _fail(error)
+
+
+@data_app.command("info")
+def info(data: str, data_dir: Optional[Path] = DataDir) -> None:
+    """Read a data set and print its size and side fields."""
+    from movierec.data.download import resolve
+    from movierec.data.readers import read_dataset
+
+    try:
+        dataset = read_dataset(resolve(data, data_dir, download=False))
+    except MovieRecError as error:
+        _fail(error)
+        return
+    console.print_json(json.dumps(dataset.summary() | {"notes": dataset.notes}))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

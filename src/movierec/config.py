@@ -1,0 +1,111 @@
+"""Run configuration: frozen dataclasses read from and written to TOML.
+
+Only the CLI reads configuration; the library receives plain values. A run's
+``config.toml`` holds everything needed to repeat it::
+
+    [run]
+    data = "ml-100k"
+    models = ["pop", "ease"]
+    seed = 0
+    k = 10
+    refit = true
+
+    [split]
+    protocol = "competition"
+    tail = 2
+    fraction = 0.1
+
+    [models.ease]
+    l2 = [100.0, 300.0, 500.0]   # a list is a grid tried on validation
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from movierec.exceptions import ConfigError
+from movierec.split.splitters import SplitSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything `movierec run` needs. Paths are strings so the config round-trips as TOML.
+
+    params : per model name, hyper-parameters; a list value is a grid searched on
+        validation, a scalar is fixed. Unlisted parameters use the model's `param_grid`
+        (if any) or its default.
+    """
+
+    data: str | None = "ml-100k"
+    data_dir: str | None = None
+    split_dir: str | None = None
+    split: SplitSpec = field(default_factory=SplitSpec)
+    models: tuple[str, ...] = ("pop", "ease")
+    seed: int = 0
+    k: int = 10
+    out: str = "runs/latest"
+    refit: bool = True
+    batch_size: int = 1024
+    save_models: bool = True
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"k must be >= 1, got {self.k}")
+        if not self.models:
+            raise ConfigError("no models given; e.g. --models pop,ease")
+        if self.data is None and self.split_dir is None:
+            raise ConfigError("give a data set (--data) or a pre-split folder (--split-dir)")
+
+    def to_toml(self) -> str:
+        run = {
+            key: value
+            for key, value in dataclasses.asdict(self).items()
+            if key not in {"split", "params"} and value is not None
+        }
+        run["models"] = list(self.models)
+        document = {"run": run, "split": dataclasses.asdict(self.split), "models": self.params}
+        return tomli_w.dumps(document)
+
+
+def load_config(path: Path | str) -> RunConfig:
+    """Read a TOML file into a RunConfig; unknown keys are errors, not silently ignored."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return config_from_dict(document, source=str(path))
+
+
+def config_from_dict(document: dict[str, Any], *, source: str = "config") -> RunConfig:
+    unknown = set(document) - {"run", "split", "models"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected run, split, models")
+    run = dict(document.get("run", {}))
+    _check_keys(run, {f.name for f in dataclasses.fields(RunConfig)} - {"split", "params"}, f"{source} [run]")
+    split = dict(document.get("split", {}))
+    _check_keys(split, {f.name for f in dataclasses.fields(SplitSpec)}, f"{source} [split]")
+    if "models" in run:
+        run["models"] = tuple(run["models"])
+    params = document.get("models", {})
+    if not all(isinstance(v, dict) for v in params.values()):
+        raise ConfigError(f"{source} [models]: each entry must be a table, e.g. [models.ease]")
+    return RunConfig(**run, split=SplitSpec(**split), params=params)
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")

@@ -1,0 +1,58 @@
+"""Score a recommendation file from any library against a split's test part."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from movierec.data.readers._table import read_table
+from movierec.data.dataset import normalise_ids
+from movierec.data.interactions import users_with_items
+from movierec.evaluate.evaluator import Evaluation, evaluate_lists
+from movierec.exceptions import DataError
+from movierec.prepare import Prepared
+
+
+def read_lists(path: Path | str, prepared: Prepared, k: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Ranked lists of every test user from a CSV ``user,item[,rank][,score]``.
+
+    Order is `rank` when present, else the file's order. Items unknown to the split
+    are kept as misses (-1); users of the test part without a list get an empty one.
+    Returns (users, items (n, k), notes).
+    """
+    path = Path(path)
+    table = read_table(path, sep=",", required=["user", "item"])
+    frame = pd.DataFrame({"user": normalise_ids(table["user"]), "item": normalise_ids(table["item"])})
+    frame["order"] = pd.to_numeric(table["rank"], errors="coerce") if "rank" in table else np.arange(len(frame))
+    if frame["order"].isna().any():
+        line = int(np.flatnonzero(frame["order"].isna().to_numpy())[0]) + 2
+        raise DataError(f"{path}, line {line}: rank is not a number")
+    notes = []
+    user_codes = prepared.idmap.users.get_indexer(frame["user"].to_numpy())
+    if (user_codes < 0).any():
+        notes.append(f"ignored {(user_codes < 0).sum()} rows of users not in the split")
+    frame["user_code"] = user_codes
+    frame["item_code"] = prepared.idmap.items.get_indexer(frame["item"].to_numpy())
+    if (frame["item_code"] < 0).any():
+        notes.append(f"{(frame['item_code'] < 0).sum()} recommended items are not in the split (counted as misses)")
+    frame = frame[frame["user_code"] >= 0].sort_values(["user_code", "order"], kind="stable")
+    frame["position"] = frame.groupby("user_code").cumcount()
+    frame = frame[frame["position"] < k]
+    users = users_with_items(prepared.test)
+    row_of_user = np.full(prepared.idmap.n_users, -1)
+    row_of_user[users] = np.arange(len(users))
+    frame = frame[row_of_user[frame["user_code"].to_numpy()] >= 0]
+    items = np.full((len(users), k), -1, dtype=np.int64)
+    items[row_of_user[frame["user_code"].to_numpy()], frame["position"].to_numpy()] = frame["item_code"].to_numpy()
+    missing = len(users) - frame["user_code"].nunique()
+    if missing:
+        notes.append(f"{missing} test users have no list (scored 0)")
+    return users, items, notes
+
+
+def score_file(path: Path | str, prepared: Prepared, k: int = 10) -> tuple[Evaluation, list[str]]:
+    """Metrics of the lists in `path` on the test part of `prepared`."""
+    users, items, notes = read_lists(path, prepared, k)
+    return evaluate_lists(items, prepared.test, users=users, k=k), notes

@@ -1,0 +1,56 @@
+"""A split as RecBole benchmark files: NAME.{train,valid,test}.inter plus .item/.user.
+
+RecBole reads them with ``benchmark_filename: [train, valid, test]`` in its config,
+so its models train, validate and test on exactly movierec's split.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from movierec.data.dataset import Dataset, FieldKind, RawField
+from movierec.split.split import Split, atomic_write_bytes
+
+INTER_HEADER = ["user_id:token", "item_id:token", "timestamp:float"]
+
+
+def export_recbole(split: Split, out: Path | str, name: str, dataset: Dataset | None = None) -> list[Path]:
+    """Write the split (and side fields of `dataset`) under ``out/name``; returns the files."""
+    folder = Path(out) / name
+    written = []
+    for part, frame in split.parts().items():
+        table = frame[["user", "item", "timestamp"]].sort_values(["user", "timestamp", "item"], kind="stable")
+        written.append(_write(table, INTER_HEADER, folder / f"{name}.{part}.inter"))
+    if dataset is not None:
+        for suffix, fields, id_name in (("item", dataset.item_fields, "item_id"), ("user", dataset.user_fields, "user_id")):
+            if fields:
+                table, header = _side_table(fields, id_name)
+                written.append(_write(table, header, folder / f"{name}.{suffix}"))
+    return written
+
+
+def _side_table(fields: dict[str, RawField], id_name: str) -> tuple[pd.DataFrame, list[str]]:
+    """One row per entity: one-hot fields as token, multi-hot as space-separated token_seq."""
+    columns = []
+    header = [f"{id_name}:token"]
+    for name, field in fields.items():
+        values = field.values.assign(value=field.values["value"].astype(str).str.replace(r"\s+", "_", regex=True))
+        if field.kind is FieldKind.MULTI_HOT:
+            column = values.groupby("id")["value"].agg(" ".join)
+            header.append(f"{name}:token_seq")
+        else:
+            column = values.drop_duplicates("id").set_index("id")["value"]
+            header.append(f"{name}:token")
+        columns.append(column.rename(name))
+    table = pd.concat(columns, axis=1).fillna("").reset_index()
+    return table, header
+
+
+def _write(table: pd.DataFrame, header: list[str], path: Path) -> Path:
+    buffer = io.StringIO()
+    table.to_csv(buffer, sep="\t", index=False, header=header)
+    atomic_write_bytes(path, buffer.getvalue().encode())
+    return path

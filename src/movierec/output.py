@@ -1,0 +1,60 @@
+"""What a run leaves on disk: lists, submission, metrics, config, report; all atomic."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from movierec.data.idmap import IdMap
+from movierec.split.split import atomic_write_bytes
+
+
+def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """Ranked lists in raw ids: columns user, item, rank (1-based), score."""
+    n, k = items.shape
+    keep = (items >= 0).ravel()
+    return pd.DataFrame(
+        {
+            "user": np.repeat(idmap.raw_users(users), k)[keep],
+            "item": idmap.raw_items(np.maximum(items, 0).ravel())[keep],
+            "rank": np.tile(np.arange(1, k + 1), n)[keep],
+            "score": scores.ravel()[keep],
+        }
+    )
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, float_format="%.6g")
+    atomic_write_bytes(path, buffer.getvalue().encode())
+
+
+def write_json(payload: Any, path: Path) -> None:
+    atomic_write_bytes(path, (json.dumps(payload, indent=2, default=_plain) + "\n").encode())
+
+
+def write_text(text: str, path: Path) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A small GitHub-markdown table (floats to 4 decimals)."""
+    def cell(value: Any) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,158 @@
+"""The end-to-end run behind `movierec run`: tune on validation, test, write the run folder.
+
+For each model: every point of its grid is fitted on train and scored on valid
+(train masked); the best by Recall@k is then tested. With refit (the default, the
+competition's setting) it is refitted on train+valid and recommends from that
+history; without (RecBole's setting) the train-fitted model recommends from train.
+Either way train+valid items are masked at test time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from movierec.config import RunConfig
+from movierec.evaluate import Evaluation, evaluate
+from movierec.exceptions import ConfigError
+from movierec.models.base import Recommender, RefitAware
+from movierec.models.registry import MODELS, create
+from movierec.output import markdown_table, recommendations_frame, write_csv, write_json, write_text
+from movierec.prepare import Prepared, prepare
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class ModelResult:
+    name: str
+    params: dict[str, Any]
+    valid: dict[str, float]
+    test: dict[str, float]
+    trials: list[dict[str, Any]]
+    fit_seconds: float
+    test_evaluation: Evaluation = field(repr=False)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    results: dict[str, ModelResult]
+    best: str
+    split_checksum: str
+
+
+def run(config: RunConfig, log: Log = print) -> RunResult:
+    """Run the whole pipeline described by `config`; returns what was written."""
+    started = time.perf_counter()
+    prepared = prepare(config)
+    for note in prepared.notes:
+        log(f"note: {note}")
+    log(
+        f"data: {prepared.idmap.n_users} users, {prepared.idmap.n_items} items; "
+        f"train {prepared.train.nnz}, valid {prepared.valid.nnz}, test {prepared.test.nnz}"
+    )
+    results = {name: run_model(name, prepared, config, log) for name in config.models}
+    key = f"recall@{config.k}"
+    best = max(results, key=lambda name: results[name].valid[key])
+    out = Path(config.out)
+    checksum = prepared.split.checksum()
+    write_run(out, config, prepared, results, best, checksum, time.perf_counter() - started)
+    log(f"best on validation: {best}; wrote {out}")
+    return RunResult(out, results, best, checksum)
+
+
+def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> ModelResult:
+    """Tune `name` on validation, then test it (refitted on train+valid unless no-refit)."""
+    key = f"recall@{config.k}"
+    trials = []
+    best_model: Recommender
+    best_valid: Evaluation | None = None
+    started = time.perf_counter()
+    for params in param_grid(name, config):
+        model = create(name, **params).fit(prepared.train, features=prepared.features, valid=prepared.valid)
+        result = evaluate(model.score, prepared.valid, exclude=prepared.train, k=config.k, batch_size=config.batch_size)
+        trials.append({"params": params, **result.metrics})
+        log(f"{name} {params}: valid {key} {result[key]:.4f}")
+        if best_valid is None or result[key] > best_valid[key]:
+            best_model, best_valid = model, result
+    params = best_model.get_params()
+    if config.refit:
+        if isinstance(best_model, RefitAware):
+            params = params | best_model.refit_params()
+        model = create(name, **params).fit(prepared.train_valid, features=prepared.features)
+        history_note = "refit on train+valid"
+    else:
+        model = best_model
+        history_note = "fitted on train"
+    seen = prepared.train_valid
+    test = evaluate(model.score, prepared.test, exclude=seen, k=config.k, batch_size=config.batch_size)
+    seconds = time.perf_counter() - started
+    log(f"{name}: test {key} {test[key]:.4f}, ndcg@{config.k} {test[f'ndcg@{config.k}']:.4f} ({history_note}, {seconds:.1f}s)")
+    if config.save_models:
+        model.save(Path(config.out) / "models" / f"{name}.pkl")
+    return ModelResult(name, params, best_valid.metrics, test.metrics, trials, seconds, test)
+
+
+def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
+    """Every combination of the model's grid, overridden by the config's [models.NAME]."""
+    cls = MODELS.get(name) or type(create(name))
+    grid = {key: list(values) for key, values in cls.param_grid.items()}
+    for key, value in config.params.get(name, {}).items():
+        grid[key] = list(value) if isinstance(value, list) else [value]
+    if "random_state" in _init_params(cls) and "random_state" not in grid:
+        grid["random_state"] = [config.seed]
+    empty = [key for key, values in grid.items() if not values]
+    if empty:
+        raise ConfigError(f"[models.{name}]: empty grid for {empty}; give at least one value")
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def _init_params(cls: type) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
+def write_run(out: Path, config: RunConfig, prepared: Prepared, results: dict[str, ModelResult],
+              best: str, checksum: str, seconds: float) -> None:
+    """The run folder: metrics.json, recommendations/, submission.csv, config.toml, report.md."""
+    for name, result in results.items():
+        evaluation = result.test_evaluation
+        frame = recommendations_frame(prepared.idmap, evaluation.users, evaluation.items, evaluation.scores)
+        write_csv(frame, out / "recommendations" / f"{name}.csv")
+        if name == best:
+            write_csv(frame[["user", "item"]], out / "submission.csv")
+    metrics = {
+        "split_checksum": checksum,
+        "setting": "refit" if config.refit else "no-refit",
+        "best_model": best,
+        "seconds": round(seconds, 2),
+        "split": prepared.split.summary(),
+        "notes": prepared.notes,
+        "models": {
+            name: {"params": r.params, "valid": r.valid, "test": r.test, "seconds": round(r.fit_seconds, 2),
+                   "trials": r.trials}
+            for name, r in results.items()
+        },
+    }
+    write_json(metrics, out / "metrics.json")
+    write_text(config.to_toml(), out / "config.toml")
+    write_text(checksum + "\n", out / "split.sha256")
+    k = config.k
+    rows = [
+        {"model": name, f"valid recall@{k}": r.valid[f"recall@{k}"], f"test recall@{k}": r.test[f"recall@{k}"],
+         f"test recall_plain@{k}": r.test[f"recall_plain@{k}"], f"test ndcg@{k}": r.test[f"ndcg@{k}"],
+         f"coverage@{k}": r.test[f"coverage@{k}"], "params": r.params, "seconds": f"{r.fit_seconds:.1f}"}
+        for name, r in results.items()
+    ]
+    columns = list(rows[0])
+    report = (
+        f"# movierec run\n\nsetting: {metrics['setting']}; split checksum `{checksum}`; "
+        f"best on validation: **{best}**\n\n" + markdown_table(rows, columns)
+    )
+    write_text(report, out / "report.md")
