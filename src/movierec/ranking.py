@@ -23,23 +23,55 @@ def mask_seen(scores: np.ndarray, seen: sp.csr_matrix | None) -> np.ndarray:
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the k best columns per row, best first.
 
-    Ties are broken by the lower item index, so results are deterministic.
+    Ties are broken by the lower item index, also at the k-th place (an item tied
+    with the last one kept is dropped only if its index is higher), so results do
+    not depend on numpy's selection algorithm. NaN scores rank below everything.
+
+    Parameters
+    ----------
+    scores : (n_rows, n_cols) array.
+    k : list length; lists are ``min(k, n_cols)`` long.
+
+    Returns
+    -------
+    items : (n_rows, min(k, n_cols)) int64 column indices.
+    values : the matching scores.
 
     Examples
     --------
     >>> top_k(np.array([[0.1, 0.9, 0.5]]), 2)[0].tolist()
     [[1, 2]]
+    >>> top_k(np.array([[1.0, 2.0, 1.0, 1.0]]), 2)[0].tolist()
+    [[1, 0]]
     """
     n_rows, n_cols = scores.shape
     k = min(k, n_cols)
+    if np.isnan(scores).any():
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     if k < n_cols:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # argpartition keeps an arbitrary subset of the items tied at the k-th score;
+        # rows where some tied item was left out are redone keeping the lowest indices
+        kept = np.take_along_axis(scores, part, axis=1)
+        threshold = kept.min(axis=1, keepdims=True)
+        tied_out = (scores == threshold).sum(axis=1) > (kept == threshold).sum(axis=1)
+        if tied_out.any():
+            part[tied_out] = _lowest_index_top(scores[tied_out], threshold[tied_out], k)
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     items = np.take_along_axis(part, order, axis=1)
-    return items, np.take_along_axis(part_scores, order, axis=1)
+    return items.astype(np.int64, copy=False), np.take_along_axis(part_scores, order, axis=1)
+
+
+def _lowest_index_top(scores: np.ndarray, threshold: np.ndarray, k: int) -> np.ndarray:
+    """The k columns per row scoring above `threshold`, then the lowest-index ties."""
+    above = scores > threshold
+    at = scores == threshold
+    room = k - above.sum(axis=1, keepdims=True)
+    keep = above | (at & (np.cumsum(at, axis=1) <= room))
+    return np.nonzero(keep)[1].reshape(len(scores), k)
 
 
 def batches(users: np.ndarray, batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
@@ -59,10 +91,12 @@ def recommend_batched(
 
     `exclude` is a users x items matrix over all users; its rows for `users` are masked.
     Masked items that still reach the list (fewer than k unmasked) keep score -inf.
+    With k above the number of items, the tail of each list is padded with item -1
+    and score -inf (the metrics never count -1 as a hit).
     """
     users = np.asarray(users, dtype=np.int64)
-    items_out = np.empty((len(users), k), dtype=np.int64)
-    scores_out = np.empty((len(users), k), dtype=np.float32)
+    items_out = np.full((len(users), k), -1, dtype=np.int64)
+    scores_out = np.full((len(users), k), -np.inf, dtype=np.float32)
     offset = 0
     for batch in batches(users, batch_size):
         scores = np.array(score(batch), dtype=np.float32, copy=True)

@@ -1,0 +1,101 @@
+"""top_k, mask_seen and recommend_batched: the one place lists are cut and masked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from movierec.ranking import mask_seen, recommend_batched, top_k
+
+
+def test_top_k_orders_best_first_with_values():
+    scores = np.array([[0.1, 0.9, 0.5, 0.7], [3.0, 1.0, 2.0, 0.0]])
+    items, values = top_k(scores, 3)
+    assert items.tolist() == [[1, 3, 2], [0, 2, 1]]
+    np.testing.assert_array_equal(values, [[0.9, 0.7, 0.5], [3.0, 2.0, 1.0]])
+    assert items.dtype == np.int64
+
+
+def test_top_k_ties_break_by_lower_index_also_at_the_cut():
+    """A row of 100 scores where items 50..99 tie at 1: the list is 50, 51, 52.
+
+    numpy's argpartition alone returns an arbitrary subset of tied items (e.g. 51, 60,
+    61), so this checks the tie fix-up, not the partition's luck.
+    """
+    scores = np.zeros((2, 100))
+    scores[:, 50:] = 1.0
+    scores[1, 70] = 2.0
+    items, _ = top_k(scores, 3)
+    assert items.tolist() == [[50, 51, 52], [70, 50, 51]]
+
+
+def test_top_k_matches_a_full_stable_sort_on_heavily_tied_scores():
+    """Independent check: a stable argsort of -scores gives the same lists."""
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(50, 300)).astype(np.float32)
+    for k in (1, 7, 299, 300):
+        expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        assert np.array_equal(top_k(scores, k)[0], expected), k
+
+
+def test_top_k_caps_k_at_the_number_of_columns():
+    items, values = top_k(np.array([[0.2, 0.1]]), 5)
+    assert items.tolist() == [[0, 1]]
+    assert values.shape == (1, 2)
+
+
+def test_top_k_puts_nan_last():
+    items, _ = top_k(np.array([[np.nan, 2.0, 1.0, np.nan]]), 3)
+    assert items.tolist() == [[1, 2, 0]]
+
+
+def test_mask_seen_sets_seen_items_to_minus_inf_in_place():
+    scores = np.ones((2, 3))
+    seen = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 1]], dtype=np.float32))
+    out = mask_seen(scores, seen)
+    assert out is scores
+    assert np.isneginf(scores).tolist() == [[False, True, False], [True, False, True]]
+    assert mask_seen(np.ones((1, 2)), None).tolist() == [[1.0, 1.0]]
+
+
+def test_recommend_batched_masks_exclude_rows_of_the_requested_users():
+    """Scores rank items 0 > 1 > 2 > 3 for everybody; exclude differs per user.
+
+        exclude   item0 item1 item2 item3
+        user 0      1     0     0     0
+        user 1      0     1     0     0
+        user 2      0     0     0     0
+    """
+    exclude = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]], dtype=np.float32))
+
+    def score(users):
+        return np.tile(np.array([4.0, 3.0, 2.0, 1.0]), (len(users), 1))
+
+    items, _ = recommend_batched(score, np.array([2, 1, 0]), 2, exclude=exclude)
+    assert items.tolist() == [[0, 1], [0, 2], [1, 2]]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
+def test_recommend_batched_is_independent_of_batch_size(batch_size):
+    rng = np.random.default_rng(1)
+    table = rng.random((7, 20)).astype(np.float32)
+    exclude = sp.random(7, 20, density=0.3, format="csr", random_state=2)
+    users = np.array([6, 0, 3, 3, 5])
+    reference = recommend_batched(lambda u: table[u], users, 5, exclude=exclude, batch_size=len(users))
+    items, values = recommend_batched(lambda u: table[u], users, 5, exclude=exclude, batch_size=batch_size)
+    np.testing.assert_array_equal(items, reference[0])
+    np.testing.assert_array_equal(values, reference[1])
+
+
+def test_recommend_batched_pads_with_minus_one_when_k_exceeds_items():
+    items, values = recommend_batched(lambda u: np.ones((len(u), 3)), np.arange(2), 5)
+    assert items.tolist() == [[0, 1, 2, -1, -1]] * 2
+    assert np.isneginf(values[:, 3:]).all()
+
+
+def test_recommend_batched_does_not_modify_the_model_scores():
+    table = np.arange(12, dtype=np.float32).reshape(3, 4)
+    exclude = sp.csr_matrix(np.eye(3, 4, dtype=np.float32))
+    recommend_batched(lambda u: table, np.arange(3), 2, exclude=exclude)  # a view, not a copy
+    assert np.isfinite(table).all()
