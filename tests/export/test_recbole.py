@@ -1,0 +1,25 @@
+import pandas as pd
+import pytest
+
+from movierec.data.readers import read_dataset
+from movierec.data.readers.recbole import read_recbole
+from movierec.export.recbole import export_recbole
+from movierec.split import SplitSpec, make_split
+
+
+@pytest.mark.realdata
+def test_export_reads_back_as_the_same_split_with_side_files(data_dir, tmp_path):
+    dataset = read_dataset(data_dir / "ml-100k")
+    split = make_split(dataset.interactions, SplitSpec("competition"))
+    files = export_recbole(split, tmp_path, "ml100k", dataset)
+    assert [f.name for f in files] == [
+        "ml100k.train.inter", "ml100k.valid.inter", "ml100k.test.inter", "ml100k.item", "ml100k.user",
+    ]
+    for part, frame in split.parts().items():
+        back = read_recbole(tmp_path / "ml100k" / f"ml100k.{part}.inter").interactions
+        key = ["user", "item", "timestamp"]
+        pd.testing.assert_frame_equal(
+            back.sort_values(key).reset_index(drop=True), frame[key].sort_values(key).reset_index(drop=True)
+        )
+    header = (tmp_path / "ml100k" / "ml100k.item").read_text().splitlines()[0].split("\t")
+    assert header == ["item_id:token", "genre:token_seq", "year:token"]

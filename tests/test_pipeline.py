@@ -1,0 +1,98 @@
+import json
+
+import pandas as pd
+import pytest
+
+from movierec.config import RunConfig
+from movierec.pipeline import param_grid, run
+from movierec.split import SplitSpec
+
+from tests.synthetic import write_planted_csv
+
+
+def quiet(_message: str) -> None:
+    pass
+
+
+@pytest.fixture()
+def planted_csv(tmp_path):
+    path = tmp_path / "planted.csv"
+    write_planted_csv(path)
+    return path
+
+
+def config_for(data, out, **changes) -> RunConfig:
+    base = RunConfig(data=str(data), out=str(out), models=("pop", "ease"),
+                     params={"ease": {"l2": [1.0, 10.0]}}, split=SplitSpec("competition", 2, 0.1, 0))
+    return RunConfig(**{**base.__dict__, **changes})
+
+
+def test_run_writes_the_run_folder(planted_csv, tmp_path):
+    out = tmp_path / "run"
+    result = run(config_for(planted_csv, out), log=quiet)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["models"]) == {"pop", "ease"}
+    assert metrics["best_model"] == result.best == "ease"
+    assert metrics["models"]["ease"]["test"]["recall@10"] > metrics["models"]["pop"]["test"]["recall@10"]
+    submission = pd.read_csv(out / "submission.csv")
+    assert list(submission.columns) == ["user", "item"]
+    assert submission.groupby("user").size().eq(10).all()
+    assert submission["user"].str.startswith("u").all()  # raw ids leave the library
+    recs = pd.read_csv(out / "recommendations" / "ease.csv")
+    assert list(recs.columns) == ["user", "item", "rank", "score"]
+    assert (out / "config.toml").is_file() and (out / "models" / "ease.pkl").is_file()
+    assert (out / "split.sha256").read_text().strip() == result.split_checksum
+
+
+def test_recommendations_exclude_known_items(planted_csv, tmp_path):
+    out = tmp_path / "run"
+    result = run(config_for(planted_csv, out), log=quiet)
+    recs = pd.read_csv(out / "recommendations" / "ease.csv")
+    known = pd.read_csv(planted_csv)
+    merged = recs.merge(known, on=["user", "item"])
+    # every recommended (user, item) that the user has interacted with must be a test item
+    from movierec.split import make_split
+
+    split = make_split(known, SplitSpec("competition", 2, 0.1, 0))
+    seen = pd.concat([split.train, split.valid])[["user", "item"]]
+    assert merged.merge(seen, on=["user", "item"]).empty
+
+
+def test_same_seed_same_metrics_and_different_seed_other_split(planted_csv, tmp_path):
+    first = run(config_for(planted_csv, tmp_path / "a"), log=quiet)
+    again = run(config_for(planted_csv, tmp_path / "b"), log=quiet)
+    other = run(config_for(planted_csv, tmp_path / "c", split=SplitSpec("competition", 2, 0.1, 1)), log=quiet)
+    assert first.split_checksum == again.split_checksum != other.split_checksum
+    assert first.results["ease"].test == again.results["ease"].test
+
+
+def test_no_refit_tests_the_train_fitted_model(planted_csv, tmp_path):
+    refit = run(config_for(planted_csv, tmp_path / "r"), log=quiet)
+    no_refit = run(config_for(planted_csv, tmp_path / "n", refit=False), log=quiet)
+    assert refit.results["ease"].valid == no_refit.results["ease"].valid
+    assert json.loads((tmp_path / "n" / "metrics.json").read_text())["setting"] == "no-refit"
+
+
+def test_param_grid_uses_config_over_model_grid():
+    config = RunConfig(params={"ease": {"l2": 5.0}})
+    assert param_grid("ease", config) == [{"l2": 5.0}]
+    assert len(param_grid("ease", RunConfig())) > 1
+
+
+ANCHORS = {  # ../shared/anchors.md, reference dense EASE, Recall@10 and NDCG@10
+    ("mixed", False): (0.2957, 0.3102),
+    ("mixed", True): (0.3179, 0.3331),
+    ("random", False): (0.3472, 0.3374),
+    ("random", True): (0.3645, 0.3539),
+}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("split_name,refit", list(ANCHORS))
+def test_ease_reaches_the_anchor_figures(splits_dir, tmp_path, split_name, refit):
+    config = RunConfig(data=None, split_dir=str(splits_dir / f"ml100k-{split_name}-s0"),
+                       models=("ease",), refit=refit, out=str(tmp_path), save_models=False)
+    result = run(config, log=quiet).results["ease"]
+    recall, ndcg = ANCHORS[(split_name, refit)]
+    assert result.test["recall@10"] >= recall - 0.0005
+    assert result.test["ndcg@10"] >= ndcg - 0.0005
