@@ -96,3 +96,13 @@ def test_ease_reaches_the_anchor_figures(splits_dir, tmp_path, split_name, refit
     recall, ndcg = ANCHORS[(split_name, refit)]
     assert result.test["recall@10"] >= recall - 0.0005
     assert result.test["ndcg@10"] >= ndcg - 0.0005
+
+
+def test_submission_all_lists_every_user_from_all_data(planted_csv, tmp_path):
+    out = tmp_path / "run"
+    run(config_for(planted_csv, out, submission="all"), log=quiet)
+    submission = pd.read_csv(out / "submission.csv")
+    known = pd.read_csv(planted_csv)
+    assert submission["user"].nunique() == known["user"].nunique()
+    assert submission.groupby("user").size().eq(10).all()
+    assert submission.merge(known, on=["user", "item"]).empty  # nothing the user already watched

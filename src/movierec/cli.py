@@ -42,6 +42,9 @@ def run(
     k: Optional[int] = typer.Option(None, "--k", help="List length."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder to write."),
     no_refit: bool = typer.Option(False, "--no-refit", help="Test the train-fitted model (RecBole's setting)."),
+    submission: Optional[str] = typer.Option(
+        None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every user."
+    ),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file; options given here override it."),
 ) -> None:
     """Tune every model on validation, test it, and write a run folder with a submission."""
@@ -65,6 +68,7 @@ def run(
             "out": str(out) if out else base.out,
             "refit": False if no_refit else base.refit,
             "split": split,
+            "submission": submission or base.submission,
         }
         settings = dataclasses.replace(base, **overrides)
         result = run_pipeline(settings, log=console.print)

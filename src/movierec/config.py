@@ -58,6 +58,10 @@ class RunConfig:
     refit: bool = True
     batch_size: int = 1024
     save_models: bool = True
+    # "test": submission = the best model's lists for the test users (what was scored);
+    # "all": refit the best model on every interaction and list for every user (the
+    # competition's final submission, where the hidden items are not in the data).
+    submission: str = "test"
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +69,8 @@ class RunConfig:
             raise ConfigError(f"k must be >= 1, got {self.k}")
         if not self.models:
             raise ConfigError("no models given; e.g. --models pop,ease")
+        if self.submission not in ("test", "all"):
+            raise ConfigError(f"submission must be 'test' or 'all', got {self.submission!r}")
         if self.data is None and self.split_dir is None:
             raise ConfigError("give a data set (--data) or a pre-split folder (--split-dir)")
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
@@ -29,7 +31,8 @@ Log = Callable[[str], None]
 @dataclass
 class ModelResult:
     name: str
-    params: dict[str, Any]
+    params: dict[str, Any]  # chosen on validation
+    refit_params: dict[str, Any]  # used when refitting without validation
     valid: dict[str, float]
     test: dict[str, float]
     trials: list[dict[str, Any]]
@@ -60,6 +63,8 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
     best = max(results, key=lambda name: results[name].valid[key])
     out = Path(config.out)
     checksum = prepared.split.checksum()
+    if config.submission == "all":
+        write_final_submission(best, results[best].refit_params, prepared, config, log)
     write_run(out, config, prepared, results, best, checksum, time.perf_counter() - started)
     log(f"best on validation: {best}; wrote {out}")
     return RunResult(out, results, best, checksum)
@@ -80,10 +85,10 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> Mod
         if best_valid is None or result[key] > best_valid[key]:
             best_model, best_valid = model, result
     params = best_model.get_params()
+    # what to train with when no validation is left to stop on (e.g. the best epoch count)
+    refit_params = params | (best_model.refit_params() if isinstance(best_model, RefitAware) else {})
     if config.refit:
-        if isinstance(best_model, RefitAware):
-            params = params | best_model.refit_params()
-        model = create(name, **params).fit(prepared.train_valid, features=prepared.features)
+        model = create(name, **refit_params).fit(prepared.train_valid, features=prepared.features)
         history_note = "refit on train+valid"
     else:
         model = best_model
@@ -94,7 +99,18 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> Mod
     log(f"{name}: test {key} {test[key]:.4f}, ndcg@{config.k} {test[f'ndcg@{config.k}']:.4f} ({history_note}, {seconds:.1f}s)")
     if config.save_models:
         model.save(Path(config.out) / "models" / f"{name}.pkl")
-    return ModelResult(name, params, best_valid.metrics, test.metrics, trials, seconds, test)
+    return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test)
+
+
+def write_final_submission(name: str, params: dict[str, Any], prepared: Prepared, config: RunConfig, log: Log) -> None:
+    """Refit the chosen model on every interaction and list k unseen items for every user."""
+    everything = (prepared.train_valid + prepared.test).tocsr()
+    model = create(name, **params).fit(everything, features=prepared.features)
+    users = np.arange(prepared.idmap.n_users)
+    items, scores = model.recommend(users, config.k, exclude=everything, batch_size=config.batch_size)
+    frame = recommendations_frame(prepared.idmap, users, items, scores)
+    write_csv(frame[["user", "item"]], Path(config.out) / "submission.csv")
+    log(f"submission: {name} refitted on all {everything.nnz} interactions, {len(users)} users")
 
 
 def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
@@ -125,7 +141,7 @@ def write_run(out: Path, config: RunConfig, prepared: Prepared, results: dict[st
         evaluation = result.test_evaluation
         frame = recommendations_frame(prepared.idmap, evaluation.users, evaluation.items, evaluation.scores)
         write_csv(frame, out / "recommendations" / f"{name}.csv")
-        if name == best:
+        if name == best and config.submission == "test":
             write_csv(frame[["user", "item"]], out / "submission.csv")
     metrics = {
         "split_checksum": checksum,
@@ -135,7 +151,7 @@ def write_run(out: Path, config: RunConfig, prepared: Prepared, results: dict[st
         "split": prepared.split.summary(),
         "notes": prepared.notes,
         "models": {
-            name: {"params": r.params, "valid": r.valid, "test": r.test, "seconds": round(r.fit_seconds, 2),
+            name: {"params": r.params, "refit_params": r.refit_params, "valid": r.valid, "test": r.test, "seconds": round(r.fit_seconds, 2),
                    "trials": r.trials}
             for name, r in results.items()
         },
