@@ -1,0 +1,54 @@
+"""Scoring a foreign recommendation file.
+
+Split (raw ids)::
+
+    train: a-x, a-y, b-x      valid: (none)      test: a-z, a-w, b-y, c-x (c has no train row)
+
+Lists file: user a gets [z, q(unknown), w], user b gets [x, y]; c gets nothing.
+"""
+
+import pandas as pd
+import pytest
+
+from movierec.evaluate.score_file import score_file
+from movierec.exceptions import DataError
+from movierec.prepare import encode_split
+from movierec.split import Split
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["user", "item", "timestamp"])
+
+
+@pytest.fixture()
+def prepared():
+    split = Split(
+        train=frame([("a", "x", 1), ("a", "y", 2), ("b", "x", 1), ("c", "w", 1)]),
+        valid=frame([]).astype({"timestamp": "int64"}),
+        test=frame([("a", "z", 3), ("a", "w", 4), ("b", "y", 2), ("c", "x", 2)]),
+    )
+    return encode_split(split)
+
+
+def test_ranks_unknown_items_and_missing_users(prepared, tmp_path):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item,rank\na,w,3\na,z,1\na,q,2\nb,x,1\nb,y,2\n")
+    evaluation, notes = score_file(path, prepared, k=2)
+    # a: top2 = [z, q] -> 1 hit / min(2, 2) = 0.5; b: [x, y] -> 1/1; c: none -> 0
+    assert evaluation["recall@2"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert any("not in the split" in n for n in notes)
+    assert any("no list" in n for n in notes)
+
+
+def test_file_order_is_the_rank_without_a_rank_column(prepared, tmp_path):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item\na,w,\na,z\n".replace(",\n", "\n"))
+    evaluation, _ = score_file(path, prepared, k=1)
+    assert evaluation["recall@1"] == pytest.approx(1.0 / 3)
+
+
+def test_bad_rank_names_the_line(prepared, tmp_path):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item,rank\na,w,1\na,z,two\n")
+    with pytest.raises(DataError, match="line 3"):
+        score_file(path, prepared)
