@@ -1,0 +1,93 @@
+"""Writing and reading split folders: the checksum survives the round trip.
+
+A folder written by `write_split`::
+
+    split/
+      train.csv  valid.csv  test.csv     user,item,timestamp (sorted by user, time, item)
+      checksum.sha256                    sha256 over the three canonical CSVs
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from movierec.exceptions import DataError, SplitError
+from movierec.split import SplitSpec, make_split, read_split, write_split
+from movierec.split.split import Split, atomic_write_bytes
+
+
+def _frame(users, items, times) -> pd.DataFrame:
+    return pd.DataFrame({"user": users, "item": items, "timestamp": times})
+
+
+@pytest.fixture
+def interactions() -> pd.DataFrame:
+    users = [u for u in range(1, 9) for _ in range(6)]
+    items = [(u * 7 + j) % 20 for u in range(1, 9) for j in range(6)]
+    return _frame(users, items, list(range(len(users))))
+
+
+def test_round_trip_keeps_the_checksum(tmp_path, interactions):
+    split = make_split(interactions, SplitSpec(seed=1, fraction=0.2))
+    written = write_split(split, tmp_path / "split")
+    assert written == split.checksum()
+    assert (tmp_path / "split" / "checksum.sha256").read_text().strip() == written
+    again = read_split(tmp_path / "split")
+    assert again.checksum() == written
+    for name in ("train", "valid", "test"):
+        assert len(getattr(again, name)) == len(getattr(split, name))
+
+
+def test_round_trip_with_text_ids(tmp_path):
+    split = Split(
+        _frame(["ann", "ann", "bob"], ["m1", "m2", "m1"], [1, 2, 3]),
+        _frame(["bob"], ["m3"], [4]),
+        _frame(["ann"], ["m3"], [5]),
+    )
+    checksum = write_split(split, tmp_path)
+    assert read_split(tmp_path).checksum() == checksum
+
+
+def test_round_trip_with_an_empty_part(tmp_path):
+    split = Split(_frame([1, 2], [1, 1], [0, 0]), _frame([], [], []).astype("int64"), _frame([1], [2], [3]))
+    checksum = write_split(split, tmp_path)
+    again = read_split(tmp_path)
+    assert len(again.valid) == 0
+    assert again.checksum() == checksum
+
+
+def test_checksum_sees_a_single_moved_row(interactions):
+    split = make_split(interactions, SplitSpec(seed=0))
+    moved = Split(split.train.iloc[1:], pd.concat([split.valid, split.train.iloc[:1]]), split.test)
+    assert moved.checksum() != split.checksum()
+
+
+def test_missing_part_names_the_file(tmp_path, interactions):
+    write_split(make_split(interactions, SplitSpec(seed=0)), tmp_path)
+    (tmp_path / "valid.csv").unlink()
+    with pytest.raises(DataError, match="valid.csv"):
+        read_split(tmp_path)
+
+
+def test_a_leaking_split_folder_is_refused(tmp_path):
+    (tmp_path / "train.csv").write_text("user,item,timestamp\n1,1,0\n1,2,0\n")
+    (tmp_path / "valid.csv").write_text("user,item,timestamp\n")
+    (tmp_path / "test.csv").write_text("user,item,timestamp\n1,2,5\n")
+    with pytest.raises(SplitError, match="train and test"):
+        read_split(tmp_path)
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path):
+    atomic_write_bytes(tmp_path / "a" / "file.txt", b"hello")
+    assert (tmp_path / "a" / "file.txt").read_bytes() == b"hello"
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["file.txt"]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["ml100k-mixed-s0", "ml100k-random-s0"])
+def test_fixed_shared_splits_read_and_round_trip(splits_dir, tmp_path, name):
+    split = read_split(splits_dir / name)
+    assert split.summary()["train"] + split.summary()["valid"] + split.summary()["test"] == 100_000
+    checksum = write_split(split, tmp_path)
+    assert read_split(tmp_path).checksum() == checksum
