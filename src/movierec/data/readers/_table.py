@@ -30,6 +30,7 @@ def read_table(
     required: list[str],
     encodings: tuple[str, ...] = ("utf-8", "latin-1"),
     quoting: bool = True,
+    allow_empty: tuple[str, ...] | list[str] = (),
 ) -> pd.DataFrame:
     """Read a delimited file as text columns, checking the required columns.
 
@@ -41,7 +42,8 @@ def read_table(
     ------
     DataError
         The file is missing, a row has the wrong number of fields, or a required
-        column is absent or empty (the message names the line).
+        column is absent or empty (the message names the line); columns in
+        `allow_empty` must exist but may hold empty values (free-text tags).
     """
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -60,6 +62,9 @@ def read_table(
             quoting=0 if quoting else 3,
             engine="c",
             index_col=False,
+            # blank lines are kept as rows (then dropped below) so that the index
+            # stays the line's position and error messages name the right line
+            skip_blank_lines=False,
         )
     except pd.errors.ParserError as error:
         raise DataError(f"{path}: malformed row: {error}") from None
@@ -72,14 +77,28 @@ def read_table(
             f"{path}: missing column(s) {missing}; found {list(frame.columns)}"
         )
     header_lines = 0 if names is not None else 1
-    for column in required:
+    if len(frame.columns) and (frame.iloc[:, 0] == "").any():
+        blank = (frame == "").all(axis=1)
+        frame = frame[~blank.to_numpy()]
+    for column in (c for c in required if c not in allow_empty):
         empty = frame[column].str.strip() == ""
         if empty.any():
-            line = int(np.flatnonzero(empty.to_numpy())[0]) + 1 + header_lines
+            line = line_of(frame, int(np.flatnonzero(empty.to_numpy())[0]), header_lines)
             raise DataError(f"{path}, line {line}: column {column!r} is empty")
     frame.attrs["path"] = str(path)
     frame.attrs["header_lines"] = header_lines
     return frame
+
+
+def line_of(frame: pd.DataFrame, row: int, header_lines: int | None = None) -> int:
+    """1-based line in the file of the `row`-th row of a frame from :func:`read_table`.
+
+    The frame's index is the row's position among the file's data lines (blank lines
+    included), so the answer stays right after blank lines were dropped.
+    """
+    if header_lines is None:
+        header_lines = frame.attrs.get("header_lines", 0)
+    return int(frame.index[row]) + 1 + header_lines
 
 
 def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -88,7 +107,7 @@ def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
     bad = numbers.isna() | (numbers != np.floor(numbers))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        line = row + 1 + frame.attrs.get("header_lines", 0)
+        line = line_of(frame, row)
         raise DataError(
             f"{frame.attrs.get('path', '<table>')}, line {line}: column {column!r} "
             f"expects an integer, found {frame[column].iloc[row]!r}"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import read_table, to_int
+from movierec.data.readers._table import line_of, read_table, to_int
 from movierec.exceptions import DataError
 
 RATINGS_FILE = "train_ratings.csv"
@@ -53,12 +54,21 @@ def _side_field(path: Path, name: str, kind: FieldKind) -> RawField:
     if len(table.columns) < 2:
         raise DataError(f"{path}, line 1: expects two columns, item and a value")
     value_column = table.columns[1]
+    empty = (table[value_column].str.strip() == "").to_numpy()
+    if empty.any():  # an item row without a value is malformed, not "no value"
+        row = int(np.flatnonzero(empty)[0])
+        raise DataError(f"{path}, line {line_of(table, row)}: item {table['item'].iloc[row]!r} has no {name}")
     frame = pd.DataFrame(
         {"id": normalise_ids(table["item"]).to_numpy(), "value": table[value_column].str.strip().to_numpy()}
     )
-    frame = frame[frame["value"] != ""].drop_duplicates().reset_index(drop=True)
-    if kind is FieldKind.ONE_HOT and frame["id"].duplicated().any():
-        row = int(frame.index[frame["id"].duplicated()][0])
-        raise DataError(f"{path}: item {frame['id'].iloc[row]!r} has several {name} values")
+    if kind is FieldKind.ONE_HOT:
+        # a repeated identical row is harmless; a second, different value is not
+        clash = frame["id"].duplicated(keep="first") & ~frame.duplicated(keep="first")
+        if clash.any():
+            row = int(np.flatnonzero(clash.to_numpy())[0])
+            raise DataError(
+                f"{path}, line {line_of(table, row)}: item {frame['id'].iloc[row]!r} has a second "
+                f"{name} value {frame['value'].iloc[row]!r}; {name} takes one value per item"
+            )
+    frame = frame.drop_duplicates().reset_index(drop=True)
     return RawField(name, kind, frame)
-

@@ -99,8 +99,9 @@ def read_dat(folder: Path, name: str) -> Dataset:
     if (folder / "tags.dat").is_file():
         tags = read_table(
             folder / "tags.dat", sep="::", names=["user", "item", "tag", "timestamp"],
-            required=["item", "tag"], quoting=False,
+            required=["item", "tag"], allow_empty=["tag"], quoting=False,
         )
+        # free-text tags: an empty one is skipped by _tags, not an error
         item_fields["tag"] = _tags(to_int(tags, "item"), tags["tag"])
     return Dataset(name, interactions, item_fields, user_fields, titles)
 
@@ -115,7 +116,7 @@ def read_csv_layout(folder: Path, name: str) -> Dataset:
     )
     item_fields, titles = _movies(folder / "movies.csv", sep=",", names=None)
     if (folder / "tags.csv").is_file():
-        tags = read_table(folder / "tags.csv", sep=",", required=["movieId", "tag"])
+        tags = read_table(folder / "tags.csv", sep=",", required=["movieId", "tag"], allow_empty=["tag"])
         item_fields["tag"] = _tags(to_int(tags, "movieId"), tags["tag"])
     return Dataset(name, interactions, item_fields, {}, titles)
 
@@ -125,11 +126,12 @@ def _movies(path: Path, *, sep: str, names: list[str] | None) -> tuple[dict[str,
     if not path.is_file():
         return {}, None
     if names is None:
-        movies = read_table(path, sep=sep, required=["movieId", "title", "genres"])
-        movies = movies.rename(columns={"movieId": "item"})
+        id_column = "movieId"  # errors name the column as the file spells it
+        movies = read_table(path, sep=sep, required=[id_column, "title", "genres"])
     else:
-        movies = read_table(path, sep=sep, names=names, required=["item", "title"], quoting=False)
-    item_ids = to_int(movies, "item")
+        id_column = "item"
+        movies = read_table(path, sep=sep, names=names, required=[id_column, "title"], quoting=False)
+    item_ids = to_int(movies, id_column)
     genres = split_multi(item_ids, movies["genres"], "|")
     genres = genres[genres["value"] != NO_GENRE].reset_index(drop=True)
     year = movies["title"].str.strip().str.extract(r"\((\d{4})\)$")[0]

@@ -1,0 +1,178 @@
+"""Malformed input: every error is a DataError naming the file and, where there is one, the line.
+
+Each test writes the smallest broken file of its layout, e.g. an ml-1m folder whose
+``ratings.dat`` line 3 has five fields::
+
+    1::1193::5::978300760        line 1
+    1::661::3::978302109         line 2
+    2::1193::4::978298413::9     line 3  <- one field too many
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from movierec.data.readers import read_dataset
+from movierec.exceptions import DataError
+
+
+def _raises(path: Path, *fragments: str) -> str:
+    with pytest.raises(DataError) as caught:
+        read_dataset(path)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return message
+
+
+def _folder(tmp_path: Path, **files: str) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name.replace("__", ".")).write_text(text)
+    return folder
+
+
+def test_dat_row_with_too_many_fields(tmp_path):
+    folder = _folder(tmp_path, ratings__dat="1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413::9\n")
+    message = _raises(folder, "ratings.dat", "line 3")
+    assert re.search(r"Expected 4 fields", message)
+
+
+def test_dat_row_with_too_few_fields(tmp_path):
+    folder = _folder(tmp_path, ratings__dat="1::1193::5::978300760\n1::661::3\n")
+    _raises(folder, "ratings.dat", "line 2", "timestamp")
+
+
+def test_ml100k_non_integer_item(tmp_path):
+    folder = _folder(tmp_path, u__data="1\t2\t3\t4\n1\tabc\t3\t5\n")
+    _raises(folder, "u.data", "line 2", "'item'", "'abc'")
+
+
+def test_line_numbers_count_blank_lines(tmp_path):
+    """A blank line 3 is skipped, and the bad row after it is still reported as line 5."""
+    path = tmp_path / "events.csv"
+    path.write_text("user,item,timestamp\n1,2,3\n\n4,5,6\n4,6,soon\n\n")
+    _raises(path, "events.csv", "line 5", "'soon'")
+
+
+def test_blank_lines_are_skipped(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user,item,timestamp\n1,2,3\n\n4,5,6\n\n")
+    assert len(read_dataset(path).interactions) == 2
+
+
+def test_csv_layout_missing_column(tmp_path):
+    folder = _folder(tmp_path, ratings__csv="userId,movieId,rating\n1,2,3.0\n")
+    _raises(folder, "ratings.csv", "missing column", "timestamp")
+
+
+def test_csv_layout_empty_user(tmp_path):
+    folder = _folder(tmp_path, ratings__csv="userId,movieId,rating,timestamp\n1,2,3,4\n,2,3,4\n")
+    _raises(folder, "ratings.csv", "line 3", "'userId' is empty")
+
+
+def test_movies_csv_with_a_bad_id(tmp_path):
+    folder = _folder(
+        tmp_path,
+        ratings__csv="userId,movieId,rating,timestamp\n1,2,3,4\n",
+        movies__csv='movieId,title,genres\n2,"Heat, Part 1 (1995)",Action\nx2,Oops (1990),Drama\n',
+    )
+    _raises(folder, "movies.csv", "line 3", "'movieId'")
+
+
+def test_competition_ratings_without_time_column(tmp_path):
+    folder = _folder(tmp_path, train_ratings__csv="user,item\n1,2\n")
+    _raises(folder, "train_ratings.csv", "missing column", "time")
+
+
+def test_competition_side_row_without_value(tmp_path):
+    folder = _folder(
+        tmp_path,
+        train_ratings__csv="user,item,time\n1,2,3\n",
+        genres__tsv="item\tgenre\n2\tDrama\n2\n",
+    )
+    _raises(folder, "genres.tsv", "line 3", "no genre")
+
+
+def test_competition_side_row_with_extra_field(tmp_path):
+    folder = _folder(
+        tmp_path,
+        train_ratings__csv="user,item,time\n1,2,3\n",
+        directors__tsv="item\tdirector\n2\tnm1\n2\tnm2\tnm3\n",
+    )
+    _raises(folder, "directors.tsv", "line 3")
+
+
+def test_competition_two_years_for_one_item(tmp_path):
+    folder = _folder(
+        tmp_path,
+        train_ratings__csv="user,item,time\n1,2,3\n",
+        years__tsv="item\tyear\n2\t1995\n3\t1990\n2\t1995\n2\t1996\n",
+    )
+    _raises(folder, "years.tsv", "line 5", "'1996'")
+
+
+def test_competition_side_file_with_one_column(tmp_path):
+    folder = _folder(tmp_path, train_ratings__csv="user,item,time\n1,2,3\n", writers__tsv="item\n2\n")
+    _raises(folder, "writers.tsv", "line 1", "two columns")
+
+
+def test_recbole_header_without_types(tmp_path):
+    folder = _folder(tmp_path, x__inter="user_id\titem_id\n1\t2\n")
+    _raises(folder, "x.inter", "line 1", "name:type")
+
+
+def test_recbole_without_item_column(tmp_path):
+    folder = _folder(tmp_path, x__inter="user_id:token\tmovie:token\n1\t2\n")
+    _raises(folder, "x.inter", "line 1", "item_id")
+
+
+def test_recbole_side_file_without_id_column(tmp_path):
+    folder = _folder(
+        tmp_path,
+        x__inter="user_id:token\titem_id:token\n1\t2\n",
+        x__item="movie_id:token\tclass:token_seq\n2\tDrama\n",
+    )
+    _raises(folder, "x.item", "line 1", "item_id")
+
+
+def test_recbole_malformed_row(tmp_path):
+    folder = _folder(tmp_path, x__inter="user_id:token\titem_id:token\n1\t2\n1\t2\t3\n")
+    _raises(folder, "x.inter", "line 3")
+
+
+def test_plain_csv_without_item_column(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user,thing\n1,2\n")
+    _raises(path, "events.csv", "line 1", "no item column")
+
+
+def test_header_only_file_holds_no_interactions(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user,item\n")
+    _raises(path, "events.csv", "no interactions")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("")
+    _raises(path, "events.csv", "empty")
+
+
+def test_folder_of_unknown_layout(tmp_path):
+    folder = _folder(tmp_path, notes__txt="hello\n")
+    _raises(folder, "no known layout", "u.data", "ratings.csv", "train_ratings.csv")
+
+
+def test_missing_path(tmp_path):
+    _raises(tmp_path / "nowhere", "nowhere", "no such file")
+
+
+def test_two_inter_files_are_ambiguous(tmp_path):
+    folder = _folder(tmp_path, a__inter="user_id:token\titem_id:token\n1\t2\n",
+                     b__inter="user_id:token\titem_id:token\n1\t2\n")
+    _raises(folder, "exactly one NAME.inter", "a.inter", "b.inter")
