@@ -120,6 +120,11 @@ def fetch(spec: NamedDataset, root: Path, *, verify: bool = True) -> Path:
         with zipfile.ZipFile(archive) as bundle:
             bundle.extractall(unpacked)
         folder = unpacked / spec.folder
+        if not (folder / spec.marker).is_file():
+            raise DownloadError(
+                f"{spec.archive} does not hold {spec.folder}/{spec.marker}; "
+                f"is {spec.url} the right archive?"
+            )
         if verify:
             for filename, expected in spec.file_sha256.items():
                 if _digest(folder / filename, "sha256") != expected:
