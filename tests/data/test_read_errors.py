@@ -113,7 +113,7 @@ def test_competition_two_years_for_one_item(tmp_path):
         train_ratings__csv="user,item,time\n1,2,3\n",
         years__tsv="item\tyear\n2\t1995\n3\t1990\n2\t1995\n2\t1996\n",
     )
-    _raises(folder, "years.tsv", "line 5", "'1996'")
+    _raises(folder, "years.tsv", "line 5", "item '2'", "'1996'")
 
 
 def test_competition_side_file_with_one_column(tmp_path):

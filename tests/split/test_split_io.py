@@ -74,7 +74,7 @@ def test_a_leaking_split_folder_is_refused(tmp_path):
     (tmp_path / "train.csv").write_text("user,item,timestamp\n1,1,0\n1,2,0\n")
     (tmp_path / "valid.csv").write_text("user,item,timestamp\n")
     (tmp_path / "test.csv").write_text("user,item,timestamp\n1,2,5\n")
-    with pytest.raises(SplitError, match="train and test"):
+    with pytest.raises(SplitError, match=r"both train and test \(e.g. user 1, item 2\)"):
         read_split(tmp_path)
 
 

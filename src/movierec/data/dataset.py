@@ -40,7 +40,7 @@ class RawField:
         if missing:
             raise DataError(f"field {self.name!r}: missing columns {sorted(missing)}")
         if self.kind is FieldKind.ONE_HOT and self.values["id"].duplicated().any():
-            dup = self.values.loc[self.values["id"].duplicated(), "id"].iloc[0]
+            dup = self.values.loc[self.values["id"].duplicated(), "id"].tolist()[0]  # 7, not np.int64(7)
             raise DataError(
                 f"field {self.name!r} is one-hot but id {dup!r} has several values; "
                 "declare it multi-hot"

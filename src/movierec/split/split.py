@@ -62,10 +62,11 @@ def check_disjoint(split: Split) -> None:
         a, b = getattr(split, first), getattr(split, second)
         both = a[["user", "item"]].merge(b[["user", "item"]], on=["user", "item"])
         if len(both):
-            pair = both.iloc[0]
+            # .tolist() gives plain Python values: 7, not np.int64(7), in the message
+            user, item = both.iloc[0].tolist()
             raise SplitError(
                 f"{len(both)} (user, item) pairs are in both {first} and {second} "
-                f"(e.g. user {pair['user']!r}, item {pair['item']!r}); parts must be disjoint"
+                f"(e.g. user {user!r}, item {item!r}); parts must be disjoint"
             )
 
 

@@ -67,7 +67,7 @@ def _side_field(path: Path, name: str, kind: FieldKind) -> RawField:
         if clash.any():
             row = int(np.flatnonzero(clash.to_numpy())[0])
             raise DataError(
-                f"{path}, line {line_of(table, row)}: item {frame['id'].iloc[row]!r} has a second "
+                f"{path}, line {line_of(table, row)}: item {table['item'].iloc[row].strip()!r} has a second "
                 f"{name} value {frame['value'].iloc[row]!r}; {name} takes one value per item"
             )
     frame = frame.drop_duplicates().reset_index(drop=True)
