@@ -1,0 +1,214 @@
+"""The contract every registered model keeps, checked on a tiny planted-structure matrix.
+
+Planted structure: two taste groups with disjoint item blocks (plus nothing shared)::
+
+                items 0..14 (block 0)    items 15..29 (block 1)
+    users 0..23   each user: 10 train     none
+                  + 2 valid + 2 test
+                  (1 never seen)
+    users 24..39  none                    the same, in block 1
+
+Group 0 is larger, so popularity ranks block-0 items first and fails group 1. A model
+that learns anything keeps each user's list inside their own block, and its test recall
+beats popularity's.
+
+Every registered model must opt in through FAST_PARAMS (small, fast hyper-parameters):
+a model registered without an entry fails `test_every_registered_model_has_fast_params`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from movierec.data.dataset import FieldKind
+from movierec.data.encoded import EncodedFeatures, FeatureField
+from movierec.data.interactions import csr_from_indices
+from movierec.evaluate import evaluate
+from movierec.exceptions import NotFittedError
+from movierec.models import Recommender
+from movierec.models.registry import MODELS, create, model_names
+
+# name -> hyper-parameters small enough for a ~1 s fit on the planted matrix.
+# Add your model here when you register it (keep it fast and seeded).
+FAST_PARAMS: dict[str, dict] = {
+    "pop": {},
+    "ease": {"l2": 5.0},
+    # entries below were written with the models' first versions (1-step-per-epoch
+    # batches learn nothing here, hence batch_size 64); owners, adjust freely
+    "fm": {"dim": 16, "epochs": 30, "lr": 0.02, "batch_size": 64, "device": "cpu", "random_state": 0},
+    "rerank": {
+        "members": ("ease",), "member_params": {"ease": {"l2": 5.0}}, "n_candidates": 10,
+        "iterations": 30, "thread_count": 1, "eval_fraction": 0.0, "random_state": 0,
+    },
+    "ensemble": {"members": ("ease", "pop"), "member_params": {"ease": {"l2": 5.0}}, "n_trials": 5},
+}
+# Baselines that are not expected to learn the planted structure.
+STRUCTURE_FREE = {"pop"}
+
+N_USERS, BLOCK, SPLIT_USER = 40, 15, 24
+N_ITEMS = 2 * BLOCK
+
+
+@dataclass(frozen=True)
+class Planted:
+    train: sp.csr_matrix
+    valid: sp.csr_matrix
+    test: sp.csr_matrix
+    features: EncodedFeatures
+    group: np.ndarray  # (n_users,) 0 or 1
+
+    def block_of(self, items: np.ndarray) -> np.ndarray:
+        return items // BLOCK
+
+
+def _planted(seed: int = 0) -> Planted:
+    rng = np.random.default_rng(seed)
+    group = (np.arange(N_USERS) >= SPLIT_USER).astype(np.int64)
+    # per user, a random order of their block: 10 train, 2 valid, 2 test, 1 unseen
+    order = np.argsort(rng.random((N_USERS, BLOCK)), axis=1) + group[:, None] * BLOCK
+    users = np.arange(N_USERS)[:, None]
+
+    def part(columns: slice) -> sp.csr_matrix:
+        cols = order[:, columns]
+        rows = np.broadcast_to(users, cols.shape)
+        return csr_from_indices(rows.ravel(), cols.ravel(), (N_USERS, N_ITEMS))
+
+    item_block = FeatureField(
+        "block", FieldKind.ONE_HOT,
+        csr_from_indices(np.arange(N_ITEMS), np.arange(N_ITEMS) // BLOCK, (N_ITEMS, 2)),
+        np.array(["b0", "b1"], dtype=object),
+    )
+    user_age = FeatureField(  # uninformative on purpose: models must not need it
+        "age", FieldKind.ONE_HOT,
+        csr_from_indices(np.arange(N_USERS), np.arange(N_USERS) % 3, (N_USERS, 3)),
+        np.array(["18", "25", "35"], dtype=object),
+    )
+    features = EncodedFeatures({"block": item_block}, {"age": user_age})
+    return Planted(part(slice(0, 10)), part(slice(10, 12)), part(slice(12, 14)), features, group)
+
+
+PLANTED = _planted()
+
+
+def _fit(name: str) -> Recommender:
+    model = create(name, **FAST_PARAMS[name])
+    returned = model.fit(PLANTED.train, features=PLANTED.features, valid=PLANTED.valid)
+    assert returned is model, "fit must return self"
+    return model
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    cache: dict[str, Recommender] = {}
+
+    def get(name: str) -> Recommender:
+        if name not in FAST_PARAMS:
+            pytest.fail(f"model {name!r} is registered but has no FAST_PARAMS entry in {__file__}")
+        if name not in cache:
+            cache[name] = _fit(name)
+        return cache[name]
+
+    return get
+
+
+NAMES = model_names()
+
+
+def test_every_registered_model_has_fast_params():
+    missing = sorted(set(model_names()) - set(FAST_PARAMS))
+    assert not missing, (
+        f"registered models without a FAST_PARAMS entry in tests/models/test_contract.py: {missing}; "
+        "add small, fast, seeded hyper-parameters so the contract test runs them"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_class_attributes_and_params(name):
+    cls = MODELS[name]
+    assert cls.name == name
+    assert cls.__doc__, "the docstring states the objective and cites the paper"
+    signature = inspect.signature(cls.__init__)
+    for parameter in list(signature.parameters.values())[1:]:
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, f"{name}: {parameter.name} must be keyword-only"
+    model = create(name, **FAST_PARAMS.get(name, {}))
+    assert set(model.get_params()) == set(signature.parameters) - {"self"}
+    for key, values in cls.param_grid.items():
+        assert key in model.get_params() and len(values) >= 1
+    clone = model.with_params(**model.get_params())
+    assert clone is not model and clone.get_params() == model.get_params()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_not_fitted_error_before_fit(name):
+    model = create(name, **FAST_PARAMS.get(name, {}))
+    with pytest.raises(NotFittedError):
+        model.score(np.array([0]))
+    with pytest.raises(NotFittedError):
+        model.recommend(np.array([0]), k=3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_output_shapes_and_masking(name, fitted):
+    model = fitted(name)
+    users = np.array([3, 0, 39, 24])
+    scores = model.score(users)
+    assert scores.shape == (4, N_ITEMS)
+    # -inf is allowed (a reranker scores only its candidates), nan never is
+    assert not np.isnan(scores).any()
+    assert (np.isfinite(scores).sum(axis=1) >= 5).all()
+    items, values = model.recommend(users, k=5)
+    assert items.shape == (4, 5) and values.shape == (4, 5)
+    assert ((items >= 0) & (items < N_ITEMS)).all()
+    assert (np.diff(values, axis=1) <= 0).all(), "lists are best first"
+    seen = PLANTED.train[users].toarray().astype(bool)
+    assert not np.take_along_axis(seen, items, axis=1).any(), "seen items are excluded"
+    unmasked, _ = model.recommend(users, k=5, exclude_seen=False)
+    assert unmasked.shape == (4, 5)
+    assert model.score(np.array([], dtype=np.int64)).shape == (0, N_ITEMS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recovers_planted_structure_and_beats_popularity(name, fitted):
+    if name in STRUCTURE_FREE:
+        pytest.skip(f"{name} is a structure-free baseline")
+    model = fitted(name)
+    users = np.arange(N_USERS)
+    items, _ = model.recommend(users, k=3)
+    in_block = PLANTED.block_of(items) == PLANTED.group[:, None]
+    assert in_block.mean() >= 0.95, f"{name}: only {in_block.mean():.2f} of recommendations in the user's block"
+    known = (PLANTED.train + PLANTED.valid).tocsr()  # validation items are known, not hidden
+    ours = evaluate(model.score, PLANTED.test, exclude=known, k=3)["recall@3"]
+    popular = evaluate(fitted("pop").score, PLANTED.test, exclude=known, k=3)["recall@3"]
+    assert ours >= popular + 0.15, f"{name}: recall@3 {ours:.3f} vs popularity {popular:.3f}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_result(name, fitted):
+    first = fitted(name).score(np.arange(N_USERS))
+    again = _fit(name).score(np.arange(N_USERS))
+    np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_save_load_round_trip(name, fitted, tmp_path):
+    model = fitted(name)
+    path = tmp_path / f"{name}.pkl"
+    model.save(path)
+    loaded = Recommender.load(path)
+    assert type(loaded) is type(model) and loaded.get_params() == model.get_params()
+    users = np.arange(N_USERS)
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+    np.testing.assert_array_equal(loaded.recommend(users, k=5)[0], model.recommend(users, k=5)[0])
+
+
+def test_planted_fixture_is_what_the_docstring_draws():
+    assert PLANTED.train.sum(axis=1).A1.tolist() == [10] * N_USERS
+    assert PLANTED.test.sum(axis=1).A1.tolist() == [2] * N_USERS
+    every = (PLANTED.train + PLANTED.valid + PLANTED.test).toarray()
+    assert every.max() == 1  # the parts are disjoint
+    assert not every[:SPLIT_USER, BLOCK:].any() and not every[SPLIT_USER:, :BLOCK].any()
