@@ -1,0 +1,187 @@
+"""The ensemble as a registered model: members fit together, their scores blended.
+
+Where the weights come from, honestly
+-------------------------------------
+The blend weights and the normalisation are hyper-parameters, so they are chosen the
+way the pipeline chooses every hyper-parameter: on validation. With
+``tune_on="valid"`` (the default) and a `valid` matrix given to `fit`, the members are
+fit on `X` (receiving `valid` for their own early stopping, exactly as when they run
+alone) and the weights are searched on `valid`; the test part is never seen. The
+ensemble's own validation score is then in-sample for its few weights, as the
+validation score of every grid-searched model is for its grid. With
+``tune_on="inner"``, or when no `valid` is given (a refit on train+valid without
+`weights`), an inner hold-out is carved from `X` (see
+:func:`movierec.models.candidates.inner_holdout`), the members are fit on the inner
+history, the weights tuned on the inner hold-out, and the members refit on `X`: the
+validation score stays untouched, at the price of tuning on weaker members.
+
+:meth:`refit_params` returns the weights, the normalisation and each member's own
+refit parameters, so the pipeline's refit on train+valid reuses them without tuning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from movierec.data.encoded import EncodedFeatures
+from movierec.data.interactions import users_with_items
+from movierec.ensemble.blend import blend
+from movierec.ensemble.normalise import METHODS
+from movierec.ensemble.tune import BlendChoice, tune_weights
+from movierec.exceptions import ConfigError
+from movierec.models.base import Recommender, RefitAware, check_matrix
+from movierec.models.candidates import fit_member, inner_holdout
+from movierec.models.registry import register
+from movierec.ranking import DEFAULT_BATCH, batches, mask_seen
+
+
+@register
+class Ensemble(Recommender):
+    """Weighted blend of per-user normalised scores of registered models (``"ensemble"``).
+
+    Parameters
+    ----------
+    members : registered model names (no duplicates).
+    member_params : name -> that member's hyper-parameters.
+    method : ``"rank"``, ``"minmax"``, ``"zscore"``, ``"rrf"`` or ``"auto"`` (tune all).
+    weights : name -> weight; given, no tuning happens (the refit path).
+    rrf_k : the constant of reciprocal rank fusion.
+    n_trials : Optuna trials per normalisation.
+    tune_on : ``"valid"`` or ``"inner"`` (see the module docstring).
+    inner_tail, inner_fraction : the inner hold-out rule, used by ``tune_on="inner"``
+        and whenever no `valid` is given.
+    random_state : seed of the inner hold-out and of the search.
+
+    Examples
+    --------
+    >>> X = sp.random(40, 15, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    >>> X.data[:] = 1
+    >>> model = Ensemble(members=("ease", "pop"), weights={"ease": 1.0, "pop": 0.1}).fit(X)
+    >>> model.recommend(np.array([0, 1]), k=2)[0].shape
+    (2, 2)
+    """
+
+    name = "ensemble"
+    param_grid: dict[str, list[Any]] = {}
+
+    def __init__(
+        self,
+        *,
+        members: tuple[str, ...] = ("ease", "pop"),
+        member_params: dict[str, dict[str, Any]] | None = None,
+        method: str = "auto",
+        weights: dict[str, float] | None = None,
+        rrf_k: float = 60.0,
+        n_trials: int = 60,
+        tune_on: str = "valid",
+        inner_tail: int = 2,
+        inner_fraction: float = 0.1,
+        random_state: int = 0,
+    ) -> None:
+        self.members = members
+        self.member_params = member_params
+        self.method = method
+        self.weights = weights
+        self.rrf_k = rrf_k
+        self.n_trials = n_trials
+        self.tune_on = tune_on
+        self.inner_tail = inner_tail
+        self.inner_fraction = inner_fraction
+        self.random_state = random_state
+
+    def fit(
+        self,
+        X: sp.csr_matrix,
+        *,
+        features: EncodedFeatures | None = None,
+        valid: sp.csr_matrix | None = None,
+        timestamps: sp.csr_matrix | None = None,
+    ) -> "Ensemble":
+        """Fit the members on `X`; tune the weights unless `weights` is given."""
+        self._check_params()
+        X = check_matrix(X)
+        if self.weights is not None:
+            self.choice_ = BlendChoice(self._method_or("rank"), self._weights_tuple(), float("nan"), {})
+            self.members_ = self._fit_members(X, features, valid, timestamps)
+        elif self.tune_on == "valid" and valid is not None:
+            self.members_ = self._fit_members(X, features, valid, timestamps)
+            self.choice_ = self._tune(self.members_, X, check_matrix(valid))
+        else:
+            history, holdout, history_times = inner_holdout(
+                X, timestamps=timestamps, tail=self.inner_tail, fraction=self.inner_fraction,
+                seed=self.random_state,
+            )
+            inner = self._fit_members(history, features, None, history_times)
+            self.choice_ = self._tune(inner, history, holdout)
+            self.members_ = self._fit_members(X, features, valid, timestamps)
+        self.X_ = X
+        return self
+
+    def _fit_members(self, X, features, valid, timestamps) -> dict[str, Recommender]:
+        params = self.member_params or {}
+        return {
+            name: fit_member(name, params.get(name), X, features=features, valid=valid, timestamps=timestamps)
+            for name in self.members
+        }
+
+    def _member_scores(self, members: dict[str, Recommender], history: sp.csr_matrix,
+                       users: np.ndarray) -> list[np.ndarray]:
+        """Each member's scores with the history masked, so ranks count unseen items only."""
+        seen = history[users]
+        return [mask_seen(np.array(members[name].score(users), dtype=np.float32), seen) for name in self.members]
+
+    def _tune(self, members: dict[str, Recommender], history: sp.csr_matrix, truth: sp.csr_matrix) -> BlendChoice:
+        users = users_with_items(truth)
+        if len(users) == 0:
+            raise ConfigError("ensemble weight tuning found no user with held-out items")
+        methods = METHODS if self.method == "auto" else (self.method,)
+        scores: list[list[np.ndarray]] = [[] for _ in self.members]
+        for batch in batches(users, DEFAULT_BATCH):
+            for block, member in zip(self._member_scores(members, history, batch), scores):
+                member.append(block)
+        return tune_weights(
+            [np.concatenate(blocks) for blocks in scores], sp.csr_matrix(truth[users]),
+            methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k, seed=self.random_state,
+        )
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        blocks = self._member_scores(self.members_, self.X_, users)
+        return blend(blocks, self.choice_.weights, method=self.choice_.method, rrf_k=self.rrf_k)
+
+    @property
+    def weights_(self) -> dict[str, float]:
+        """Member name -> weight in use."""
+        self._check_fitted()
+        return dict(zip(self.members, self.choice_.weights))
+
+    def refit_params(self) -> dict[str, Any]:
+        """Weights, normalisation and members' refit parameters for a refit without validation."""
+        self._check_fitted()
+        member_params = {}
+        for name, model in self.members_.items():
+            own = (self.member_params or {}).get(name, {})
+            extra = model.refit_params() if isinstance(model, RefitAware) else {}
+            member_params[name] = dict(own) | dict(extra)
+        return {"weights": self.weights_, "method": self.choice_.method, "member_params": member_params}
+
+    def _method_or(self, default: str) -> str:
+        return default if self.method == "auto" else self.method
+
+    def _weights_tuple(self) -> tuple[float, ...]:
+        missing = set(self.members) - set(self.weights or {})
+        if missing:
+            raise ConfigError(f"ensemble weights miss members {sorted(missing)}; give one weight per member")
+        return tuple(float(self.weights[name]) for name in self.members)
+
+    def _check_params(self) -> None:
+        if not self.members or len(set(self.members)) != len(self.members):
+            raise ConfigError(f"ensemble needs distinct member names, got {self.members!r}")
+        if self.method != "auto" and self.method not in METHODS:
+            raise ConfigError(f"ensemble method {self.method!r} unknown; expected 'auto' or one of {METHODS}")
+        if self.tune_on not in ("valid", "inner"):
+            raise ConfigError(f"ensemble tune_on must be 'valid' or 'inner', got {self.tune_on!r}")
+        if self.name in self.members:
+            raise ConfigError("an ensemble cannot contain itself")

@@ -1,0 +1,93 @@
+"""Weight tuning and the registered Ensemble ("ensemble"), on a tiny planted matrix.
+
+Two groups of 20 users over 24 items: group g watches items of block g (12 items);
+items 0 and 12 are watched by almost everyone of their group (popular).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from movierec.data.interactions import csr_from_indices
+from movierec.ensemble.tune import recall_of, tune_weights
+from movierec.evaluate import evaluate
+from movierec.exceptions import ConfigError
+from movierec.models.candidates import inner_holdout
+from movierec.models.registry import create
+
+N_USERS, BLOCK = 40, 12
+
+
+def _planted(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    group = np.arange(N_USERS) >= N_USERS // 2
+    order = np.argsort(rng.random((N_USERS, BLOCK)), axis=1) + group[:, None] * BLOCK
+    rows = np.repeat(np.arange(N_USERS), 8)
+    X = csr_from_indices(rows, order[:, :8].ravel(), (N_USERS, 2 * BLOCK))
+    valid = csr_from_indices(np.repeat(np.arange(N_USERS), 2), order[:, 8:10].ravel(), X.shape)
+    test = csr_from_indices(np.repeat(np.arange(N_USERS), 2), order[:, 10:12].ravel(), X.shape)
+    return X, valid, test
+
+
+X, VALID, TEST = _planted()
+MEMBERS = {"members": ("ease", "pop"), "member_params": {"ease": {"l2": 5.0}}, "n_trials": 12}
+
+
+def test_tuning_finds_the_informative_member_and_never_loses_to_it():
+    truth = VALID
+    perfect = np.where(truth.toarray() > 0, 1.0, 0.0) + 0.01 * np.random.default_rng(1).random(truth.shape)
+    noise = np.random.default_rng(2).random(truth.shape)
+    choice = tune_weights([noise, perfect], truth, methods=("rank", "zscore"), n_trials=8, k=2)
+    assert choice.recall == pytest.approx(1.0)
+    assert choice.weights[1] > choice.weights[0]
+    assert choice.recall == max(choice.per_method.values())
+    assert choice.recall >= recall_of(perfect, truth, 2)
+    with pytest.raises(ConfigError, match="normalisation"):
+        tune_weights([noise], truth, methods=("nope",))
+
+
+def test_ensemble_tunes_on_valid_and_refits_with_its_weights():
+    model = create("ensemble", **MEMBERS).fit(X, valid=VALID)
+    assert set(model.weights_) == {"ease", "pop"} and model.choice_.method in ("rank", "minmax", "zscore", "rrf")
+    ease = create("ease", l2=5.0).fit(X)
+    ours = evaluate(model.score, TEST, exclude=X + VALID, k=5)["recall@5"]
+    theirs = evaluate(ease.score, TEST, exclude=X + VALID, k=5)["recall@5"]
+    assert ours >= theirs - 0.05
+    params = model.refit_params()
+    assert params["member_params"]["ease"] == {"l2": 5.0}
+    refit = model.with_params(**params).fit(X + VALID)  # no valid: the given weights are used
+    assert refit.weights_ == model.weights_ and refit.choice_.method == model.choice_.method
+    assert refit.score(np.arange(3)).shape == (3, 2 * BLOCK)
+
+
+def test_inner_tuning_never_reads_valid():
+    first = create("ensemble", **MEMBERS, tune_on="inner", inner_tail=0, inner_fraction=0.25).fit(X, valid=VALID)
+    other = create("ensemble", **MEMBERS, tune_on="inner", inner_tail=0, inner_fraction=0.25).fit(X, valid=TEST)
+    assert first.weights_ == other.weights_
+    history, holdout, _ = inner_holdout(X, tail=0, fraction=0.25, seed=0)
+    assert holdout.nnz == 2 * N_USERS and (history + holdout != X).nnz == 0
+
+
+def test_blend_of_given_weights_by_hand():
+    model = create("ensemble", members=("ease", "pop"), member_params={"ease": {"l2": 5.0}},
+                   method="minmax", weights={"ease": 1.0, "pop": 0.0}).fit(X)
+    ease = create("ease", l2=5.0).fit(X)
+    np.testing.assert_array_equal(model.recommend(np.arange(N_USERS), k=4)[0],
+                                  ease.recommend(np.arange(N_USERS), k=4)[0])
+
+
+@pytest.mark.parametrize("bad", [
+    {"members": ("ease", "ease")}, {"members": ("ensemble",)}, {"method": "max"}, {"tune_on": "test"},
+    {"weights": {"ease": 1.0}},
+])
+def test_bad_parameters_raise_config_errors(bad):
+    with pytest.raises(ConfigError):
+        create("ensemble", **(MEMBERS | bad)).fit(X, valid=VALID)
+
+
+def test_unknown_member_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown model"):
+        create("ensemble", members=("ease", "nosuchmodel")).fit(X, valid=VALID)
+    assert sp.issparse(X)

@@ -1,0 +1,116 @@
+"""The CatBoost reranker ("rerank") and its pair features, on a tiny planted matrix.
+
+The data (tests/synthetic.py): two taste groups of 30 users, each watching 12 items of
+its own 20-item block plus 3 of 5 items everyone watches; timestamps increase along
+each user's history. Per user, 3 random items are the test part here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from movierec.data.idmap import IdMap
+from movierec.data.interactions import csr_from_indices, to_csr
+from movierec.evaluate import evaluate
+from movierec.exceptions import ConfigError
+from movierec.models.base import Recommender
+from movierec.models.registry import create
+from movierec.models.rerank_features import DAY, history_stats, pair_frame
+from tests.synthetic import planted_interactions
+
+FAST = {"n_candidates": 15, "iterations": 30, "learning_rate": 0.2, "depth": 3, "thread_count": 1,
+        "eval_fraction": 0.0, "member_params": {"ease": {"l2": 5.0}},
+        "inner_tail": 0, "inner_fraction": 0.25}  # the test part below is random, so is the inner one
+
+
+def _data():
+    frame = planted_interactions(seed=1).sort_values(["user", "timestamp"])
+    idmap = IdMap.from_ids(frame.user, frame.item)
+    key = np.random.default_rng(0).random(len(frame))
+    last = frame.assign(key=key).groupby("user")["key"].rank().to_numpy() <= 3
+    train, test = frame[~last], frame[last]
+    X, truth = to_csr(train, idmap), to_csr(test, idmap)
+    T = sp.csr_matrix((train.timestamp.to_numpy(np.float64),
+                       (idmap.user_index(train.user), idmap.item_index(train.item))), shape=X.shape)
+    T.sort_indices()
+    group = (idmap.users.str[1:].astype(int).to_numpy() >= 30).astype(int)
+    block = np.where(idmap.items.str[1:].astype(int).to_numpy() >= 40, 2,
+                     idmap.items.str[1:].astype(int).to_numpy() // 20)
+    return X, truth, T, group, block
+
+
+X, TRUTH, TIMES, GROUP, BLOCK = _data()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return create("rerank", **FAST).fit(X, timestamps=TIMES)
+
+
+def test_scores_only_candidates_and_recovers_the_blocks(model):
+    users = np.arange(X.shape[0])
+    scores = model.score(users)
+    assert scores.shape == X.shape and not np.isnan(scores).any()
+    assert (np.isfinite(scores).sum(axis=1) == 15).all()
+    assert not np.isfinite(scores[X.toarray() > 0]).any(), "seen items are never candidates"
+    items, _ = model.recommend(users, k=3)
+    own = (BLOCK[items] == GROUP[:, None]) | (BLOCK[items] == 2)
+    assert own.mean() >= 0.95
+    ours = evaluate(model.score, TRUTH, exclude=X, k=5)["recall@5"]
+    popular = evaluate(create("pop").fit(X).score, TRUTH, exclude=X, k=5)["recall@5"]
+    assert ours >= popular + 0.1, (ours, popular)
+
+
+def test_time_features_exist_only_with_timestamps(model):
+    assert {"user_days_since_last", "item_pop_recent", "item_pop_around_user_last"} <= set(model.training_frame_)
+    without = create("rerank", **FAST).fit(X)
+    assert "user_days_since_last" not in without.training_frame_.columns
+    assert np.isfinite(without.score(np.arange(5))).sum() == 5 * 15
+
+
+def test_valid_labels_are_never_read(model):
+    """The pipeline's validation positives must not train the reranker (honest valid score)."""
+    noise = csr_from_indices(np.arange(X.shape[0]), np.zeros(X.shape[0], dtype=np.int64), X.shape)
+    other = create("rerank", **FAST).fit(X, timestamps=TIMES, valid=noise)
+    np.testing.assert_array_equal(other.training_labels_, model.training_labels_)
+    np.testing.assert_allclose(other.score(np.arange(10)), model.score(np.arange(10)))
+
+
+def test_seeded_oversampling_and_save_load(model, tmp_path):
+    again = create("rerank", **FAST).fit(X, timestamps=TIMES)
+    np.testing.assert_array_equal(again.score(np.arange(8)), model.score(np.arange(8)))
+    model.save(tmp_path / "rerank.pkl")
+    np.testing.assert_array_equal(Recommender.load(tmp_path / "rerank.pkl").score(np.arange(8)),
+                                  model.score(np.arange(8)))
+    logloss = create("rerank", **FAST | {"loss": "Logloss", "positive_oversample": 3, "use_ids": False}).fit(X)
+    assert "user_id" not in logloss.booster_.feature_names_
+    assert logloss.feature_importances().index[0] in logloss.booster_.feature_names_
+
+
+@pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0}])
+def test_bad_parameters_raise_config_errors(bad):
+    with pytest.raises(ConfigError):
+        create("rerank", **FAST | bad).fit(X)
+
+
+def test_pair_features_by_hand():
+    """Three users, four items; times in days: user 0 watched item 0 (day 1) and 1 (day 2)::
+
+        user 0: items 0, 1     user 1: item 1     user 2: items 1, 2 (day 10)
+    """
+    X = csr_from_indices(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 1, 2]), (3, 4))
+    times = np.array([1.0, 2.0, 2.0, 10.0, 10.0]) * DAY  # parallel to X.data
+    stats = history_stats(X, times, None, recent_days=3.0)
+    np.testing.assert_allclose(stats.item["item_pop"], [1 / 3, 1.0, 1 / 3, 0.0])
+    np.testing.assert_allclose(stats.user["user_activity"], [2, 1, 2])
+    np.testing.assert_allclose(stats.user["user_days_since_last"], [8, 8, 0])
+    # recent window [7, 10] days holds the two day-10 interactions: items 1 and 2
+    np.testing.assert_allclose(stats.item["item_pop_recent"], [0, 0.5, 0.5, 0])
+    users, items = np.array([1]), np.array([[0, 2]])
+    frame = pair_frame(users, items, X, stats, None, {"m": np.array([[3.0, -np.inf, 1.0, 2.0]])})
+    assert frame["m_rank"].tolist() == [0, 2] and frame["m_score"].tolist() == [3.0, 1.0]
+    # around user 1's last day (2) +-3 days: interactions on days 1, 2, 2 -> item 0 has 1 of 3
+    np.testing.assert_allclose(frame["item_pop_around_user_last"], [1 / 3, 0.0])
+    np.testing.assert_allclose(frame["item_first_minus_user_last_days"], [-1.0, 8.0])
