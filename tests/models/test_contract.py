@@ -29,8 +29,8 @@ from movierec.data.dataset import FieldKind
 from movierec.data.encoded import EncodedFeatures, FeatureField
 from movierec.data.interactions import csr_from_indices
 from movierec.evaluate import evaluate
-from movierec.exceptions import NotFittedError
-from movierec.models import Recommender
+from movierec.exceptions import ConfigError, NotFittedError
+from movierec.models import Recommender, registry
 from movierec.models.registry import MODELS, create, model_names
 
 # name -> hyper-parameters small enough for a ~1 s fit on the planted matrix.
@@ -125,6 +125,16 @@ def test_every_registered_model_has_fast_params():
         f"registered models without a FAST_PARAMS entry in tests/models/test_contract.py: {missing}; "
         "add small, fast, seeded hyper-parameters so the contract test runs them"
     )
+
+
+def test_registry_errors_and_absent_optional_modules(monkeypatch):
+    with pytest.raises(ConfigError, match="unknown model 'nope'; available: .*ease"):
+        create("nope")
+    with pytest.raises(ConfigError, match="model 'ease'"):
+        create("ease", alpha=1.0)
+    # an optional module whose package is absent is skipped, not an ImportError
+    monkeypatch.setattr(registry, "OPTIONAL_MODULES", ("movierec.not_a_package.model",))
+    assert {"ease", "pop"} <= set(model_names())
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -45,5 +45,7 @@ def _load_optional() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:
-            if error.name != module:
+            # absent: the module or a package above it (movierec.ensemble for
+            # movierec.ensemble.model); a missing dependency *inside* it still raises
+            if error.name is None or not (module == error.name or module.startswith(error.name + ".")):
                 raise
