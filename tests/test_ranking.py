@@ -45,6 +45,12 @@ def test_top_k_caps_k_at_the_number_of_columns():
     assert values.shape == (1, 2)
 
 
+def test_top_k_with_k_zero_or_an_empty_block():
+    items, values = top_k(np.ones((2, 3)), 0)
+    assert items.shape == (2, 0) and values.shape == (2, 0)
+    assert top_k(np.ones((0, 3)), 2)[0].shape == (0, 2)
+
+
 def test_top_k_puts_nan_last():
     items, _ = top_k(np.array([[np.nan, 2.0, 1.0, np.nan]]), 3)
     assert items.tolist() == [[1, 2, 0]]

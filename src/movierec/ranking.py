@@ -45,7 +45,9 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     [[1, 0]]
     """
     n_rows, n_cols = scores.shape
-    k = min(k, n_cols)
+    k = max(0, min(k, n_cols))
+    if k == 0:
+        return np.empty((n_rows, 0), dtype=np.int64), np.empty((n_rows, 0), dtype=scores.dtype)
     if np.isnan(scores).any():
         scores = np.where(np.isnan(scores), -np.inf, scores)
     if k < n_cols:

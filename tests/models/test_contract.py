@@ -183,6 +183,17 @@ def test_output_shapes_and_masking(name, fitted):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_scores_belong_to_the_caller(name, fitted):
+    """Masking the returned block in place must work and must not reach the model."""
+    model = fitted(name)
+    users = np.array([1, 30])
+    first = model.score(users)
+    before = first.copy()
+    first[:, :5] = -np.inf  # raises on a read-only view
+    np.testing.assert_array_equal(model.score(users), before)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_recovers_planted_structure_and_beats_popularity(name, fitted):
     if name in STRUCTURE_FREE:
         pytest.skip(f"{name} is a structure-free baseline")

@@ -32,7 +32,9 @@ class Popularity(Recommender):
         return self
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(self.counts_, (len(users), len(self.counts_)))
+        # a real (writable) block, not a read-only broadcast view: callers own the
+        # scores they get and may mask them in place
+        return np.tile(self.counts_, (len(users), 1))
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         return np.broadcast_to(self.counts_, (history.shape[0], len(self.counts_))).copy()
