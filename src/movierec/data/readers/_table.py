@@ -80,14 +80,19 @@ def read_table(
     if len(frame.columns) and (frame.iloc[:, 0] == "").any():
         blank = (frame == "").all(axis=1)
         frame = frame[~blank.to_numpy()]
-    for column in (c for c in required if c not in allow_empty):
-        empty = frame[column].str.strip() == ""
-        if empty.any():
-            line = line_of(frame, int(np.flatnonzero(empty.to_numpy())[0]), header_lines)
-            raise DataError(f"{path}, line {line}: column {column!r} is empty")
     frame.attrs["path"] = str(path)
     frame.attrs["header_lines"] = header_lines
+    check_filled(frame, [c for c in required if c not in allow_empty])
     return frame
+
+
+def check_filled(frame: pd.DataFrame, columns: list[str]) -> None:
+    """Raise a DataError naming the first line where one of `columns` is empty."""
+    for column in columns:
+        empty = frame[column].str.strip() == ""
+        if empty.any():
+            line = line_of(frame, int(np.flatnonzero(empty.to_numpy())[0]))
+            raise DataError(f"{frame.attrs.get('path', '<table>')}, line {line}: column {column!r} is empty")
 
 
 def line_of(frame: pd.DataFrame, row: int, header_lines: int | None = None) -> int:

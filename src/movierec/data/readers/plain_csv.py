@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from movierec.data.dataset import Dataset, interactions_frame
-from movierec.data.readers._table import read_table, to_int
+from movierec.data.readers._table import check_filled, read_table, to_int
 from movierec.exceptions import DataError
 
 USER_NAMES = ("user", "user_id", "userid", "userId")
@@ -20,7 +20,7 @@ def read_plain_csv(path: Path) -> Dataset:
     user = _column(table.columns, USER_NAMES, path, "user")
     item = _column(table.columns, ITEM_NAMES, path, "item")
     time = _column(table.columns, TIME_NAMES, path, None)
-    table = read_table(path, sep=sep, required=[c for c in (user, item, time) if c])
+    check_filled(table, [c for c in (user, item, time) if c])  # one read, not two
     timestamp = to_int(table, time) if time else None
     return Dataset(path.stem, interactions_frame(table[user], table[item], timestamp))
 
