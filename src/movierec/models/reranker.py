@@ -260,10 +260,10 @@ class Reranker(Recommender):
         """CatBoost's importance of each feature, largest first."""
         self._check_fitted()
         values = self.booster_.get_feature_importance(type=kind) if kind != "LossFunctionChange" else \
-            self.booster_.get_feature_importance(type=kind, data=self._pool_for_importance())
+            self.booster_.get_feature_importance(type=kind, data=self.training_pool())
         return pd.Series(values, index=self.booster_.feature_names_).sort_values(ascending=False)
 
-    def _pool_for_importance(self):
+    def training_pool(self):
         from catboost import Pool
 
         frame = self.training_frame_

@@ -1,0 +1,1 @@
+"""Diagnostics: feature importances, SHAP values and imbalance reports."""
