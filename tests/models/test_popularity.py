@@ -17,6 +17,7 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.evaluate import evaluate
+from movierec.exceptions import DataError
 from movierec.models.popularity import Popularity
 from movierec.split import read_split
 
@@ -43,6 +44,19 @@ def test_every_user_gets_the_same_scores_and_fold_in_matches():
     assert (scores == scores[0]).all()
     history = sp.csr_matrix((2, 5), dtype=np.float32)
     np.testing.assert_array_equal(model.score_history(history), scores[:2])
+
+
+def test_base_recommend_exclude_overrides_the_history_and_users_are_checked():
+    model = Popularity().fit(X)
+    exclude = sp.csr_matrix(np.array([[0, 1, 1, 0, 0]] * 4, dtype=np.float32))
+    items, _ = model.recommend(np.array([0]), k=2, exclude=exclude)
+    assert items.tolist() == [[0, 4]]  # item 0 is in user 0's history, yet allowed
+    items, _ = model.recommend(np.array([0]), k=2, exclude_seen=False)
+    assert items.tolist() == [[1, 2]]
+    with pytest.raises(DataError, match=r"user indices must lie in \[0, 4\); got 0..4"):
+        model.score(np.array([0, 4]))
+    with pytest.raises(DataError, match="scipy sparse"):
+        Popularity().fit(X.toarray())
 
 
 def _fixed_split(splits_dir, name):
