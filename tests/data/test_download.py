@@ -201,3 +201,11 @@ def test_resolve_finds_the_shared_copy_without_downloading(data_dir, monkeypatch
     assert resolve("ml-100k", data_dir) == data_dir / "ml-100k"
     monkeypatch.setenv(download.DATA_DIR_ENV, str(data_dir))
     assert resolve("ml-100k") == data_dir / "ml-100k"
+
+
+def test_download_shows_a_progress_bar(served, tmp_path, capsys):
+    folder, _ = served
+    _build_archive(folder)
+    fetch(SPEC, tmp_path / "data")
+    out = capsys.readouterr()
+    assert "downloading ml-latest-small.zip" in out.out + out.err
