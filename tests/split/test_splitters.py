@@ -95,10 +95,10 @@ def test_random_holds_about_fraction_per_user(interactions):
     sizes = _counts(interactions).to_numpy()
     n_test = np.minimum(np.round(0.1 * sizes).astype(int), sizes - 1)
     np.testing.assert_array_equal(_counts(split.test).to_numpy(), n_test)
-    n_valid = _counts(split.valid).to_numpy()
-    # valid is fraction/(1-fraction) of the rest: ~10% of the whole (40 items -> 4)
+    # valid: the same share of the user's whole count, one item always left to train
+    n_valid = np.minimum(np.round(0.1 * sizes).astype(int), sizes - n_test - 1)
+    np.testing.assert_array_equal(_counts(split.valid).to_numpy(), n_valid)
     assert n_valid[-1] == 4
-    assert abs(n_valid.sum() - 0.1 * sizes.sum()) < 0.02 * sizes.sum()
 
 
 def test_random_held_items_are_not_just_the_last_ones(interactions):
@@ -172,3 +172,21 @@ def test_ml100k_split_sizes(data_dir, protocol):
     share = len(split.test) / len(frame)
     expected = {"competition": (0.10, 0.14), "random": (0.095, 0.105), "temporal": (0.018, 0.02)}[protocol]
     assert expected[0] <= share <= expected[1], share
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(("name", "spec"), [
+    ("ml100k-mixed-s0", SplitSpec(protocol="competition", tail=2, fraction=0.1)),
+    ("ml100k-random-s0", SplitSpec(protocol="random", fraction=0.1)),
+])
+def test_protocols_reproduce_the_shared_splits_per_user_sizes(splits_dir, name, spec):
+    """The fixed splits in ../shared/splits were made with the documented rules:
+    per user, our test and valid sizes equal theirs (the drawn items differ)."""
+    from movierec.split import read_split
+
+    shared = read_split(splits_dir / name)
+    ours = make_split(pd.concat([shared.train, shared.valid, shared.test]), spec)
+    for part in ("test", "valid"):
+        theirs = getattr(shared, part).groupby("user").size()
+        mine = getattr(ours, part).groupby("user").size().reindex(theirs.index, fill_value=0)
+        assert (mine == theirs).all(), (part, int((mine != theirs).sum()))

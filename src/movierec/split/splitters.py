@@ -63,13 +63,15 @@ def random_split(interactions: pd.DataFrame, *, fraction: float = 0.1, seed: int
     """
     if not 0.0 < fraction < 0.5:
         raise SplitError(f"random split needs 0 < fraction < 0.5, got {fraction}")
-    valid_fraction = fraction / (1.0 - fraction)  # of what is left after test
-    return _two_stage(
-        interactions,
-        lambda frame, rng: _hold_mixed(frame, 0, fraction, rng),
-        lambda frame, rng: _hold_mixed(frame, 0, valid_fraction, rng),
-        seed,
-    )
+    sizes = interactions.groupby("user", sort=False).size()
+
+    def hold_valid(rest: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+        # round(fraction * the user's whole count), like test: a ratio of what is left
+        # (fraction / (1 - fraction)) rounds differently for about 1 user in 10
+        whole = rest["user"].map(sizes).to_numpy()
+        return _hold_mixed(rest, 0, fraction, rng, share_of=whole)
+
+    return _two_stage(interactions, lambda frame, rng: _hold_mixed(frame, 0, fraction, rng), hold_valid, seed)
 
 
 def temporal_split(interactions: pd.DataFrame, *, tail: int = 1) -> Split:
@@ -100,10 +102,15 @@ def _sorted(interactions: pd.DataFrame) -> pd.DataFrame:
     return interactions.sort_values(["user", "timestamp", "item"], kind="stable").reset_index(drop=True)
 
 
-def _hold_mixed(frame: pd.DataFrame, tail: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+def _hold_mixed(
+    frame: pd.DataFrame, tail: int, fraction: float, rng: np.random.Generator,
+    *, share_of: np.ndarray | None = None,
+) -> np.ndarray:
     """Boolean mask: per user the last `tail` rows plus round(fraction * earlier) random rows.
 
     `frame` is sorted by (user, time). Each user keeps at least one training row.
+    `share_of` (one value per row, constant within a user) replaces "earlier" as the
+    count that `fraction` is taken of.
     """
     codes = pd.factorize(frame["user"])[0]
     n_rows = len(frame)
@@ -116,7 +123,8 @@ def _hold_mixed(frame: pd.DataFrame, tail: int, fraction: float, rng: np.random.
     held = from_end < n_tail
     if fraction > 0:
         earlier = size - n_tail
-        n_random = np.minimum(np.round(fraction * earlier).astype(np.int64), earlier - 1)
+        base = earlier if share_of is None else share_of
+        n_random = np.minimum(np.round(fraction * base).astype(np.int64), earlier - 1)
         # rank earlier rows of each user by a random key; the first n_random are held
         key = rng.random(n_rows)
         key[held] = 2.0  # tail rows sort last, out of the draw
