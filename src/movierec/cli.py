@@ -187,5 +187,24 @@ def info(data: str, data_dir: Optional[Path] = DataDir) -> None:
     console.print_json(json.dumps(dataset.summary() | {"notes": dataset.notes}))
 
 
+
+@data_app.command("synth")
+def synth(
+    preset: str = typer.Option("competition", "--preset", help="ml100k, competition or ml20m."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (competition layout)."),
+    seed: int = typer.Option(0, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Write a synthetic MovieLens-like data set of a preset's size (for benchmarks)."""
+    from movierec.data.synth import synthesize
+
+    try:
+        summary = synthesize(preset, out, seed=seed, overwrite=overwrite)
+    except MovieRecError as error:
+        _fail(error)
+        return
+    console.print(f"{summary.n_users} users, {summary.n_items} items, {summary.n_interactions} interactions "
+                  f"-> {summary.path} ({summary.seconds:.1f}s)")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -153,3 +153,16 @@ def test_scaled_spec_keeps_density() -> None:
     assert half.n_items == PRESETS["competition"].n_items
     assert half.n_users == PRESETS["competition"].n_users // 2
     assert dataclasses.replace(half, n_users=1, n_interactions=20).n_interactions == 20
+
+
+def test_cli_synth_writes_a_readable_folder(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from movierec.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["data", "synth", "--preset", "ml100k", "--out", str(tmp_path / "d"), "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert read_dataset(tmp_path / "d").n_interactions == 100_000
+    again = runner.invoke(app, ["data", "synth", "--preset", "ml100k", "--out", str(tmp_path / "d")])
+    assert again.exit_code == 2 and "overwrite" in again.output
