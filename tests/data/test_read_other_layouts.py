@@ -175,3 +175,15 @@ def test_plain_tsv_and_case_insensitive_names(tmp_path):
     path.write_text("UserId\tMovieId\tTime\n1\t2\t3\n")
     frame = read_dataset(path).interactions
     assert frame.iloc[0].tolist() == [1, 2, 3]
+
+
+def test_utf8_bom_and_latin1_files(tmp_path):
+    """A spreadsheet's UTF-8 BOM does not become part of the first column name, and a
+    latin-1 file (GroupLens' older archives) is read without a decode error."""
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("user,item\n1,2\n".encode("utf-8-sig"))
+    assert read_dataset(bom).interactions[["user", "item"]].values.tolist() == [[1, 2]]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("user,item\nJosé,Amélie\n".encode("latin-1"))
+    frame = read_dataset(latin).interactions
+    assert frame[["user", "item"]].values.tolist() == [["José", "Amélie"]]
