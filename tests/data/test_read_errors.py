@@ -126,6 +126,11 @@ def test_recbole_header_without_types(tmp_path):
     _raises(folder, "x.inter", "line 1", "name:type")
 
 
+def test_recbole_header_with_a_repeated_column(tmp_path):
+    folder = _folder(tmp_path, x__inter="user_id:token\titem_id:token\titem_id:token\n1\t2\t3\n")
+    _raises(folder, "x.inter", "line 1", "'item_id' appears twice")
+
+
 def test_recbole_without_item_column(tmp_path):
     folder = _folder(tmp_path, x__inter="user_id:token\tmovie:token\n1\t2\n")
     _raises(folder, "x.inter", "line 1", "item_id")

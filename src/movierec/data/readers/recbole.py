@@ -26,6 +26,8 @@ def read_atomic_header(path: Path) -> dict[str, str]:
         name, _, kind = column.partition(":")
         if kind not in {"token", "token_seq", "float", "float_seq"}:
             raise DataError(f"{path}, line 1: column {column!r} is not of the form name:type")
+        if name in types:
+            raise DataError(f"{path}, line 1: column {name!r} appears twice")
         types[name] = kind
     return types
 
