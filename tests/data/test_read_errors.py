@@ -52,6 +52,28 @@ def test_ml100k_non_integer_item(tmp_path):
     _raises(folder, "u.data", "line 2", "'item'", "'abc'")
 
 
+def test_ml100k_truncated_item_row(tmp_path):
+    """u.item rows hold 5 fields and 19 genre flags; a cut-off row is not "no genre"."""
+    flags = "|".join("0" * 19)
+    folder = _folder(
+        tmp_path,
+        u__data="1\t1\t3\t4\n",
+        u__item=f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags}\n2|GoldenEye (1995)|01-Jan-1995||http://y|0|1\n",
+    )
+    _raises(folder, "u.item", "line 2", "is empty")
+
+
+def test_ml100k_genre_flag_that_is_not_a_number(tmp_path):
+    flags = "|".join(["0"] * 18 + ["y"])
+    folder = _folder(tmp_path, u__data="1\t1\t3\t4\n", u__item=f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags}\n")
+    _raises(folder, "u.item", "line 1", "'Western'", "'y'")
+
+
+def test_ml1m_truncated_user_row(tmp_path):
+    folder = _folder(tmp_path, ratings__dat="1::1::5::978300760\n", users__dat="1::F::1::10::48067\n2::M\n")
+    _raises(folder, "users.dat", "line 2", "is empty")
+
+
 def test_line_numbers_count_blank_lines(tmp_path):
     """A blank line 3 is skipped, and the bad row after it is still reported as line 5."""
     path = tmp_path / "events.csv"

@@ -36,11 +36,12 @@ def read_ml100k(folder: Path) -> Dataset:
         genre_names = _ml100k_genres(folder)
         columns = ["item", "title", "release", "video_release", "url", *genre_names]
         items = read_table(
-            folder / "u.item", sep="|", names=columns, required=["item"],
+            # every genre flag is required: a truncated row must not pass as "no genre"
+            folder / "u.item", sep="|", names=columns, required=["item", *genre_names],
             encodings=("latin-1",), quoting=False,
         )
         item_ids = to_int(items, "item")
-        flags = items[genre_names].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy()
+        flags = np.column_stack([to_int(items, genre).to_numpy() for genre in genre_names])
         rows, cols = np.nonzero(flags > 0)
         genres = pd.DataFrame({"id": item_ids.to_numpy()[rows], "value": np.asarray(genre_names)[cols]})
         item_fields["genre"] = RawField("genre", FieldKind.MULTI_HOT, genres)
@@ -51,7 +52,7 @@ def read_ml100k(folder: Path) -> Dataset:
     if (folder / "u.user").is_file():
         users = read_table(
             folder / "u.user", sep="|", names=["user", "age", "gender", "occupation", "zip"],
-            required=["user"], quoting=False,
+            required=["user", "age", "gender", "occupation"], quoting=False,
         )
         user_ids = to_int(users, "user")
         ages = to_int(users, "age").to_numpy()
@@ -91,7 +92,7 @@ def read_dat(folder: Path, name: str) -> Dataset:
     if (folder / "users.dat").is_file():
         users = read_table(
             folder / "users.dat", sep="::", names=["user", "gender", "age", "occupation", "zip"],
-            required=["user"], quoting=False,
+            required=["user", "gender", "age", "occupation"], quoting=False,
         )
         user_ids = to_int(users, "user")
         for column in ("age", "gender", "occupation"):
