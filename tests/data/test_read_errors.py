@@ -69,6 +69,12 @@ def test_ml100k_genre_flag_that_is_not_a_number(tmp_path):
     _raises(folder, "u.item", "line 1", "'Western'", "'y'")
 
 
+def test_ml1m_truncated_movie_row(tmp_path):
+    folder = _folder(tmp_path, ratings__dat="1::1::5::978300760\n",
+                     movies__dat="1::Toy Story (1995)::Animation\n2::Jumanji (1995)\n")
+    _raises(folder, "movies.dat", "line 2", "'genres' is empty")
+
+
 def test_ml1m_truncated_user_row(tmp_path):
     folder = _folder(tmp_path, ratings__dat="1::1::5::978300760\n", users__dat="1::F::1::10::48067\n2::M\n")
     _raises(folder, "users.dat", "line 2", "is empty")

@@ -131,7 +131,7 @@ def _movies(path: Path, *, sep: str, names: list[str] | None) -> tuple[dict[str,
         movies = read_table(path, sep=sep, required=[id_column, "title", "genres"])
     else:
         id_column = "item"
-        movies = read_table(path, sep=sep, names=names, required=[id_column, "title"], quoting=False)
+        movies = read_table(path, sep=sep, names=names, required=[id_column, "title", "genres"], quoting=False)
     item_ids = to_int(movies, id_column)
     genres = split_multi(item_ids, movies["genres"], "|")
     genres = genres[genres["value"] != NO_GENRE].reset_index(drop=True)
