@@ -118,6 +118,15 @@ def test_pinned_file_digest_mismatch_raises_and_leaves_nothing(served, tmp_path)
     assert _leftovers(root) == []
 
 
+def test_pinned_file_digests_suffice_without_a_published_md5(served, tmp_path):
+    folder, _ = served
+    _build_archive(folder, md5=None)
+    pinned = NamedDataset(
+        SPEC.name, SPEC.archive, SPEC.folder, SPEC.marker, {"ratings.csv": hashlib.sha256(RATINGS).hexdigest()}
+    )
+    assert (fetch(pinned, tmp_path / "data") / "ratings.csv").read_bytes() == RATINGS
+
+
 def test_no_published_checksum_is_refused_unless_verify_is_off(served, tmp_path):
     folder, _ = served
     _build_archive(folder, md5=None)
