@@ -190,3 +190,28 @@ def test_protocols_reproduce_the_shared_splits_per_user_sizes(splits_dir, name, 
         theirs = getattr(shared, part).groupby("user").size()
         mine = getattr(ours, part).groupby("user").size().reindex(theirs.index, fill_value=0)
         assert (mine == theirs).all(), (part, int((mine != theirs).sum()))
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("protocol", ["competition", "random", "temporal"])
+def test_invariants_on_random_data(seed, protocol):
+    """Random users (1..60 items, tied timestamps, text ids): a partition, training
+    never empty, test never before training for the tail protocols."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 60, size=50)
+    user = np.repeat(np.arange(50), sizes)
+    item = np.concatenate([rng.choice(200, size=n, replace=False) for n in sizes])
+    frame = pd.DataFrame({
+        "user": pd.Series(user).map(lambda u: f"u{u}"),
+        "item": item,
+        "timestamp": rng.integers(0, 20, size=len(user)),  # many ties
+    })
+    split = make_split(frame, SplitSpec(protocol=protocol, seed=seed, tail=2, fraction=0.15))
+    counts = lambda part: part.groupby("user").size().reindex(frame["user"].unique(), fill_value=0)  # noqa: E731
+    together = pd.concat([split.train, split.valid, split.test])
+    assert len(together) == len(frame) and not together.duplicated(["user", "item"]).any()
+    assert (counts(split.train) >= 1).all()
+    if protocol != "random":
+        last_train = split.train.groupby("user")["timestamp"].max()
+        tail = split.test.groupby("user")["timestamp"].max()
+        assert (last_train.reindex(tail.index) <= tail).all()
