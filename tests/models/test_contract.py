@@ -41,6 +41,11 @@ FAST_PARAMS: dict[str, dict] = {
     # entries below were written with the models' first versions (1-step-per-epoch
     # batches learn nothing here, hence batch_size 64); owners, adjust freely
     "fm": {"dim": 16, "epochs": 30, "lr": 0.02, "batch_size": 64, "device": "cpu", "random_state": 0},
+    "cfm": {"dim": 8, "channels": 16, "depth": 3, "epochs": 8, "batch_size": 32, "lr": 0.01, "optimizer": "adam",
+            "patience": 20, "valid_users": None, "device": "cpu", "random_state": 0,
+            "pretrain_params": {"epochs": 30, "lr": 0.03, "batch_size": 32, "reg": 0.0}},
+    "deepcfm": {"dim": 8, "channels": 4, "depth": 5, "epochs": 20, "batch_size": 32, "lr": 0.01, "optimizer": "adam",
+                "patience": 20, "pretrain_fm": False, "valid_users": None, "device": "cpu", "random_state": 0},
     "rerank": {
         "members": ("ease",), "member_params": {"ease": {"l2": 5.0}}, "n_candidates": 10,
         "iterations": 30, "thread_count": 1, "eval_fraction": 0.0, "random_state": 0,

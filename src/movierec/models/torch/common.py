@@ -1,0 +1,80 @@
+"""What the torch recommenders share: layouts from features, validation, pickling, refit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from movierec.data.encoded import EncodedFeatures
+from movierec.data.interactions import users_with_items
+from movierec.evaluate import evaluate
+from movierec.exceptions import DataError
+from movierec.models.base import Recommender
+from movierec.models.torch.fields import FieldLayout, side_layouts
+from movierec.models.torch.train import TrainConfig, TrainResult, resolve_device
+
+ScoreFn = Callable[[np.ndarray], np.ndarray]
+
+
+def layouts_for(
+    X: sp.csr_matrix, features: EncodedFeatures | None, *, use_features: bool, pooling: str
+) -> tuple[list[FieldLayout], list[FieldLayout]]:
+    """User-side and item-side field layouts (ids always; side fields when asked and present)."""
+    features = features if (features is not None and use_features) else EncodedFeatures()
+    n_users, n_items = X.shape
+    return (side_layouts("user", n_users, features.user_fields, "mean" if pooling == "mean" else pooling),
+            side_layouts("item", n_items, features.item_fields, pooling))
+
+
+def check_valid(X: sp.csr_matrix, valid: sp.csr_matrix | None) -> sp.csr_matrix | None:
+    if valid is None:
+        return None
+    if valid.shape != X.shape:
+        raise DataError(f"valid has shape {valid.shape} but X has {X.shape}; build both from one IdMap")
+    valid = sp.csr_matrix(valid, dtype=np.float32)
+    return valid if valid.nnz else None
+
+
+def validation_recall(score: ScoreFn, valid: sp.csr_matrix, X: sp.csr_matrix, *, max_users: int | None,
+                      seed: int) -> float:
+    """Recall@10 on `valid` with the training items masked, on at most `max_users` users (seeded)."""
+    users = users_with_items(valid)
+    if max_users is not None and len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    return evaluate(score, valid, exclude=X, users=users, batch_size=256)["recall@10"]
+
+
+class TorchRecommender(Recommender):
+    """Base of FM, CFM and deep CFM: holds ``module_`` and the training result."""
+
+    module_: torch.nn.Module
+    train_result_: TrainResult
+
+    def _train_config(self, **overrides: Any) -> TrainConfig:
+        settings = {name: getattr(self, name) for name in (
+            "epochs", "batch_size", "lr", "optimizer", "weight_decay", "reg", "loss", "n_negatives",
+            "negatives", "positive_balance", "patience")}
+        settings |= {"seed": self.random_state, "progress": self.verbose} | overrides
+        return TrainConfig(**settings)
+
+    def _device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    @property
+    def best_epoch_(self) -> int:
+        return self.train_result_.best_epoch
+
+    def refit_params(self) -> dict[str, Any]:
+        """The epoch count early stopping chose, for a refit on train+valid without validation."""
+        self._check_fitted()
+        return {"epochs": self.best_epoch_}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if "module_" in state:
+            state["module_"] = state["module_"].to("cpu")  # pickles load anywhere, GPU or not
+        return state

@@ -1,0 +1,183 @@
+"""The networks: a factorization machine that splits into user and item sides, and CFM.
+
+Both take ``(users (B,), items (B,) or (B, n))`` and return ``(scores, penalty)``:
+scores shaped like `items`, and the mean squared norm of the embeddings used, which
+the training loop weights by ``reg`` (per-batch L2, as in BPR-MF, so rare items are
+not shrunk by epochs in which they never appear).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from movierec.models.torch.fields import FieldEmbedder, FieldLayout
+
+
+class FMModule(nn.Module):
+    """Factorization machine (Rendle 2010) over user-side and item-side fields.
+
+    With field embeddings ``v_f`` and first-order weights ``w_f``,
+    ``y = w0 + sum_f w_f + sum_{f<g} <v_f, v_g>``. Splitting the fields into the
+    user side U and the item side I,
+    ``sum_{f<g} <v_f, v_g> = <s_U, s_I> + within(U) + within(I)`` with
+    ``s_U = sum_{f in U} v_f`` and ``within(U) = (||s_U||^2 - sum_{f in U} ||v_f||^2) / 2``,
+    so the scores of every item for a batch of users are one matrix product
+    ``S_U @ S_I^T`` plus a per-user and a per-item term (:meth:`user_side`,
+    :meth:`item_side`).
+    """
+
+    def __init__(self, user_layouts: list[FieldLayout], item_layouts: list[FieldLayout], dim: int,
+                 init_std: float = 0.01) -> None:
+        super().__init__()
+        self.users = FieldEmbedder(user_layouts, dim, init_std)
+        self.items = FieldEmbedder(item_layouts, dim, init_std)
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    @staticmethod
+    def _side(embeddings: torch.Tensor, linear: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        total = embeddings.sum(1)
+        within = 0.5 * (total.pow(2).sum(-1) - embeddings.pow(2).sum((1, 2)))
+        return total, linear + within
+
+    def user_side(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum of user field embeddings (B, dim), per-user term incl. the global bias (B,))."""
+        total, term = self._side(*self.users(users))
+        return total, term + self.bias
+
+    def item_side(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum of item field embeddings (B, dim), per-item term (B,))."""
+        return self._side(*self.items(items))
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        user_embeddings, user_linear = self.users(users)
+        item_embeddings, item_linear = self.items(items.reshape(-1))
+        user_total, user_term = self._side(user_embeddings, user_linear)
+        item_total, item_term = self._side(item_embeddings, item_linear)
+        per_row = items.shape[1] if items.dim() == 2 else 1
+        item_total = item_total.view(len(users), per_row, -1)
+        scores = (user_total.unsqueeze(1) * item_total).sum(-1) + (user_term + self.bias).unsqueeze(1)
+        scores = scores + item_term.view(len(users), per_row)
+        penalty = (user_embeddings.pow(2).sum() + item_embeddings.pow(2).sum() / per_row) / len(users)
+        return scores.view(items.shape), penalty
+
+
+class PatchConv3d(nn.Module):
+    """A 3D convolution whose kernel equals its stride, computed as reshape + matmul.
+
+    Input and output are channels-last, (N, D, H, W, C). Non-overlapping windows
+    make the convolution a linear map of each flattened window, which runs an order
+    of magnitude faster on CPU than ``nn.Conv3d`` for these small cubes; a trailing
+    slice that does not fill a window is dropped, as a VALID convolution does.
+    """
+
+    def __init__(self, c_in: int, c_out: int, window: tuple[int, int, int], bias: bool = True) -> None:
+        super().__init__()
+        self.window = window
+        self.linear = nn.Linear(c_in * window[0] * window[1] * window[2], c_out, bias=bias)
+
+    def windows(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, D', H', W', kd * kh * kw, C): the input cut into windows."""
+        n, *sizes, channels = x.shape
+        kd, kh, kw = self.window
+        d, h, w = (size // k for size, k in zip(sizes, self.window))
+        x = x[:, : d * kd, : h * kh, : w * kw]
+        x = x.reshape(n, d, kd, h, kh, w, kw, channels).permute(0, 1, 3, 5, 2, 4, 6, 7)
+        return x.reshape(n, d, h, w, kd * kh * kw, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.windows(x).flatten(-2))
+
+
+class ConvBlock(nn.Module):
+    """Patch convolution, optional batch norm, activation, optional residual link.
+
+    The residual link adds the input averaged over each window (so shapes always
+    agree) and projected by a linear map when the channel count changes.
+    """
+
+    def __init__(self, c_in: int, c_out: int, window: tuple[int, int, int], *, batch_norm: bool,
+                 activation: str, residual: bool) -> None:
+        super().__init__()
+        self.conv = PatchConv3d(c_in, c_out, window, bias=not batch_norm)
+        self.norm = nn.BatchNorm1d(c_out) if batch_norm else None
+        self.act = nn.LeakyReLU(0.1) if activation == "leaky_relu" else nn.ReLU()
+        self.residual = residual
+        if residual:
+            self.project = nn.Linear(c_in, c_out, bias=False) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv(x)
+        if self.norm is not None:
+            out = self.norm(out.reshape(-1, out.shape[-1])).view(out.shape)
+        if self.residual:
+            out = out + self.project(self.conv.windows(x).mean(-2))
+        return self.act(out)
+
+
+def conv_plan(n_pairs: int, dim: int, depth: int, pair_window: int) -> list[tuple[int, int, int]]:
+    """The window of each layer: 2x2 over the embedding axes, `pair_window` over the pairs.
+
+    Once an axis is down to 1 (or shorter than its window) its window becomes 1, so
+    layers past the halvings act position-wise (a deep channel mixer) and any depth
+    stays valid.
+    """
+    plan, shape = [], [n_pairs, dim, dim]
+    for _ in range(depth):
+        window = (pair_window if shape[0] >= pair_window else 1, 2 if shape[1] >= 2 else 1, 2 if shape[2] >= 2 else 1)
+        plan.append(window)
+        shape = [size // k for size, k in zip(shape, window)]
+    return plan
+
+
+class CFMModule(nn.Module):
+    """Convolutional factorization machine (Xin et al., IJCAI 2019), optionally deep.
+
+    The field embeddings of a (user, item) pair form an interaction cube: the outer
+    product ``v_f v_g^T`` of every field pair f < g stacked into (n_pairs, dim, dim).
+    A 3D convolution stack (windows of 2 halving each axis) shrinks the cube, the remaining positions are averaged
+    into a vector, and ``y = w0 + sum_f w_f + h^T dropout(conv(cube))``.
+    """
+
+    def __init__(self, user_layouts: list[FieldLayout], item_layouts: list[FieldLayout], *, dim: int,
+                 channels: int, depth: int, pair_window: int = 2, batch_norm: bool = False,
+                 activation: str = "relu", residual: bool = False, dropout: float = 0.2,
+                 init_std: float = 0.01) -> None:
+        super().__init__()
+        self.users = FieldEmbedder(user_layouts, dim, init_std)
+        self.items = FieldEmbedder(item_layouts, dim, init_std)
+        n_fields = self.users.n_fields + self.items.n_fields
+        left, right = torch.triu_indices(n_fields, n_fields, offset=1)
+        self.register_buffer("left", left)
+        self.register_buffer("right", right)
+        plan = conv_plan(len(left), dim, depth, pair_window)
+        widths = [1] + [channels] * depth
+        self.blocks = nn.ModuleList(
+            ConvBlock(widths[i], widths[i + 1], window, batch_norm=batch_norm, activation=activation,
+                      residual=residual)
+            for i, window in enumerate(plan)
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(channels, 1)
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def interaction(self, user_embeddings: torch.Tensor, item_embeddings: torch.Tensor) -> torch.Tensor:
+        """The convolutional part alone, (N,), for aligned user and item field embeddings."""
+        fields = torch.cat([user_embeddings, item_embeddings], dim=1)
+        cube = torch.einsum("npi,npj->npij", fields[:, self.left], fields[:, self.right])
+        hidden = cube.unsqueeze(-1)  # channels-last (N, pairs, dim, dim, 1)
+        for block in self.blocks:
+            hidden = block(hidden)
+        return self.out(self.dropout(hidden.mean((1, 2, 3)))).squeeze(-1)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        per_row = items.shape[1] if items.dim() == 2 else 1
+        user_embeddings, user_linear = self.users(users)
+        item_embeddings, item_linear = self.items(items.reshape(-1))
+        expanded = user_embeddings.repeat_interleave(per_row, dim=0)
+        scores = self.interaction(expanded, item_embeddings) + item_linear
+        scores = scores.view(len(users), per_row) + (user_linear + self.bias).unsqueeze(1)
+        penalty = (user_embeddings.pow(2).sum() + item_embeddings.pow(2).sum() / per_row) / len(users)
+        return scores.view(items.shape), penalty

@@ -1,0 +1,142 @@
+"""FM, CFM and deep CFM on a tiny planted matrix: they learn, are seeded, pickle, rerank.
+
+Fixture (24 users x 20 items): users 0..11 like items 0..9, users 12..23 items 10..19;
+each user has 6 training items of their block, 2 validation, 2 test. An item field
+``block`` names the block (so FM can also learn it through features)::
+
+    users 0..11   | ######.... ..........
+    users 12..23  | .......... ######....
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from movierec.data.dataset import FieldKind
+from movierec.data.encoded import EncodedFeatures, FeatureField
+from movierec.data.interactions import csr_from_indices
+from movierec.evaluate import evaluate
+from movierec.models.base import RefitAware, Recommender
+from movierec.models.registry import create, model_names
+from movierec.models.torch.cfm import CFM, DeepCFM
+from movierec.models.torch.fm import FM
+from movierec.models.torch.modules import PatchConv3d, conv_plan
+
+N_USERS, N_ITEMS, BLOCK = 24, 20, 10
+
+
+def planted(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    group = np.arange(N_USERS) // (N_USERS // 2)
+    order = np.argsort(rng.random((N_USERS, BLOCK)), axis=1) + group[:, None] * BLOCK
+    rows = np.arange(N_USERS)[:, None]
+
+    def part(cols):
+        return csr_from_indices(np.broadcast_to(rows, cols.shape).ravel(), cols.ravel(), (N_USERS, N_ITEMS))
+
+    block = FeatureField("block", FieldKind.ONE_HOT, csr_from_indices(np.arange(N_ITEMS), np.arange(N_ITEMS) // BLOCK,
+                                                                      (N_ITEMS, 2)), np.array(["a", "b"], dtype=object))
+    return part(order[:, :6]), part(order[:, 6:8]), part(order[:, 8:10]), EncodedFeatures({"block": block}, {})
+
+
+TRAIN, VALID, TEST, FEATURES = planted()
+FAST = {
+    FM: {"dim": 8, "epochs": 30, "lr": 0.03, "batch_size": 32, "reg": 0.0, "device": "cpu"},
+    CFM: {"dim": 8, "channels": 16, "depth": 3, "epochs": 8, "batch_size": 32, "lr": 0.01, "optimizer": "adam", "patience": 20,
+          "pretrain_params": {"epochs": 30, "lr": 0.03, "batch_size": 32, "reg": 0.0}, "valid_users": None,
+          "device": "cpu"},
+    DeepCFM: {"dim": 8, "channels": 8, "depth": 5, "epochs": 20, "batch_size": 32, "lr": 0.01,
+              "optimizer": "adam", "patience": 20, "pretrain_fm": False, "valid_users": None, "device": "cpu"},
+}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return {cls: cls(**params).fit(TRAIN, features=FEATURES, valid=VALID) for cls, params in FAST.items()}
+
+
+@pytest.mark.parametrize("cls", list(FAST))
+def test_learns_the_planted_blocks(cls, fitted):
+    model = fitted[cls]
+    items, _ = model.recommend(np.arange(N_USERS), k=2)
+    group = np.arange(N_USERS)[:, None] // (N_USERS // 2)
+    assert ((items // BLOCK) == group).mean() >= 0.9
+    recall = evaluate(model.score, TEST, exclude=TRAIN + VALID, k=2)["recall@2"]
+    assert recall >= 0.3  # random within the block would give 2/4 * 2/2 ~ 0.5; across blocks ~0.1
+
+
+def test_fm_without_features_is_mf_with_biases():
+    model = FM(**FAST[FM]).fit(TRAIN, features=None, valid=VALID)
+    assert len(model.module_.items.tables) == 1 and len(model.module_.users.tables) == 1
+    items, _ = model.recommend(np.arange(N_USERS), k=2)
+    assert ((items // BLOCK) == (np.arange(N_USERS)[:, None] // 12)).mean() >= 0.9
+
+
+@pytest.mark.parametrize("cls", [FM, CFM])
+def test_same_seed_same_scores(cls, fitted):
+    again = cls(**FAST[cls]).fit(TRAIN, features=FEATURES, valid=VALID)
+    np.testing.assert_allclose(again.score(np.arange(N_USERS)), fitted[cls].score(np.arange(N_USERS)), atol=1e-6)
+    other = cls(**FAST[cls], random_state=1).fit(TRAIN, features=FEATURES, valid=VALID)
+    assert not np.allclose(other.score(np.arange(N_USERS)), fitted[cls].score(np.arange(N_USERS)))
+
+
+@pytest.mark.parametrize("cls", list(FAST))
+def test_save_load_and_refit_params(cls, fitted, tmp_path):
+    model = fitted[cls]
+    model.save(tmp_path / "model.pkl")
+    loaded = Recommender.load(tmp_path / "model.pkl")
+    np.testing.assert_array_equal(loaded.score(np.arange(5)), model.score(np.arange(5)))
+    assert isinstance(model, RefitAware)
+    epochs = model.refit_params()["epochs"]
+    assert 1 <= epochs <= FAST[cls]["epochs"] and epochs == model.train_result_.best_epoch
+    refit = model.with_params(**model.refit_params()).fit(TRAIN + VALID, features=FEATURES)
+    assert len(refit.train_result_.history) == epochs
+
+
+def test_cfm_reranks_candidates_when_the_catalogue_is_large(fitted):
+    model = CFM(**FAST[CFM] | {"rerank_threshold": 5, "n_candidates": 6}).fit(TRAIN, features=FEATURES)
+    scores = model.score(np.arange(4))
+    assert (np.isfinite(scores).sum(axis=1) == 6).all()
+    seen = TRAIN[:4].toarray() > 0
+    assert not np.isfinite(scores[seen]).any()  # candidates exclude the history
+    candidates = np.argsort(np.where(np.isfinite(scores), 0, 1), axis=1, kind="stable")[:, :6]
+    np.testing.assert_allclose(np.take_along_axis(scores, candidates, 1),
+                               model.score_pairs(np.arange(4), candidates), rtol=1e-5)
+
+
+def test_cfm_pretrains_with_fm():
+    model = CFM(**FAST[CFM] | {"epochs": 1}).fit(TRAIN, features=FEATURES, valid=VALID)
+    assert isinstance(model.pretrained_, FM)
+    torch.testing.assert_close(model.pretrained_.module_.items.tables[0].weight.shape,
+                               model.module_.items.tables[0].weight.shape)
+
+
+def test_registered():
+    assert {"fm", "cfm", "deepcfm"} <= set(model_names())
+    assert isinstance(create("deepcfm"), DeepCFM) and create("deepcfm").batch_norm
+
+
+@pytest.mark.parametrize("window", [(2, 2, 2), (1, 2, 2), (2, 1, 1)])
+def test_patch_convolution_equals_conv3d(window):
+    """The reshape + matmul convolution against torch's own Conv3d (kernel = stride)."""
+    torch.manual_seed(0)
+    patch = PatchConv3d(3, 5, window)
+    reference = torch.nn.Conv3d(3, 5, window, stride=window)
+    with torch.no_grad():  # linear weight (out, kd*kh*kw*c_in) in window-major order
+        kernel = patch.linear.weight.view(5, *window, 3).permute(0, 4, 1, 2, 3)
+        reference.weight.copy_(kernel)
+        reference.bias.copy_(patch.linear.bias)
+        x = torch.randn(2, 5, 7, 6, 3)  # channels-last, odd sizes dropped like VALID padding
+        ours = patch(x)
+        theirs = reference(x.permute(0, 4, 1, 2, 3)).permute(0, 2, 3, 4, 1)
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_plan_reaches_one_and_stays_valid():
+    plan = conv_plan(21, 16, 8, 2)
+    assert plan[:4] == [(2, 2, 2)] * 4 and plan[-1] == (1, 1, 1)
+    shape = [21, 16, 16]
+    for window in plan:
+        shape = [s // w for s, w in zip(shape, window)]
+        assert min(shape) >= 1
