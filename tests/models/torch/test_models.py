@@ -140,3 +140,19 @@ def test_conv_plan_reaches_one_and_stays_valid():
     for window in plan:
         shape = [s // w for s, w in zip(shape, window)]
         assert min(shape) >= 1
+
+
+def test_activation_probe_and_gradient_norms():
+    from movierec.models.torch.probes import ActivationProbe, gradient_norms, layer_name
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]]))
+        net[0].bias.zero_()
+    with ActivationProbe(net) as probe:
+        net(torch.tensor([[1.0, 5.0], [2.0, -1.0]]))  # unit 0 positive, units 1 and 2 never
+    assert probe.dead_shares() == {"1": pytest.approx(2 / 3)}
+    net(torch.ones(1, 2)).sum().backward()
+    norms = gradient_norms(net)
+    assert set(norms) == {"0"} and norms["0"] > 0
+    assert layer_name("blocks.3.conv.linear.weight") == "blocks.3" and layer_name("users.tables.0.weight") == "users"
