@@ -42,6 +42,7 @@ def run(
     k: Optional[int] = typer.Option(None, "--k", help="List length."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder to write."),
     no_refit: bool = typer.Option(False, "--no-refit", help="Test the train-fitted model (RecBole's setting)."),
+    ensemble: bool = typer.Option(False, "--ensemble", help="Also blend the listed models (weights tuned on valid)."),
     submission: Optional[str] = typer.Option(
         None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every user."
     ),
@@ -67,6 +68,7 @@ def run(
             "k": k or base.k,
             "out": str(out) if out else base.out,
             "refit": False if no_refit else base.refit,
+            "ensemble": ensemble or base.ensemble,
             "split": split,
             "submission": submission or base.submission,
         }

@@ -56,6 +56,8 @@ class RunConfig:
     k: int = 10
     out: str = "runs/latest"
     refit: bool = True
+    # also blend the listed models into a registered "ensemble" (weights tuned on valid)
+    ensemble: bool = False
     batch_size: int = 1024
     save_models: bool = True
     # "test": submission = the best model's lists for the test users (what was scored);

@@ -9,6 +9,7 @@ Either way train+valid items are masked at test time.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
         f"train {prepared.train.nnz}, valid {prepared.valid.nnz}, test {prepared.test.nnz}"
     )
     results = {name: run_model(name, prepared, config, log) for name in config.models}
+    if config.ensemble:
+        results["ensemble"] = run_model("ensemble", prepared, ensemble_config(config, results), log)
     key = f"recall@{config.k}"
     best = max(results, key=lambda name: results[name].valid[key])
     out = Path(config.out)
@@ -100,6 +103,20 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> Mod
     if config.save_models:
         model.save(Path(config.out) / "models" / f"{name}.pkl")
     return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test)
+
+
+def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunConfig:
+    """`config` with [models.ensemble] fixed to the models just run and their tuned parameters.
+
+    The ensemble re-fits the members with the parameters each won on validation and tunes
+    its blend weights on validation too (see movierec.ensemble.model); options the user
+    gave under [models.ensemble] (method, n_trials, ...) win.
+    """
+    members = tuple(name for name in results if name != "ensemble")
+    if len(members) < 2:
+        raise ConfigError(f"--ensemble blends at least two models; got {list(members)} (e.g. --models ease,fm --ensemble)")
+    fixed = {"members": members, "member_params": {name: results[name].params for name in members}}
+    return dataclasses.replace(config, params=config.params | {"ensemble": fixed | config.params.get("ensemble", {})})
 
 
 def write_final_submission(name: str, params: dict[str, Any], prepared: Prepared, config: RunConfig, log: Log) -> None:
