@@ -1,0 +1,85 @@
+"""read_table's two parsers agree: Arrow (fast path) and pandas (the careful one).
+
+Each case is a small file with one quirk; both parsers must return the same frame
+or raise the same DataError. For example (one file per line, / marks a newline)::
+
+    quoted       movieId,title / 1,"Heat, The (1995)" / 2,"say ''hi''" (doubled quotes)
+    crlf         user,item / 1,2 / 3,4        with CR LF line ends
+    blank lines  user,item / 1,2 / / 3,4      (blank line: taken by the pandas path)
+    short row    user,item,timestamp / 1,2,3 / 4,5
+    latin-1      item|title / 1|Misérables    (not UTF-8)
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from movierec.data.readers import _table
+from movierec.data.readers._table import read_table
+from movierec.exceptions import DataError
+
+CASES = {
+    "plain": (b"user,item,timestamp\n1,2,3\n4,5,6\n", ",", None, True),
+    "no final newline": (b"user,item\n1,2\n3,4", ",", None, True),
+    "quoted commas and quotes": (b'movieId,title\n1,"Heat, The (1995)"\n2,"say ""hi"""\n', ",", None, True),
+    "quoted newline": (b'movieId,title\n1,"two\nlines"\n2,x\n', ",", None, True),
+    "quotes as text": (b'item\ttitle\n1\t"Secret Garden, The"\n2\tsay "hi"\n', "\t", None, False),
+    "crlf": (b"user,item\r\n1,2\r\n3,4\r\n", ",", None, True),
+    "bom": (b"\xef\xbb\xbfuser,item\n1,2\n", ",", None, True),
+    "header only": (b"user,item\n", ",", None, True),
+    "blank lines": (b"user,item\n1,2\n\n3,4\n\n", ",", None, True),
+    "empty fields": (b"user,item,tag\n1,2,\n3,,x\n", ",", None, True),
+    "spaces kept": (b"user,item\n 1 , 2\n", ",", None, True),
+    "short row": (b"user,item,timestamp\n1,2,3\n4,5\n", ",", None, True),
+    "long row": (b"user,item\n1,2\n3,4,5\n", ",", None, True),
+    "latin-1": ("item|title\n1|Misérables\n".encode("latin-1"), "|", None, False),
+    "dat with names": (b"1::10::5::100\n2::20::3::200\n", "::", ["user", "item", "rating", "timestamp"], False),
+    "dat short row": (b"1::10::5::100\n2::20\n", "::", ["user", "item", "rating", "timestamp"], False),
+    "repeated header": (b"user,user\n1,2\n", ",", None, True),
+    "empty file": (b"", ",", None, True),
+}
+
+
+def _outcome(path, sep, names, quoting):
+    try:
+        frame = read_table(path, sep=sep, names=names, required=[], quoting=quoting)
+    except DataError as error:
+        return "error", str(error)
+    return "frame", frame
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_arrow_and_pandas_agree(tmp_path, monkeypatch, case):
+    payload, sep, names, quoting = CASES[case]
+    path = tmp_path / "table.txt"
+    path.write_bytes(payload)
+    fast = _outcome(path, sep, names, quoting)
+    monkeypatch.setattr(_table, "USE_ARROW", False)
+    careful = _outcome(path, sep, names, quoting)
+    assert fast[0] == careful[0], (fast, careful)
+    if fast[0] == "error":
+        assert fast[1] == careful[1]
+    else:
+        pd.testing.assert_frame_equal(fast[1], careful[1])
+
+
+def test_well_formed_files_take_the_arrow_path(tmp_path, monkeypatch):
+    """Guard the fast path: a plain ratings file must not need pandas."""
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(b'userId,movieId,rating,timestamp\n1,2,3.5,4\n5,"6",1,7\n')
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("fell back to pandas")
+
+    monkeypatch.setattr(_table, "_parse_pandas", refuse)
+    frame = read_table(path, sep=",", required=["userId", "movieId"])
+    assert frame["movieId"].tolist() == ["2", "6"]
+
+
+def test_quoted_fields_and_values_are_text(tmp_path):
+    path = tmp_path / "movies.csv"
+    path.write_bytes(CASES["quoted commas and quotes"][0])
+    frame = read_table(path, sep=",", required=["movieId", "title"])
+    assert frame["title"].tolist() == ["Heat, The (1995)", 'say "hi"']
+    assert frame["movieId"].tolist() == ["1", "2"]  # text: ids are normalised later
