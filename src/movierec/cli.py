@@ -114,6 +114,35 @@ def score(
     console.print_json(json.dumps(evaluation.metrics))
 
 
+@app.command()
+def diagnose(
+    split_dir: Path = typer.Option(..., "--split-dir", help="Folder with train/valid/test.csv."),
+    data: Optional[str] = typer.Option("ml-100k", "--data", help="Data set whose side fields to use (\"\" for none)."),
+    data_dir: Optional[Path] = DataDir,
+    depth: int = typer.Option(6, "--depth", help="Convolution layers of deep CFM."),
+    epochs: int = typer.Option(2, "--epochs"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the rows as JSON here."),
+) -> None:
+    """Deep CFM with and without batch norm: score spread, gradient norms, dead units per config."""
+    from movierec.analysis.diagnostics import collapse_experiment, collapse_table
+    from movierec.config import RunConfig
+    from movierec.prepare import prepare
+    from movierec.split.split import atomic_write_bytes
+
+    try:
+        prepared = prepare(RunConfig(data=data or None, data_dir=str(data_dir) if data_dir else None,
+                                     split_dir=str(split_dir)))
+        rows = collapse_experiment(prepared.train, prepared.valid, prepared.features, depth=depth,
+                                   epochs=epochs, seed=seed)
+    except MovieRecError as error:
+        _fail(error)
+        return
+    console.print(collapse_table(rows))
+    if out is not None:
+        atomic_write_bytes(out, json.dumps(rows, indent=1).encode())
+
+
 @app.command("split")
 def split_command(
     data: str = typer.Option("ml-100k", "--data"),

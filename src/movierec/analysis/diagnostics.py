@@ -13,6 +13,7 @@ This module never imports torch: it talks to the models through their methods.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,12 @@ def score_spread(scores: np.ndarray) -> dict[str, float]:
     0.0
     """
     values = np.where(np.isfinite(scores), scores, np.nan).astype(np.float64)
+    with warnings.catch_warnings():  # an item no user could score is an all-nan column: skip it quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _spread(values)
+
+
+def _spread(values: np.ndarray) -> dict[str, float]:
     item_spread = float(np.nanmedian(np.nanstd(values, axis=1))) if values.size else 0.0
     user_spread = float(np.nanmedian(np.nanstd(values, axis=0))) if values.size else 0.0
     scale = float(np.nanmean(np.abs(values))) if values.size else 0.0
