@@ -1,0 +1,110 @@
+"""EASE's large-catalogue machinery: block inverse, blocked Gram, Gram cache, max_items.
+
+Each piece is checked against the plain formula on small random matrices, with the
+block sizes lowered so that the recursion and the blocking are really exercised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from movierec.exceptions import DataError
+from movierec.models import ease as ease_module
+from movierec.models.ease import EASE, GRAM_CACHE, ease_weights, gram, spd_inverse, top_items
+
+
+def _random_binary(n_users: int, n_items: int, density: float, seed: int) -> sp.csr_matrix:
+    X = sp.random(n_users, n_items, density=density, format="csr", random_state=seed, dtype=np.float32)
+    X.data[:] = 1.0
+    return X
+
+
+@pytest.mark.parametrize("n", [7, 33, 100])
+def test_block_inverse_equals_the_float64_inverse(n: int) -> None:
+    X = _random_binary(3 * n, n, 0.2, seed=n)
+    A = (X.T @ X).toarray().astype(np.float32) + 5 * np.eye(n, dtype=np.float32)
+    expected = np.linalg.inv(A.astype(np.float64))
+    result = spd_inverse(A.copy(), leaf=4)  # 4-item leaves: several recursion levels
+    np.testing.assert_allclose(result, expected, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(result, result.T, atol=1e-6 * np.abs(expected).max())  # symmetric up to rounding
+
+
+def test_block_inverse_works_in_place_and_rejects_an_indefinite_matrix() -> None:
+    A = np.diag(np.arange(1.0, 41.0)).astype(np.float32)
+    out = spd_inverse(A, leaf=8)
+    assert out is A
+    np.testing.assert_allclose(np.diag(A), 1.0 / np.arange(1.0, 41.0), rtol=1e-6)
+    indefinite = np.diag(np.r_[np.ones(20), -np.ones(20)]).astype(np.float32)
+    with pytest.raises(DataError, match="positive definite"):
+        spd_inverse(indefinite, leaf=8)
+
+
+def test_blocked_gram_equals_the_sparse_product(monkeypatch) -> None:
+    X = _random_binary(300, 70, 0.1, seed=4)
+    monkeypatch.setattr(ease_module, "GRAM_COLUMN_BLOCK", 16)
+    np.testing.assert_array_equal(gram(X), (X.T @ X).toarray())
+
+
+def test_ease_weights_overwrite_reuses_the_buffer() -> None:
+    X = _random_binary(200, 50, 0.1, seed=5)
+    G = gram(X)
+    copy = ease_weights(G, 10.0)
+    assert not np.shares_memory(copy, G)
+    np.testing.assert_array_equal(G, gram(X))  # untouched
+    same = ease_weights(G, 10.0, overwrite=True)
+    assert same is G
+    np.testing.assert_allclose(same, copy, rtol=1e-6, atol=1e-7)
+
+
+def test_gram_is_computed_once_per_training_matrix(monkeypatch) -> None:
+    X = _random_binary(150, 40, 0.1, seed=6)
+    calls = []
+    real = ease_module.gram
+    monkeypatch.setattr(ease_module, "gram", lambda M: calls.append(1) or real(M))
+    GRAM_CACHE.clear()
+    first = EASE(l2=5.0).fit(X)
+    second = EASE(l2=50.0).fit(X)
+    assert len(calls) == 1
+    assert not np.allclose(first.B_, second.B_)
+    np.testing.assert_allclose(second.B_, EASE(l2=50.0).fit(X.copy()).B_, rtol=1e-6)  # a new object: new Gram
+    assert len(calls) == 2
+    X.data[:3] = 0.0  # same object, changed in place (structure kept): values differ...
+    X.eliminate_zeros()  # ...and once zeros go, the structure checksum notices
+    EASE(l2=5.0).fit(X)
+    assert len(calls) == 3
+    GRAM_CACHE.clear()
+
+
+def test_max_items_fits_the_top_items_and_never_recommends_the_rest() -> None:
+    X = _random_binary(300, 60, 0.1, seed=7)
+    top = top_items(X, 25)
+    counts = np.diff(X.tocsc().indptr)
+    assert len(top) == 25 and counts[top].min() >= np.delete(counts, top).max()
+    model = EASE(l2=10.0, max_items=25).fit(X)
+    assert model.B_.shape == (25, 25)
+    users = np.arange(20)
+    scores = model.score(users)
+    assert scores.shape == (20, 60)
+    rest = np.setdiff1d(np.arange(60), top)
+    assert np.all(scores[:, rest] == -np.inf)
+    reference = EASE(l2=10.0).fit(sp.csr_matrix(X[:, top]))
+    np.testing.assert_allclose(scores[:, top], reference.score(users), rtol=1e-5, atol=1e-6)
+    items, _ = model.recommend(users, k=10)
+    assert np.isin(items, top).all()
+    np.testing.assert_allclose(model.score_history(X[users]), scores, rtol=1e-6)
+    # more than the catalogue is the plain model
+    assert EASE(l2=10.0, max_items=1000).fit(X).items_ is None
+    with pytest.raises(DataError, match="max_items"):
+        EASE(max_items=0).fit(X)
+
+
+def test_dense_and_sparse_scoring_agree(monkeypatch) -> None:
+    X = _random_binary(100, 50, 0.1, seed=8)
+    model = EASE(l2=10.0).fit(X)
+    users = np.arange(30)
+    monkeypatch.setattr(ease_module, "DENSE_SCORING_DENSITY", 0.0)
+    dense = model.score(users)
+    monkeypatch.setattr(ease_module, "DENSE_SCORING_DENSITY", 1.0)
+    np.testing.assert_allclose(model.score(users), dense, rtol=1e-5, atol=1e-6)
