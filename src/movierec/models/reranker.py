@@ -59,7 +59,9 @@ class Reranker(Recommender):
     n_candidates : candidates per user (N); their recall caps the reranker's.
     loss : CatBoost loss, one of ``LOSSES`` (ranking losses group rows by user).
     iterations, learning_rate, depth : CatBoost's; early stopping picks the iteration.
-    use_ids : give CatBoost the user and item ids as categorical features.
+    use_ids : give CatBoost the user and item ids as categorical features (off by
+        default: on ml-100k the user id became the top feature and recall dropped,
+        see docs/issue4-results.md).
     positive_oversample : repeat each positive training row this many times.
     inner_tail, inner_fraction : the inner hold-out rule (match the split's protocol:
         2 and 0.1 for the competition-like split, 0 and 0.125 for a random 80/10/10).
@@ -89,15 +91,15 @@ class Reranker(Recommender):
         member_params: dict[str, dict[str, Any]] | None = None,
         n_candidates: int = 100,
         loss: str = "YetiRank",
-        iterations: int = 500,
-        learning_rate: float = 0.05,
-        depth: int = 6,
-        use_ids: bool = True,
+        iterations: int = 600,
+        learning_rate: float = 0.03,
+        depth: int = 4,
+        use_ids: bool = False,
         positive_oversample: int = 1,
         inner_tail: int = 2,
         inner_fraction: float = 0.1,
         inner_repeats: int = 1,
-        eval_fraction: float = 0.1,
+        eval_fraction: float = 0.2,
         recent_days: float = 30.0,
         thread_count: int = 2,
         random_state: int = 0,

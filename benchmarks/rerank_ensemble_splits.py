@@ -1,0 +1,185 @@
+"""Reranker and tuned ensemble against the best single model on the fixed ml-100k splits.
+
+For each split, EASE's l2 is picked on valid from its grid (the best single model);
+then, in both settings of ../shared/anchors.md:
+
+- no refit: every model trains on train.csv (valid.csv for early stopping / weight
+  tuning) and recommends from train; test is scored with train+valid masked.
+- refit: the parameters found on valid (EASE's l2, the ensemble's weights, FM's
+  epochs) are reused to train on train+valid, which is the history at test time.
+
+The reranker never reads valid.csv: it learns on an inner hold-out of its training
+history, carved with the split's own protocol (mixed: last 2 + 10%; random: 12.5% =
+10% of the whole, at random). Timestamps travel beside X (the optional ``timestamps``
+keyword of ``fit``). Writes benchmarks/results/rerank_ensemble_splits.json and, with
+``--importance``, the ml-100k importance report (docs/issue4-importance.md + .png).
+
+Usage::
+
+    MOVIEREC_DATA_DIR=/work/shared/data python benchmarks/rerank_ensemble_splits.py \
+        --splits mixed,random --members ease,pop [--set rerank.loss=Logloss ...] [--importance]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from movierec.data.encoded import EncodedFeatures, encode_fields
+from movierec.data.idmap import IdMap
+from movierec.data.interactions import to_csr
+from movierec.data.readers import read_dataset
+from movierec.evaluate import evaluate
+from movierec.models.base import RefitAware
+from movierec.models.candidates import candidate_recall
+from movierec.models.registry import MODELS, create
+from movierec.split.split import atomic_write_bytes, read_split
+
+INNER = {"mixed": {"inner_tail": 2, "inner_fraction": 0.1}, "random": {"inner_tail": 0, "inner_fraction": 0.125}}
+RERANK = {"n_candidates": 100}  # the rest are the model defaults (lr 0.03, depth 4, no ids, early stopping)
+
+
+def timestamps_csr(frame: pd.DataFrame, idmap: IdMap) -> sp.csr_matrix:
+    """Seconds of each (user, item) of `frame`, with exactly the non-zeros of to_csr(frame)."""
+    rows, cols = idmap.user_index(frame["user"]), idmap.item_index(frame["item"])
+    T = sp.csr_matrix((frame["timestamp"].to_numpy(np.float64), (rows, cols)), shape=(idmap.n_users, idmap.n_items))
+    T.sort_indices()
+    return T
+
+
+def load(data_dir: Path, split: str):
+    parts = read_split(data_dir.parent / "splits" / f"ml100k-{split}-s0")
+    frame = pd.concat([parts.train, parts.valid, parts.test])
+    idmap = IdMap.from_ids(frame.user, frame.item)
+    train, valid, test = (to_csr(part, idmap) for part in (parts.train, parts.valid, parts.test))
+    dataset = read_dataset(data_dir / "ml-100k")
+    features = EncodedFeatures(encode_fields(dataset.item_fields, idmap.items)[0],
+                               encode_fields(dataset.user_fields, idmap.users)[0])
+    times = timestamps_csr(parts.train, idmap), timestamps_csr(parts.train_valid, idmap)
+    return train, valid, test, features, times
+
+
+def best_ease_l2(train, valid) -> float:
+    scores = {l2: evaluate(create("ease", l2=l2).fit(train).score, valid, exclude=train)["recall@10"]
+              for l2 in MODELS["ease"].param_grid["l2"]}
+    return max(scores, key=scores.get)
+
+
+def measure(model, test, exclude) -> dict:
+    result = evaluate(model.score, test, exclude=exclude)
+    return {"recall@10": round(result["recall@10"], 4), "ndcg@10": round(result["ndcg@10"], 4)}
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, dict]:
+    overrides: dict[str, dict] = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        model, param = key.split(".", 1)
+        try:
+            overrides.setdefault(model, {})[param] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides.setdefault(model, {})[param] = value
+    return overrides
+
+
+def run_split(data_dir: Path, split: str, members: list[str], rerank_members: list[str], overrides: dict,
+              settings: list[str]) -> list[dict]:
+    train, valid, test, features, (times_train, times_all) = load(data_dir, split)
+    every = (train + valid).tocsr()
+    member_params: dict[str, dict] = {"ease": {"l2": best_ease_l2(train, valid)}}
+    for name in (set(members) | set(rerank_members)) - {"rerank"}:
+        member_params[name] = member_params.get(name, {}) | overrides.get(name, {})
+    rows: list[dict] = []
+
+    def record(model_name: str, setting: str, model, seconds: float, **extra) -> None:
+        row = {"model": model_name, "split": split, "setting": setting} | measure(model, test, every) \
+            | {"fit_seconds": round(seconds, 1)} | extra
+        rows.append(row)
+        print(json.dumps(row, default=str), flush=True)
+
+    fitted_members = {}
+    for setting in settings:
+        refit = setting == "refit"
+        history, history_times = (every, times_all) if refit else (train, times_train)
+        for name in [m for m in dict.fromkeys(members + rerank_members) if m != "rerank"]:
+            params = member_params[name]
+            if refit and isinstance(fitted_members.get(name), RefitAware):
+                params = params | fitted_members[name].refit_params()
+            started = time.perf_counter()
+            model = create(name, **params).fit(history, features=features, valid=None if refit else valid)
+            fitted_members.setdefault(name, model)
+            record(name, setting, model, time.perf_counter() - started, params=params)
+        # the reranker fits its members without validation: give them what early stopping found
+        stopped = {name: member_params.get(name, {}) | (fitted_members[name].refit_params()
+                                                         if isinstance(fitted_members.get(name), RefitAware) else {})
+                   for name in set(rerank_members) | set(members) if name != "rerank"}
+        rerank_params = RERANK | INNER[split] | {"members": tuple(rerank_members), "member_params": stopped} \
+            | overrides.get("rerank", {})
+        started = time.perf_counter()
+        if not refit:
+            # a reranker member is built as below; the others early-stop on valid themselves
+            blend_params = member_params | ({"rerank": rerank_params} if "rerank" in members else {})
+            ensemble = create("ensemble", members=tuple(members), member_params=blend_params,
+                              **overrides.get("ensemble", {})).fit(train, features=features, valid=valid,
+                                                                   timestamps=times_train)
+            tuned = ensemble
+        else:
+            ensemble = tuned.with_params(**tuned.refit_params()).fit(every, features=features, timestamps=times_all)
+        record("ensemble", setting, ensemble, time.perf_counter() - started, method=ensemble.choice_.method,
+               weights={k: round(v, 4) for k, v in ensemble.weights_.items()},
+               valid_recall=None if refit else round(tuned.choice_.recall, 4))
+        started = time.perf_counter()
+        reranker = create("rerank", **rerank_params).fit(history, features=features, timestamps=history_times)
+        users = np.flatnonzero(np.diff(test.indptr) > 0)
+        importances = reranker.feature_importances().head(8).round(2).to_dict()
+        record("rerank", setting, reranker, time.perf_counter() - started,
+               candidate_recall=round(candidate_recall(reranker.candidates(users), test, users), 4),
+               inner_candidate_recall=round(reranker.inner_candidate_recall_, 4),
+               best_iteration=reranker.best_iteration_, top_importances=importances)
+    return rows
+
+
+def importance(data_dir: Path, out_md: Path, out_png: Path, overrides: dict) -> None:
+    from movierec.analysis.importance_report import importance_report
+
+    train, valid, test, features, (times_train, _) = load(data_dir, "mixed")
+    params = RERANK | INNER["mixed"] | {"use_ids": True, "member_params": {"ease": {"l2": best_ease_l2(train, valid)}}} \
+        | overrides.get("rerank", {})
+    report = importance_report(
+        train, features, timestamps=times_train, reranker_params=params, oversample=4,
+        scorer=lambda model: round(evaluate(model.score, test, exclude=train + valid)["recall@10"], 4),
+    )
+    report.write(out_md, out_png, title="ml-100k (mixed split, no refit): feature importance and imbalance")
+    print(f"wrote {out_md} and {out_png}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--splits", default="mixed,random")
+    parser.add_argument("--settings", default="norefit,refit")
+    parser.add_argument("--members", default="ease,pop", help="ensemble members (registered names)")
+    parser.add_argument("--rerank-members", default="ease", help="reranker members; the first gives candidates")
+    parser.add_argument("--set", nargs="*", default=[], help="model.param=json overrides, e.g. rerank.loss=\"Logloss\"")
+    parser.add_argument("--out", default="benchmarks/results/rerank_ensemble_splits.json")
+    parser.add_argument("--importance", action="store_true", help="also write the importance report")
+    args = parser.parse_args()
+    data_dir = Path(os.environ["MOVIEREC_DATA_DIR"])
+    overrides = parse_overrides(args.set)
+    rows = []
+    for split in args.splits.split(","):
+        rows += run_split(data_dir, split, args.members.split(","), args.rerank_members.split(","), overrides,
+                          args.settings.split(","))
+    atomic_write_bytes(Path(args.out), json.dumps(rows, indent=1, default=str).encode())
+    if args.importance:
+        importance(data_dir, Path("docs/issue4-importance.md"), Path("docs/issue4-importance.png"), overrides)
+
+
+if __name__ == "__main__":
+    main()
