@@ -107,6 +107,21 @@ def _fit(name: str) -> Recommender:
     return model
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny matrices gain nothing from threads, and on a shared 2-core machine torch's
+    spinning workers made a CFM fit take 51 s instead of 1.8 s."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def fitted():
     cache: dict[str, Recommender] = {}
