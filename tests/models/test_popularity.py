@@ -59,6 +59,17 @@ def test_base_recommend_exclude_overrides_the_history_and_users_are_checked():
         Popularity().fit(X.toarray())
 
 
+def test_loading_something_else_is_a_data_error(tmp_path):
+    import pickle
+
+    from movierec.models import Recommender
+
+    path = tmp_path / "not-a-model.pkl"
+    path.write_bytes(pickle.dumps({"B_": 1}))
+    with pytest.raises(DataError, match="not a saved movierec model"):
+        Recommender.load(path)
+
+
 def _fixed_split(splits_dir, name):
     import pandas as pd
 
