@@ -49,6 +49,19 @@ def test_round_trip_with_text_ids(tmp_path):
     assert read_split(tmp_path).checksum() == checksum
 
 
+def test_ids_get_one_type_across_parts(tmp_path):
+    """train.csv holds text ids, test.csv only numeric-looking ones: both stay text."""
+    (tmp_path / "train.csv").write_text("user,item,timestamp\n1,tt7,0\n2,8,0\n")
+    (tmp_path / "valid.csv").write_text("user,item,timestamp\n")
+    (tmp_path / "test.csv").write_text("user,item,timestamp\n1,8,5\n")
+    split = read_split(tmp_path)
+    assert split.test["item"].tolist() == ["8"] and set(split.train["item"]) == {"tt7", "8"}
+    assert split.test["user"].tolist() == [1]  # users are numeric everywhere: int64
+    with pytest.raises(SplitError, match="item '8'"):
+        (tmp_path / "test.csv").write_text("user,item,timestamp\n2,8,5\n")
+        read_split(tmp_path)
+
+
 def test_round_trip_with_an_empty_part(tmp_path):
     split = Split(_frame([1, 2], [1, 1], [0, 0]), _frame([], [], []).astype("int64"), _frame([1], [2], [3]))
     checksum = write_split(split, tmp_path)

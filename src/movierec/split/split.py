@@ -90,7 +90,22 @@ def read_split(folder: Path | str) -> Split:
         if not path.is_file():
             raise DataError(f"{path}: missing; a split folder holds {', '.join(p + '.csv' for p in PARTS)}")
         parts[name] = read_plain_csv(path).interactions
-    return Split(**parts)
+    return Split(**_same_id_types(parts))
+
+
+def _same_id_types(parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Ids as text in every part when any part has a non-numeric id.
+
+    Each file's ids become int64 when all of them are integers, so a test.csv that
+    happens to hold only numeric ids of a data set with ids like "tt01" would not
+    match train.csv's text ids (every test row would be an unknown id).
+    """
+    for column in ("user", "item"):
+        if any(frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column])
+               for frame in parts.values()):
+            parts = {name: frame.assign(**{column: frame[column].astype(str).astype(object)})
+                     for name, frame in parts.items()}
+    return parts
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
