@@ -90,6 +90,17 @@ def test_competition_string_ids_stay_strings(tmp_path):
     assert _values(dataset, "genre", "tt01") == {"Drama"}
 
 
+def test_competition_side_ids_take_the_ratings_id_type(tmp_path):
+    """Items "tt01" and "7" make the ratings' ids text; genres.tsv lists only "7",
+    which alone would read as the integer 7 and match nothing."""
+    folder = tmp_path / "comp"
+    folder.mkdir()
+    (folder / "train_ratings.csv").write_text("user,item,time\n1,tt01,5\n1,7,6\n")
+    (folder / "genres.tsv").write_text("item\tgenre\n7\tDrama\n")
+    dataset = read_dataset(folder)
+    assert _values(dataset, "genre", "7") == {"Drama"}
+
+
 # ---- RecBole -------------------------------------------------------------------------
 
 

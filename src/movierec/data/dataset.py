@@ -64,7 +64,14 @@ class Dataset:
     notes: list[str] = field(default_factory=list)  # counted skips, reported to the user
 
     def normalised(self) -> "Dataset":
-        """Collapse duplicate (user, item) pairs to their first occurrence in time."""
+        """Collapse duplicate (user, item) pairs to their first occurrence in time.
+
+        Side-field ids also take the interactions' id type: each file decides alone
+        whether its ids are integers, so a side file listing only numeric-looking ids
+        of a data set with text ids ("tt01") would otherwise match no item at all.
+        """
+        item_fields = _ids_like(self.item_fields, self.interactions["item"])
+        user_fields = _ids_like(self.user_fields, self.interactions["user"])
         frame = self.interactions
         before = len(frame)
         frame = frame.sort_values(["user", "timestamp"], kind="stable")
@@ -72,7 +79,7 @@ class Dataset:
         notes = list(self.notes)
         if len(frame) < before:
             notes.append(f"collapsed {before - len(frame)} duplicate (user, item) rows")
-        return Dataset(self.name, frame, self.item_fields, self.user_fields, self.item_titles, notes)
+        return Dataset(self.name, frame, item_fields, user_fields, self.item_titles, notes)
 
     @property
     def n_interactions(self) -> int:
@@ -88,6 +95,18 @@ class Dataset:
             "item_fields": ", ".join(f"{f.name}({f.kind.value})" for f in self.item_fields.values()),
             "user_fields": ", ".join(f"{f.name}({f.kind.value})" for f in self.user_fields.values()),
         }
+
+
+def _ids_like(fields: dict[str, RawField], ids: pd.Series) -> dict[str, RawField]:
+    """Fields whose integer ids are turned to text when `ids` are text."""
+    if pd.api.types.is_integer_dtype(ids):
+        return fields
+    out = {}
+    for name, raw in fields.items():
+        if pd.api.types.is_integer_dtype(raw.values["id"]):
+            raw = RawField(raw.name, raw.kind, raw.values.assign(id=raw.values["id"].astype(str).astype(object)))
+        out[name] = raw
+    return out
 
 
 def normalise_ids(values: pd.Series) -> pd.Series:
