@@ -100,11 +100,14 @@ def test_max_items_fits_the_top_items_and_never_recommends_the_rest() -> None:
         EASE(max_items=0).fit(X)
 
 
-def test_dense_and_sparse_scoring_agree(monkeypatch) -> None:
+def test_dense_sparse_and_blocked_scoring_agree(monkeypatch) -> None:
     X = _random_binary(100, 50, 0.1, seed=8)
     model = EASE(l2=10.0).fit(X)
     users = np.arange(30)
     monkeypatch.setattr(ease_module, "DENSE_SCORING_DENSITY", 0.0)
     dense = model.score(users)
     monkeypatch.setattr(ease_module, "DENSE_SCORING_DENSITY", 1.0)
+    np.testing.assert_allclose(model.score(users), dense, rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(ease_module, "SCORING_COLUMN_BLOCK", 7)  # threaded column blocks, ragged last one
+    monkeypatch.setattr(ease_module, "SCORING_THREADS", 2)
     np.testing.assert_allclose(model.score(users), dense, rtol=1e-5, atol=1e-6)

@@ -20,8 +20,10 @@ keep that manageable, all measured in ``benchmarks/``:
 
 from __future__ import annotations
 
+import os
 import weakref
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +34,10 @@ from movierec.models.base import Recommender, check_matrix
 
 LEAF = 1024  # below this, np.linalg.inv (LU) is cheaper than another recursion level
 GRAM_COLUMN_BLOCK = 4096  # items per sparse product when building X^T X (bounds its temporaries)
-DENSE_SCORING_DENSITY = 0.02  # above this share of ones, X_batch @ B goes through dense GEMM
+DENSE_SCORING_DENSITY = 0.05  # above this share of ones, X_batch @ B goes through dense GEMM
+SCORING_COLUMN_BLOCK = 256  # columns of B per sparse product: a block stays in cache across rows
+SCORING_THREADS = min(4, os.cpu_count() or 1)  # scipy's sparse product releases the GIL
+_POOL: ThreadPoolExecutor | None = None
 
 
 def gram(X: sp.csr_matrix) -> np.ndarray:
@@ -212,8 +217,26 @@ class EASE(Recommender):
 
 
 def _times_dense(rows: sp.csr_matrix, B: np.ndarray) -> np.ndarray:
-    """rows @ B: scipy's sparse kernel is single-threaded and memory-bound, so dense
-    batches go through multithreaded GEMM instead."""
-    if rows.nnz > DENSE_SCORING_DENSITY * rows.shape[0] * rows.shape[1]:
+    """rows @ B, the scoring hot path.
+
+    scipy's sparse x dense product streams one row of B per non-zero, single-threaded,
+    so it is bound by memory bandwidth: at 6,807 items a batch of 1,024 users reads
+    about 3.6 GB. Column blocks of B small enough to stay in cache, spread over a few
+    threads, measured 3.5x faster here; dense batches go through GEMM instead.
+    """
+    n_rows, n_cols = rows.shape[0], B.shape[1]
+    if rows.nnz > DENSE_SCORING_DENSITY * n_rows * rows.shape[1]:
         return rows.toarray() @ B
-    return np.asarray(rows @ B)
+    if n_cols <= 2 * SCORING_COLUMN_BLOCK or SCORING_THREADS < 2:
+        return np.asarray(rows @ B)
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(SCORING_THREADS, thread_name_prefix="ease-score")
+    out = np.empty((n_rows, n_cols), dtype=np.float32)
+
+    def block(start: int) -> None:
+        stop = min(start + SCORING_COLUMN_BLOCK, n_cols)
+        out[:, start:stop] = rows @ np.ascontiguousarray(B[:, start:stop])
+
+    list(_POOL.map(block, range(0, n_cols, SCORING_COLUMN_BLOCK)))
+    return out
