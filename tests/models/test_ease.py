@@ -44,6 +44,14 @@ def test_weights_equal_the_dense_reference():
     np.testing.assert_allclose(model.score(users), X[users].toarray() @ dense_ease(X, 20.0), atol=1e-4)
 
 
+def test_refit_after_an_in_place_change_of_the_values_uses_the_new_values():
+    """The Gram cache must notice X.data changing while X's structure stays."""
+    X = _random_binary(100, 30, 0.2, seed=3)
+    EASE(l2=5.0).fit(X)
+    X.data[:] = 2.0
+    np.testing.assert_allclose(EASE(l2=5.0).fit(X).B_, dense_ease(X, 5.0), atol=2e-5)
+
+
 def test_fold_in_of_an_unseen_user_equals_a_fitted_user_with_that_history():
     """User 0 was fitted with history h; a user never seen at fit time with the same h
     (given as a bare history row) gets the same scores."""

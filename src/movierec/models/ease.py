@@ -139,8 +139,9 @@ class _GramCache:
     def _key(X: sp.spmatrix, items: np.ndarray | None) -> tuple:
         X = sp.csr_matrix(X)
         columns = zlib.crc32(X.indices.tobytes()) if X.nnz else 0
+        values = zlib.crc32(X.data.tobytes()) if X.nnz else 0  # weights changed in place, same structure
         chosen = zlib.crc32(items.tobytes()) if items is not None else -1
-        return (id(X), X.shape, X.nnz, zlib.crc32(X.indptr.tobytes()), columns, chosen)
+        return (id(X), X.shape, X.nnz, zlib.crc32(X.indptr.tobytes()), columns, values, chosen)
 
     def get(self, source: sp.spmatrix, X: sp.csr_matrix, items: np.ndarray | None) -> np.ndarray:
         key = (id(source),) + self._key(X, items)[1:]
