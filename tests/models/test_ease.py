@@ -52,6 +52,22 @@ def test_refit_after_an_in_place_change_of_the_values_uses_the_new_values():
     np.testing.assert_allclose(EASE(l2=5.0).fit(X).B_, dense_ease(X, 5.0), atol=2e-5)
 
 
+def test_max_items_equals_the_reference_on_the_most_popular_columns():
+    """EASE on the 20 most interacted of 60 items = the dense EASE of those columns;
+    the other 40 items score -inf for fitted and folded-in users alike."""
+    X = _random_binary(300, 60, 0.1, seed=4)
+    counts = np.diff(X.tocsc().indptr)
+    top = np.sort(np.argsort(-counts, kind="stable")[:20])
+    model = EASE(l2=10.0, max_items=20).fit(X)
+    users = np.arange(25)
+    scores = model.score(users)
+    expected = X[users][:, top].toarray() @ dense_ease(X[:, top], 10.0)
+    np.testing.assert_allclose(scores[:, top], expected, atol=1e-4)
+    rest = np.setdiff1d(np.arange(60), top)
+    assert np.isneginf(scores[:, rest]).all()
+    np.testing.assert_allclose(model.score_history(X[users]), scores, atol=1e-6)
+
+
 def test_fold_in_of_an_unseen_user_equals_a_fitted_user_with_that_history():
     """User 0 was fitted with history h; a user never seen at fit time with the same h
     (given as a bare history row) gets the same scores."""
