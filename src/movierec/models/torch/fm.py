@@ -19,11 +19,12 @@ class FM(TorchRecommender):
     """Factorization machine (Rendle, ICDM 2010) for top-N ranking.
 
     Fields: user id, item id and every side field given (multi-hot fields pooled by
-    `pooling`). Objective: BPR (Rendle et al. 2009) or binary cross-entropy over each
-    positive and `n_negatives` sampled unseen items, plus ``reg`` times the squared
-    norm of the embeddings in the batch. Full ranking is exact and costs one matrix
-    product: the model splits into a user side and an item side (:class:`FMModule`).
-    Without features it is matrix factorization with user and item biases.
+    `pooling`). Objective: binary cross-entropy (default) or BPR (Rendle et al. 2009)
+    over each positive and `n_negatives` sampled unseen items, plus ``reg`` times the
+    squared norm of the embeddings in the batch. Defaults were tuned on the ml-100k
+    mixed validation split (BCE beat BPR there: valid R@10 0.252 vs 0.246). Full
+    ranking is exact and costs one matrix product: the model splits into a user side
+    and an item side (:class:`FMModule`). Without features it is matrix factorization with user and item biases.
 
     Examples
     --------
@@ -37,7 +38,7 @@ class FM(TorchRecommender):
     param_grid: dict = {}  # defaults tuned on the ml-100k mixed validation split
 
     def __init__(self, *, dim: int = 64, epochs: int = 80, batch_size: int = 1024, lr: float = 5e-3,
-                 optimizer: str = "adam", weight_decay: float = 0.0, reg: float = 0.01, loss: str = "bpr",
+                 optimizer: str = "adam", weight_decay: float = 0.0, reg: float = 0.01, loss: str = "bce",
                  n_negatives: int = 4, negatives: str = "uniform", positive_balance: float = 0.0,
                  pooling: str = "mean", use_features: bool = True, patience: int = 8,
                  random_state: int = 0, device: str = "auto", verbose: bool = False) -> None:

@@ -52,15 +52,20 @@ class FMModule(nn.Module):
         return self._side(*self.items(items))
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        user_embeddings, user_linear = self.users(users)
-        item_embeddings, item_linear = self.items(items.reshape(-1))
+        # Each distinct user and item of the batch is embedded once: with n negatives per
+        # positive most item slots repeat, and the embedding backward dominates a step.
+        unique_users, user_index = torch.unique(users, return_inverse=True)
+        unique_items, item_index = torch.unique(items.reshape(-1), return_inverse=True)
+        user_embeddings, user_linear = self.users(unique_users)
+        item_embeddings, item_linear = self.items(unique_items)
         user_total, user_term = self._side(user_embeddings, user_linear)
         item_total, item_term = self._side(item_embeddings, item_linear)
         per_row = items.shape[1] if items.dim() == 2 else 1
-        item_total = item_total.view(len(users), per_row, -1)
-        scores = (user_total.unsqueeze(1) * item_total).sum(-1) + (user_term + self.bias).unsqueeze(1)
-        scores = scores + item_term.view(len(users), per_row)
-        penalty = (user_embeddings.pow(2).sum() + item_embeddings.pow(2).sum() / per_row) / len(users)
+        item_total = item_total[item_index].view(len(users), per_row, -1)
+        scores = (user_total[user_index].unsqueeze(1) * item_total).sum(-1)
+        scores = scores + (user_term[user_index] + self.bias).unsqueeze(1) + item_term[item_index].view(len(users), per_row)
+        penalty = (user_embeddings.pow(2).sum((1, 2))[user_index].sum()
+                   + item_embeddings.pow(2).sum((1, 2))[item_index].sum() / per_row) / len(users)
         return scores.view(items.shape), penalty
 
 
