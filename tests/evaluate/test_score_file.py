@@ -52,3 +52,19 @@ def test_bad_rank_names_the_line(prepared, tmp_path):
     path.write_text("user,item,rank\na,w,1\na,z,two\n")
     with pytest.raises(DataError, match="line 3"):
         score_file(path, prepared)
+
+
+def test_an_item_listed_twice_counts_once(prepared, tmp_path):
+    """a lists z twice: one hit of two hidden items, not two (recall 0.5, not 1.0)."""
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item,rank\na,z,1\na,z,2\na,y,3\n")
+    evaluation, notes = score_file(path, prepared, k=2)
+    assert evaluation["recall@2"] == pytest.approx(0.5 / 3)
+    assert any("repeated" in n for n in notes)
+
+
+def test_bad_rank_after_a_blank_line_names_the_right_line(prepared, tmp_path):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item,rank\na,w,1\n\na,z,two\n")
+    with pytest.raises(DataError, match="line 4"):
+        score_file(path, prepared)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movierec.data.readers._table import read_table
+from movierec.data.readers._table import line_of, read_table
 from movierec.data.dataset import normalise_ids
 from movierec.data.interactions import users_with_items
 from movierec.evaluate.evaluator import Evaluation, evaluate_lists
@@ -27,7 +27,7 @@ def read_lists(path: Path | str, prepared: Prepared, k: int) -> tuple[np.ndarray
     frame = pd.DataFrame({"user": normalise_ids(table["user"]), "item": normalise_ids(table["item"])})
     frame["order"] = pd.to_numeric(table["rank"], errors="coerce") if "rank" in table else np.arange(len(frame))
     if frame["order"].isna().any():
-        line = int(np.flatnonzero(frame["order"].isna().to_numpy())[0]) + 2
+        line = line_of(table, int(np.flatnonzero(frame["order"].isna().to_numpy())[0]))
         raise DataError(f"{path}, line {line}: rank is not a number")
     notes = []
     user_codes = prepared.idmap.users.get_indexer(frame["user"].to_numpy())
@@ -38,6 +38,11 @@ def read_lists(path: Path | str, prepared: Prepared, k: int) -> tuple[np.ndarray
     if (frame["item_code"] < 0).any():
         notes.append(f"{(frame['item_code'] < 0).sum()} recommended items are not in the split (counted as misses)")
     frame = frame[frame["user_code"] >= 0].sort_values(["user_code", "order"], kind="stable")
+    # an item listed twice for a user would count as two hits (recall above 1)
+    repeated = frame.duplicated(["user_code", "item"], keep="first")
+    if repeated.any():
+        notes.append(f"ignored {int(repeated.sum())} repeated (user, item) rows (the best-ranked one counts)")
+        frame = frame[~repeated.to_numpy()]
     frame["position"] = frame.groupby("user_code").cumcount()
     frame = frame[frame["position"] < k]
     users = users_with_items(prepared.test)
