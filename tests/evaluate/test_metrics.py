@@ -46,6 +46,13 @@ def test_hits_matrix_never_counts_padding():
     assert metrics.hits_matrix(np.zeros((0, 3), dtype=np.int64), truth[:0]).shape == (0, 3)
 
 
+def test_hits_matrix_counts_a_repeated_item_once():
+    """List 30 20 30 30 for hidden {30}: a hit at rank 0 only."""
+    hits = metrics.hits_matrix(np.array([[30, 20, 30, 30], [20, 30, 20, 30]]), _truth([[30], [30]]))
+    assert hits.astype(int).tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]
+    assert metrics.recall_normalized_at_k(hits, np.array([1, 1]), 4).tolist() == [1.0, 1.0]
+
+
 def test_recall_normalized_hand(hits):
     # hits / min(k, |hidden|); a user with nothing hidden scores 0, not nan
     np.testing.assert_allclose(metrics.recall_normalized_at_k(hits, N_RELEVANT, 5), [2 / 3, 1.0, 0.0])

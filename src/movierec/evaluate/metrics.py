@@ -15,7 +15,8 @@ def hits_matrix(items: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
     """Boolean (n, k): is ``items[u, r]`` among the non-zeros of ``truth[u]``.
 
     `truth` has one row per row of `items` (already restricted to those users).
-    Entries of `items` equal to -1 (no recommendation) are never hits.
+    Entries of `items` equal to -1 (no recommendation) are never hits, and an item
+    repeated in a list is a hit at its first place only (so recall stays <= 1).
     """
     n, k = items.shape
     if n == 0:
@@ -23,7 +24,13 @@ def hits_matrix(items: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
     valid = items >= 0
     rows = np.repeat(np.arange(n), k)
     values = np.asarray(truth[rows, np.where(valid, items, 0).ravel()]).reshape(n, k)
-    return (values != 0) & valid
+    order = np.argsort(items, axis=1, kind="stable")  # equal items: the better rank first
+    ranked = np.take_along_axis(items, order, axis=1)
+    repeat_sorted = np.zeros((n, k), dtype=bool)
+    repeat_sorted[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+    repeat = np.empty_like(repeat_sorted)
+    np.put_along_axis(repeat, order, repeat_sorted, axis=1)
+    return (values != 0) & valid & ~repeat
 
 
 def recall_normalized_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
