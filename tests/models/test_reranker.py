@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import csr_from_indices, to_csr
 from movierec.evaluate import evaluate
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models.base import Recommender
 from movierec.models.registry import create
 from movierec.models.rerank_features import DAY, history_stats, pair_frame
@@ -82,8 +82,11 @@ def test_seeded_oversampling_and_save_load(model, tmp_path):
     again = create("rerank", **FAST).fit(X, timestamps=TIMES)
     np.testing.assert_array_equal(again.score(np.arange(8)), model.score(np.arange(8)))
     model.save(tmp_path / "rerank.pkl")
-    np.testing.assert_array_equal(Recommender.load(tmp_path / "rerank.pkl").score(np.arange(8)),
-                                  model.score(np.arange(8)))
+    loaded = Recommender.load(tmp_path / "rerank.pkl")
+    np.testing.assert_array_equal(loaded.score(np.arange(8)), model.score(np.arange(8)))
+    assert model.training_pool().num_row() == len(model.training_frame_)
+    with pytest.raises(NotFittedError, match="training rows"):
+        loaded.training_pool()
     logloss = create("rerank", **FAST | {"loss": "Logloss", "positive_oversample": 3, "use_ids": False}).fit(X)
     assert "user_id" not in logloss.booster_.feature_names_
     assert logloss.feature_importances().index[0] in logloss.booster_.feature_names_

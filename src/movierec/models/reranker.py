@@ -30,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models.base import Recommender, check_matrix
 from movierec.models.candidates import aligned_timestamps, fit_member, inner_holdout, label_pairs
 from movierec.models.registry import register
@@ -266,12 +266,24 @@ class Reranker(Recommender):
         return pd.Series(values, index=self.booster_.feature_names_).sort_values(ascending=False)
 
     def training_pool(self):
+        """The CatBoost Pool the booster learned from (only on the object `fit` returned)."""
         from catboost import Pool
 
+        self._check_fitted()
+        if not hasattr(self, "training_frame_"):
+            raise NotFittedError("a loaded reranker keeps no training rows; refit it to inspect them")
         frame = self.training_frame_
         inputs = self._inputs(frame)
         return Pool(inputs, label=self.training_labels_.astype(np.float64), group_id=frame[GROUP].to_numpy(),
                     cat_features=categorical_columns(inputs))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Saved models leave the training rows behind (N rows per user: large, and only
+        the importance report, run right after `fit`, reads them)."""
+        state = self.__dict__.copy()
+        state.pop("training_frame_", None)
+        state.pop("training_labels_", None)
+        return state
 
     def _check_params(self) -> None:
         if not self.members:
