@@ -170,6 +170,16 @@ def test_offline_error_says_where_to_put_the_files(monkeypatch, tmp_path):
     assert not (root / "ml-1m").exists()
 
 
+def test_read_only_data_dir_says_where_to_put_the_files(monkeypatch, tmp_path):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(download.tempfile, "TemporaryDirectory", refuse)
+    with pytest.raises(DownloadError, match="cannot write to") as caught:
+        resolve("ml-1m", tmp_path)
+    assert str(tmp_path / "ml-1m" / "ratings.dat") in str(caught.value)
+
+
 def test_no_download_error_names_the_folder(tmp_path):
     with pytest.raises(DownloadError, match=str(tmp_path / "ml-10M100K" / "ratings.dat")):
         resolve("ml-10m", tmp_path, download=False)

@@ -101,9 +101,13 @@ def resolve(name_or_path: str, directory: Path | str | None = None, *, download:
 
 def fetch(spec: NamedDataset, root: Path, *, verify: bool = True) -> Path:
     """Download and unpack `spec` under `root`, verifying checksums; returns its folder."""
-    root.mkdir(parents=True, exist_ok=True)
     target = root / spec.folder
-    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
+    try:  # a read-only data dir (CI's shared copy) gets the same clear message
+        root.mkdir(parents=True, exist_ok=True)
+        scratch_dir = tempfile.TemporaryDirectory(dir=root, prefix=".download-")
+    except OSError as error:
+        raise DownloadError(f"cannot write to {root} ({error})\n{_where_to_put(spec, root)}") from None
+    with scratch_dir as scratch:
         archive = Path(scratch) / spec.archive
         try:
             _download(spec.url, archive)
