@@ -35,8 +35,8 @@ def preset_section(doc: dict) -> str:
     data = doc.get("data", {})
     spec = data.get("spec", {})
     m = doc.get("machine", {})
-    parts = [f"## {doc['preset']}: {spec.get('n_users', '?'):,} users x {spec.get('n_items', '?'):,} items, "
-             f"{data.get('interactions', 0):,} interactions (seed {data.get('seed')})\n",
+    parts = [f"## {doc['preset']}: {_fmt(spec.get('n_users'))} users x {_fmt(spec.get('n_items'))} items, "
+             f"{_fmt(data.get('interactions'))} interactions (seed {data.get('seed')})\n",
              f"Machine: {m.get('cpus')} cores, {', '.join(m.get('blas', []))}, OPENBLAS_CORETYPE="
              f"{m.get('openblas_coretype')}, load average at start {m.get('load_average_at_start')}, {m.get('date')}.\n"]
     if doc.get("ease"):
@@ -119,12 +119,12 @@ def plot(doc: dict, path: Path) -> None:
 
 def write_report(results: Path, out: Path) -> None:
     docs = {}
-    for path in results.glob("*.json"):
-        doc = json.loads(path.read_text())
-        if "preset" in doc:
-            docs[doc["preset"]] = doc
+    for preset in ORDER:  # other benchmarks keep their own JSON files beside these
+        path = results / f"{preset}.json"
+        if path.is_file():
+            docs[preset] = json.loads(path.read_text())
     sections = []
-    for preset in sorted(docs, key=lambda p: ORDER.index(p) if p in ORDER else 99):
+    for preset in docs:
         plot(docs[preset], results / f"{preset}.png")
         section = preset_section(docs[preset])
         if (results / f"{preset}.png").is_file():

@@ -152,7 +152,8 @@ def main() -> None:
     parser.add_argument("--preset", choices=sorted(PLANS), default="competition")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("MOVIEREC_BENCH_DIR", "/tmp/movierec-bench")))
-    parser.add_argument("--only", default=",".join(TASKS), help=f"comma-separated subset of {TASKS}")
+    parser.add_argument("--only", default="ease,ranking,sampling,readers,e2e",
+                        help=f"comma-separated subset of {TASKS} (fm: run bench_fm.py, the FM engineer's ml-100k bench)")
     parser.add_argument("--ease-sizes", help="override the preset's EASE sizes, e.g. 1000,2000")
     parser.add_argument("--e2e-config", type=Path, action="append", default=[],
                         help="TOML for movierec run (repeatable); none: the default grid")
