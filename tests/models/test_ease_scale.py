@@ -68,12 +68,15 @@ def test_gram_is_computed_once_per_training_matrix(monkeypatch) -> None:
     second = EASE(l2=50.0).fit(X)
     assert len(calls) == 1
     assert not np.allclose(first.B_, second.B_)
-    np.testing.assert_allclose(second.B_, EASE(l2=50.0).fit(X.copy()).B_, rtol=1e-6)  # a new object: new Gram
-    assert len(calls) == 2
-    X.data[:3] = 0.0  # same object, changed in place (structure kept): values differ...
-    X.eliminate_zeros()  # ...and once zeros go, the structure checksum notices
+    # a new but equal object: updated from the cache with an empty difference
+    copy = X.copy()
+    np.testing.assert_allclose(second.B_, EASE(l2=50.0).fit(copy).B_, rtol=1e-6)
+    assert len(calls) == 1
     EASE(l2=5.0).fit(X)
-    assert len(calls) == 3
+    X.data[:3] = 0.0  # the cached object changed in place: its checksum no longer matches
+    X.eliminate_zeros()
+    EASE(l2=5.0).fit(X)
+    assert len(calls) == 2
     GRAM_CACHE.clear()
 
 
@@ -111,3 +114,25 @@ def test_dense_sparse_and_blocked_scoring_agree(monkeypatch) -> None:
     monkeypatch.setattr(ease_module, "SCORING_COLUMN_BLOCK", 7)  # threaded column blocks, ragged last one
     monkeypatch.setattr(ease_module, "SCORING_THREADS", 2)
     np.testing.assert_allclose(model.score(users), dense, rtol=1e-5, atol=1e-6)
+
+
+def test_gram_of_a_grown_matrix_is_updated_not_recomputed(monkeypatch) -> None:
+    """Refit on train + valid after tuning on train: G + X^T D + D^T X + D^T D."""
+    train = _random_binary(200, 50, 0.1, seed=9)
+    extra = _random_binary(200, 50, 0.03, seed=10)
+    grown = sp.csr_matrix(((train + extra) > 0).astype(np.float32))
+    calls = []
+    real = ease_module.gram
+    monkeypatch.setattr(ease_module, "gram", lambda M: calls.append(1) or real(M))
+    GRAM_CACHE.clear()
+    EASE(l2=5.0).fit(train)
+    refit = EASE(l2=5.0).fit(grown)
+    assert len(calls) == 1  # the second Gram came from the update
+    np.testing.assert_array_equal(GRAM_CACHE.matrix, (grown.T @ grown).toarray())
+    GRAM_CACHE.clear()
+    np.testing.assert_allclose(refit.B_, EASE(l2=5.0).fit(grown.copy()).B_, rtol=1e-5, atol=1e-6)
+    assert len(calls) == 2
+    # a matrix that shares little with the cached one is computed afresh
+    EASE(l2=5.0).fit(_random_binary(200, 50, 0.1, seed=11))
+    assert len(calls) == 3
+    GRAM_CACHE.clear()

@@ -38,6 +38,7 @@ DENSE_SCORING_DENSITY = 0.05  # above this share of ones, X_batch @ B goes throu
 SCORING_COLUMN_BLOCK = 256  # columns of B per sparse product: a block stays in cache across rows
 SCORING_THREADS = min(4, os.cpu_count() or 1)  # scipy's sparse product releases the GIL
 _POOL: ThreadPoolExecutor | None = None
+UPDATE_MAX_SHARE = 0.3  # a cached Gram matrix is updated, not recomputed, below this share of changed entries
 
 
 def gram(X: sp.csr_matrix) -> np.ndarray:
@@ -128,12 +129,17 @@ class _GramCache:
 
     The pipeline fits one EASE per ``l2`` of the grid on the same ``X``; X^T X is
     the same each time. The entry is keyed by the object's identity plus a checksum
-    of its structure (so an in-place change is noticed) and dropped when X is freed.
+    of its structure and values (so an in-place change is noticed) and dropped when
+    X is freed. A new matrix that differs from the cached one in a minority of its
+    entries (the refit on train + valid after tuning on train) is not recomputed but
+    updated: with D = X_new - X_old, X_new^T X_new = G + X_old^T D + D^T X_old + D^T D,
+    which costs the products with D only.
     """
 
     def __init__(self) -> None:
         self.key: tuple | None = None
         self.matrix: np.ndarray | None = None
+        self.fitted: sp.csr_matrix | None = None
 
     @staticmethod
     def _key(X: sp.spmatrix, items: np.ndarray | None) -> tuple:
@@ -146,21 +152,49 @@ class _GramCache:
     def get(self, source: sp.spmatrix, X: sp.csr_matrix, items: np.ndarray | None) -> np.ndarray:
         key = (id(source),) + self._key(X, items)[1:]
         if key != self.key or self.matrix is None:
+            previous = self._unchanged_previous(items)
             self.clear()
-            self.matrix = gram(X)
-            self.key = key
+            self.matrix = _updated_gram(*previous, X) if previous else None
+            if self.matrix is None:
+                self.matrix = gram(X)
+            self.key, self.fitted = key, X
             try:
                 weakref.finalize(source, self.clear_if, key)
             except TypeError:  # objects without weakref support are simply not cached for long
                 pass
         return self.matrix
 
+    def _unchanged_previous(self, items: np.ndarray | None) -> tuple[np.ndarray, sp.csr_matrix] | None:
+        """The cached (G, X) if X still holds what G was computed from, over the same items."""
+        if self.matrix is None or self.fitted is None or self.key is None:
+            return None
+        if self._key(self.fitted, items)[1:] != self.key[1:]:  # other items, or X changed in place
+            return None
+        return self.matrix, self.fitted
+
     def clear_if(self, key: tuple) -> None:
         if self.key == key:
             self.clear()
 
     def clear(self) -> None:
-        self.key, self.matrix = None, None
+        self.key, self.matrix, self.fitted = None, None, None
+
+
+def _updated_gram(G: np.ndarray, X_old: sp.csr_matrix, X_new: sp.csr_matrix) -> np.ndarray | None:
+    """X_new^T X_new from G = X_old^T X_old when the two differ in few entries, else None."""
+    if X_old.shape != X_new.shape:
+        return None
+    delta = sp.csr_matrix(X_new - X_old, dtype=np.float32)
+    delta.eliminate_zeros()
+    if delta.nnz > UPDATE_MAX_SHARE * max(X_new.nnz, 1):
+        return None
+    updated = G.copy()
+    cross = sp.coo_matrix(X_old.T @ delta)  # summed duplicates: each (row, col) once
+    updated[cross.row, cross.col] += cross.data
+    updated[cross.col, cross.row] += cross.data
+    own = sp.coo_matrix(delta.T @ delta)
+    updated[own.row, own.col] += own.data
+    return updated
 
 
 GRAM_CACHE = _GramCache()
