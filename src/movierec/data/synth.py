@@ -127,7 +127,7 @@ def synthesize(spec: SynthSpec | str, out: Path | str, *, seed: int = 0, overwri
     ----------
     spec : a :class:`SynthSpec` or a preset name (``ml100k``, ``competition``, ``ml20m``).
     out : folder to create; it appears only once every file is written.
-    seed : the same seed and spec give byte-identical files.
+    seed : the same seed, spec and `chunk_interactions` give byte-identical files.
     overwrite : replace an existing `out` (otherwise an existing folder is an error).
     chunk_interactions : about how many rows are generated and written at a time.
 
