@@ -90,7 +90,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, dict]:
 
 
 def run_split(data_dir: Path, split: str, members: list[str], rerank_members: list[str], overrides: dict,
-              settings: list[str]) -> list[dict]:
+              settings: list[str], *, skip_rerank: bool = False) -> list[dict]:
     train, valid, test, features, (times_train, times_all) = load(data_dir, split)
     every = (train + valid).tocsr()
     member_params: dict[str, dict] = {"ease": {"l2": best_ease_l2(train, valid)}}
@@ -135,6 +135,8 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
         record("ensemble", setting, ensemble, time.perf_counter() - started, method=ensemble.choice_.method,
                weights={k: round(v, 4) for k, v in ensemble.weights_.items()},
                valid_recall=None if refit else round(tuned.choice_.recall, 4))
+        if skip_rerank:
+            continue
         started = time.perf_counter()
         reranker = create("rerank", **rerank_params).fit(history, features=features, timestamps=history_times)
         users = np.flatnonzero(np.diff(test.indptr) > 0)
@@ -169,15 +171,18 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="model.param=json overrides, e.g. rerank.loss=\"Logloss\"")
     parser.add_argument("--out", default="benchmarks/results/rerank_ensemble_splits.json")
     parser.add_argument("--importance", action="store_true", help="also write the importance report")
+    parser.add_argument("--importance-only", action="store_true", help="only write the importance report")
+    parser.add_argument("--skip-rerank", action="store_true", help="members and ensemble only")
     args = parser.parse_args()
     data_dir = Path(os.environ["MOVIEREC_DATA_DIR"])
     overrides = parse_overrides(args.set)
     rows = []
-    for split in args.splits.split(","):
+    for split in args.splits.split(",") if not args.importance_only else []:
         rows += run_split(data_dir, split, args.members.split(","), args.rerank_members.split(","), overrides,
-                          args.settings.split(","))
-    atomic_write_bytes(Path(args.out), json.dumps(rows, indent=1, default=str).encode())
-    if args.importance:
+                          args.settings.split(","), skip_rerank=args.skip_rerank)
+    if rows:
+        atomic_write_bytes(Path(args.out), json.dumps(rows, indent=1, default=str).encode())
+    if args.importance or args.importance_only:
         importance(data_dir, Path("docs/issue4-importance.md"), Path("docs/issue4-importance.png"), overrides)
 
 

@@ -56,8 +56,13 @@ def plot_importances(
     import matplotlib.pyplot as plt
 
     panels = len(importances) + (1 if rates else 0)
-    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 6), squeeze=False)
-    for axis, (name, table) in zip(axes[0], importances.items()):
+    columns = min(3, panels)
+    rows = -(-panels // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(6.5 * columns, 5.5 * rows), squeeze=False)
+    axes = grid.ravel()
+    for axis in axes[panels:]:
+        axis.set_visible(False)
+    for axis, (name, table) in zip(axes, importances.items()):
         head = table.head(top).iloc[::-1]
         positions = np.arange(len(head))
         axis.barh(positions - 0.2, head["importance"], height=0.4, label="PredictionValuesChange")
@@ -67,7 +72,7 @@ def plot_importances(
         axis.set_title(name)
         axis.legend(loc="lower right")
     if rates:
-        axis = axes[0][-1]
+        axis = axes[panels - 1]
         for name, table in rates.items():
             axis.plot(table["activity"], table["positive_rate"], marker="o", label=name)
         axis.set_xlabel("user activity bucket (history length)")
