@@ -156,3 +156,17 @@ def test_activation_probe_and_gradient_norms():
     norms = gradient_norms(net)
     assert set(norms) == {"0"} and norms["0"] > 0
     assert layer_name("blocks.3.conv.linear.weight") == "blocks.3" and layer_name("users.tables.0.weight") == "users"
+
+
+def test_cfm_fm_term_adds_the_fm_pairwise_sum():
+    model = CFM(**FAST[CFM] | {"epochs": 1, "fm_term": True}).fit(TRAIN, features=FEATURES)
+    module = model.module_.eval()
+    users, items = torch.tensor([0, 13]), torch.tensor([[1, 15], [2, 16]])
+    with torch.no_grad():
+        with_term, _ = module(users, items)
+        module.fm_term = False
+        without, _ = module(users, items)
+        module.fm_term = True
+        fields = torch.cat([module.users(users.repeat_interleave(2))[0], module.items(items.reshape(-1))[0]], 1)
+        pairwise = sum((fields[:, f] * fields[:, g]).sum(-1) for f in range(3) for g in range(f + 1, 3))
+    torch.testing.assert_close(with_term - without, pairwise.view(2, 2), rtol=1e-4, atol=1e-5)

@@ -44,7 +44,8 @@ class CFM(TorchRecommender):
 
     def __init__(self, *, dim: int = 16, channels: int = 32, depth: int = 4, pair_window: int = 2,
                  batch_norm: bool = False, activation: str = "relu", residual: bool = False,
-                 dropout: float = 0.2, init_std: float = 0.1, pretrain_fm: bool = True, pretrain_params: dict | None = None, epochs: int = 4, batch_size: int = 256,
+                 dropout: float = 0.2, init_std: float = 0.1, fm_term: bool = False, pretrain_fm: bool = True,
+                 pretrain_params: dict | None = None, epochs: int = 4, batch_size: int = 256,
                  lr: float = 0.01, optimizer: str = "adagrad", weight_decay: float = 0.0, reg: float = 0.0,
                  loss: str = "bpr", n_negatives: int = 1, negatives: str = "uniform",
                  positive_balance: float = 0.0, pooling: str = "mean", use_features: bool = True,
@@ -60,6 +61,7 @@ class CFM(TorchRecommender):
         self.residual = residual
         self.dropout = dropout
         self.init_std = init_std
+        self.fm_term = fm_term
         self.pretrain_fm = pretrain_fm
         self.pretrain_params = pretrain_params
         self.epochs = epochs
@@ -94,7 +96,7 @@ class CFM(TorchRecommender):
         module = CFMModule(user_layouts, item_layouts, dim=self.dim, channels=self.channels, depth=self.depth,
                            pair_window=self.pair_window, batch_norm=self.batch_norm,
                            activation=self.activation, residual=self.residual, dropout=self.dropout,
-                           init_std=self.init_std)
+                           init_std=self.init_std, fm_term=self.fm_term)
         self.pretrained_ = None
         if self.pretrain_fm:
             settings = {"pooling": self.pooling, "use_features": self.use_features,
@@ -186,7 +188,8 @@ class DeepCFM(CFM):
 
     def __init__(self, *, dim: int = 16, channels: int = 16, depth: int = 6, pair_window: int = 2,
                  batch_norm: bool = True, activation: str = "leaky_relu", residual: bool = True,
-                 dropout: float = 0.2, init_std: float = 0.1, pretrain_fm: bool = True, pretrain_params: dict | None = None, epochs: int = 4, batch_size: int = 256,
+                 dropout: float = 0.2, init_std: float = 0.1, fm_term: bool = False, pretrain_fm: bool = True,
+                 pretrain_params: dict | None = None, epochs: int = 4, batch_size: int = 256,
                  lr: float = 0.01, optimizer: str = "adagrad", weight_decay: float = 0.0, reg: float = 0.0,
                  loss: str = "bpr", n_negatives: int = 1, negatives: str = "uniform",
                  positive_balance: float = 0.0, pooling: str = "mean", use_features: bool = True,

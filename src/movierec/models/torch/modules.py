@@ -143,16 +143,19 @@ class CFMModule(nn.Module):
     The field embeddings of a (user, item) pair form an interaction cube: the outer
     product ``v_f v_g^T`` of every field pair f < g stacked into (n_pairs, dim, dim).
     A 3D convolution stack (windows of 2 halving each axis) shrinks the cube, the remaining positions are averaged
-    into a vector, and ``y = w0 + sum_f w_f + h^T dropout(conv(cube))``.
+    into a vector, and ``y = w0 + sum_f w_f + h^T dropout(conv(cube))``. With
+    ``fm_term`` the FM pairwise sum ``sum_{f<g} <v_f, v_g>`` is added as well (not in
+    the paper), so an FM-pretrained model starts at FM's ranking.
     """
 
     def __init__(self, user_layouts: list[FieldLayout], item_layouts: list[FieldLayout], *, dim: int,
                  channels: int, depth: int, pair_window: int = 2, batch_norm: bool = False,
                  activation: str = "relu", residual: bool = False, dropout: float = 0.2,
-                 init_std: float = 0.01) -> None:
+                 init_std: float = 0.01, fm_term: bool = False) -> None:
         super().__init__()
         self.users = FieldEmbedder(user_layouts, dim, init_std)
         self.items = FieldEmbedder(item_layouts, dim, init_std)
+        self.fm_term = fm_term
         n_fields = self.users.n_fields + self.items.n_fields
         left, right = torch.triu_indices(n_fields, n_fields, offset=1)
         self.register_buffer("left", left)
@@ -183,6 +186,9 @@ class CFMModule(nn.Module):
         item_embeddings, item_linear = self.items(items.reshape(-1))
         expanded = user_embeddings.repeat_interleave(per_row, dim=0)
         scores = self.interaction(expanded, item_embeddings) + item_linear
+        if self.fm_term:  # FM's pairwise term kept beside the convolution, which then learns a correction
+            fields = torch.cat([expanded, item_embeddings], dim=1)
+            scores = scores + 0.5 * (fields.sum(1).pow(2).sum(-1) - fields.pow(2).sum((1, 2)))
         scores = scores.view(len(users), per_row) + (user_linear + self.bias).unsqueeze(1)
         penalty = (user_embeddings.pow(2).sum() + item_embeddings.pow(2).sum() / per_row) / len(users)
         return scores.view(items.shape), penalty
