@@ -29,7 +29,10 @@ class CFM(TorchRecommender):
     embedding axes) reduces to a vector; ``y = w0 + sum_f w_f + h^T conv(cube)``.
     Defaults follow the paper (FM-pretrained embeddings, 32 channels, ReLU, no batch
     norm, dropout 0.2, Adagrad, BPR) except where CPU cost forced a measured
-    change: embedding dim 16, at most 4 epochs, and a pair-axis window of 2 instead of the paper's overlapping stride 1 (see docs/issue3-results.md).
+    change: embedding dim 16 (paper 64), 4 layers, at most 4 epochs, and a pair-axis
+    window of 2 instead of the paper's overlapping stride 1 (docs/issue3-results.md).
+    The FM used for pretraining is :class:`FM` with its own defaults (its BCE loss,
+    tuned on ml-100k) unless `pretrain_params` says otherwise.
 
     CFM cannot be split into user and item sides, so scoring runs the network on
     every (user, item) pair: over all items in batches when the catalogue has at most

@@ -63,7 +63,8 @@ class FMModule(nn.Module):
         per_row = items.shape[1] if items.dim() == 2 else 1
         item_total = item_total[item_index].view(len(users), per_row, -1)
         scores = (user_total[user_index].unsqueeze(1) * item_total).sum(-1)
-        scores = scores + (user_term[user_index] + self.bias).unsqueeze(1) + item_term[item_index].view(len(users), per_row)
+        scores = scores + (user_term[user_index] + self.bias).unsqueeze(1)
+        scores = scores + item_term[item_index].view(len(users), per_row)
         penalty = (user_embeddings.pow(2).sum((1, 2))[user_index].sum()
                    + item_embeddings.pow(2).sum((1, 2))[item_index].sum() / per_row) / len(users)
         return scores.view(items.shape), penalty

@@ -180,7 +180,8 @@ def train(
     return result
 
 
-def dead_shares(module: nn.Module, probe_batch: tuple[np.ndarray, np.ndarray], device: torch.device) -> dict[str, float]:
+def dead_shares(module: nn.Module, probe_batch: tuple[np.ndarray, np.ndarray],
+                device: torch.device) -> dict[str, float]:
     """Share of units of every activation layer that are never positive on the probe batch."""
     users, items = probe_batch
     with ActivationProbe(module) as probe, torch.no_grad():
