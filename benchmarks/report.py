@@ -68,13 +68,14 @@ def preset_section(doc: dict) -> str:
         rows = []
         for r in doc["e2e"]:
             ease = (r.get("models") or {}).get("ease", {})
-            rows.append({"label": r["label"], "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"],
+            rows.append({"label": r["label"], "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"], "cpu_s": r.get("cpu_s"),
                          "ok": "yes" if r["returncode"] == 0 else f"rc {r['returncode']}",
                          "ease_s": ease.get("seconds"), "trials": ease.get("trials"),
                          "recall": ease.get("test_recall@10"),
                          "pop": ((r.get("models") or {}).get("pop") or {}).get("test_recall@10")})
         parts += ["### End to end `movierec run --models pop,ease` (wall and peak RSS by GNU time)\n",
-                  table(rows, [("label", "config"), ("ok", "ok"), ("wall_s", "wall s"), ("peak_rss_mb", "peak RSS MB"),
+                  table(rows, [("label", "config"), ("ok", "ok"), ("wall_s", "wall s"), ("cpu_s", "CPU s"),
+                               ("peak_rss_mb", "peak RSS MB"),
                                ("ease_s", "EASE s (tune+test)"), ("trials", "l2 values"),
                                ("recall", "EASE test recall@10"), ("pop", "pop test recall@10")])]
     return "\n".join(parts)

@@ -81,8 +81,11 @@ def timed_command(command: list[str], timeout: float) -> dict:
     done = subprocess.run(wrapped, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - started
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    cpu = [re.search(rf"{name} time \(seconds\): ([\d.]+)", done.stderr) for name in ("User", "System")]
     return {"command": " ".join(command), "returncode": done.returncode, "wall_s": wall,
             "peak_rss_mb": int(peak.group(1)) / 1024 if peak else None,
+            # CPU seconds show how much of the wall time the shared machine actually gave
+            "cpu_s": sum(float(m.group(1)) for m in cpu) if all(cpu) else None,
             "tail": done.stdout.strip().splitlines()[-3:] if done.returncode == 0 else done.stderr.strip().splitlines()[-5:]}
 
 
