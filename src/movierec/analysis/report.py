@@ -74,11 +74,11 @@ def plot_importances(
     if rates:
         axis = axes[panels - 1]
         for name, table in rates.items():
-            axis.plot(table["activity"], table["positive_rate"], marker="o", label=name)
-        axis.set_xlabel("user activity bucket (history length)")
+            # bucket edges differ between tables (inner vs full history): plot by position
+            axis.plot(np.arange(1, len(table) + 1), table["positive_rate"], marker="o", label=name)
+        axis.set_xlabel("user activity bucket (1 = least active; edges in the tables)")
         axis.set_ylabel("positive rate")
         axis.set_title("positive rate per activity bucket")
-        axis.tick_params(axis="x", rotation=30)
         axis.legend()
     figure.tight_layout()
     buffer = io.BytesIO()
