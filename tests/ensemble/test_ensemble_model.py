@@ -70,7 +70,7 @@ def test_inner_tuning_never_reads_valid():
 
 
 def test_blend_of_given_weights_by_hand():
-    model = create("ensemble", members=("ease", "pop"), member_params={"ease": {"l2": 5.0}},
+    model = create("ensemble", members="ease, pop", member_params={"ease": {"l2": 5.0}},
                    method="minmax", weights={"ease": 1.0, "pop": 0.0}).fit(X)
     ease = create("ease", l2=5.0).fit(X)
     np.testing.assert_array_equal(model.recommend(np.arange(N_USERS), k=4)[0],

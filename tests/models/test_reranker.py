@@ -87,7 +87,9 @@ def test_seeded_oversampling_and_save_load(model, tmp_path):
     assert model.training_pool().num_row() == len(model.training_frame_)
     with pytest.raises(NotFittedError, match="training rows"):
         loaded.training_pool()
-    logloss = create("rerank", **FAST | {"loss": "Logloss", "positive_oversample": 3, "use_ids": False}).fit(X)
+    logloss = create("rerank", **FAST | {"loss": "Logloss", "positive_oversample": 3, "use_ids": False,
+                                         "members": "ease,pop"}).fit(X)
+    assert "pop_rank" in logloss.training_frame_.columns
     assert "user_id" not in logloss.booster_.feature_names_
     assert logloss.feature_importances().index[0] in logloss.booster_.feature_names_
 

@@ -33,7 +33,7 @@ from movierec.ensemble.normalise import METHODS
 from movierec.ensemble.tune import BlendChoice, tune_weights
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, RefitAware, check_matrix
-from movierec.models.candidates import fit_member, inner_holdout
+from movierec.models.candidates import fit_member, inner_holdout, member_names
 from movierec.models.registry import register
 from movierec.ranking import DEFAULT_BATCH, batches, mask_seen
 
@@ -44,7 +44,8 @@ class Ensemble(Recommender):
 
     Parameters
     ----------
-    members : registered model names (no duplicates).
+    members : registered model names, no duplicates (a tuple, or a comma-separated
+        string as in a TOML config: ``"ease,fm"``).
     member_params : name -> that member's hyper-parameters.
     method : ``"rank"``, ``"minmax"``, ``"zscore"``, ``"rrf"`` or ``"auto"`` (tune all).
     weights : name -> weight; given, no tuning happens (the refit path).
@@ -124,21 +125,21 @@ class Ensemble(Recommender):
         params = self.member_params or {}
         return {
             name: fit_member(name, params.get(name), X, features=features, valid=valid, timestamps=timestamps)
-            for name in self.members
+            for name in self._names
         }
 
     def _member_scores(self, members: dict[str, Recommender], history: sp.csr_matrix,
                        users: np.ndarray) -> list[np.ndarray]:
         """Each member's scores with the history masked, so ranks count unseen items only."""
         seen = history[users]
-        return [mask_seen(np.array(members[name].score(users), dtype=np.float32), seen) for name in self.members]
+        return [mask_seen(np.array(members[name].score(users), dtype=np.float32), seen) for name in self._names]
 
     def _tune(self, members: dict[str, Recommender], history: sp.csr_matrix, truth: sp.csr_matrix) -> BlendChoice:
         users = users_with_items(truth)
         if len(users) == 0:
             raise ConfigError("ensemble weight tuning found no user with held-out items")
         methods = METHODS if self.method == "auto" else (self.method,)
-        scores: list[list[np.ndarray]] = [[] for _ in self.members]
+        scores: list[list[np.ndarray]] = [[] for _ in self._names]
         for batch in batches(users, DEFAULT_BATCH):
             for block, member in zip(self._member_scores(members, history, batch), scores):
                 member.append(block)
@@ -155,7 +156,7 @@ class Ensemble(Recommender):
     def weights_(self) -> dict[str, float]:
         """Member name -> weight in use."""
         self._check_fitted()
-        return dict(zip(self.members, self.choice_.weights))
+        return dict(zip(self._names, self.choice_.weights))
 
     def refit_params(self) -> dict[str, Any]:
         """Weights, normalisation and members' refit parameters for a refit without validation."""
@@ -171,17 +172,21 @@ class Ensemble(Recommender):
         return default if self.method == "auto" else self.method
 
     def _weights_tuple(self) -> tuple[float, ...]:
-        missing = set(self.members) - set(self.weights or {})
+        missing = set(self._names) - set(self.weights or {})
         if missing:
             raise ConfigError(f"ensemble weights miss members {sorted(missing)}; give one weight per member")
-        return tuple(float(self.weights[name]) for name in self.members)
+        return tuple(float(self.weights[name]) for name in self._names)
+
+    @property
+    def _names(self) -> tuple[str, ...]:
+        return member_names(self.members)
 
     def _check_params(self) -> None:
-        if not self.members or len(set(self.members)) != len(self.members):
+        if not self._names or len(set(self._names)) != len(self._names):
             raise ConfigError(f"ensemble needs distinct member names, got {self.members!r}")
         if self.method != "auto" and self.method not in METHODS:
             raise ConfigError(f"ensemble method {self.method!r} unknown; expected 'auto' or one of {METHODS}")
         if self.tune_on not in ("valid", "inner"):
             raise ConfigError(f"ensemble tune_on must be 'valid' or 'inner', got {self.tune_on!r}")
-        if self.name in self.members:
+        if self.name in self._names:
             raise ConfigError("an ensemble cannot contain itself")

@@ -49,6 +49,22 @@ def fit_member(
     return model.fit(X, **kwargs)
 
 
+def member_names(members: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Member model names from a tuple or a comma-separated string ("ease,fm").
+
+    The string form lets a TOML config fix the members (a TOML list would be read as
+    a grid of single names).
+
+    Examples
+    --------
+    >>> member_names("ease, fm")
+    ('ease', 'fm')
+    """
+    if isinstance(members, str):
+        return tuple(name.strip() for name in members.split(",") if name.strip())
+    return tuple(members)
+
+
 def accepts_timestamps(model: Recommender) -> bool:
     """Whether ``model.fit`` takes the optional ``timestamps`` keyword."""
     return "timestamps" in inspect.signature(model.fit).parameters

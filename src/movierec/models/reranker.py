@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models.base import Recommender, check_matrix
-from movierec.models.candidates import aligned_timestamps, fit_member, inner_holdout, label_pairs
+from movierec.models.candidates import aligned_timestamps, fit_member, inner_holdout, label_pairs, member_names
 from movierec.models.registry import register
 from movierec.models.rerank_features import (
     ITEM_ID,
@@ -53,7 +53,8 @@ class Reranker(Recommender):
 
     Parameters
     ----------
-    members : registered model names; the first generates the candidates, every one
+    members : registered model names (a tuple, or a comma-separated string as in a TOML
+        config: ``"ease,fm"``); the first generates the candidates, every one
         contributes its score, rank and per-user z-score as features.
     member_params : name -> hyper-parameters of that member.
     n_candidates : candidates per user (N); their recall caps the reranker's.
@@ -174,7 +175,7 @@ class Reranker(Recommender):
         params = self.member_params or {}
         return {
             name: fit_member(name, params.get(name), X, features=features, valid=valid, timestamps=timestamps)
-            for name in self.members
+            for name in self._names
         }
 
     def _pairs(self, members, history, stats, features, users) -> tuple[pd.DataFrame, np.ndarray]:
@@ -182,7 +183,7 @@ class Reranker(Recommender):
         seen = history[users]
         scores = {name: mask_seen(np.array(model.score(users), dtype=np.float32), seen)
                   for name, model in members.items()}
-        first = scores[self.members[0]]
+        first = scores[self._names[0]]
         items, values = top_k(first, self.n_candidates)
         items = np.where(np.isfinite(values), items, -1)
         frame = pair_frame(users, items, history, stats, features, scores)
@@ -253,7 +254,7 @@ class Reranker(Recommender):
     def candidates(self, users: np.ndarray) -> np.ndarray:
         """The (len(users), n_candidates) candidate items the reranker reorders (-1: none)."""
         self._check_fitted()
-        first = self.members_[self.members[0]]
+        first = self.members_[self._names[0]]
         scores = mask_seen(np.array(first.score(users), dtype=np.float32), self.X_[users])
         items, values = top_k(scores, self.n_candidates)
         return np.where(np.isfinite(values), items, -1)
@@ -285,8 +286,12 @@ class Reranker(Recommender):
         state.pop("training_labels_", None)
         return state
 
+    @property
+    def _names(self) -> tuple[str, ...]:
+        return member_names(self.members)
+
     def _check_params(self) -> None:
-        if not self.members:
+        if not self._names:
             raise ConfigError("rerank needs at least one member model (members=('ease',))")
         if self.loss not in LOSSES:
             raise ConfigError(f"rerank loss {self.loss!r} unknown; expected one of {LOSSES}")
