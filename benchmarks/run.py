@@ -185,7 +185,10 @@ def main() -> None:
 
     if "ease" in only:
         sizes = args.ease_sizes or ",".join(map(str, plan["ease"]))
-        results["ease"] = task("ease", "--data", str(data), "--sizes", sizes, timeout=args.timeout)
+        fresh = task("ease", "--data", str(data), "--sizes", sizes, timeout=args.timeout)
+        measured = {row.get("n_items") for row in fresh}  # rows of other sizes from earlier runs stay
+        kept = [row for row in results.get("ease", []) if row.get("n_items") not in measured]
+        results["ease"] = sorted(kept + fresh, key=lambda row: row.get("n_items") or 0)
         save()
     if "ranking" in only:
         rows = []
