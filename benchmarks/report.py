@@ -91,7 +91,9 @@ def plot(doc: dict, path: Path) -> None:
     ranking = [r for r in doc.get("ranking", []) if "error" not in r and r["model"] == "ease"]
     if not ease and not ranking:
         return
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    panels = int(bool(ease)) + int(bool(ranking))
+    figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
+    axes = list(axes[0]) if ease else [None, axes[0][0]]
     if ease:
         n = [r["n_items"] for r in ease]
         axes[0].loglog(n, [r["solve_s"] for r in ease], "o-", label="movierec EASE solve")
