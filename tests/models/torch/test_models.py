@@ -10,7 +10,6 @@ each user has 6 training items of their block, 2 validation, 2 test. An item fie
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
 from movierec.data.dataset import FieldKind

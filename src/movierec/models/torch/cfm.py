@@ -109,16 +109,15 @@ class CFM(TorchRecommender):
             module.users.load_state_dict(self.pretrained_.module_.users.state_dict())
             module.items.load_state_dict(self.pretrained_.module_.items.state_dict())
         self.X_ = X
-        self.candidates_ = None
-        if X.shape[1] > self.rerank_threshold:
-            self.candidate_model_ = EASE(l2=self.ease_l2).fit(X)
+        self.candidate_model_ = EASE(l2=self.ease_l2).fit(X) if X.shape[1] > self.rerank_threshold else None
         device = self._device()
         self.module_ = module.to(device)
-        validate = None
-        if valid is not None:
-            def validate() -> float:
-                return validation_recall(self._score, valid, X, max_users=self.valid_users, seed=self.random_state)
-        self.train_result_ = train(module, X, self._train_config(), device=device, validate=validate,
+
+        def validate() -> float:
+            return validation_recall(self._score, valid, X, max_users=self.valid_users, seed=self.random_state)
+
+        self.train_result_ = train(module, X, self._train_config(), device=device,
+                                   validate=validate if valid is not None else None,
                                    probe_batch=self._probe_batch(X, probe_pairs))
         self.module_ = module.to("cpu")
         self.train_seconds_ = time.perf_counter() - started
@@ -169,7 +168,7 @@ class CFM(TorchRecommender):
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         n_items = self.X_.shape[1]
-        if not hasattr(self, "candidate_model_"):
+        if self.candidate_model_ is None:
             return self.score_pairs(users, np.broadcast_to(np.arange(n_items), (len(users), n_items)))
         candidates = mask_seen(self.candidate_model_.score(users).copy(), self.X_[users])
         candidates, _ = top_k(candidates, self.n_candidates)

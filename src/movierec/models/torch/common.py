@@ -26,7 +26,7 @@ def layouts_for(
     """User-side and item-side field layouts (ids always; side fields when asked and present)."""
     features = features if (features is not None and use_features) else EncodedFeatures()
     n_users, n_items = X.shape
-    return (side_layouts("user", n_users, features.user_fields, "mean" if pooling == "mean" else pooling),
+    return (side_layouts("user", n_users, features.user_fields, pooling),
             side_layouts("item", n_items, features.item_fields, pooling))
 
 

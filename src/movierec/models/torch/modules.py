@@ -8,8 +8,6 @@ not shrunk by epochs in which they never appear).
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
