@@ -106,3 +106,24 @@ def test_submission_all_lists_every_user_from_all_data(planted_csv, tmp_path):
     assert submission["user"].nunique() == known["user"].nunique()
     assert submission.groupby("user").size().eq(10).all()
     assert submission.merge(known, on=["user", "item"]).empty  # nothing the user already watched
+
+
+def test_models_that_take_timestamps_get_the_ones_of_their_history(planted_csv, tmp_path, monkeypatch):
+    from movierec.models import registry
+    from movierec.models.popularity import Popularity
+
+    seen_times = []
+
+    class TimedPopularity(Popularity):
+        name = "timed-pop"
+
+        def fit(self, X, *, features=None, valid=None, timestamps=None):
+            assert timestamps is not None and timestamps.nnz == X.nnz
+            assert (timestamps.indices == X.indices).all()
+            seen_times.append(timestamps.data.min())
+            return super().fit(X, features=features, valid=valid)
+
+    monkeypatch.setitem(registry.MODELS, "timed-pop", TimedPopularity)
+    run(config_for(planted_csv, tmp_path / "run", models=("timed-pop",), submission="all", save_models=False), log=quiet)
+    assert len(seen_times) == 3  # tuning on train, refit on train+valid, final on everything
+    assert min(seen_times) >= 1_000_000  # real timestamps, not zeros

@@ -10,6 +10,7 @@ Either way train+valid items are masked at test time.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import scipy.sparse as sp
 
 from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate
@@ -81,7 +83,7 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> Mod
     best_valid: Evaluation | None = None
     started = time.perf_counter()
     for params in param_grid(name, config):
-        model = create(name, **params).fit(prepared.train, features=prepared.features, valid=prepared.valid)
+        model = fit(create(name, **params), prepared.train, prepared, ("train",), valid=prepared.valid)
         result = evaluate(model.score, prepared.valid, exclude=prepared.train, k=config.k, batch_size=config.batch_size)
         trials.append({"params": params, **result.metrics})
         log(f"{name} {params}: valid {key} {result[key]:.4f}")
@@ -91,7 +93,7 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> Mod
     # what to train with when no validation is left to stop on (e.g. the best epoch count)
     refit_params = params | (best_model.refit_params() if isinstance(best_model, RefitAware) else {})
     if config.refit:
-        model = create(name, **refit_params).fit(prepared.train_valid, features=prepared.features)
+        model = fit(create(name, **refit_params), prepared.train_valid, prepared, ("train", "valid"))
         history_note = "refit on train+valid"
     else:
         model = best_model
@@ -103,6 +105,13 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> Mod
     if config.save_models:
         model.save(Path(config.out) / "models" / f"{name}.pkl")
     return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test)
+
+
+def fit(model: Recommender, X: sp.csr_matrix, prepared: Prepared, parts: tuple[str, ...],
+        valid: sp.csr_matrix | None = None) -> Recommender:
+    """Fit with side features, and with the parts' timestamps for models that take them."""
+    extra = {"timestamps": prepared.times(parts)} if "timestamps" in inspect.signature(model.fit).parameters else {}
+    return model.fit(X, features=prepared.features, valid=valid, **extra)
 
 
 def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunConfig:
@@ -122,7 +131,7 @@ def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunCo
 def write_final_submission(name: str, params: dict[str, Any], prepared: Prepared, config: RunConfig, log: Log) -> None:
     """Refit the chosen model on every interaction and list k unseen items for every user."""
     everything = (prepared.train_valid + prepared.test).tocsr()
-    model = create(name, **params).fit(everything, features=prepared.features)
+    model = fit(create(name, **params), everything, prepared, ("train", "valid", "test"))
     users = np.arange(prepared.idmap.n_users)
     items, scores = model.recommend(users, config.k, exclude=everything, batch_size=config.batch_size)
     frame = recommendations_frame(prepared.idmap, users, items, scores)
@@ -146,8 +155,6 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
 
 
 def _init_params(cls: type) -> set[str]:
-    import inspect
-
     return set(inspect.signature(cls.__init__).parameters) - {"self"}
 
 

@@ -12,7 +12,7 @@ from movierec.data.dataset import Dataset
 from movierec.data.download import resolve
 from movierec.data.encoded import EncodedFeatures, encode_fields
 from movierec.data.idmap import IdMap
-from movierec.data.interactions import to_csr
+from movierec.data.interactions import timestamps_csr, to_csr
 from movierec.data.readers import read_dataset
 from movierec.exceptions import ConfigError
 from movierec.split import Split, make_split, read_split
@@ -33,6 +33,11 @@ class Prepared:
     @property
     def train_valid(self) -> sp.csr_matrix:
         return (self.train + self.valid).tocsr()
+
+    def times(self, parts: tuple[str, ...]) -> sp.csr_matrix:
+        """Timestamps of the union of `parts` (e.g. ("train", "valid")), aligned with its X."""
+        frames = [getattr(self.split, part) for part in parts]
+        return timestamps_csr(pd.concat(frames, ignore_index=True), self.idmap)
 
 
 def prepare(config: RunConfig) -> Prepared:

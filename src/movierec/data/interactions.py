@@ -31,3 +31,19 @@ def csr_from_indices(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int])
 def users_with_items(X: sp.csr_matrix) -> np.ndarray:
     """Indices of the rows of `X` that hold at least one item."""
     return np.flatnonzero(np.diff(X.indptr) > 0)
+
+
+def timestamps_csr(frame: pd.DataFrame, idmap: IdMap) -> sp.csr_matrix:
+    """float64 seconds with exactly the non-zeros of ``to_csr(frame, idmap)``.
+
+    A repeated (user, item) keeps its earliest time, so time features see when an item
+    was first watched. Models that use time take it as ``fit(..., timestamps=)``.
+    """
+    first = frame.sort_values("timestamp", kind="stable").drop_duplicates(["user", "item"])
+    rows = idmap.user_index(first["user"])
+    cols = idmap.item_index(first["item"])
+    # explicit zeros (data without time) stay stored, so the pattern still equals X's
+    seconds = first["timestamp"].to_numpy(dtype=np.float64)
+    times = sp.csr_matrix((seconds, (rows, cols)), shape=(idmap.n_users, idmap.n_items))
+    times.sort_indices()
+    return times
