@@ -29,41 +29,24 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 
-from movierec.data.encoded import EncodedFeatures, encode_fields
-from movierec.data.idmap import IdMap
-from movierec.data.interactions import to_csr
 from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
 from movierec.models.base import RefitAware
 from movierec.models.candidates import candidate_recall
 from movierec.models.registry import MODELS, create
+from movierec.prepare import encode_split
 from movierec.split.split import atomic_write_bytes, read_split
 
 INNER = {"mixed": {"inner_tail": 2, "inner_fraction": 0.1}, "random": {"inner_tail": 0, "inner_fraction": 0.125}}
 RERANK = {"n_candidates": 100}  # the rest are the model defaults (lr 0.03, depth 4, no ids, early stopping)
 
 
-def timestamps_csr(frame: pd.DataFrame, idmap: IdMap) -> sp.csr_matrix:
-    """Seconds of each (user, item) of `frame`, with exactly the non-zeros of to_csr(frame)."""
-    rows, cols = idmap.user_index(frame["user"]), idmap.item_index(frame["item"])
-    T = sp.csr_matrix((frame["timestamp"].to_numpy(np.float64), (rows, cols)), shape=(idmap.n_users, idmap.n_items))
-    T.sort_indices()
-    return T
-
-
 def load(data_dir: Path, split: str):
-    parts = read_split(data_dir.parent / "splits" / f"ml100k-{split}-s0")
-    frame = pd.concat([parts.train, parts.valid, parts.test])
-    idmap = IdMap.from_ids(frame.user, frame.item)
-    train, valid, test = (to_csr(part, idmap) for part in (parts.train, parts.valid, parts.test))
-    dataset = read_dataset(data_dir / "ml-100k")
-    features = EncodedFeatures(encode_fields(dataset.item_fields, idmap.items)[0],
-                               encode_fields(dataset.user_fields, idmap.users)[0])
-    times = timestamps_csr(parts.train, idmap), timestamps_csr(parts.train_valid, idmap)
-    return train, valid, test, features, times
+    prepared = encode_split(read_split(data_dir.parent / "splits" / f"ml100k-{split}-s0"),
+                            read_dataset(data_dir / "ml-100k"))
+    times = prepared.times(("train",)), prepared.times(("train", "valid"))
+    return prepared.train, prepared.valid, prepared.test, prepared.features, times
 
 
 def best_ease_l2(train, valid) -> float:
