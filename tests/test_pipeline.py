@@ -46,7 +46,7 @@ def test_run_writes_the_run_folder(planted_csv, tmp_path):
 
 def test_recommendations_exclude_known_items(planted_csv, tmp_path):
     out = tmp_path / "run"
-    result = run(config_for(planted_csv, out), log=quiet)
+    run(config_for(planted_csv, out), log=quiet)
     recs = pd.read_csv(out / "recommendations" / "ease.csv")
     known = pd.read_csv(planted_csv)
     merged = recs.merge(known, on=["user", "item"])
