@@ -8,10 +8,11 @@ Cost is one n_items^3 inverse, so at MovieLens-20M size (26,744 items) the work 
 memory are dominated by two dense float32 n x n matrices (2.9 GB each). Three things
 keep that manageable, all measured in ``benchmarks/``:
 
-* the inverse is a recursive block (Schur complement) inverse built from matrix
-  products only, so it runs at the machine's GEMM rate (about 4/3 n^3 flops) instead
-  of LAPACK's potrf/potri, which here run several times below it (and fight numpy's
-  OpenBLAS threads for the two cores);
+* the inverse is a recursive block (Schur complement) inverse: blocks of at most
+  ``LEAF`` items are inverted through Cholesky (LAPACK potrf/potri, never a general
+  LU inverse), and larger ones are combined by matrix products, so most of the
+  4/3 n^3 flops run at the machine's GEMM rate (a whole-matrix potri ran several
+  times below it here);
 * the Gram matrix, the inverse and B share one buffer (no copies beyond the block
   temporaries), and the Gram matrix of the last X is cached, so a grid of ``l2``
   values over the same training matrix pays for ``X^T X`` once;
@@ -27,12 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import DataError
 from movierec.models.base import Recommender, check_matrix
 
-LEAF = 1024  # below this, np.linalg.inv (LU) is cheaper than another recursion level
+LEAF = 1024  # below this, a Cholesky inverse (potrf/potri) is cheaper than another recursion level
 GRAM_COLUMN_BLOCK = 512  # items per sparse product when building X^T X (bounds its temporaries)
 DENSE_SCORING_DENSITY = 0.05  # above this share of ones, X_batch @ B goes through dense GEMM
 SCORING_COLUMN_BLOCK = 256  # columns of B per sparse product: a block stays in cache across rows
@@ -79,7 +81,8 @@ def spd_inverse(A: np.ndarray, *, leaf: int = LEAF) -> np.ndarray:
 
     Recursive 2x2 block inverse through the Schur complement ``S = A22 - A12^T A11^-1 A12``
     (block LDL^T, no pivoting needed for SPD input): four half-size matrix products per
-    level, 4/3 n^3 flops in all, every one of them a BLAS GEMM at full speed. Extra
+    level, 4/3 n^3 flops in all, nearly all of them BLAS GEMMs; leaves of at most `leaf`
+    rows are inverted through Cholesky (potrf/potri). Extra
     memory is about one n x n matrix of block temporaries.
 
     Raises
@@ -89,11 +92,7 @@ def spd_inverse(A: np.ndarray, *, leaf: int = LEAF) -> np.ndarray:
     """
     n = len(A)
     if n <= leaf:
-        try:
-            A[...] = np.linalg.inv(A)
-        except np.linalg.LinAlgError:
-            raise DataError("Gram matrix + l2 I is singular; increase l2") from None
-        return A
+        return _cholesky_inverse(A)
     h = n // 2
     inv11 = spd_inverse(np.ascontiguousarray(A[:h, :h]), leaf=leaf)
     W = inv11 @ A[:h, h:]  # A11^-1 A12
@@ -110,6 +109,22 @@ def spd_inverse(A: np.ndarray, *, leaf: int = LEAF) -> np.ndarray:
     A[:h, h:] *= -1
     A[h:, :h] = A[:h, h:].T
     A[h:, h:] = inv22
+    return A
+
+
+def _cholesky_inverse(A: np.ndarray) -> np.ndarray:
+    """In-place SPD inverse of a leaf block through LAPACK potrf + potri (Cholesky, no LU).
+
+    Also the positive-definiteness check: potrf fails on anything that is not SPD.
+    """
+    factor, info = lapack.spotrf(A, lower=False, clean=False, overwrite_a=True)
+    if info != 0:
+        raise DataError(f"Gram matrix + l2 I is not positive definite (potrf info={info}); increase l2")
+    inverse, info = lapack.spotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise DataError(f"Gram matrix + l2 I is singular (potri info={info}); increase l2")
+    upper = np.triu(inverse)  # potri fills the upper triangle only; mirror it
+    A[...] = upper + np.triu(upper, 1).T
     return A
 
 
