@@ -28,3 +28,13 @@ def splits_dir(data_dir: Path) -> Path:
     if not folder.is_dir():
         pytest.skip(f"no fixed splits beside {data_dir}")
     return folder
+
+
+@pytest.fixture()
+def planted_csv(tmp_path: Path) -> Path:
+    """The planted two-block interactions of tests/synthetic.py as a plain CSV."""
+    from tests.synthetic import write_planted_csv
+
+    path = tmp_path / "planted.csv"
+    write_planted_csv(path)
+    return path

@@ -29,3 +29,7 @@ def planted_interactions(seed: int = 0, n_users: int = 60, block: int = 20) -> p
 
 def write_planted_csv(path, seed: int = 0) -> None:
     planted_interactions(seed).to_csv(path, index=False)
+
+
+def quiet(_message: str) -> None:
+    """A pipeline log that prints nothing."""

@@ -7,18 +7,7 @@ from movierec.config import RunConfig
 from movierec.pipeline import param_grid, run
 from movierec.split import SplitSpec
 
-from tests.synthetic import write_planted_csv
-
-
-def quiet(_message: str) -> None:
-    pass
-
-
-@pytest.fixture()
-def planted_csv(tmp_path):
-    path = tmp_path / "planted.csv"
-    write_planted_csv(path)
-    return path
+from tests.synthetic import quiet
 
 
 def config_for(data, out, **changes) -> RunConfig:

@@ -12,18 +12,7 @@ from movierec.config import RunConfig, config_from_dict
 from movierec.exceptions import ConfigError
 from movierec.pipeline import run
 from movierec.split import SplitSpec
-from tests.synthetic import write_planted_csv
-
-
-def quiet(_message: str) -> None:
-    pass
-
-
-@pytest.fixture()
-def planted_csv(tmp_path):
-    path = tmp_path / "planted.csv"
-    write_planted_csv(path)
-    return path
+from tests.synthetic import quiet
 
 
 def _config(data, out, **changes) -> RunConfig:
