@@ -28,7 +28,7 @@ from movierec.data.interactions import to_csr
 from movierec.data.readers import read_dataset
 from movierec.models.torch.fm import FM
 from movierec.ranking import recommend_batched
-from movierec.split.split import atomic_write_bytes
+from movierec.atomic import atomic_write_bytes
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from movierec.data.synth import synthesize
-from movierec.split.split import atomic_write_bytes
+from movierec.atomic import atomic_write_bytes
 
 CHILD = """
 import json, resource, sys, time

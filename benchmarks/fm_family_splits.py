@@ -26,7 +26,8 @@ from movierec.data.interactions import to_csr
 from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
 from movierec.models.registry import create
-from movierec.split.split import atomic_write_bytes, read_split
+from movierec.atomic import atomic_write_bytes
+from movierec.split.split import read_split
 
 DEFAULTS = {"ease": {"l2": 300.0}}
 

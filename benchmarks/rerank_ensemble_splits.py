@@ -36,7 +36,8 @@ from movierec.models.base import RefitAware
 from movierec.models.candidates import candidate_recall
 from movierec.models.registry import MODELS, create
 from movierec.prepare import encode_split
-from movierec.split.split import atomic_write_bytes, read_split
+from movierec.atomic import atomic_write_bytes
+from movierec.split.split import read_split
 
 INNER = {"mixed": {"inner_tail": 2, "inner_fraction": 0.1}, "random": {"inner_tail": 0, "inner_fraction": 0.125}}
 RERANK = {"n_candidates": 100}  # the rest are the model defaults (lr 0.03, depth 4, no ids, early stopping)

@@ -128,7 +128,7 @@ def diagnose(
     from movierec.analysis.diagnostics import collapse_experiment, collapse_table
     from movierec.config import RunConfig
     from movierec.prepare import prepare
-    from movierec.split.split import atomic_write_bytes
+    from movierec.atomic import atomic_write_bytes
 
     try:
         prepared = prepare(RunConfig(data=data or None, data_dir=str(data_dir) if data_dir else None,

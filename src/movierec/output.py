@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from movierec.data.idmap import IdMap
-from movierec.split.split import atomic_write_bytes
+from movierec.atomic import atomic_write_bytes
 
 
 def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:

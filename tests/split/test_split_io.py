@@ -14,7 +14,8 @@ import pytest
 
 from movierec.exceptions import DataError, SplitError
 from movierec.split import SplitSpec, make_split, read_split, write_split
-from movierec.split.split import Split, atomic_write_bytes
+from movierec.atomic import atomic_write_bytes
+from movierec.split.split import Split
 
 
 def _frame(users, items, times) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movierec.split.split import atomic_write_bytes
+from movierec.atomic import atomic_write_bytes
 
 
 def markdown_table(frame: pd.DataFrame, *, digits: int = 4) -> str:

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import DataError, NotFittedError
 from movierec.ranking import DEFAULT_BATCH, recommend_batched
-from movierec.split.split import atomic_write_bytes
+from movierec.atomic import atomic_write_bytes
 
 
 class Recommender(ABC):

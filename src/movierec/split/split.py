@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from movierec.data.dataset import INTERACTION_COLUMNS
+from movierec.atomic import atomic_write_bytes
 from movierec.data.readers.plain_csv import read_plain_csv
 from movierec.exceptions import DataError, SplitError
 
@@ -106,19 +105,6 @@ def _same_id_types(parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
             parts = {name: frame.assign(**{column: frame[column].astype(str).astype(object)})
                      for name, frame in parts.items()}
     return parts
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(payload)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
