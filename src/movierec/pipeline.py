@@ -124,7 +124,8 @@ def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunCo
     members = tuple(name for name in results if name != "ensemble")
     if len(members) < 2:
         raise ConfigError(f"--ensemble blends at least two models; got {list(members)} (e.g. --models ease,fm --ensemble)")
-    fixed = {"members": members, "member_params": {name: results[name].params for name in members}}
+    # refit_params carry what a member needs without validation to stop on (e.g. FM epochs)
+    fixed = {"members": members, "member_params": {name: results[name].refit_params for name in members}}
     return dataclasses.replace(config, params=config.params | {"ensemble": fixed | config.params.get("ensemble", {})})
 
 
