@@ -64,7 +64,9 @@ def test_no_refit_tests_the_train_fitted_model(planted_csv, tmp_path):
 
 def test_param_grid_uses_config_over_model_grid():
     config = RunConfig(params={"ease": {"l2": 5.0}})
-    assert param_grid("ease", config) == [{"l2": 5.0}]
+    assert param_grid("ease", config) == [{"l2": 5.0, "recency_decay": 1.0}, {"l2": 5.0, "recency_decay": 0.9}]
+    config = RunConfig(params={"ease": {"l2": [5.0, 6.0], "recency_decay": 1.0}})
+    assert param_grid("ease", config) == [{"l2": 5.0, "recency_decay": 1.0}, {"l2": 6.0, "recency_decay": 1.0}]
     assert len(param_grid("ease", RunConfig())) > 1
 
 

@@ -33,6 +33,7 @@ from scipy.linalg import lapack
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import DataError
 from movierec.models.base import Recommender, check_matrix
+from movierec.models.recency import check_recency, recency_weighted
 
 LEAF = 1024  # below this, a Cholesky inverse (potrf/potri) is cheaper than another recursion level
 GRAM_COLUMN_BLOCK = 512  # items per sparse product when building X^T X (bounds its temporaries)
@@ -213,6 +214,25 @@ def _updated_gram(G: np.ndarray, X_old: sp.csr_matrix, X_new: sp.csr_matrix) -> 
 
 
 GRAM_CACHE = _GramCache()
+_LAST_WEIGHTS: tuple[tuple, weakref.ref] | None = None
+
+
+def _cached_weights(G: np.ndarray, l2: float) -> np.ndarray:
+    """ease_weights(G, l2), reusing the last B while it lives and G and l2 are the same.
+
+    Grid points that differ only in scoring options (``recency_decay``) share one B
+    instead of paying for another inverse. The shared B is made read-only.
+    """
+    global _LAST_WEIGHTS
+    key = (GRAM_CACHE.key, id(G), float(l2))
+    if _LAST_WEIGHTS is not None and _LAST_WEIGHTS[0] == key and GRAM_CACHE.key is not None:
+        B = _LAST_WEIGHTS[1]()
+        if B is not None:
+            return B
+    B = ease_weights(G, l2)
+    B.flags.writeable = False
+    _LAST_WEIGHTS = (key, weakref.ref(B))
+    return B
 
 
 def top_items(X: sp.csr_matrix, max_items: int) -> np.ndarray:
@@ -231,9 +251,14 @@ class EASE(Recommender):
         other items get score -inf, so they are never recommended. On the synthetic
         MovieLens-20M preset the top 20,000 of 26,744 items hold 97% of the
         interactions while the solve costs (20000/26744)^3 = 42% of the full one.
+    recency_decay, recency_floor : score from a recency-weighted history (see
+        :mod:`movierec.models.recency`; needs ``timestamps`` in `fit`). B is unchanged:
+        only the user's rows are weighted. 1.0 scores the plain binary history, as in
+        the paper. On ml-100k leave-last-2, 0.9 is picked on validation and lifts test
+        Recall@10 from 0.110 to 0.155 (refit); on random or mixed hold-outs 1.0 wins.
 
-    Scoring is ``X[users] @ B``; :meth:`score_history` folds in a user unseen at fit
-    time from their history alone.
+    Scoring is ``history[users] @ B``; :meth:`score_history` folds in a user unseen at
+    fit time from their history alone.
 
     Examples
     --------
@@ -244,35 +269,53 @@ class EASE(Recommender):
     """
 
     name = "ease"
-    param_grid = {"l2": [50.0, 100.0, 200.0, 300.0, 400.0, 500.0, 700.0, 900.0, 1200.0]}
+    # recency 0.9 wins on validation only where the hidden items are the sequence's
+    # tail (temporal protocol); elsewhere the plain history (1.0) does
+    param_grid = {"l2": [50.0, 100.0, 200.0, 300.0, 400.0, 500.0, 700.0, 900.0, 1200.0],
+                  "recency_decay": [1.0, 0.9]}
 
-    def __init__(self, *, l2: float = 300.0, max_items: int | None = None) -> None:
+    def __init__(self, *, l2: float = 300.0, max_items: int | None = None, recency_decay: float = 1.0,
+                 recency_floor: float = 0.0) -> None:
         self.l2 = l2
         self.max_items = max_items
+        self.recency_decay = recency_decay
+        self.recency_floor = recency_floor
 
     def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None) -> "EASE":
+            valid: sp.csr_matrix | None = None, timestamps: sp.csr_matrix | None = None) -> "EASE":
+        """Fit B on `X`; `timestamps` (same non-zeros as X) order the history for recency weighting."""
         if self.l2 <= 0:
             raise DataError(f"EASE needs l2 > 0, got {self.l2}")
         if self.max_items is not None and self.max_items < 1:
             raise DataError(f"EASE max_items must be >= 1 or None, got {self.max_items}")
+        check_recency(self.recency_decay, self.recency_floor)
         source = X
         self.X_ = check_matrix(X)
         n_items = self.X_.shape[1]
         self.items_ = top_items(self.X_, self.max_items) if self.max_items and self.max_items < n_items else None
         fitted = self.X_ if self.items_ is None else self.X_[:, self.items_]
-        self.B_ = ease_weights(GRAM_CACHE.get(source, fitted, self.items_), self.l2)
+        self.B_ = _cached_weights(GRAM_CACHE.get(source, fitted, self.items_), self.l2)
+        self.history_ = self._weighted(self.X_, timestamps)
         return self
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        return self._scores_of(self.X_[users])
+        return self._scores_of(self.history_[users])
 
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        """Scores for users given only their histories (rows of a (n, n_items) matrix)."""
+    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
+        """Scores for users given only their histories (rows of a (n, n_items) matrix).
+
+        With `timestamps` (same non-zeros as `history`) the history is recency-weighted
+        like the fitted one; without them every item counts alike.
+        """
         self._check_fitted()
         if history.shape[1] != self.X_.shape[1]:
             raise DataError(f"history has {history.shape[1]} item columns, model has {self.X_.shape[1]}")
-        return self._scores_of(sp.csr_matrix(history, dtype=np.float32))
+        rows = sp.csr_matrix(history, dtype=np.float32)
+        rows.sort_indices()
+        return self._scores_of(self._weighted(rows, timestamps))
+
+    def _weighted(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> sp.csr_matrix:
+        return recency_weighted(X, timestamps, decay=self.recency_decay, floor=self.recency_floor)
 
     def _scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
         if getattr(self, "items_", None) is None:
