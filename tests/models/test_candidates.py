@@ -7,11 +7,14 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.data.interactions import csr_from_indices
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError, DataError
 from movierec.models.candidates import (
     candidate_recall,
+    fit_members,
     inner_holdout,
     label_pairs,
+    member_names,
+    parse_member,
     top_candidates,
 )
 
@@ -76,3 +79,19 @@ def test_candidate_recall_and_labels_by_hand():
     assert label_pairs(truth, candidates).tolist() == [[True, False], [False, False]]
     assert candidate_recall(candidates, truth, np.array([0, 1])) == pytest.approx(1 / 3)
     assert candidate_recall(candidates[1:], truth, np.array([1])) == 0.0
+
+
+def test_member_aliases_fit_one_model_with_two_parameter_sets():
+    X, T, _ = _matrix()
+    members = fit_members("ease, recent=ease", {"ease": {"l2": 2.0}, "recent": {"l2": 2.0, "recency_decay": 0.5}},
+                          X, timestamps=T)
+    assert list(members) == ["ease", "recent"] == list(member_names("ease, recent=ease"))
+    assert members["recent"].recency_decay == 0.5
+    users = np.arange(5)
+    assert not np.allclose(members["ease"].score(users), members["recent"].score(users))
+
+
+@pytest.mark.parametrize("spec", ["=ease", "recent=", " = "])
+def test_malformed_member_specs_are_named(spec):
+    with pytest.raises(ConfigError, match="alias=model"):
+        parse_member(spec)

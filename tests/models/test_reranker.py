@@ -94,7 +94,18 @@ def test_seeded_oversampling_and_save_load(model, tmp_path):
     assert logloss.feature_importances().index[0] in logloss.booster_.feature_names_
 
 
-@pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0}])
+def test_one_model_twice_under_an_alias():
+    """``recent=ease`` adds EASE again with its own parameters: its own feature columns."""
+    params = FAST | {"members": "ease,recent=ease", "member_params": {"recent": {"recency_decay": 0.5}}}
+    model = create("rerank", **params).fit(X, timestamps=TIMES)
+    assert {"ease_score", "recent_score", "recent_rank"} <= set(model.training_frame_.columns)
+    assert model.members_["recent"].recency_decay == 0.5 and model.members_["ease"].recency_decay == 1.0
+    frame = model.training_frame_
+    assert not np.allclose(frame["ease_score"], frame["recent_score"])
+
+
+@pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
+                                 {"members": "ease,ease"}, {"members": "ease,=pop"}])
 def test_bad_parameters_raise_config_errors(bad):
     with pytest.raises(ConfigError):
         create("rerank", **FAST | bad).fit(X)

@@ -33,7 +33,7 @@ from movierec.ensemble.normalise import METHODS
 from movierec.ensemble.tune import BlendChoice, tune_weights
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, RefitAware, check_matrix
-from movierec.models.candidates import fit_member, inner_holdout, member_names
+from movierec.models.candidates import fit_members, inner_holdout, member_names, member_specs, parse_member
 from movierec.models.registry import register
 from movierec.ranking import DEFAULT_BATCH, batches, mask_seen
 
@@ -45,8 +45,9 @@ class Ensemble(Recommender):
     Parameters
     ----------
     members : registered model names, no duplicates (a tuple, or a comma-separated
-        string as in a TOML config: ``"ease,fm"``).
-    member_params : name -> that member's hyper-parameters.
+        string as in a TOML config: ``"ease,fm"``); ``alias=model`` adds a model a
+        second time under another name (``"ease,recent=ease"``).
+    member_params : name (alias) -> that member's hyper-parameters.
     method : ``"rank"``, ``"minmax"``, ``"zscore"``, ``"rrf"`` or ``"auto"`` (tune all).
     weights : name -> weight; given, no tuning happens (the refit path).
     rrf_k : the constant of reciprocal rank fusion.
@@ -122,11 +123,8 @@ class Ensemble(Recommender):
         return self
 
     def _fit_members(self, X, features, valid, timestamps) -> dict[str, Recommender]:
-        params = self.member_params or {}
-        return {
-            name: fit_member(name, params.get(name), X, features=features, valid=valid, timestamps=timestamps)
-            for name in self._names
-        }
+        return fit_members(self.members, self.member_params, X, features=features, valid=valid,
+                           timestamps=timestamps)
 
     def _member_scores(self, members: dict[str, Recommender], history: sp.csr_matrix,
                        users: np.ndarray) -> list[np.ndarray]:
@@ -188,5 +186,5 @@ class Ensemble(Recommender):
             raise ConfigError(f"ensemble method {self.method!r} unknown; expected 'auto' or one of {METHODS}")
         if self.tune_on not in ("valid", "inner"):
             raise ConfigError(f"ensemble tune_on must be 'valid' or 'inner', got {self.tune_on!r}")
-        if self.name in self._names:
+        if self.name in {parse_member(spec)[1] for spec in member_specs(self.members)}:
             raise ConfigError("an ensemble cannot contain itself")

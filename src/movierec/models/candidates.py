@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError, DataError
 from movierec.models.base import Recommender
 from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
 
@@ -49,20 +49,66 @@ def fit_member(
     return model.fit(X, **kwargs)
 
 
-def member_names(members: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """Member model names from a tuple or a comma-separated string ("ease,fm").
+def member_specs(members: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Member specs from a tuple or a comma-separated string ("ease,fm").
 
     The string form lets a TOML config fix the members (a TOML list would be read as
-    a grid of single names).
+    a grid of single names). A spec is a registered model name, or ``alias=model`` to
+    use one model twice with other parameters (``"ease,recent=ease"``; the alias keys
+    `member_params`, the features and the weights).
 
     Examples
     --------
-    >>> member_names("ease, fm")
-    ('ease', 'fm')
+    >>> member_specs("ease, recent=ease")
+    ('ease', 'recent=ease')
     """
     if isinstance(members, str):
         return tuple(name.strip() for name in members.split(",") if name.strip())
     return tuple(members)
+
+
+def parse_member(spec: str) -> tuple[str, str]:
+    """``(alias, registered model name)`` of a member spec.
+
+    Examples
+    --------
+    >>> parse_member("recent=ease"), parse_member("fm")
+    (('recent', 'ease'), ('fm', 'fm'))
+    """
+    alias, equals, model = spec.partition("=")
+    alias, model = alias.strip(), (model if equals else alias).strip()
+    if not alias or not model:
+        raise ConfigError(f"member {spec!r}: expected a model name or alias=model")
+    return alias, model
+
+
+def member_names(members: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The members' names (their aliases where given), in order.
+
+    Examples
+    --------
+    >>> member_names("ease, recent=ease")
+    ('ease', 'recent')
+    """
+    return tuple(parse_member(spec)[0] for spec in member_specs(members))
+
+
+def fit_members(
+    members: str | tuple[str, ...] | list[str],
+    member_params: dict[str, dict[str, Any]] | None,
+    X: sp.csr_matrix,
+    *,
+    features: EncodedFeatures | None = None,
+    valid: sp.csr_matrix | None = None,
+    timestamps: sp.csr_matrix | None = None,
+) -> dict[str, Recommender]:
+    """Every member fitted on `X`, by name (alias), with its `member_params` entry."""
+    fitted = {}
+    for spec in member_specs(members):
+        alias, model = parse_member(spec)
+        fitted[alias] = fit_member(model, (member_params or {}).get(alias), X, features=features, valid=valid,
+                                   timestamps=timestamps)
+    return fitted
 
 
 def accepts_timestamps(model: Recommender) -> bool:

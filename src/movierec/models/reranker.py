@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models.base import Recommender, check_matrix
-from movierec.models.candidates import aligned_timestamps, fit_member, inner_holdout, label_pairs, member_names
+from movierec.models.candidates import aligned_timestamps, fit_members, inner_holdout, label_pairs, member_names
 from movierec.models.registry import register
 from movierec.models.rerank_features import (
     ITEM_ID,
@@ -55,8 +55,9 @@ class Reranker(Recommender):
     ----------
     members : registered model names (a tuple, or a comma-separated string as in a TOML
         config: ``"ease,fm"``); the first generates the candidates, every one
-        contributes its score, rank and per-user z-score as features.
-    member_params : name -> hyper-parameters of that member.
+        contributes its score, rank and per-user z-score as features. ``alias=model``
+        adds a model a second time (``"ease,recent=ease"``).
+    member_params : name (alias) -> hyper-parameters of that member.
     n_candidates : candidates per user (N); their recall caps the reranker's.
     loss : CatBoost loss, one of ``LOSSES`` (ranking losses group rows by user).
     iterations, learning_rate, depth : CatBoost's; early stopping picks the iteration.
@@ -172,11 +173,8 @@ class Reranker(Recommender):
         return frame.reset_index(drop=True), labels, holdout.nnz
 
     def _fit_members(self, X, features, valid, timestamps) -> dict[str, Recommender]:
-        params = self.member_params or {}
-        return {
-            name: fit_member(name, params.get(name), X, features=features, valid=valid, timestamps=timestamps)
-            for name in self._names
-        }
+        return fit_members(self.members, self.member_params, X, features=features, valid=valid,
+                           timestamps=timestamps)
 
     def _pairs(self, members, history, stats, features, users) -> tuple[pd.DataFrame, np.ndarray]:
         """Feature rows of every (user, candidate); rows of empty slots are dropped."""
@@ -293,6 +291,8 @@ class Reranker(Recommender):
     def _check_params(self) -> None:
         if not self._names:
             raise ConfigError("rerank needs at least one member model (members=('ease',))")
+        if len(set(self._names)) != len(self._names):
+            raise ConfigError(f"rerank needs distinct member names (alias=model for a second copy), got {self.members!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"rerank loss {self.loss!r} unknown; expected one of {LOSSES}")
         if self.n_candidates < 1 or self.positive_oversample < 1 or self.inner_repeats < 1:
