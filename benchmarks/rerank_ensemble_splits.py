@@ -33,7 +33,7 @@ import numpy as np
 from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
 from movierec.models.base import RefitAware
-from movierec.models.candidates import candidate_recall
+from movierec.models.candidates import candidate_recall, fit_member, parse_member
 from movierec.models.registry import MODELS, create
 from movierec.prepare import encode_split
 from movierec.atomic import atomic_write_bytes
@@ -78,8 +78,9 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
     train, valid, test, features, (times_train, times_all) = load(data_dir, split)
     every = (train + valid).tocsr()
     member_params: dict[str, dict] = {"ease": {"l2": best_ease_l2(train, valid)}}
-    for name in (set(members) | set(rerank_members)) - {"rerank"}:
-        member_params[name] = member_params.get(name, {}) | overrides.get(name, {})
+    models = dict(parse_member(spec) for spec in members + rerank_members if spec != "rerank")  # alias -> model
+    for alias, model in models.items():  # an alias of ease ("recent=ease") starts from ease's tuned l2
+        member_params[alias] = member_params.get(alias, member_params.get(model, {})) | overrides.get(alias, {})
     rows: list[dict] = []
 
     def record(model_name: str, setting: str, model, seconds: float, **extra) -> None:
@@ -92,18 +93,19 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
     for setting in settings:
         refit = setting == "refit"
         history, history_times = (every, times_all) if refit else (train, times_train)
-        for name in [m for m in dict.fromkeys(members + rerank_members) if m != "rerank"]:
+        for name, registered in models.items():
             params = member_params[name]
             if refit and isinstance(fitted_members.get(name), RefitAware):
                 params = params | fitted_members[name].refit_params()
             started = time.perf_counter()
-            model = create(name, **params).fit(history, features=features, valid=None if refit else valid)
+            model = fit_member(registered, params, history, features=features, valid=None if refit else valid,
+                               timestamps=history_times)
             fitted_members.setdefault(name, model)
             record(name, setting, model, time.perf_counter() - started, params=params)
         # the reranker fits its members without validation: give them what early stopping found
         stopped = {name: member_params.get(name, {}) | (fitted_members[name].refit_params()
                                                          if isinstance(fitted_members.get(name), RefitAware) else {})
-                   for name in set(rerank_members) | set(members) if name != "rerank"}
+                   for name in models}
         rerank_params = RERANK | INNER[split] | {"members": tuple(rerank_members), "member_params": stopped} \
             | overrides.get("rerank", {})
         started = time.perf_counter()

@@ -319,13 +319,13 @@ class EASE(Recommender):
 
     def _scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
         if getattr(self, "items_", None) is None:
-            return _times_dense(rows, self.B_)
+            return times_dense(rows, self.B_)
         scores = np.full(rows.shape, -np.inf, dtype=np.float32)
-        scores[:, self.items_] = _times_dense(rows[:, self.items_], self.B_)
+        scores[:, self.items_] = times_dense(rows[:, self.items_], self.B_)
         return scores
 
 
-def _times_dense(rows: sp.csr_matrix, B: np.ndarray) -> np.ndarray:
+def times_dense(rows: sp.csr_matrix, B: np.ndarray) -> np.ndarray:
     """rows @ B, the scoring hot path.
 
     scipy's sparse x dense product streams one row of B per non-zero, single-threaded,

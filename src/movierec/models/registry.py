@@ -6,13 +6,14 @@ from typing import Any
 
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender
+from movierec.models.dlae import DLAE
 from movierec.models.ease import EASE
 from movierec.models.popularity import Popularity
 
 # Modules that register more models when imported; absent ones are skipped.
 OPTIONAL_MODULES = ("movierec.models.torch", "movierec.models.reranker", "movierec.ensemble.model")
 
-MODELS: dict[str, type[Recommender]] = {cls.name: cls for cls in (Popularity, EASE)}
+MODELS: dict[str, type[Recommender]] = {cls.name: cls for cls in (Popularity, EASE, DLAE)}
 
 
 def register(cls: type[Recommender]) -> type[Recommender]:
