@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import time
@@ -51,9 +52,18 @@ def load(data_dir: Path, split: str):
 
 
 def best_ease_l2(train, valid) -> float:
-    scores = {l2: evaluate(create("ease", l2=l2).fit(train).score, valid, exclude=train)["recall@10"]
-              for l2 in MODELS["ease"].param_grid["l2"]}
-    return max(scores, key=scores.get)
+    return best_closed_form("ease", train, valid, {"l2": MODELS["ease"].param_grid["l2"]})["l2"]
+
+
+def best_closed_form(name: str, train, valid, grid: dict | None = None) -> dict:
+    """The parameters of a closed-form model (ease, dlae) best on valid, from its grid."""
+    grid = grid or MODELS[name].param_grid
+    keys = list(grid)
+    scores = {}
+    for values in itertools.product(*(grid[key] for key in keys)):
+        params = dict(zip(keys, values))
+        scores[values] = evaluate(create(name, **params).fit(train).score, valid, exclude=train)["recall@10"]
+    return dict(zip(keys, max(scores, key=scores.get)))
 
 
 def measure(model, test, exclude) -> dict:
@@ -78,6 +88,8 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
     train, valid, test, features, (times_train, times_all) = load(data_dir, split)
     every = (train + valid).tocsr()
     member_params: dict[str, dict] = {"ease": {"l2": best_ease_l2(train, valid)}}
+    if "dlae" in members + rerank_members:
+        member_params["dlae"] = best_closed_form("dlae", train, valid)
     models = dict(parse_member(spec) for spec in members + rerank_members if spec != "rerank")  # alias -> model
     for alias, model in models.items():  # an alias of ease ("recent=ease") starts from ease's tuned l2
         member_params[alias] = member_params.get(alias, member_params.get(model, {})) | overrides.get(alias, {})

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from movierec.data.interactions import csr_from_indices
-from movierec.ensemble.tune import recall_of, tune_weights
+from movierec.ensemble.tune import guarded_weights, recall_of, tune_weights
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError
 from movierec.models.candidates import inner_holdout
@@ -45,6 +45,29 @@ def test_tuning_finds_the_informative_member_and_never_loses_to_it():
     assert choice.recall >= recall_of(perfect, truth, 2)
     with pytest.raises(ConfigError, match="normalisation"):
         tune_weights([noise], truth, methods=("nope",))
+
+
+def test_guard_falls_back_to_the_best_member_when_blending_gains_nothing():
+    truth = VALID
+    perfect = np.where(truth.toarray() > 0, 1.0, 0.0) + 0.01 * np.random.default_rng(1).random(truth.shape)
+    noise = np.random.default_rng(2).random(truth.shape)
+    choice = guarded_weights([noise, perfect], truth, methods=("rank",), n_trials=8, k=2)
+    assert choice.fell_back and choice.weights == (0.0, 1.0) and choice.recall == pytest.approx(1.0)
+    assert choice.held_out_gain is not None and choice.held_out_gain <= 0
+
+
+def test_guard_keeps_a_blend_that_wins_out_of_sample():
+    """Each member finds one of a user's two hidden items; only together do they find both."""
+    truth = VALID.toarray() > 0
+    rng = np.random.default_rng(3)
+    first = np.argmax(truth, axis=1)
+    second = truth.shape[1] - 1 - np.argmax(truth[:, ::-1], axis=1)
+    rows = np.arange(truth.shape[0])
+    a, b = rng.random(truth.shape), rng.random(truth.shape)
+    a[rows, first], b[rows, second] = 10.0, 10.0
+    choice = guarded_weights([a, b], VALID, methods=("zscore",), n_trials=12, k=2)
+    assert not choice.fell_back and choice.held_out_gain > 0.2
+    assert choice.recall == pytest.approx(1.0)
 
 
 def test_ensemble_tunes_on_valid_and_refits_with_its_weights():

@@ -30,7 +30,7 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import users_with_items
 from movierec.ensemble.blend import blend
 from movierec.ensemble.normalise import METHODS
-from movierec.ensemble.tune import BlendChoice, tune_weights
+from movierec.ensemble.tune import BlendChoice, guarded_weights, tune_weights
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, RefitAware, check_matrix
 from movierec.models.candidates import fit_members, inner_holdout, member_names, member_specs, parse_member
@@ -53,6 +53,9 @@ class Ensemble(Recommender):
     rrf_k : the constant of reciprocal rank fusion.
     n_trials : Optuna trials per normalisation.
     tune_on : ``"valid"`` or ``"inner"`` (see the module docstring).
+    guard : keep a tuned blend only if it also beats the best member on tuning users it
+        was not fitted on (two halves, each tuned on the other); else use that member
+        alone (:func:`movierec.ensemble.tune.guarded_weights`).
     inner_tail, inner_fraction : the inner hold-out rule, used by ``tune_on="inner"``
         and whenever no `valid` is given.
     random_state : seed of the inner hold-out and of the search.
@@ -79,6 +82,7 @@ class Ensemble(Recommender):
         rrf_k: float = 60.0,
         n_trials: int = 60,
         tune_on: str = "valid",
+        guard: bool = True,
         inner_tail: int = 2,
         inner_fraction: float = 0.1,
         random_state: int = 0,
@@ -90,6 +94,7 @@ class Ensemble(Recommender):
         self.rrf_k = rrf_k
         self.n_trials = n_trials
         self.tune_on = tune_on
+        self.guard = guard
         self.inner_tail = inner_tail
         self.inner_fraction = inner_fraction
         self.random_state = random_state
@@ -141,7 +146,8 @@ class Ensemble(Recommender):
         for batch in batches(users, DEFAULT_BATCH):
             for block, member in zip(self._member_scores(members, history, batch), scores):
                 member.append(block)
-        return tune_weights(
+        search = guarded_weights if self.guard else tune_weights
+        return search(
             [np.concatenate(blocks) for blocks in scores], sp.csr_matrix(truth[users]),
             methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k, seed=self.random_state,
         )
