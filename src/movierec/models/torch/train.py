@@ -10,6 +10,8 @@ collapsing deep model shows up in numbers (:mod:`movierec.analysis.diagnostics`)
 
 from __future__ import annotations
 
+import contextlib
+
 import copy
 import time
 from collections.abc import Callable
@@ -99,6 +101,24 @@ def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimi
                                initial_accumulator_value=1e-8)
 
 
+@contextlib.contextmanager
+def deterministic_algorithms():
+    """Within the block, torch picks deterministic kernels (restored afterwards).
+
+    Some CPU backward kernels (the accumulating index writes behind the embedding
+    lookups) add in thread-dependent order: two FM fits with one seed differed in the
+    last bits, and a CatBoost reranker fed those scores moved by 0.001 Recall@10.
+    ``warn_only`` keeps ops that have no deterministic version running (with a warning).
+    """
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def train(
     module: nn.Module,
     X: sp.csr_matrix,
@@ -119,6 +139,11 @@ def train(
     probe_batch : (users, items) pairs on which dead-activation shares are measured
         after every epoch.
     """
+    with deterministic_algorithms():
+        return _train(module, X, config, device=device, validate=validate, probe_batch=probe_batch)
+
+
+def _train(module, X, config, *, device, validate, probe_batch) -> TrainResult:
     rng = seed_everything(config.seed)
     module.to(device)
     optimizer = make_optimizer(module, config)
