@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -101,11 +102,9 @@ def guarded_weights(
     member_scores: Sequence[np.ndarray],
     truth_rows: sp.csr_matrix,
     *,
-    methods: Sequence[str] = METHODS,
-    n_trials: int = 60,
     k: int = 10,
     rrf_k: float = 60.0,
-    seed: int = 0,
+    **search: Any,
 ) -> BlendChoice:
     """`tune_weights`, kept only if the blend also beats the best member out of sample.
 
@@ -114,17 +113,17 @@ def guarded_weights(
     on test. So the users are split in two halves (seeded); weights tuned on each
     half are scored on the other, against the member that was best on the tuning
     half. If the blend does not win there, the choice is the best member alone
-    (weight 1, the others 0); otherwise the weights tuned on every user.
+    (weight 1, the others 0); otherwise the weights tuned on every user. `search`
+    takes tune_weights' other options (methods, n_trials, seed).
     """
-    full = tune_weights(member_scores, truth_rows, methods=methods, n_trials=n_trials, k=k, rrf_k=rrf_k, seed=seed)
+    full = tune_weights(member_scores, truth_rows, k=k, rrf_k=rrf_k, **search)
     n_users = truth_rows.shape[0]
     if len(member_scores) < 2 or n_users < 2:
         return full
-    halves = np.array_split(np.random.default_rng(seed).permutation(n_users), 2)
+    halves = np.array_split(np.random.default_rng(search.get("seed", 0)).permutation(n_users), 2)
     gain = 0.0
     for tuned, checked in (halves, halves[::-1]):
-        choice = tune_weights([s[tuned] for s in member_scores], truth_rows[tuned], methods=methods,
-                              n_trials=n_trials, k=k, rrf_k=rrf_k, seed=seed)
+        choice = tune_weights([s[tuned] for s in member_scores], truth_rows[tuned], k=k, rrf_k=rrf_k, **search)
         best = int(np.argmax([recall_of(s[tuned], truth_rows[tuned], k) for s in member_scores]))
         held = [s[checked] for s in member_scores]
         blended = recall_of(blend(held, choice.weights, method=choice.method, rrf_k=rrf_k), truth_rows[checked], k)
