@@ -299,7 +299,8 @@ class EASE(Recommender):
         return self
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        return self._scores_of(self.history_[users])
+        history = getattr(self, "history_", self.X_)  # models saved before recency weighting lack it
+        return self._scores_of(history[users])
 
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         """Scores for users given only their histories (rows of a (n, n_items) matrix).
