@@ -39,6 +39,7 @@ FAST_PARAMS: dict[str, dict] = {
     "pop": {},
     "ease": {"l2": 5.0},
     "dlae": {"l2": 5.0, "dropout": 0.5},
+    "multvae": {"hidden": 32, "latent": 8, "epochs": 30, "lr": 1e-2, "batch_size": 32, "device": "cpu"},
     # entries below were written with the models' first versions (1-step-per-epoch
     # batches learn nothing here, hence batch_size 64); owners, adjust freely
     "fm": {"dim": 16, "epochs": 30, "lr": 0.02, "batch_size": 64, "device": "cpu", "random_state": 0},

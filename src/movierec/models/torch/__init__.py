@@ -1,10 +1,11 @@
-"""PyTorch models (FM, CFM, deep CFM), registered on import; torch stays inside this package."""
+"""PyTorch models (FM, CFM, deep CFM, Mult-VAE), registered on import; torch stays inside this package."""
 
 from movierec.models.registry import register
 from movierec.models.torch.cfm import CFM, DeepCFM
 from movierec.models.torch.fm import FM
+from movierec.models.torch.vae import MultVAE
 
-for _model in (FM, CFM, DeepCFM):
+for _model in (FM, CFM, DeepCFM, MultVAE):
     register(_model)
 
-__all__ = ["CFM", "DeepCFM", "FM"]
+__all__ = ["CFM", "DeepCFM", "FM", "MultVAE"]
