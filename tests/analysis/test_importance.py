@@ -14,12 +14,12 @@ import pytest
 from movierec.analysis.importance import (
     fit_pointwise,
     importance_table,
-    oversample_positives,
     pointwise_data,
     positive_rate_by_activity,
 )
 from movierec.analysis.importance_report import importance_report, rank_of, share_of
 from movierec.analysis.report import markdown_table
+from movierec.sampling import oversample_positives
 from movierec.data.dataset import FieldKind
 from movierec.data.encoded import EncodedFeatures, FeatureField
 from movierec.data.interactions import csr_from_indices

@@ -7,11 +7,12 @@ Fixture: user 0 has 90 positives, user 1 has 10, user 2 none::
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from movierec.exceptions import DataError
-from movierec.sampling import PositiveSampler, positive_pairs
+from movierec.exceptions import ConfigError, DataError
+from movierec.sampling import PositiveSampler, oversample_positives, positive_pairs
 
 
 @pytest.fixture
@@ -52,3 +53,12 @@ def test_seeded(X):
 def test_bad_balance(X):
     with pytest.raises(DataError, match="balance"):
         PositiveSampler(X, balance=1.5)
+
+
+def test_oversampled_positives_repeat_in_place_by_hand():
+    frame = pd.DataFrame({"group": [0, 0, 1], "row": ["a", "b", "c"]})
+    more, labels = oversample_positives(frame, np.array([False, True, True]), 2)
+    assert more["row"].tolist() == ["a", "b", "b", "c", "c"] and labels.tolist() == [False, True, True, True, True]
+    assert oversample_positives(frame, np.array([True, False, False]), 1)[0] is frame
+    with pytest.raises(ConfigError, match="oversampling"):
+        oversample_positives(frame, np.array([True, False, False]), 0)

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.rerank_features import categorical_columns, numeric_values, one_hot_codes
-from movierec.sampling import positive_pairs, uniform_negatives
+from movierec.sampling import oversample_positives, positive_pairs, uniform_negatives
 
 
 def importance_table(
@@ -128,16 +128,6 @@ def fit_pointwise(
     )
     model.fit(pool)
     return model, pool
-
-
-def oversample_positives(frame: pd.DataFrame, labels: np.ndarray, times: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Repeat every positive row `times` times in place (groups stay contiguous)."""
-    if times < 1:
-        raise ConfigError(f"positive oversampling factor must be >= 1, got {times}")
-    if times == 1:
-        return frame, labels
-    rows = np.repeat(np.arange(len(frame)), np.where(labels, times, 1))
-    return frame.iloc[rows].reset_index(drop=True), labels[rows]
 
 
 def positive_rate_by_activity(

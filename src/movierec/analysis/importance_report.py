@@ -16,7 +16,6 @@ import scipy.sparse as sp
 from movierec.analysis.importance import (
     fit_pointwise,
     importance_table,
-    oversample_positives,
     pointwise_data,
     positive_rate_by_activity,
 )
@@ -24,6 +23,7 @@ from movierec.analysis.report import plot_importances, write_markdown
 from movierec.data.encoded import EncodedFeatures
 from movierec.models.reranker import GROUP, Reranker
 from movierec.models.rerank_features import USER_ID
+from movierec.sampling import oversample_positives
 
 Scorer = Callable[[Any], float]  # fitted model -> Recall@10 on held-out data
 

@@ -42,6 +42,7 @@ from movierec.models.rerank_features import (
     pair_frame,
 )
 from movierec.ranking import mask_seen, top_k
+from movierec.sampling import oversample_positives
 
 GROUP = "group"  # (inner repeat, user): CatBoost's query id
 LOSSES = ("YetiRank", "YetiRankPairwise", "PairLogit", "QueryRMSE", "Logloss")
@@ -195,13 +196,9 @@ class Reranker(Recommender):
     def _train(self, frame: pd.DataFrame, labels: np.ndarray):
         from catboost import CatBoost, Pool
 
+        keep = self._informative(frame[GROUP].to_numpy(), labels)
+        frame, labels = oversample_positives(frame[keep].reset_index(drop=True), labels[keep], self.positive_oversample)
         groups = frame[GROUP].to_numpy()
-        keep = self._informative(groups, labels)
-        frame, labels, groups = frame[keep].reset_index(drop=True), labels[keep], groups[keep]
-        if self.positive_oversample > 1:
-            repeat = np.where(labels, self.positive_oversample, 1)
-            rows = np.repeat(np.arange(len(frame)), repeat)
-            frame, labels, groups = frame.iloc[rows].reset_index(drop=True), labels[rows], groups[rows]
         rng = np.random.default_rng(self.random_state)
         # hold out users, not groups: a user's repeats must not sit on both sides
         users = frame[USER_ID].to_numpy()

@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError, DataError
 
 
 def positive_pairs(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -76,3 +77,13 @@ class PositiveSampler:
         items = self.X.indices[self.X.indptr[users] + offsets].astype(np.int64)
         order = rng.permutation(len(users))
         return users[order], items[order]
+
+
+def oversample_positives(frame: pd.DataFrame, labels: np.ndarray, times: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Repeat every positive row `times` times in place (groups stay contiguous)."""
+    if times < 1:
+        raise ConfigError(f"positive oversampling factor must be >= 1, got {times}")
+    if times == 1:
+        return frame, labels
+    rows = np.repeat(np.arange(len(frame)), np.where(labels, times, 1))
+    return frame.iloc[rows].reset_index(drop=True), labels[rows]
