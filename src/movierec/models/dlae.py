@@ -19,9 +19,9 @@ import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import DataError
-from movierec.models.base import Recommender, check_matrix
-from movierec.models.ease import GRAM_CACHE, times_dense, spd_inverse
-from movierec.models.recency import check_recency, recency_weighted
+from movierec.models.base import check_matrix
+from movierec.models.ease import GRAM_CACHE, ItemItemModel, spd_inverse
+from movierec.models.recency import check_recency
 
 
 def dlae_weights(G: np.ndarray, l2: float, dropout: float) -> np.ndarray:
@@ -35,7 +35,7 @@ def dlae_weights(G: np.ndarray, l2: float, dropout: float) -> np.ndarray:
     return P
 
 
-class DLAE(Recommender):
+class DLAE(ItemItemModel):
     """Dropout linear autoencoder (name ``"dlae"``), closed form like EASE.
 
     Parameters
@@ -70,18 +70,5 @@ class DLAE(Recommender):
         check_recency(self.recency_decay, self.recency_floor)
         self.X_ = check_matrix(X)
         self.B_ = dlae_weights(GRAM_CACHE.get(X, self.X_, None), self.l2, self.dropout)
-        self.history_ = recency_weighted(self.X_, timestamps, decay=self.recency_decay, floor=self.recency_floor)
+        self.history_ = self._weighted(self.X_, timestamps)
         return self
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return times_dense(self.history_[users], self.B_)
-
-    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
-        """Scores for users given only their histories (fold-in), as EASE's."""
-        self._check_fitted()
-        if history.shape[1] != self.X_.shape[1]:
-            raise DataError(f"history has {history.shape[1]} item columns, model has {self.X_.shape[1]}")
-        rows = sp.csr_matrix(history, dtype=np.float32)
-        rows.sort_indices()
-        weighted = recency_weighted(rows, timestamps, decay=self.recency_decay, floor=self.recency_floor)
-        return times_dense(weighted, self.B_)

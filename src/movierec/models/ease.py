@@ -241,7 +241,46 @@ def top_items(X: sp.csr_matrix, max_items: int) -> np.ndarray:
     return np.sort(np.argsort(-counts, kind="stable")[:max_items])
 
 
-class EASE(Recommender):
+class ItemItemModel(Recommender):
+    """Scoring shared by the closed-form item-item models (EASE, DLAE): ``history @ B``.
+
+    Subclasses fit ``B_`` (items x items) and set ``history_``, the (recency-weighted)
+    rows they score from; ``items_`` (or None) restricts B to a subset of columns.
+    """
+
+    recency_decay: float
+    recency_floor: float
+    B_: np.ndarray
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        history = getattr(self, "history_", self.X_)  # models saved before recency weighting lack it
+        return self._scores_of(history[users])
+
+    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
+        """Scores for users given only their histories (rows of a (n, n_items) matrix).
+
+        With `timestamps` (same non-zeros as `history`) the history is recency-weighted
+        like the fitted one; without them every item counts alike.
+        """
+        self._check_fitted()
+        if history.shape[1] != self.X_.shape[1]:
+            raise DataError(f"history has {history.shape[1]} item columns, model has {self.X_.shape[1]}")
+        rows = sp.csr_matrix(history, dtype=np.float32)
+        rows.sort_indices()
+        return self._scores_of(self._weighted(rows, timestamps))
+
+    def _weighted(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> sp.csr_matrix:
+        return recency_weighted(X, timestamps, decay=self.recency_decay, floor=self.recency_floor)
+
+    def _scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
+        if getattr(self, "items_", None) is None:
+            return times_dense(rows, self.B_)
+        scores = np.full(rows.shape, -np.inf, dtype=np.float32)
+        scores[:, self.items_] = times_dense(rows[:, self.items_], self.B_)
+        return scores
+
+
+class EASE(ItemItemModel):
     """EASE (Steck 2019) with L2 weight `l2` (lambda), float32 throughout.
 
     Parameters
@@ -297,34 +336,6 @@ class EASE(Recommender):
         self.B_ = _cached_weights(GRAM_CACHE.get(source, fitted, self.items_), self.l2)
         self.history_ = self._weighted(self.X_, timestamps)
         return self
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        history = getattr(self, "history_", self.X_)  # models saved before recency weighting lack it
-        return self._scores_of(history[users])
-
-    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
-        """Scores for users given only their histories (rows of a (n, n_items) matrix).
-
-        With `timestamps` (same non-zeros as `history`) the history is recency-weighted
-        like the fitted one; without them every item counts alike.
-        """
-        self._check_fitted()
-        if history.shape[1] != self.X_.shape[1]:
-            raise DataError(f"history has {history.shape[1]} item columns, model has {self.X_.shape[1]}")
-        rows = sp.csr_matrix(history, dtype=np.float32)
-        rows.sort_indices()
-        return self._scores_of(self._weighted(rows, timestamps))
-
-    def _weighted(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> sp.csr_matrix:
-        return recency_weighted(X, timestamps, decay=self.recency_decay, floor=self.recency_floor)
-
-    def _scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
-        if getattr(self, "items_", None) is None:
-            return times_dense(rows, self.B_)
-        scores = np.full(rows.shape, -np.inf, dtype=np.float32)
-        scores[:, self.items_] = times_dense(rows[:, self.items_], self.B_)
-        return scores
-
 
 def times_dense(rows: sp.csr_matrix, B: np.ndarray) -> np.ndarray:
     """rows @ B, the scoring hot path.
