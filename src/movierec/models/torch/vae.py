@@ -9,21 +9,14 @@ at once, and it folds in a new user from a history alone (one encoder pass).
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from movierec.data.encoded import EncodedFeatures
-from movierec.exceptions import ConfigError, DataError
-from movierec.models.base import check_matrix
-from movierec.models.torch.common import TorchRecommender, check_valid, validation_recall
-from movierec.models.torch.train import TrainResult, deterministic_algorithms, seed_everything
-
-SCORE_BATCH = 1024  # rows densified per forward pass when scoring
+from movierec.exceptions import ConfigError
+from movierec.models.torch.autoencoder import AutoencoderRecommender
 
 
 class MultVAEModule(nn.Module):
@@ -51,7 +44,7 @@ def vae_loss(logits: torch.Tensor, rows: torch.Tensor, mu: torch.Tensor, logvar:
     return -likelihood + beta * kl
 
 
-class MultVAE(TorchRecommender):
+class MultVAE(AutoencoderRecommender):
     """Mult-VAE (name ``"multvae"``), early-stopped on validation Recall@10.
 
     Parameters
@@ -96,76 +89,27 @@ class MultVAE(TorchRecommender):
         self.random_state = random_state
         self.device = device
 
-    def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None) -> "MultVAE":
-        self._check_params()
-        X = check_matrix(X)
-        valid = check_valid(X, valid)
-        device = self._device()
-        started = time.perf_counter()
-        with deterministic_algorithms():
-            rng = seed_everything(self.random_state)
-            module = MultVAEModule(X.shape[1], self.hidden, self.latent, self.dropout).to(device)
-            self.train_result_ = self._train(module, X, valid, rng, device)
-        self.train_seconds_ = time.perf_counter() - started
-        self.module_ = module.to("cpu").eval()
-        self.X_ = X
-        return self
+    def _build(self, n_items: int) -> MultVAEModule:
+        return MultVAEModule(n_items, self.hidden, self.latent, self.dropout)
 
-    def _train(self, module: MultVAEModule, X: sp.csr_matrix, valid: sp.csr_matrix | None,
-               rng: np.random.Generator, device: torch.device) -> TrainResult:
-        optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        result = TrainResult(best_epoch=self.epochs, best_recall=None)
-        best_state, stale, step = None, 0, 0
-        for epoch in range(1, self.epochs + 1):
-            module.train()
-            total = 0.0
-            for rows in np.array_split(rng.permutation(X.shape[0]), max(1, -(-X.shape[0] // self.batch_size))):
-                batch = torch.from_numpy(X[rows].toarray()).to(device)
-                beta = self.beta_max * min(1.0, step / max(self.anneal_steps, 1))
-                logits, mu, logvar = module(batch)
-                loss = vae_loss(logits, batch, mu, logvar, beta)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(rows)
-                step += 1
-            record = {"epoch": epoch, "loss": total / X.shape[0]}
-            if valid is not None:
-                record["recall@10"] = validation_recall(lambda users: self._forward(module, X[users], device), valid,
-                                                        X, max_users=self.max_valid_users, seed=self.random_state)
-                if result.best_recall is None or record["recall@10"] > result.best_recall:
-                    result.best_epoch, result.best_recall, stale = epoch, record["recall@10"], 0
-                    best_state = {key: value.detach().clone() for key, value in module.state_dict().items()}
-                else:
-                    stale += 1
-            result.history.append(record)
-            if valid is not None and stale >= self.patience:
-                break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        return result
+    def _start(self, module: MultVAEModule) -> dict:
+        return {"optimizer": torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay),
+                "step": 0}
 
-    @staticmethod
-    @torch.no_grad()
-    def _forward(module: MultVAEModule, rows: sp.csr_matrix, device: torch.device) -> np.ndarray:
-        """Item logits of history rows (eval mode: no dropout, z = mu), in blocks of rows."""
-        module.eval()
-        out = np.empty(rows.shape, dtype=np.float32)
-        for start in range(0, rows.shape[0], SCORE_BATCH):
-            block = torch.from_numpy(rows[start:start + SCORE_BATCH].toarray()).to(device)
-            out[start:start + SCORE_BATCH] = module(block)[0].cpu().numpy()
-        return out
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self._forward(self.module_, self.X_[users], torch.device("cpu"))
-
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        """Scores for users given only their histories (fold-in: one encoder pass)."""
-        self._check_fitted()
-        if history.shape[1] != self.X_.shape[1]:
-            raise DataError(f"history has {history.shape[1]} item columns, model has {self.X_.shape[1]}")
-        return self._forward(self.module_, sp.csr_matrix(history, dtype=np.float32), torch.device("cpu"))
+    def _epoch(self, module: MultVAEModule, X: sp.csr_matrix, rng: np.random.Generator, device: torch.device,
+               state: dict) -> float:
+        total = 0.0
+        for rows in self._batches(X.shape[0], rng):
+            batch = torch.from_numpy(X[rows].toarray()).to(device)
+            beta = self.beta_max * min(1.0, state["step"] / max(self.anneal_steps, 1))
+            logits, mu, logvar = module(batch)
+            loss = vae_loss(logits, batch, mu, logvar, beta)
+            state["optimizer"].zero_grad()
+            loss.backward()
+            state["optimizer"].step()
+            total += float(loss.detach()) * len(rows)
+            state["step"] += 1
+        return total / X.shape[0]
 
     def _check_params(self) -> None:
         if min(self.hidden, self.latent, self.epochs, self.batch_size) < 1:
