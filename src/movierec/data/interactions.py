@@ -7,6 +7,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from movierec.data.idmap import IdMap
+from movierec.exceptions import DataError
 
 
 def to_csr(frame: pd.DataFrame, idmap: IdMap) -> sp.csr_matrix:
@@ -47,3 +48,24 @@ def timestamps_csr(frame: pd.DataFrame, idmap: IdMap) -> sp.csr_matrix:
     times = sp.csr_matrix((seconds, (rows, cols)), shape=(idmap.n_users, idmap.n_items))
     times.sort_indices()
     return times
+
+
+def aligned_timestamps(X: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> np.ndarray | None:
+    """Timestamps as an array parallel to ``X.data`` (X with sorted indices), or None.
+
+    Raises
+    ------
+    DataError
+        When `timestamps` has another shape or another sparsity pattern than `X`.
+    """
+    if timestamps is None:
+        return None
+    T = sp.csr_matrix(timestamps, dtype=np.float64)
+    T.sort_indices()
+    if T.shape != X.shape or T.nnz != X.nnz or not np.array_equal(T.indices, X.indices) \
+            or not np.array_equal(T.indptr, X.indptr):
+        raise DataError(
+            f"timestamps must have exactly the non-zeros of X (shape {X.shape}, nnz {X.nnz}); "
+            f"got shape {T.shape}, nnz {T.nnz}. Build both from the same interaction rows."
+        )
+    return T.data

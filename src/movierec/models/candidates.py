@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
+from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import ConfigError, DataError
 from movierec.models.base import Recommender
 from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
@@ -220,27 +221,6 @@ def inner_holdout(
     if times is not None:
         history_times = sp.csr_matrix((times[~held], history.indices, history.indptr), shape=X.shape)
     return history, holdout, history_times
-
-
-def aligned_timestamps(X: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> np.ndarray | None:
-    """Timestamps as an array parallel to ``X.data`` (X with sorted indices), or None.
-
-    Raises
-    ------
-    DataError
-        When `timestamps` has another shape or another sparsity pattern than `X`.
-    """
-    if timestamps is None:
-        return None
-    T = sp.csr_matrix(timestamps, dtype=np.float64)
-    T.sort_indices()
-    if T.shape != X.shape or T.nnz != X.nnz or not np.array_equal(T.indices, X.indices) \
-            or not np.array_equal(T.indptr, X.indptr):
-        raise DataError(
-            f"timestamps must have exactly the non-zeros of X (shape {X.shape}, nnz {X.nnz}); "
-            f"got shape {T.shape}, nnz {T.nnz}. Build both from the same interaction rows."
-        )
-    return T.data
 
 
 def _subset(X: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:

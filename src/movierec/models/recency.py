@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import DataError
-from movierec.models.candidates import aligned_timestamps
 
 
 def check_recency(decay: float, floor: float) -> None:

@@ -30,9 +30,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
+from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models.base import Recommender, check_matrix
-from movierec.models.candidates import aligned_timestamps, fit_members, inner_holdout, label_pairs, member_names
+from movierec.models.candidates import fit_members, inner_holdout, label_pairs, member_names
 from movierec.models.registry import register
 from movierec.models.rerank_features import (
     ITEM_ID,
