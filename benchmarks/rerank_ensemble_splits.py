@@ -66,6 +66,14 @@ def best_closed_form(name: str, train, valid, grid: dict | None = None) -> dict:
     return dict(zip(keys, max(scores, key=scores.get)))
 
 
+def guard_summary(choice) -> dict | None:
+    """What the ensemble's out-of-sample guard saw: held-out gain, its standard error, the verdict."""
+    if choice.held_out_gain is None:
+        return None
+    return {"held_out_gain": round(choice.held_out_gain, 5), "held_out_se": round(choice.held_out_se, 5),
+            "fell_back": choice.fell_back}
+
+
 def measure(model, test, exclude) -> dict:
     result = evaluate(model.score, test, exclude=exclude)
     return {"recall@10": round(result["recall@10"], 4), "ndcg@10": round(result["ndcg@10"], 4)}
@@ -132,7 +140,8 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
             ensemble = tuned.with_params(**tuned.refit_params()).fit(every, features=features, timestamps=times_all)
         record("ensemble", setting, ensemble, time.perf_counter() - started, method=ensemble.choice_.method,
                weights={k: round(v, 4) for k, v in ensemble.weights_.items()},
-               valid_recall=None if refit else round(tuned.choice_.recall, 4))
+               valid_recall=None if refit else round(tuned.choice_.recall, 4),
+               guard=None if refit else guard_summary(tuned.choice_))
         if skip_rerank:
             continue
         started = time.perf_counter()

@@ -70,6 +70,23 @@ def test_guard_keeps_a_blend_that_wins_out_of_sample():
     assert choice.recall == pytest.approx(1.0)
 
 
+def test_guard_wants_a_gain_beyond_its_standard_error():
+    """Members of pure noise: a blend can 'win' held out by chance, by less than one SE."""
+    import scipy.sparse as sp
+
+    truth = sp.csr_matrix((np.random.default_rng(0).random((300, 40)) < 0.1).astype(np.float32))
+    rng = np.random.default_rng(2)
+    members = [rng.random(truth.shape) for _ in range(3)]
+    search = {"methods": ("rank",), "n_trials": 10, "k": 5}
+    lenient = guarded_weights(members, truth, margin=0.0, **search)
+    strict = guarded_weights(members, truth, margin=1.0, **search)
+    assert not lenient.fell_back and 0 < lenient.held_out_gain < lenient.held_out_se
+    assert strict.fell_back and sorted(strict.weights) == [0.0, 0.0, 1.0]
+    assert (strict.held_out_gain, strict.held_out_se) == (lenient.held_out_gain, lenient.held_out_se)
+    with pytest.raises(ConfigError, match="margin"):
+        guarded_weights(members, truth, margin=-1.0, **search)
+
+
 def test_ensemble_tunes_on_valid_and_refits_with_its_weights():
     model = create("ensemble", **MEMBERS).fit(X, valid=VALID)
     assert set(model.weights_) == {"ease", "pop"} and model.choice_.method in ("rank", "minmax", "zscore", "rrf")

@@ -56,6 +56,8 @@ class Ensemble(Recommender):
     guard : keep a tuned blend only if it also beats the best member on tuning users it
         was not fitted on (two halves, each tuned on the other); else use that member
         alone (:func:`movierec.ensemble.tune.guarded_weights`).
+    guard_margin : how many standard errors (of the per-user differences) the held-out
+        gain must exceed for the blend to be kept (0: any gain).
     inner_tail, inner_fraction : the inner hold-out rule, used by ``tune_on="inner"``
         and whenever no `valid` is given.
     random_state : seed of the inner hold-out and of the search.
@@ -83,6 +85,7 @@ class Ensemble(Recommender):
         n_trials: int = 60,
         tune_on: str = "valid",
         guard: bool = True,
+        guard_margin: float = 1.0,
         inner_tail: int = 2,
         inner_fraction: float = 0.1,
         random_state: int = 0,
@@ -95,6 +98,7 @@ class Ensemble(Recommender):
         self.n_trials = n_trials
         self.tune_on = tune_on
         self.guard = guard
+        self.guard_margin = guard_margin
         self.inner_tail = inner_tail
         self.inner_fraction = inner_fraction
         self.random_state = random_state
@@ -146,10 +150,10 @@ class Ensemble(Recommender):
         for batch in batches(users, DEFAULT_BATCH):
             for block, member in zip(self._member_scores(members, history, batch), scores):
                 member.append(block)
-        search = guarded_weights if self.guard else tune_weights
-        return search(
+        guard = {"margin": self.guard_margin} if self.guard else {}
+        return (guarded_weights if self.guard else tune_weights)(
             [np.concatenate(blocks) for blocks in scores], sp.csr_matrix(truth[users]),
-            methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k, seed=self.random_state,
+            methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k, seed=self.random_state, **guard,
         )
 
     def _score(self, users: np.ndarray) -> np.ndarray:
