@@ -1,4 +1,4 @@
-"""RecVAE (movierec.models.torch.recvae): prior and loss by hand, fold-in, alternation, ml-100k."""
+"""RecVAE (movierec.models.torch.recvae): prior and loss by hand, alternation, ml-100k (shared: test_autoencoder)."""
 
 from __future__ import annotations
 
@@ -66,23 +66,6 @@ def test_each_epoch_the_prior_takes_the_encoder():
     model = RecVAE(**SMALL | {"epochs": 2}).fit(_random())
     for key, value in model.module_.encoder.state_dict().items():
         torch.testing.assert_close(model.module_.previous.state_dict()[key], value)
-
-
-def test_fold_in_scores_like_the_fitted_user_and_seeds_repeat():
-    X = _random()
-    model = RecVAE(**SMALL).fit(X)
-    np.testing.assert_allclose(model.score_history(X[[3, 7]]), model.score(np.array([3, 7])), rtol=1e-6)
-    again = RecVAE(**SMALL).fit(X)
-    np.testing.assert_array_equal(model.score(np.arange(10)), again.score(np.arange(10)))
-
-
-def test_early_stopping_keeps_the_best_epoch():
-    X, valid = _random(1), _random(2)
-    valid = sp.csr_matrix(valid - valid.multiply(X))
-    model = RecVAE(**SMALL | {"epochs": 10, "patience": 3}).fit(X, valid=valid)
-    recalls = [record["recall@10"] for record in model.train_result_.history]
-    assert model.best_epoch_ == 1 + int(np.argmax(recalls)) and model.refit_params() == {"epochs": model.best_epoch_}
-    assert len(recalls) == 10 or len(recalls) - model.best_epoch_ == 3
 
 
 @pytest.mark.parametrize("bad", [{"hidden": 0}, {"encoder_passes": 0}, {"dropout": 1.0}, {"gamma": -1.0},

@@ -1,4 +1,4 @@
-"""Mult-VAE (movierec.models.torch.vae): loss by hand, fold-in, early stopping, ml-100k."""
+"""Mult-VAE (movierec.models.torch.vae): loss by hand, parameters, ml-100k (shared behaviour: test_autoencoder)."""
 
 from __future__ import annotations
 
@@ -28,24 +28,6 @@ def test_loss_by_hand():
     kl = 0.5 * 1.0 + (-0.5) * (1 + np.log(2.0) - 2.0)  # per dimension: -(1 + logvar - mu^2 - e^logvar) / 2
     expected = -(np.log(0.25) + np.log(0.75)) + 0.5 * kl
     assert float(vae_loss(logits, rows, mu, logvar, beta=0.5)) == pytest.approx(expected, rel=1e-6)
-
-
-def test_fold_in_scores_like_the_fitted_user_and_seeds_repeat():
-    X = _random()
-    model = MultVAE(**SMALL).fit(X)
-    np.testing.assert_allclose(model.score_history(X[[3, 7]]), model.score(np.array([3, 7])), rtol=1e-6)
-    again = MultVAE(**SMALL).fit(X)
-    np.testing.assert_array_equal(model.score(np.arange(10)), again.score(np.arange(10)))
-
-
-def test_early_stopping_keeps_the_best_epoch():
-    X, valid = _random(1), _random(2)
-    valid = sp.csr_matrix(valid - valid.multiply(X))  # hidden items the history does not hold
-    model = MultVAE(**SMALL | {"epochs": 12, "patience": 3}).fit(X, valid=valid)
-    history = model.train_result_.history
-    recalls = [record["recall@10"] for record in history]
-    assert model.best_epoch_ == 1 + int(np.argmax(recalls)) and model.refit_params() == {"epochs": model.best_epoch_}
-    assert len(history) == 12 or len(history) - model.best_epoch_ == 3
 
 
 @pytest.mark.parametrize("bad", [{"hidden": 0}, {"dropout": 1.0}, {"lr": 0.0}, {"beta_max": -1.0}])
