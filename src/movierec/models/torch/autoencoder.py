@@ -9,6 +9,7 @@ and fold-in of a new user from a history alone (one encoder pass).
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -41,18 +42,18 @@ class AutoencoderRecommender(TorchRecommender):
     random_state: int
     device: str
 
+    @abstractmethod
     def _build(self, n_items: int) -> nn.Module:
         """A fresh network for `n_items` items."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _start(self, module: nn.Module) -> Any:
         """Optimisers and counters the epochs share (whatever `_epoch` needs)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _epoch(self, module: nn.Module, X: sp.csr_matrix, rng: np.random.Generator, device: torch.device,
                state: Any) -> float:
-        """Train one epoch over the rows of `X`; returns the mean loss per user."""
-        raise NotImplementedError
+        """Train one epoch over the rows of `X`; returns a mean loss per user (for the history)."""
 
     def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
             valid: sp.csr_matrix | None = None) -> "AutoencoderRecommender":
@@ -118,5 +119,6 @@ class AutoencoderRecommender(TorchRecommender):
             raise DataError(f"history has {history.shape[1]} item columns, model has {self.X_.shape[1]}")
         return self._forward(self.module_, sp.csr_matrix(history, dtype=np.float32), torch.device("cpu"))
 
+    @abstractmethod
     def _check_params(self) -> None:
-        raise NotImplementedError
+        """Raise a ConfigError naming the model for parameters it cannot train with."""

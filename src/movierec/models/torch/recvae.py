@@ -145,6 +145,8 @@ class RecVAE(AutoencoderRecommender):
 
     def _epoch(self, module: RecVAEModule, X: sp.csr_matrix, rng: np.random.Generator, device: torch.device,
                state: dict) -> float:
+        """Encoder passes (input dropout), the prior takes the new encoder, decoder passes; the
+        loss returned is the last decoder pass's."""
         module.dropout = self.dropout
         for _ in range(self.encoder_passes):
             self._pass(module, X, rng, device, state["encoder"])
