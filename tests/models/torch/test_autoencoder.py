@@ -1,4 +1,5 @@
-"""What Mult-VAE and RecVAE share (movierec.models.torch.autoencoder): fold-in, seeds, early stopping."""
+"""What Mult-VAE and RecVAE share (movierec.models.torch.autoencoder): fold-in, seeds, early
+stopping, parameter checks, and beating popularity on ml-100k."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from movierec.evaluate import evaluate
+from movierec.exceptions import ConfigError
+from movierec.models.popularity import Popularity
 from movierec.models.torch.recvae import RecVAE
 from movierec.models.torch.vae import MultVAE
 
@@ -41,3 +45,34 @@ def test_early_stopping_keeps_the_best_epoch(model_class, params):
 
     again = validation_recall(model.score, valid, X, max_users=model.max_valid_users, seed=model.random_state)
     assert again == pytest.approx(max(recalls))
+
+
+BAD_PARAMETERS = [pytest.param(MultVAE, "multvae", bad, id=f"multvae-{next(iter(bad))}")
+                  for bad in ({"hidden": 0}, {"dropout": 1.0}, {"lr": 0.0}, {"beta_max": -1.0})] + \
+                 [pytest.param(RecVAE, "recvae", bad, id=f"recvae-{next(iter(bad))}")
+                  for bad in ({"hidden": 0}, {"encoder_passes": 0}, {"dropout": 1.0}, {"gamma": -1.0}, {"lr": 0.0})]
+
+
+@pytest.mark.parametrize("model_class, name, bad", BAD_PARAMETERS)
+def test_bad_parameters_raise_config_errors(model_class, name, bad):
+    with pytest.raises(ConfigError, match=name):
+        model_class(**SMALL | {"epochs": 4} | bad).fit(_random())
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("model_class, split, ratio, floor", [
+    # fixed splits, no refit, default settings; measured Mult-VAE 0.2731 on mixed
+    # (popularity 0.1460), RecVAE 0.3171 on random (popularity about 0.15)
+    pytest.param(MultVAE, "mixed", 1.7, 0.26, id="multvae-mixed"),
+    pytest.param(RecVAE, "random", 1.8, 0.30, id="recvae-random"),
+])
+def test_ml100k_beats_popularity(splits_dir, model_class, split, ratio, floor):
+    from movierec.prepare import encode_split
+    from movierec.split import read_split
+
+    prepared = encode_split(read_split(splits_dir / f"ml100k-{split}-s0"))
+    known = prepared.train_valid
+    model = model_class(device="cpu").fit(prepared.train, valid=prepared.valid)
+    vae = evaluate(model.score, prepared.test, exclude=known)["recall@10"]
+    pop = evaluate(Popularity().fit(prepared.train).score, prepared.test, exclude=known)["recall@10"]
+    assert vae >= ratio * pop and vae >= floor, (vae, pop)

@@ -11,7 +11,6 @@ collapsing deep model shows up in numbers (:mod:`movierec.analysis.diagnostics`)
 from __future__ import annotations
 
 import contextlib
-
 import copy
 import time
 from collections.abc import Callable
