@@ -104,8 +104,22 @@ def test_one_model_twice_under_an_alias():
     assert not np.allclose(frame["ease_score"], frame["recent_score"])
 
 
+def test_cross_fitted_boosters_average_their_predictions():
+    """n_folds=3: three boosters, each early-stopped on its own users; scores are their mean."""
+    model = create("rerank", **FAST | {"n_folds": 3}).fit(X, timestamps=TIMES)
+    assert len(model.boosters_) == 3 and len(model.best_iterations_) == 3
+    users = np.arange(5)
+    frame, items = model._pairs(model.members_, model.X_, model.stats_, model.features_, users)
+    mean = np.mean([booster.predict(model._inputs(frame)) for booster in model.boosters_], axis=0)
+    kept = np.flatnonzero(items.ravel() >= 0)
+    scores = model.score(users)
+    np.testing.assert_allclose(scores[kept // items.shape[1], items.ravel()[kept]], mean, rtol=1e-5)
+    assert not np.allclose(model.boosters_[0].predict(model._inputs(frame)), mean)
+    assert len(model.feature_importances()) == len(model.booster_.feature_names_)
+
+
 @pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
-                                 {"members": "ease,ease"}, {"members": "ease,=pop"}])
+                                 {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0}])
 def test_bad_parameters_raise_config_errors(bad):
     with pytest.raises(ConfigError):
         create("rerank", **FAST | bad).fit(X)

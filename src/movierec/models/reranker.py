@@ -72,6 +72,10 @@ class Reranker(Recommender):
     inner_repeats : inner hold-outs drawn (seeds random_state, +1, ...); their rows are
         stacked, which multiplies the training data the small per-user hold-outs give.
     eval_fraction : share of training users kept aside for early stopping (0: none).
+    n_folds : with more than 1, cross-fitting instead: the training users fall into
+        `n_folds` seeded folds, one booster per fold early-stops on that fold and learns
+        from the others, and the boosters' predictions are averaged. Every user then
+        trains some booster, and no single 20 % draw of users decides when to stop.
     recent_days : window of the "recent popularity" feature (needs timestamps).
     thread_count : CatBoost threads.
     random_state : seed of the inner hold-out, the eval users and CatBoost.
@@ -104,6 +108,7 @@ class Reranker(Recommender):
         inner_fraction: float = 0.1,
         inner_repeats: int = 1,
         eval_fraction: float = 0.2,
+        n_folds: int = 1,
         recent_days: float = 30.0,
         thread_count: int = 2,
         random_state: int = 0,
@@ -121,6 +126,7 @@ class Reranker(Recommender):
         self.inner_fraction = inner_fraction
         self.inner_repeats = inner_repeats
         self.eval_fraction = eval_fraction
+        self.n_folds = n_folds
         self.recent_days = recent_days
         self.thread_count = thread_count
         self.random_state = random_state
@@ -154,7 +160,8 @@ class Reranker(Recommender):
         self.inner_candidate_recall_ = found / max(hidden, 1)
         self.training_frame_ = pd.concat(frames, ignore_index=True)
         self.training_labels_ = np.concatenate(labels)
-        self.booster_ = self._train(self.training_frame_, self.training_labels_)
+        self.boosters_ = self._train(self.training_frame_, self.training_labels_)
+        self.booster_ = self.boosters_[0]  # one model for the SHAP report
         self.members_ = self._fit_members(X, features, valid, timestamps)
         self.stats_ = history_stats(X, times, features, recent_days=self.recent_days)
         self.features_ = features
@@ -194,7 +201,8 @@ class Reranker(Recommender):
         frame = frame.drop(columns=[GROUP], errors="ignore")
         return frame if self.use_ids else frame.drop(columns=[USER_ID, ITEM_ID])
 
-    def _train(self, frame: pd.DataFrame, labels: np.ndarray):
+    def _train(self, frame: pd.DataFrame, labels: np.ndarray) -> list:
+        """The boosters: one early-stopped on `eval_fraction` of the users, or one per fold."""
         from catboost import CatBoost, Pool
 
         keep = self._informative(frame[GROUP].to_numpy(), labels)
@@ -204,8 +212,12 @@ class Reranker(Recommender):
         # hold out users, not groups: a user's repeats must not sit on both sides
         users = frame[USER_ID].to_numpy()
         unique = np.unique(users)
-        held = rng.random(len(unique)) < self.eval_fraction if len(unique) > 10 else np.zeros(len(unique), bool)
-        is_eval = np.isin(users, unique[held])
+        if self.n_folds > 1 and len(unique) >= self.n_folds:
+            fold_of_user = rng.permutation(len(unique)) % self.n_folds
+        else:
+            held = rng.random(len(unique)) < self.eval_fraction if len(unique) > 10 else np.zeros(len(unique), bool)
+            fold_of_user = np.where(held, 0, -1)
+        fold = fold_of_user[np.searchsorted(unique, users)]
         inputs = self._inputs(frame)
         cats = categorical_columns(inputs)
 
@@ -218,16 +230,21 @@ class Reranker(Recommender):
             "iterations": self.iterations,
             "learning_rate": self.learning_rate,
             "depth": self.depth,
-            "random_seed": self.random_state,
             "thread_count": self.thread_count,
             "verbose": False,
             "allow_writing_files": False,
         }
-        booster = CatBoost(params | ({"eval_metric": "NDCG:top=10", "od_type": "Iter", "od_wait": 50,
-                                     "use_best_model": True} if is_eval.any() else {}))
-        booster.fit(pool(~is_eval), eval_set=pool(is_eval) if is_eval.any() else None)
-        self.best_iteration_ = int(booster.get_best_iteration() or self.iterations - 1) + 1
-        return booster
+        stopping = {"eval_metric": "NDCG:top=10", "od_type": "Iter", "od_wait": 50, "use_best_model": True}
+        boosters = []
+        n_boosters = max(int(fold_of_user.max(initial=-1)) + 1, 1)
+        for k in range(n_boosters):
+            is_eval = fold == k
+            booster = CatBoost(params | {"random_seed": self.random_state + k} | (stopping if is_eval.any() else {}))
+            booster.fit(pool(~is_eval), eval_set=pool(is_eval) if is_eval.any() else None)
+            boosters.append(booster)
+        self.best_iterations_ = [int(b.get_best_iteration() or self.iterations - 1) + 1 for b in boosters]
+        self.best_iteration_ = round(float(np.mean(self.best_iterations_)))
+        return boosters
 
     def _informative(self, groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Ranking losses learn nothing from a user whose candidates hold no positive."""
@@ -242,7 +259,8 @@ class Reranker(Recommender):
         """CatBoost scores on each user's candidates; every other item gets -inf."""
         frame, items = self._pairs(self.members_, self.X_, self.stats_, self.features_, users)
         kept = np.flatnonzero(items.ravel() >= 0)
-        predictions = self.booster_.predict(self._inputs(frame))
+        inputs = self._inputs(frame)
+        predictions = np.mean([booster.predict(inputs) for booster in self.boosters_], axis=0)
         out = np.full((len(users), self.X_.shape[1]), -np.inf, dtype=np.float32)
         out[kept // items.shape[1], items.ravel()[kept]] = predictions
         return out
@@ -256,10 +274,10 @@ class Reranker(Recommender):
         return np.where(np.isfinite(values), items, -1)
 
     def feature_importances(self, kind: str = "PredictionValuesChange") -> pd.Series:
-        """CatBoost's importance of each feature, largest first."""
+        """CatBoost's importance of each feature (the mean over the boosters), largest first."""
         self._check_fitted()
-        values = self.booster_.get_feature_importance(type=kind) if kind != "LossFunctionChange" else \
-            self.booster_.get_feature_importance(type=kind, data=self.training_pool())
+        data = {"data": self.training_pool()} if kind == "LossFunctionChange" else {}
+        values = np.mean([booster.get_feature_importance(type=kind, **data) for booster in self.boosters_], axis=0)
         return pd.Series(values, index=self.booster_.feature_names_).sort_values(ascending=False)
 
     def training_pool(self):
@@ -293,10 +311,10 @@ class Reranker(Recommender):
             raise ConfigError(f"rerank needs distinct member names (alias=model for a second copy), got {self.members!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"rerank loss {self.loss!r} unknown; expected one of {LOSSES}")
-        if self.n_candidates < 1 or self.positive_oversample < 1 or self.inner_repeats < 1:
+        if min(self.n_candidates, self.positive_oversample, self.inner_repeats, self.n_folds) < 1:
             raise ConfigError(
-                f"rerank needs n_candidates, positive_oversample and inner_repeats >= 1, "
-                f"got {self.n_candidates}, {self.positive_oversample}, {self.inner_repeats}"
+                f"rerank needs n_candidates, positive_oversample, inner_repeats and n_folds >= 1, "
+                f"got {self.n_candidates}, {self.positive_oversample}, {self.inner_repeats}, {self.n_folds}"
             )
         if not 0.0 <= self.eval_fraction < 1.0:
             raise ConfigError(f"rerank eval_fraction must be in [0, 1), got {self.eval_fraction}")
