@@ -13,6 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+
+
+def random_binary(n_users: int, n_items: int, density: float, seed: int = 0) -> sp.csr_matrix:
+    """A seeded users x items matrix of ones at random positions (no structure to learn)."""
+    X = sp.random(n_users, n_items, density=density, format="csr", random_state=seed, dtype=np.float32)
+    X.data[:] = 1.0
+    return X
 
 
 def planted_interactions(seed: int = 0, n_users: int = 60, block: int = 20) -> pd.DataFrame:

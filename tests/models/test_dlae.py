@@ -10,6 +10,7 @@ from movierec.evaluate import evaluate
 from movierec.exceptions import DataError
 from movierec.models.dlae import DLAE
 from movierec.models.ease import EASE
+from tests.synthetic import random_binary
 
 
 def dense_dlae(X: sp.spmatrix, l2: float, dropout: float) -> np.ndarray:
@@ -21,9 +22,7 @@ def dense_dlae(X: sp.spmatrix, l2: float, dropout: float) -> np.ndarray:
 
 
 def _random(seed=0, shape=(80, 40)):
-    X = sp.random(*shape, density=0.2, format="csr", random_state=seed, dtype=np.float32)
-    X.data[:] = 1.0
-    return X
+    return random_binary(*shape, density=0.2, seed=seed)
 
 
 @pytest.mark.parametrize(("l2", "dropout"), [(5.0, 0.0), (5.0, 0.5), (1.0, 0.8)])

@@ -17,6 +17,7 @@ from movierec.exceptions import DataError
 from movierec.models.ease import EASE
 from movierec.models.popularity import Popularity
 from movierec.split import SplitSpec, make_split, read_split
+from tests.synthetic import random_binary
 
 
 def dense_ease(X: sp.spmatrix, l2: float) -> np.ndarray:
@@ -28,14 +29,8 @@ def dense_ease(X: sp.spmatrix, l2: float) -> np.ndarray:
     return B
 
 
-def _random_binary(n_users: int, n_items: int, density: float, seed: int) -> sp.csr_matrix:
-    X = sp.random(n_users, n_items, density=density, format="csr", random_state=seed, dtype=np.float32)
-    X.data[:] = 1.0
-    return X
-
-
 def test_weights_equal_the_dense_reference():
-    X = _random_binary(200, 60, 0.1, seed=0)
+    X = random_binary(200, 60, 0.1, seed=0)
     model = EASE(l2=20.0).fit(X)
     assert model.B_.dtype == np.float32
     assert np.all(np.diag(model.B_) == 0.0)
@@ -46,7 +41,7 @@ def test_weights_equal_the_dense_reference():
 
 def test_refit_after_an_in_place_change_of_the_values_uses_the_new_values():
     """The Gram cache must notice X.data changing while X's structure stays."""
-    X = _random_binary(100, 30, 0.2, seed=3)
+    X = random_binary(100, 30, 0.2, seed=3)
     EASE(l2=5.0).fit(X)
     X.data[:] = 2.0
     np.testing.assert_allclose(EASE(l2=5.0).fit(X).B_, dense_ease(X, 5.0), atol=2e-5)
@@ -55,7 +50,7 @@ def test_refit_after_an_in_place_change_of_the_values_uses_the_new_values():
 def test_max_items_equals_the_reference_on_the_most_popular_columns():
     """EASE on the 20 most interacted of 60 items = the dense EASE of those columns;
     the other 40 items score -inf for fitted and folded-in users alike."""
-    X = _random_binary(300, 60, 0.1, seed=4)
+    X = random_binary(300, 60, 0.1, seed=4)
     counts = np.diff(X.tocsc().indptr)
     top = np.sort(np.argsort(-counts, kind="stable")[:20])
     model = EASE(l2=10.0, max_items=20).fit(X)
@@ -71,7 +66,7 @@ def test_max_items_equals_the_reference_on_the_most_popular_columns():
 def test_fold_in_of_an_unseen_user_equals_a_fitted_user_with_that_history():
     """User 0 was fitted with history h; a user never seen at fit time with the same h
     (given as a bare history row) gets the same scores."""
-    X = _random_binary(120, 40, 0.15, seed=1)
+    X = random_binary(120, 40, 0.15, seed=1)
     model = EASE(l2=10.0).fit(X)
     history = sp.csr_matrix(X[[0, 5]].toarray())  # a fresh matrix, not a view of X_
     np.testing.assert_allclose(model.score_history(history), model.score(np.array([0, 5])), rtol=1e-6)
@@ -83,7 +78,7 @@ def test_fold_in_of_an_unseen_user_equals_a_fitted_user_with_that_history():
 
 def test_invalid_l2_is_a_data_error():
     with pytest.raises(DataError, match="l2 > 0"):
-        EASE(l2=0.0).fit(_random_binary(10, 5, 0.5, seed=2))
+        EASE(l2=0.0).fit(random_binary(10, 5, 0.5, seed=2))
 
 
 def test_non_sparse_input_is_a_data_error():

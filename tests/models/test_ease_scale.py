@@ -12,18 +12,20 @@ import scipy.sparse as sp
 
 from movierec.exceptions import DataError
 from movierec.models import ease as ease_module
-from movierec.models.ease import EASE, GRAM_CACHE, ease_weights, gram, spd_inverse, top_items
-
-
-def _random_binary(n_users: int, n_items: int, density: float, seed: int) -> sp.csr_matrix:
-    X = sp.random(n_users, n_items, density=density, format="csr", random_state=seed, dtype=np.float32)
-    X.data[:] = 1.0
-    return X
+from movierec.models.ease import (
+    EASE,
+    GRAM_CACHE,
+    ease_weights,
+    gram,
+    spd_inverse,
+    top_items,
+)
+from tests.synthetic import random_binary
 
 
 @pytest.mark.parametrize("n", [7, 33, 100])
 def test_block_inverse_equals_the_float64_inverse(n: int) -> None:
-    X = _random_binary(3 * n, n, 0.2, seed=n)
+    X = random_binary(3 * n, n, 0.2, seed=n)
     A = (X.T @ X).toarray().astype(np.float32) + 5 * np.eye(n, dtype=np.float32)
     expected = np.linalg.inv(A.astype(np.float64))
     result = spd_inverse(A.copy(), leaf=4)  # 4-item leaves: several recursion levels
@@ -42,13 +44,13 @@ def test_block_inverse_works_in_place_and_rejects_an_indefinite_matrix() -> None
 
 
 def test_blocked_gram_equals_the_sparse_product(monkeypatch) -> None:
-    X = _random_binary(300, 70, 0.1, seed=4)
+    X = random_binary(300, 70, 0.1, seed=4)
     monkeypatch.setattr(ease_module, "GRAM_COLUMN_BLOCK", 16)
     np.testing.assert_array_equal(gram(X), (X.T @ X).toarray())
 
 
 def test_ease_weights_overwrite_reuses_the_buffer() -> None:
-    X = _random_binary(200, 50, 0.1, seed=5)
+    X = random_binary(200, 50, 0.1, seed=5)
     G = gram(X)
     copy = ease_weights(G, 10.0)
     assert not np.shares_memory(copy, G)
@@ -59,7 +61,7 @@ def test_ease_weights_overwrite_reuses_the_buffer() -> None:
 
 
 def test_gram_is_computed_once_per_training_matrix(monkeypatch) -> None:
-    X = _random_binary(150, 40, 0.1, seed=6)
+    X = random_binary(150, 40, 0.1, seed=6)
     calls = []
     real = ease_module.gram
     monkeypatch.setattr(ease_module, "gram", lambda M: calls.append(1) or real(M))
@@ -81,7 +83,7 @@ def test_gram_is_computed_once_per_training_matrix(monkeypatch) -> None:
 
 
 def test_max_items_fits_the_top_items_and_never_recommends_the_rest() -> None:
-    X = _random_binary(300, 60, 0.1, seed=7)
+    X = random_binary(300, 60, 0.1, seed=7)
     top = top_items(X, 25)
     counts = np.diff(X.tocsc().indptr)
     assert len(top) == 25 and counts[top].min() >= np.delete(counts, top).max()
@@ -104,7 +106,7 @@ def test_max_items_fits_the_top_items_and_never_recommends_the_rest() -> None:
 
 
 def test_dense_sparse_and_blocked_scoring_agree(monkeypatch) -> None:
-    X = _random_binary(100, 50, 0.1, seed=8)
+    X = random_binary(100, 50, 0.1, seed=8)
     model = EASE(l2=10.0).fit(X)
     users = np.arange(30)
     monkeypatch.setattr(ease_module, "DENSE_SCORING_DENSITY", 0.0)
@@ -118,8 +120,8 @@ def test_dense_sparse_and_blocked_scoring_agree(monkeypatch) -> None:
 
 def test_gram_of_a_grown_matrix_is_updated_not_recomputed(monkeypatch) -> None:
     """Refit on train + valid after tuning on train: G + X^T D + D^T X + D^T D."""
-    train = _random_binary(200, 50, 0.1, seed=9)
-    extra = _random_binary(200, 50, 0.03, seed=10)
+    train = random_binary(200, 50, 0.1, seed=9)
+    extra = random_binary(200, 50, 0.03, seed=10)
     grown = sp.csr_matrix(((train + extra) > 0).astype(np.float32))
     calls = []
     real = ease_module.gram
@@ -133,6 +135,6 @@ def test_gram_of_a_grown_matrix_is_updated_not_recomputed(monkeypatch) -> None:
     np.testing.assert_allclose(refit.B_, EASE(l2=5.0).fit(grown.copy()).B_, rtol=1e-5, atol=1e-6)
     assert len(calls) == 2
     # a matrix that shares little with the cached one is computed afresh
-    EASE(l2=5.0).fit(_random_binary(200, 50, 0.1, seed=11))
+    EASE(l2=5.0).fit(random_binary(200, 50, 0.1, seed=11))
     assert len(calls) == 3
     GRAM_CACHE.clear()

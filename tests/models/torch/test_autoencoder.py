@@ -12,15 +12,14 @@ from movierec.exceptions import ConfigError
 from movierec.models.popularity import Popularity
 from movierec.models.torch.recvae import RecVAE
 from movierec.models.torch.vae import MultVAE
+from tests.synthetic import random_binary
 
 SMALL = {"hidden": 16, "latent": 4, "batch_size": 16, "device": "cpu"}
 AUTOENCODERS = [pytest.param(MultVAE, {"epochs": 6}, id="multvae"), pytest.param(RecVAE, {"epochs": 4}, id="recvae")]
 
 
 def _random(seed: int = 0) -> sp.csr_matrix:
-    X = sp.random(50, 30, density=0.3, format="csr", random_state=seed, dtype=np.float32)
-    X.data[:] = 1.0
-    return X
+    return random_binary(50, 30, density=0.3, seed=seed)
 
 
 @pytest.mark.parametrize("model_class, params", AUTOENCODERS)

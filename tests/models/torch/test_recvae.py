@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
-from movierec.models.torch.recvae import PRIOR_WEIGHTS, WIDE_LOGVAR, RecVAE, RecVAEModule, log_normal, recvae_loss
+from movierec.models.torch.recvae import (
+    PRIOR_WEIGHTS,
+    WIDE_LOGVAR,
+    RecVAE,
+    RecVAEModule,
+    log_normal,
+    recvae_loss,
+)
+from tests.synthetic import random_binary
 
 SMALL = {"hidden": 16, "latent": 4, "epochs": 4, "batch_size": 16, "device": "cpu"}
-
-
-def _random(seed: int = 0) -> sp.csr_matrix:
-    X = sp.random(50, 30, density=0.3, format="csr", random_state=seed, dtype=np.float32)
-    X.data[:] = 1.0
-    return X
 
 
 def _normal_pdf(z: float, mu: float, var: float) -> float:
@@ -60,6 +60,6 @@ def test_loss_weights_the_kl_by_history_length():
 
 
 def test_each_epoch_the_prior_takes_the_encoder():
-    model = RecVAE(**SMALL | {"epochs": 2}).fit(_random())
+    model = RecVAE(**SMALL | {"epochs": 2}).fit(random_binary(50, 30, density=0.3))
     for key, value in model.module_.encoder.state_dict().items():
         torch.testing.assert_close(model.module_.previous.state_dict()[key], value)
