@@ -46,10 +46,26 @@ def test_early_stopping_keeps_the_best_epoch(model_class, params):
     assert again == pytest.approx(max(recalls))
 
 
+@pytest.mark.parametrize("model_class, params", AUTOENCODERS)
+def test_several_seeds_score_with_the_mean_of_the_single_seed_networks(model_class, params):
+    X, valid = _random(1), _random(2)
+    valid = sp.csr_matrix(valid - valid.multiply(X))
+    settings = SMALL | params | {"patience": 2}
+    both = model_class(**settings | {"n_seeds": 2, "random_state": 5}).fit(X, valid=valid)
+    singles = [model_class(**settings | {"random_state": seed}).fit(X, valid=valid) for seed in (5, 6)]
+    users = np.arange(12)
+    np.testing.assert_allclose(both.score(users), (singles[0].score(users) + singles[1].score(users)) / 2,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both.score_history(X[[2, 4]]), both.score(np.array([2, 4])), rtol=1e-6)
+    assert both.best_epoch_ == round((singles[0].best_epoch_ + singles[1].best_epoch_) / 2)
+    assert not np.allclose(singles[0].score(users), singles[1].score(users))  # the seeds really differ
+
+
 BAD_PARAMETERS = [pytest.param(MultVAE, "multvae", bad, id=f"multvae-{next(iter(bad))}")
-                  for bad in ({"hidden": 0}, {"dropout": 1.0}, {"lr": 0.0}, {"beta_max": -1.0})] + \
+                  for bad in ({"hidden": 0}, {"dropout": 1.0}, {"lr": 0.0}, {"beta_max": -1.0}, {"n_seeds": 0})] + \
                  [pytest.param(RecVAE, "recvae", bad, id=f"recvae-{next(iter(bad))}")
-                  for bad in ({"hidden": 0}, {"encoder_passes": 0}, {"dropout": 1.0}, {"gamma": -1.0}, {"lr": 0.0})]
+                  for bad in ({"hidden": 0}, {"encoder_passes": 0}, {"dropout": 1.0}, {"gamma": -1.0}, {"lr": 0.0},
+                                                                {"n_seeds": 0})]
 
 
 @pytest.mark.parametrize("model_class, name, bad", BAD_PARAMETERS)
