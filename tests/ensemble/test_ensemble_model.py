@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from movierec.data.interactions import csr_from_indices
+from movierec.ensemble import model as ensemble_model
 from movierec.ensemble.tune import guarded_weights, recall_of, tune_weights
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError
@@ -107,6 +108,24 @@ def test_inner_tuning_never_reads_valid():
     assert first.weights_ == other.weights_
     history, holdout, _ = inner_holdout(X, tail=0, fraction=0.25, seed=0)
     assert holdout.nnz == 2 * N_USERS and (history + holdout != X).nnz == 0
+
+
+def test_inner_members_train_as_long_as_the_final_ones_stopped(monkeypatch):
+    """tune_on="inner" with valid: the final members early-stop first, the inner ones reuse their epochs."""
+    calls = []
+    real = ensemble_model.fit_members
+
+    def spy(members, params, history, **kwargs):
+        calls.append((kwargs["valid"] is not None, params))
+        return real(members, params, history, **kwargs)
+
+    monkeypatch.setattr(ensemble_model, "fit_members", spy)
+    fm = {"dim": 4, "epochs": 10, "patience": 2, "batch_size": 64, "device": "cpu"}
+    model = create("ensemble", members=("ease", "fm"), member_params={"ease": {"l2": 5.0}, "fm": fm}, n_trials=4,
+                   tune_on="inner", inner_tail=0, inner_fraction=0.25).fit(X, valid=VALID)
+    stopped = fm | {"epochs": model.members_["fm"].best_epoch_}
+    assert calls == [(True, {"ease": {"l2": 5.0}, "fm": fm}), (False, {"ease": {"l2": 5.0}, "fm": stopped})]
+    assert model.refit_params()["member_params"]["fm"] == stopped
 
 
 def test_blend_of_given_weights_by_hand():

@@ -15,6 +15,7 @@ from movierec.data.idmap import IdMap
 from movierec.data.interactions import csr_from_indices, to_csr
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError, NotFittedError
+from movierec.models import reranker as reranker_module
 from movierec.models.base import Recommender
 from movierec.models.registry import create
 from movierec.models.rerank_features import DAY, history_stats, pair_frame
@@ -116,6 +117,27 @@ def test_cross_fitted_boosters_average_their_predictions():
     np.testing.assert_allclose(scores[kept // items.shape[1], items.ravel()[kept]], mean, rtol=1e-5)
     assert not np.allclose(model.boosters_[0].predict(model._inputs(frame)), mean)
     assert len(model.feature_importances()) == len(model.booster_.feature_names_)
+
+
+def test_inner_members_train_as_long_as_the_final_ones_stopped(monkeypatch):
+    """With valid, the scoring members early-stop; the inner members (the booster's
+    training rows) then train that many epochs, and refit_params carries them too."""
+    calls = []
+    real = reranker_module.fit_members
+
+    def spy(members, params, history, **kwargs):
+        calls.append((kwargs["valid"] is not None, params))
+        return real(members, params, history, **kwargs)
+
+    monkeypatch.setattr(reranker_module, "fit_members", spy)
+    fm = {"dim": 4, "epochs": 12, "patience": 2, "batch_size": 256, "device": "cpu"}
+    params = FAST | {"members": "ease,fm", "member_params": {"ease": {"l2": 5.0}, "fm": fm}}
+    model = create("rerank", **params).fit(X, timestamps=TIMES, valid=TRUTH)
+    stopped = model.members_["fm"].best_epoch_
+    assert [with_valid for with_valid, _ in calls] == [True, False]
+    assert calls[1][1] == {"ease": {"l2": 5.0}, "fm": fm | {"epochs": stopped}}
+    assert model.refit_params() == {"member_params": calls[1][1]}
+    assert model.members_["ease"].l2 == 5.0
 
 
 @pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},

@@ -32,8 +32,15 @@ from movierec.ensemble.blend import blend
 from movierec.ensemble.normalise import METHODS
 from movierec.ensemble.tune import BlendChoice, guarded_weights, tune_weights
 from movierec.exceptions import ConfigError
-from movierec.models.base import Recommender, RefitAware, check_matrix
-from movierec.models.candidates import fit_members, inner_holdout, member_names, member_specs, parse_member
+from movierec.models.base import Recommender, check_matrix
+from movierec.models.candidates import (
+    fit_members,
+    inner_holdout,
+    member_names,
+    member_specs,
+    parse_member,
+    stopped_params,
+)
 from movierec.models.registry import register
 from movierec.ranking import DEFAULT_BATCH, batches, mask_seen
 
@@ -121,19 +128,21 @@ class Ensemble(Recommender):
             self.members_ = self._fit_members(X, features, valid, timestamps)
             self.choice_ = self._tune(self.members_, X, check_matrix(valid))
         else:
+            self.members_ = self._fit_members(X, features, valid, timestamps)
             history, holdout, history_times = inner_holdout(
                 X, timestamps=timestamps, tail=self.inner_tail, fraction=self.inner_fraction,
                 seed=self.random_state,
             )
-            inner = self._fit_members(history, features, None, history_times)
+            # the inner members train as long as the final ones' early stopping found
+            inner = self._fit_members(history, features, None, history_times,
+                                      stopped_params(self.member_params, self.members_))
             self.choice_ = self._tune(inner, history, holdout)
-            self.members_ = self._fit_members(X, features, valid, timestamps)
         self.X_ = X
         return self
 
-    def _fit_members(self, X, features, valid, timestamps) -> dict[str, Recommender]:
-        return fit_members(self.members, self.member_params, X, features=features, valid=valid,
-                           timestamps=timestamps)
+    def _fit_members(self, X, features, valid, timestamps, params=None) -> dict[str, Recommender]:
+        return fit_members(self.members, self.member_params if params is None else params, X, features=features,
+                           valid=valid, timestamps=timestamps)
 
     def _member_scores(self, members: dict[str, Recommender], history: sp.csr_matrix,
                        users: np.ndarray) -> list[np.ndarray]:
@@ -169,12 +178,8 @@ class Ensemble(Recommender):
     def refit_params(self) -> dict[str, Any]:
         """Weights, normalisation and members' refit parameters for a refit without validation."""
         self._check_fitted()
-        member_params = {}
-        for name, model in self.members_.items():
-            own = (self.member_params or {}).get(name, {})
-            extra = model.refit_params() if isinstance(model, RefitAware) else {}
-            member_params[name] = dict(own) | dict(extra)
-        return {"weights": self.weights_, "method": self.choice_.method, "member_params": member_params}
+        return {"weights": self.weights_, "method": self.choice_.method,
+                "member_params": stopped_params(self.member_params, self.members_)}
 
     def _method_or(self, default: str) -> str:
         return default if self.method == "auto" else self.method

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import ConfigError, DataError
-from movierec.models.base import Recommender
+from movierec.models.base import Recommender, RefitAware
 from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
 
 
@@ -110,6 +110,18 @@ def fit_members(
         fitted[alias] = fit_member(model, (member_params or {}).get(alias), X, features=features, valid=valid,
                                    timestamps=timestamps)
     return fitted
+
+
+def stopped_params(member_params: dict[str, dict[str, Any]] | None,
+                   fitted: dict[str, Recommender]) -> dict[str, dict[str, Any]]:
+    """Each fitted member's own parameters plus what it found on validation (its `refit_params`).
+
+    What a member needs to train again without validation to stop on, e.g. FM's or a
+    VAE's best epoch count.
+    """
+    own = member_params or {}
+    return {name: dict(own.get(name, {})) | (dict(model.refit_params()) if isinstance(model, RefitAware) else {})
+            for name, model in fitted.items()}
 
 
 def accepts_timestamps(model: Recommender) -> bool:

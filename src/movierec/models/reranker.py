@@ -9,11 +9,14 @@ hold-out from `X` (per user the last `inner_tail` items in time plus
 inner history, takes the first member's top `n_candidates` unseen items per user as
 candidates, labels them with the inner hold-out and trains CatBoost on those rows.
 Early stopping uses a seeded share of the *users* of that inner data. The members
-are then refit on the whole of `X` (with `valid` for their own early stopping, as
-when they run alone) and, at scoring time, their candidates are reordered by the
-trained CatBoost model. So the validation score the pipeline measures for this model
-is as honest as any single model's, and the refit on train+valid simply repeats the
-same procedure on the longer history.
+that score are fitted on the whole of `X` first (with `valid` for their own early
+stopping, as when they run alone); the inner members then train for as long as that
+early stopping found (e.g. a VAE's epochs), so the booster learns from members that
+behave like the ones it reorders. At scoring time their candidates are reordered by
+the trained CatBoost model. So the validation score the pipeline measures for this
+model is as honest as any single model's, and the refit on train+valid
+(:meth:`Reranker.refit_params` carries the members' stopped epochs) repeats the same
+procedure on the longer history.
 
 Ideas from the winning entries of the competition this library was built for, and
 from Burges, "From RankNet to LambdaRank to LambdaMART" (2010) for ranking losses;
@@ -33,7 +36,13 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models.base import Recommender, check_matrix
-from movierec.models.candidates import fit_members, inner_holdout, label_pairs, member_names
+from movierec.models.candidates import (
+    fit_members,
+    inner_holdout,
+    label_pairs,
+    member_names,
+    stopped_params,
+)
 from movierec.models.registry import register
 from movierec.models.rerank_features import (
     ITEM_ID,
@@ -150,6 +159,8 @@ class Reranker(Recommender):
         X = check_matrix(X)
         X.sort_indices()
         times = aligned_timestamps(X, timestamps)
+        self.members_ = self._fit_members(X, features, valid, timestamps, self.member_params)
+        self.stopped_params_ = stopped_params(self.member_params, self.members_)
         frames, labels, found, hidden = [], [], 0, 0
         for repeat in range(self.inner_repeats):
             frame, label, n_hidden = self._inner_rows(X, timestamps, features, self.random_state + repeat)
@@ -162,7 +173,6 @@ class Reranker(Recommender):
         self.training_labels_ = np.concatenate(labels)
         self.boosters_ = self._train(self.training_frame_, self.training_labels_)
         self.booster_ = self.boosters_[0]  # one model for the SHAP report
-        self.members_ = self._fit_members(X, features, valid, timestamps)
         self.stats_ = history_stats(X, times, features, recent_days=self.recent_days)
         self.features_ = features
         self.X_ = X
@@ -173,7 +183,7 @@ class Reranker(Recommender):
         history, holdout, history_times = inner_holdout(
             X, timestamps=timestamps, tail=self.inner_tail, fraction=self.inner_fraction, seed=seed
         )
-        members = self._fit_members(history, features, None, history_times)
+        members = self._fit_members(history, features, None, history_times, self.stopped_params_)
         stats = history_stats(history, aligned_timestamps(history, history_times), features,
                               recent_days=self.recent_days)
         users = np.flatnonzero(np.diff(holdout.indptr) > 0)
@@ -181,9 +191,13 @@ class Reranker(Recommender):
         labels = label_pairs(holdout[users], items).ravel()[frame.index.to_numpy()]
         return frame.reset_index(drop=True), labels, holdout.nnz
 
-    def _fit_members(self, X, features, valid, timestamps) -> dict[str, Recommender]:
-        return fit_members(self.members, self.member_params, X, features=features, valid=valid,
-                           timestamps=timestamps)
+    def _fit_members(self, X, features, valid, timestamps, params) -> dict[str, Recommender]:
+        return fit_members(self.members, params, X, features=features, valid=valid, timestamps=timestamps)
+
+    def refit_params(self) -> dict[str, Any]:
+        """The members' parameters with what their early stopping found, for a refit without valid."""
+        self._check_fitted()
+        return {"member_params": self.stopped_params_}
 
     def _pairs(self, members, history, stats, features, users) -> tuple[pd.DataFrame, np.ndarray]:
         """Feature rows of every (user, candidate); rows of empty slots are dropped."""
