@@ -18,7 +18,7 @@ from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models import reranker as reranker_module
 from movierec.models.base import Recommender
 from movierec.models.registry import create
-from movierec.models.rerank_features import DAY, history_stats, pair_frame
+from movierec.models.rerank_features import DAY, SEQUENCE_WINDOW, history_stats, item_transitions, pair_frame
 from tests.synthetic import planted_interactions
 
 FAST = {"n_candidates": 15, "iterations": 30, "learning_rate": 0.2, "depth": 3, "thread_count": 1,
@@ -166,3 +166,27 @@ def test_pair_features_by_hand():
     # around user 1's last day (2) +-3 days: interactions on days 1, 2, 2 -> item 0 has 1 of 3
     np.testing.assert_allclose(frame["item_pop_around_user_last"], [1 / 3, 0.0])
     np.testing.assert_allclose(frame["item_first_minus_user_last_days"], [-1.0, 8.0])
+
+
+def test_transition_features_by_hand():
+    """Items in time order -- user 0: 0, 1, 2; user 1: 0, 2; user 2: 3, then 0 and 1 in the same second.
+
+    With a window of 2 steps, item 0 is followed by 1, 2 (user 0), 2 (user 1) and 1 (user 2,
+    whose tie is ordered by item index): 1 and 2 take half each.
+    """
+    X = csr_from_indices(np.array([0, 0, 0, 1, 1, 2, 2, 2]), np.array([0, 1, 2, 0, 2, 0, 1, 3]), (3, 4))
+    times = np.array([1.0, 2.0, 3.0, 1.0, 5.0, 9.0, 9.0, 4.0]) * DAY  # parallel to X.data
+    transitions = item_transitions(X, times, window=2).toarray()
+    np.testing.assert_allclose(transitions[0], [0, 0.5, 0.5, 0])
+    np.testing.assert_allclose(transitions[3], [0.5, 0.5, 0, 0])
+    np.testing.assert_allclose(transitions[2], 0.0)  # never followed
+    stats = history_stats(X, times, None)
+    users, items = np.array([1, 2]), np.array([[1, 3], [2, 3]])
+    frame = pair_frame(users, items, X, stats, None, {})
+    full = item_transitions(X, times, window=SEQUENCE_WINDOW).toarray()
+    # user 1's last item is 2, never followed; user 2's last are 0 and 1 (a tie: both last)
+    np.testing.assert_allclose(frame["next_after_last1"][:2], 0.0)
+    np.testing.assert_allclose(frame["next_after_last1"][2:], full[[0, 1]][:, [2, 3]].mean(axis=0), rtol=1e-6)
+    # the last five of user 2 are all three of its items, averaged
+    np.testing.assert_allclose(frame["next_after_last5"][2:], full[[0, 1, 3]][:, [2, 3]].mean(axis=0), rtol=1e-6)
+    assert "next_after_last1" not in pair_frame(users, items, X, history_stats(X, None, None), None, {})

@@ -17,9 +17,12 @@ import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures, FeatureField
 from movierec.data.dataset import FieldKind
+from movierec.models.recency import steps_from_last
 
 DAY = 86_400.0
 USER_ID, ITEM_ID = "user_id", "item_id"
+SEQUENCE_WINDOW = 5  # successors counted per item in the transition feature
+SEQUENCE_LAST = (1, 5)  # the user's last m items the transition feature starts from
 
 
 @dataclass
@@ -39,6 +42,8 @@ class HistoryStats:
     item_time_keys: np.ndarray | None = None  # sorted (item << 32) + time, for windowed counts
     time_sorted: np.ndarray | None = None  # every interaction time, sorted
     window: float = 30.0 * DAY
+    transitions: sp.csr_matrix | None = None  # items x items: share of i's successors that are j
+    last_items: dict[int, sp.csr_matrix] = field(default_factory=dict)  # m -> users x items, last m entries
 
 
 def history_stats(
@@ -80,6 +85,13 @@ def history_stats(
     stats = HistoryStats(item, user, item_cosine(X), item_first=stats_first, user_last=stats_last)
     if stats_first is not None:
         stats.item_time_keys, stats.time_sorted, stats.window = keys, sorted_times, recent_days * DAY
+        stats.transitions = item_transitions(X, times, SEQUENCE_WINDOW)
+        steps = steps_from_last(X, times)
+        for m in SEQUENCE_LAST:
+            last = X.copy()
+            last.data = (steps < m).astype(np.float32)
+            last.eliminate_zeros()
+            stats.last_items[m] = last
     if features is not None:
         share = sp.diags(1.0 / np.maximum(activity, 1)) @ X.astype(np.float64)
         for name, fld in features.item_fields.items():
@@ -107,6 +119,30 @@ def item_cosine(X: sp.csr_matrix) -> np.ndarray:
     gram /= norms[None, :]
     np.fill_diagonal(gram, 0.0)
     return gram
+
+
+def item_transitions(X: sp.csr_matrix, times: np.ndarray, window: int) -> sp.csr_matrix:
+    """Items x items: of the items that came within `window` steps after item i in some
+    user's history, the share that were item j (rows sum to 1, or 0 for an item never
+    followed). A first-order sequential signal (as in FPMC, Rendle et al. 2010): what
+    people watch right after what a user watched last.
+
+    Ties in time are ordered by item index, so the order within one second is arbitrary
+    but fixed.
+    """
+    n_items = X.shape[1]
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    order = np.lexsort((X.indices, times, rows))
+    users, items = rows[order], X.indices[order]
+    sources, targets = [], []
+    for step in range(1, window + 1):  # a loop over offsets, not over interactions
+        same = users[:-step] == users[step:]
+        sources.append(items[:-step][same])
+        targets.append(items[step:][same])
+    src, dst = np.concatenate(sources), np.concatenate(targets)
+    counts = sp.csr_matrix((np.ones(len(src), dtype=np.float32), (src, dst)), shape=(n_items, n_items))
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    return sp.csr_matrix(sp.diags(1.0 / np.maximum(totals, 1.0)).astype(np.float32) @ counts)
 
 
 def numeric_values(fld: FeatureField) -> np.ndarray | None:
@@ -188,6 +224,13 @@ def pair_frame(
     norms = np.maximum(np.diff(rows.indptr), 1).astype(np.float32)
     knn = np.asarray(rows @ stats.cosine)
     columns["knn_score"] = (np.take_along_axis(knn, np.maximum(items, 0), axis=1) / norms[:, None]).ravel()
+    if stats.transitions is not None:
+        for m, last in stats.last_items.items():
+            recent = last[users]
+            following = np.asarray((recent @ stats.transitions).todense())
+            count = np.maximum(np.diff(recent.indptr), 1).astype(np.float32)
+            columns[f"next_after_last{m}"] = (np.take_along_axis(following, safe.reshape(n, width), axis=1)
+                                              / count[:, None]).ravel()
     if stats.item_first is not None and stats.user_last is not None:
         columns["item_first_minus_user_last_days"] = _days(stats.item_first[safe] - stats.user_last[us])
         columns["item_pop_around_user_last"] = _around(stats, safe, stats.user_last[us])
