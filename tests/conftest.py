@@ -38,3 +38,22 @@ def planted_csv(tmp_path: Path) -> Path:
     path = tmp_path / "planted.csv"
     write_planted_csv(path)
     return path
+
+
+@pytest.fixture()
+def member_fits(monkeypatch):
+    """Spy on a module's `fit_members`: `member_fits(module)` returns the list it fills
+    with (fitted with valid?, member params) per call, the fit itself unchanged."""
+
+    def spy_on(module) -> list[tuple[bool, dict]]:
+        calls: list[tuple[bool, dict]] = []
+        real = module.fit_members
+
+        def spy(members, params, history, **kwargs):
+            calls.append((kwargs["valid"] is not None, params))
+            return real(members, params, history, **kwargs)
+
+        monkeypatch.setattr(module, "fit_members", spy)
+        return calls
+
+    return spy_on

@@ -110,16 +110,9 @@ def test_inner_tuning_never_reads_valid():
     assert holdout.nnz == 2 * N_USERS and (history + holdout != X).nnz == 0
 
 
-def test_inner_members_train_as_long_as_the_final_ones_stopped(monkeypatch):
+def test_inner_members_train_as_long_as_the_final_ones_stopped(member_fits):
     """tune_on="inner" with valid: the final members early-stop first, the inner ones reuse their epochs."""
-    calls = []
-    real = ensemble_model.fit_members
-
-    def spy(members, params, history, **kwargs):
-        calls.append((kwargs["valid"] is not None, params))
-        return real(members, params, history, **kwargs)
-
-    monkeypatch.setattr(ensemble_model, "fit_members", spy)
+    calls = member_fits(ensemble_model)
     fm = {"dim": 4, "epochs": 10, "patience": 2, "batch_size": 64, "device": "cpu"}
     model = create("ensemble", members=("ease", "fm"), member_params={"ease": {"l2": 5.0}, "fm": fm}, n_trials=4,
                    tune_on="inner", inner_tail=0, inner_fraction=0.25).fit(X, valid=VALID)

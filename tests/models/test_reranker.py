@@ -119,17 +119,10 @@ def test_cross_fitted_boosters_average_their_predictions():
     assert len(model.feature_importances()) == len(model.booster_.feature_names_)
 
 
-def test_inner_members_train_as_long_as_the_final_ones_stopped(monkeypatch):
+def test_inner_members_train_as_long_as_the_final_ones_stopped(member_fits):
     """With valid, the scoring members early-stop; the inner members (the booster's
     training rows) then train that many epochs, and refit_params carries them too."""
-    calls = []
-    real = reranker_module.fit_members
-
-    def spy(members, params, history, **kwargs):
-        calls.append((kwargs["valid"] is not None, params))
-        return real(members, params, history, **kwargs)
-
-    monkeypatch.setattr(reranker_module, "fit_members", spy)
+    calls = member_fits(reranker_module)
     fm = {"dim": 4, "epochs": 12, "patience": 2, "batch_size": 256, "device": "cpu"}
     params = FAST | {"members": "ease,fm", "member_params": {"ease": {"l2": 5.0}, "fm": fm}}
     model = create("rerank", **params).fit(X, timestamps=TIMES, valid=TRUTH)
