@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from movierec.atomic import atomic_write_bytes
 from movierec.data.encoded import EncodedFeatures, encode_fields
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import to_csr
 from movierec.data.readers import read_dataset
 from movierec.models.torch.fm import FM
 from movierec.ranking import recommend_batched
-from movierec.atomic import atomic_write_bytes
 
 
 def main() -> None:

@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from movierec.data.synth import synthesize
 from movierec.atomic import atomic_write_bytes
+from movierec.data.synth import synthesize
 
 CHILD = """
 import json, resource, sys, time

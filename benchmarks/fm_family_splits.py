@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from movierec.atomic import atomic_write_bytes
 from movierec.data.encoded import EncodedFeatures, encode_fields
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import to_csr
 from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
 from movierec.models.registry import create
-from movierec.atomic import atomic_write_bytes
 from movierec.split.split import read_split
 
 DEFAULTS = {"ease": {"l2": 300.0}}

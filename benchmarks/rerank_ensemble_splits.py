@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
+from movierec.atomic import atomic_write_bytes
 from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
 from movierec.models.base import RefitAware
 from movierec.models.candidates import candidate_recall, fit_member, parse_member
 from movierec.models.registry import MODELS, create
 from movierec.prepare import encode_split
-from movierec.atomic import atomic_write_bytes
 from movierec.split.split import read_split
 
 INNER = {"mixed": {"inner_tail": 2, "inner_fraction": 0.1}, "random": {"inner_tail": 0, "inner_fraction": 0.125}}

@@ -4,7 +4,6 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from movierec.cli import app
-
 from tests.synthetic import write_planted_csv
 
 runner = CliRunner()

@@ -6,7 +6,6 @@ import pytest
 from movierec.config import RunConfig
 from movierec.pipeline import param_grid, run
 from movierec.split import SplitSpec
-
 from tests.synthetic import quiet
 
 

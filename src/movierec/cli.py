@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -33,20 +32,20 @@ def _fail(error: MovieRecError) -> None:
 
 @app.command()
 def run(
-    data: Optional[str] = typer.Option(None, "--data", help="Named data set (ml-100k, ml-1m, ...) or a path."),
-    data_dir: Optional[Path] = DataDir,
-    split_dir: Optional[Path] = typer.Option(None, "--split-dir", help="Pre-split folder: train/valid/test.csv."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", help="competition, random or temporal."),
-    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model names, e.g. pop,ease."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the split and of every model."),
-    k: Optional[int] = typer.Option(None, "--k", help="List length."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder to write."),
+    data: str | None = typer.Option(None, "--data", help="Named data set (ml-100k, ml-1m, ...) or a path."),
+    data_dir: Path | None = DataDir,
+    split_dir: Path | None = typer.Option(None, "--split-dir", help="Pre-split folder: train/valid/test.csv."),
+    protocol: str | None = typer.Option(None, "--protocol", help="competition, random or temporal."),
+    models: str | None = typer.Option(None, "--models", help="Comma-separated model names, e.g. pop,ease."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the split and of every model."),
+    k: int | None = typer.Option(None, "--k", help="List length."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder to write."),
     no_refit: bool = typer.Option(False, "--no-refit", help="Test the train-fitted model (RecBole's setting)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Also blend the listed models (weights tuned on valid)."),
-    submission: Optional[str] = typer.Option(
+    submission: str | None = typer.Option(
         None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every user."
     ),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file; options given here override it."),
+    config: Path | None = typer.Option(None, "--config", help="TOML file; options given here override it."),
 ) -> None:
     """Tune every model on validation, test it, and write a run folder with a submission."""
     from movierec.config import RunConfig, load_config
@@ -117,18 +116,18 @@ def score(
 @app.command()
 def diagnose(
     split_dir: Path = typer.Option(..., "--split-dir", help="Folder with train/valid/test.csv."),
-    data: Optional[str] = typer.Option("ml-100k", "--data", help="Data set whose side fields to use (\"\" for none)."),
-    data_dir: Optional[Path] = DataDir,
+    data: str | None = typer.Option("ml-100k", "--data", help="Data set whose side fields to use (\"\" for none)."),
+    data_dir: Path | None = DataDir,
     depth: int = typer.Option(6, "--depth", help="Convolution layers of deep CFM."),
     epochs: int = typer.Option(2, "--epochs"),
     seed: int = typer.Option(0, "--seed"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the rows as JSON here."),
+    out: Path | None = typer.Option(None, "--out", help="Write the rows as JSON here."),
 ) -> None:
     """Deep CFM with and without batch norm: score spread, gradient norms, dead units per config."""
     from movierec.analysis.diagnostics import collapse_experiment, collapse_table
+    from movierec.atomic import atomic_write_bytes
     from movierec.config import RunConfig
     from movierec.prepare import prepare
-    from movierec.atomic import atomic_write_bytes
 
     try:
         prepared = prepare(RunConfig(data=data or None, data_dir=str(data_dir) if data_dir else None,
@@ -146,7 +145,7 @@ def diagnose(
 @app.command("split")
 def split_command(
     data: str = typer.Option("ml-100k", "--data"),
-    data_dir: Optional[Path] = DataDir,
+    data_dir: Path | None = DataDir,
     protocol: str = typer.Option("competition", "--protocol"),
     tail: int = typer.Option(2, "--tail", help="Last items held out per user (competition, temporal)."),
     fraction: float = typer.Option(0.1, "--fraction", help="Share held out at random (competition, random)."),
@@ -173,8 +172,8 @@ def export_recbole_command(
     split_dir: Path = typer.Option(..., "--split-dir"),
     out: Path = typer.Option(..., "--out"),
     name: str = typer.Option("movierec", "--name", help="RecBole data set name (file prefix)."),
-    data: Optional[str] = typer.Option(None, "--data", help="Data set whose side fields go to .item/.user."),
-    data_dir: Optional[Path] = DataDir,
+    data: str | None = typer.Option(None, "--data", help="Data set whose side fields go to .item/.user."),
+    data_dir: Path | None = DataDir,
 ) -> None:
     """Write the split as RecBole benchmark files (NAME.train/valid/test.inter)."""
     from movierec.data.download import resolve
@@ -194,7 +193,7 @@ def export_recbole_command(
 
 
 @data_app.command("download")
-def download(name: str, data_dir: Optional[Path] = DataDir) -> None:
+def download(name: str, data_dir: Path | None = DataDir) -> None:
     """Fetch a named MovieLens data set from GroupLens into the data directory."""
     from movierec.data.download import resolve
 
@@ -205,7 +204,7 @@ def download(name: str, data_dir: Optional[Path] = DataDir) -> None:
 
 
 @data_app.command("info")
-def info(data: str, data_dir: Optional[Path] = DataDir) -> None:
+def info(data: str, data_dir: Path | None = DataDir) -> None:
     """Read a data set and print its size and side fields."""
     from movierec.data.download import resolve
     from movierec.data.readers import read_dataset

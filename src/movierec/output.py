@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from movierec.data.idmap import IdMap
 from movierec.atomic import atomic_write_bytes
+from movierec.data.idmap import IdMap
 
 
 def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:

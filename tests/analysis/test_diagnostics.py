@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 from movierec.analysis.diagnostics import (
-    collapse_experiment, collapse_table, dead_summary, gradient_summary, score_spread,
+    collapse_experiment,
+    collapse_table,
+    dead_summary,
+    gradient_summary,
+    score_spread,
 )
 from movierec.data.interactions import csr_from_indices
 

@@ -19,11 +19,11 @@ from movierec.analysis.importance import (
 )
 from movierec.analysis.importance_report import importance_report, rank_of, share_of
 from movierec.analysis.report import markdown_table
-from movierec.sampling import oversample_positives
 from movierec.data.dataset import FieldKind
 from movierec.data.encoded import EncodedFeatures, FeatureField
 from movierec.data.interactions import csr_from_indices
 from movierec.exceptions import ConfigError
+from movierec.sampling import oversample_positives
 
 N_USERS, N_ITEMS = 30, 20
 

@@ -15,8 +15,7 @@ from movierec.data import IdMap, to_csr
 from movierec.evaluate import evaluate
 from movierec.exceptions import DataError
 from movierec.models.ease import EASE
-from movierec.models.popularity import Popularity
-from movierec.split import SplitSpec, make_split, read_split
+from movierec.split import SplitSpec, read_split
 from tests.synthetic import random_binary
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from movierec.atomic import atomic_write_bytes
 from movierec.exceptions import DataError, SplitError
 from movierec.split import SplitSpec, make_split, read_split, write_split
-from movierec.atomic import atomic_write_bytes
 from movierec.split.split import Split
 
 

@@ -21,8 +21,8 @@ from movierec.analysis.importance import (
 )
 from movierec.analysis.report import plot_importances, write_markdown
 from movierec.data.encoded import EncodedFeatures
-from movierec.models.reranker import GROUP, Reranker
 from movierec.models.rerank_features import USER_ID
+from movierec.models.reranker import GROUP, Reranker
 from movierec.sampling import oversample_positives
 
 Scorer = Callable[[Any], float]  # fitted model -> Recall@10 on held-out data

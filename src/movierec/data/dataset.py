@@ -65,7 +65,7 @@ class Dataset:
     item_titles: pd.Series | None = None  # raw item id -> title, for reports only
     notes: list[str] = field(default_factory=list)  # counted skips, reported to the user
 
-    def normalised(self) -> "Dataset":
+    def normalised(self) -> Dataset:
         """Collapse duplicate (user, item) pairs to their first occurrence in time.
 
         Side-field ids also take the interactions' id type: each file decides alone

@@ -28,7 +28,7 @@ class IdMap:
     items: pd.Index
 
     @classmethod
-    def from_ids(cls, users: pd.Series, items: pd.Series) -> "IdMap":
+    def from_ids(cls, users: pd.Series, items: pd.Series) -> IdMap:
         return cls(_sorted_index(users), _sorted_index(items))
 
     @property

@@ -117,7 +117,7 @@ class Ensemble(Recommender):
         features: EncodedFeatures | None = None,
         valid: sp.csr_matrix | None = None,
         timestamps: sp.csr_matrix | None = None,
-    ) -> "Ensemble":
+    ) -> Ensemble:
         """Fit the members on `X`; tune the weights unless `weights` is given."""
         self._check_params()
         X = check_matrix(X)

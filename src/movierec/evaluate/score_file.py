@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movierec.data.readers._table import line_of, read_table
 from movierec.data.dataset import normalise_ids
 from movierec.data.interactions import users_with_items
+from movierec.data.readers._table import line_of, read_table
 from movierec.evaluate.evaluator import Evaluation, evaluate_lists
 from movierec.exceptions import DataError
 from movierec.prepare import Prepared

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from movierec.data.dataset import Dataset, FieldKind, RawField
 from movierec.atomic import atomic_write_bytes
+from movierec.data.dataset import Dataset, FieldKind, RawField
 from movierec.split.split import Split
 
 INTER_HEADER = ["user_id:token", "item_id:token", "timestamp:float"]

@@ -16,10 +16,10 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
+from movierec.atomic import atomic_write_bytes
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import DataError, NotFittedError
 from movierec.ranking import DEFAULT_BATCH, recommend_batched
-from movierec.atomic import atomic_write_bytes
 
 
 class Recommender(ABC):
@@ -43,7 +43,7 @@ class Recommender(ABC):
         *,
         features: EncodedFeatures | None = None,
         valid: sp.csr_matrix | None = None,
-    ) -> "Recommender":
+    ) -> Recommender:
         """Learn from the binary users x items matrix `X`.
 
         Parameters
@@ -92,7 +92,7 @@ class Recommender(ABC):
         signature = inspect.signature(type(self).__init__)
         return {name: getattr(self, name) for name in signature.parameters if name != "self"}
 
-    def with_params(self, **params: Any) -> "Recommender":
+    def with_params(self, **params: Any) -> Recommender:
         """A new, unfitted model with these parameters changed."""
         return type(self)(**(self.get_params() | params))
 
@@ -101,7 +101,7 @@ class Recommender(ABC):
         atomic_write_bytes(Path(path), pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
 
     @staticmethod
-    def load(path: Path | str) -> "Recommender":
+    def load(path: Path | str) -> Recommender:
         with Path(path).open("rb") as handle:
             model = pickle.load(handle)
         if not isinstance(model, Recommender):

@@ -64,7 +64,7 @@ class DLAE(ItemItemModel):
         self.recency_floor = recency_floor
 
     def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None, timestamps: sp.csr_matrix | None = None) -> "DLAE":
+            valid: sp.csr_matrix | None = None, timestamps: sp.csr_matrix | None = None) -> DLAE:
         if self.l2 <= 0 or not 0.0 <= self.dropout < 1.0:
             raise DataError(f"DLAE needs l2 > 0 and dropout in [0, 1), got l2={self.l2}, dropout={self.dropout}")
         check_recency(self.recency_decay, self.recency_floor)

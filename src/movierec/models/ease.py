@@ -321,7 +321,7 @@ class EASE(ItemItemModel):
         self.recency_floor = recency_floor
 
     def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None, timestamps: sp.csr_matrix | None = None) -> "EASE":
+            valid: sp.csr_matrix | None = None, timestamps: sp.csr_matrix | None = None) -> EASE:
         """Fit B on `X`; `timestamps` (same non-zeros as X) order the history for recency weighting."""
         if self.l2 <= 0:
             raise DataError(f"EASE needs l2 > 0, got {self.l2}")

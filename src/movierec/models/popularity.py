@@ -26,7 +26,7 @@ class Popularity(Recommender):
         pass
 
     def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None) -> "Popularity":
+            valid: sp.csr_matrix | None = None) -> Popularity:
         self.X_ = check_matrix(X)
         self.counts_ = np.asarray(self.X_.sum(axis=0), dtype=np.float32).ravel()
         return self

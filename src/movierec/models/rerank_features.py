@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from movierec.data.encoded import EncodedFeatures, FeatureField
 from movierec.data.dataset import FieldKind
+from movierec.data.encoded import EncodedFeatures, FeatureField
 from movierec.models.recency import steps_from_last
 
 DAY = 86_400.0

@@ -148,7 +148,7 @@ class Reranker(Recommender):
         features: EncodedFeatures | None = None,
         valid: sp.csr_matrix | None = None,
         timestamps: sp.csr_matrix | None = None,
-    ) -> "Reranker":
+    ) -> Reranker:
         """Learn the reranker on an inner hold-out of `X`, then refit the members on `X`.
 
         `timestamps` (optional, same non-zeros as `X`, seconds) orders the inner

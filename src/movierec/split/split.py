@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from movierec.data.dataset import INTERACTION_COLUMNS
 from movierec.atomic import atomic_write_bytes
+from movierec.data.dataset import INTERACTION_COLUMNS
 from movierec.data.readers.plain_csv import read_plain_csv
 from movierec.exceptions import DataError, SplitError
 

@@ -16,7 +16,7 @@ from movierec.data.dataset import FieldKind
 from movierec.data.encoded import EncodedFeatures, FeatureField
 from movierec.data.interactions import csr_from_indices
 from movierec.evaluate import evaluate
-from movierec.models.base import RefitAware, Recommender
+from movierec.models.base import Recommender, RefitAware
 from movierec.models.registry import create, model_names
 from movierec.models.torch.cfm import CFM, DeepCFM
 from movierec.models.torch.fm import FM

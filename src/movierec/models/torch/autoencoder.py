@@ -66,7 +66,7 @@ class AutoencoderRecommender(TorchRecommender):
         """Train one epoch over the rows of `X`; returns a mean loss per user (for the history)."""
 
     def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None) -> "AutoencoderRecommender":
+            valid: sp.csr_matrix | None = None) -> AutoencoderRecommender:
         self._check_params()
         X = check_matrix(X)
         valid = check_valid(X, valid)

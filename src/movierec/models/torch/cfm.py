@@ -89,7 +89,7 @@ class CFM(TorchRecommender):
         self.verbose = verbose
 
     def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None, probe_pairs: int = 0) -> "CFM":
+            valid: sp.csr_matrix | None = None, probe_pairs: int = 0) -> CFM:
         """Train; `probe_pairs` > 0 records dead-activation shares on that many training pairs."""
         X = check_matrix(X)
         valid = check_valid(X, valid)

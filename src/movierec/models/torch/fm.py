@@ -61,7 +61,7 @@ class FM(TorchRecommender):
         self.verbose = verbose
 
     def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None) -> "FM":
+            valid: sp.csr_matrix | None = None) -> FM:
         X = check_matrix(X)
         valid = check_valid(X, valid)
         user_layouts, item_layouts = layouts_for(X, features, use_features=self.use_features, pooling=self.pooling)

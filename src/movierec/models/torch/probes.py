@@ -41,7 +41,7 @@ class ActivationProbe:
         self.alive: dict[str, torch.Tensor] = {}
         self.handles: list = []
 
-    def __enter__(self) -> "ActivationProbe":
+    def __enter__(self) -> ActivationProbe:
         for name, child in self.module.named_modules():
             if isinstance(child, (nn.ReLU, nn.LeakyReLU)):
                 self.handles.append(child.register_forward_hook(self._hook(name)))
