@@ -8,6 +8,7 @@ each user's history. Per user, 3 random items are the test part here.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -183,3 +184,18 @@ def test_transition_features_by_hand():
     # the last five of user 2 are all three of its items, averaged
     np.testing.assert_allclose(frame["next_after_last5"][2:], full[[0, 1, 3]][:, [2, 3]].mean(axis=0), rtol=1e-6)
     assert "next_after_last1" not in pair_frame(users, items, X, history_stats(X, None, None), None, {})
+
+
+def test_pair_rows_built_in_user_blocks_match_one_block(monkeypatch):
+    """Rows and candidates do not depend on how many users are built at once."""
+    model = create("rerank", **FAST).fit(X, timestamps=TIMES)
+    users = np.arange(X.shape[0])
+    assert len(users) > 2 * 7
+    whole, whole_items = model._pairs(model.members_, model.X_, model.stats_, model.features_, users)
+    scores = model.score(users)
+    monkeypatch.setattr(reranker_module, "PAIR_BLOCK", 7)
+    blocked, blocked_items = model._pairs(model.members_, model.X_, model.stats_, model.features_, users)
+    np.testing.assert_array_equal(blocked_items, whole_items)
+    pd.testing.assert_frame_equal(blocked, whole, rtol=1e-4)  # BLAS may round a smaller product differently
+    # the training rows are built in blocks too: the same booster, the same scores
+    np.testing.assert_allclose(create("rerank", **FAST).fit(X, timestamps=TIMES).score(users), scores, rtol=1e-4)

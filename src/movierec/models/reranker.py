@@ -55,6 +55,7 @@ from movierec.ranking import mask_seen, top_k
 from movierec.sampling import oversample_positives
 
 GROUP = "group"  # (inner repeat, user): CatBoost's query id
+PAIR_BLOCK = 2048  # users whose dense member scores are held at once while building rows
 LOSSES = ("YetiRank", "YetiRankPairwise", "PairLogit", "QueryRMSE", "Logloss")
 
 
@@ -200,15 +201,22 @@ class Reranker(Recommender):
         return {"member_params": self.stopped_params_}
 
     def _pairs(self, members, history, stats, features, users) -> tuple[pd.DataFrame, np.ndarray]:
-        """Feature rows of every (user, candidate); rows of empty slots are dropped."""
-        seen = history[users]
-        scores = {name: mask_seen(np.array(model.score(users), dtype=np.float32), seen)
-                  for name, model in members.items()}
-        first = scores[self._names[0]]
-        items, values = top_k(first, self.n_candidates)
-        items = np.where(np.isfinite(values), items, -1)
-        frame = pair_frame(users, items, history, stats, features, scores)
-        return frame[frame[ITEM_ID].to_numpy() >= 0], items
+        """Feature rows of every (user, candidate), indexed by position in the flattened
+        (users, candidates) grid; rows of empty slots are dropped. Built `PAIR_BLOCK`
+        users at a time, so memory holds a block's dense scores, not every user's."""
+        frames, blocks = [], []
+        for start in range(0, max(len(users), 1), PAIR_BLOCK):  # once even for no users: same columns
+            block = users[start:start + PAIR_BLOCK]
+            seen = history[block]
+            scores = {name: mask_seen(np.array(model.score(block), dtype=np.float32), seen)
+                      for name, model in members.items()}
+            items, values = top_k(scores[self._names[0]], self.n_candidates)
+            items = np.where(np.isfinite(values), items, -1)
+            frame = pair_frame(block, items, history, stats, features, scores)
+            frame.index += start * items.shape[1]
+            frames.append(frame[frame[ITEM_ID].to_numpy() >= 0])
+            blocks.append(items)
+        return pd.concat(frames), np.concatenate(blocks)
 
     def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The columns CatBoost sees: all features, the ids only when `use_ids`."""
