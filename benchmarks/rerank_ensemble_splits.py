@@ -35,7 +35,7 @@ from movierec.atomic import atomic_write_bytes
 from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
 from movierec.models.base import RefitAware
-from movierec.models.candidates import candidate_recall, fit_member, parse_member
+from movierec.models.candidates import candidate_recall, fit_member, parse_member, stopped_params
 from movierec.models.registry import MODELS, create
 from movierec.prepare import encode_split
 from movierec.split.split import read_split
@@ -123,9 +123,7 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
             fitted_members.setdefault(name, model)
             record(name, setting, model, time.perf_counter() - started, params=params)
         # the reranker fits its members without validation: give them what early stopping found
-        stopped = {name: member_params.get(name, {}) | (fitted_members[name].refit_params()
-                                                         if isinstance(fitted_members.get(name), RefitAware) else {})
-                   for name in models}
+        stopped = stopped_params(member_params, {name: fitted_members[name] for name in models})
         rerank_params = RERANK | INNER[split] | {"members": tuple(rerank_members), "member_params": stopped} \
             | overrides.get("rerank", {})
         started = time.perf_counter()
