@@ -8,11 +8,13 @@ then, in both settings of ../shared/anchors.md:
 - refit: the parameters found on valid (EASE's l2, the ensemble's weights, FM's
   epochs) are reused to train on train+valid, which is the history at test time.
 
-The reranker never reads valid.csv: it learns on an inner hold-out of its training
-history, carved with the split's own protocol (mixed: last 2 + 10%; random: 12.5% =
-10% of the whole, at random). Timestamps travel beside X (the optional ``timestamps``
-keyword of ``fit``). Writes benchmarks/results/rerank_ensemble_splits.json and, with
-``--importance``, the ml-100k importance report (docs/issue4-importance.md + .png).
+The reranker never takes labels from valid.csv: it learns on an inner hold-out of its
+training history, carved with the split's own protocol (mixed: last 2 + 10%; random:
+12.5% = 10% of the whole, at random); valid.csv only early-stops its members. Every
+model the ensemble holds (the reranker too) is scored as the ensemble fitted it, so the
+ensemble is compared with exactly its members. Timestamps travel beside X (the optional
+``timestamps`` keyword of ``fit``). Writes benchmarks/results/rerank_ensemble_splits.json
+and, with ``--importance``, the ml-100k importance report (docs/issue4-importance.md + .png).
 
 Usage::
 
@@ -34,8 +36,7 @@ import numpy as np
 from movierec.atomic import atomic_write_bytes
 from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
-from movierec.models.base import RefitAware
-from movierec.models.candidates import candidate_recall, fit_member, parse_member, stopped_params
+from movierec.models.candidates import candidate_recall, fit_member, member_names, parse_member, stopped_params
 from movierec.models.registry import MODELS, create
 from movierec.prepare import encode_split
 from movierec.split.split import read_split
@@ -103,32 +104,24 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
         member_params[alias] = member_params.get(alias, member_params.get(model, {})) | overrides.get(alias, {})
     rows: list[dict] = []
 
-    def record(model_name: str, setting: str, model, seconds: float, **extra) -> None:
+    def record(model_name: str, setting: str, model, seconds: float | None, **extra) -> None:
         row = {"model": model_name, "split": split, "setting": setting} | measure(model, test, every) \
-            | {"fit_seconds": round(seconds, 1)} | extra
+            | {"fit_seconds": None if seconds is None else round(seconds, 1)} | extra
         rows.append(row)
         print(json.dumps(row, default=str), flush=True)
 
-    fitted_members = {}
+    fitted_members: dict = {}  # the no-refit fits, whose refit_params the refit reuses
     for setting in settings:
         refit = setting == "refit"
         history, history_times = (every, times_all) if refit else (train, times_train)
-        for name, registered in models.items():
-            params = member_params[name]
-            if refit and isinstance(fitted_members.get(name), RefitAware):
-                params = params | fitted_members[name].refit_params()
-            started = time.perf_counter()
-            model = fit_member(registered, params, history, features=features, valid=None if refit else valid,
-                               timestamps=history_times)
-            fitted_members.setdefault(name, model)
-            record(name, setting, model, time.perf_counter() - started, params=params)
-        # the reranker fits its members without validation: give them what early stopping found
-        stopped = stopped_params(member_params, {name: fitted_members[name] for name in models})
-        rerank_params = RERANK | INNER[split] | {"members": tuple(rerank_members), "member_params": stopped} \
-            | overrides.get("rerank", {})
+        # every member below is scored as the ensemble holds it (one fit, so "the ensemble
+        # against its best member" compares with exactly that member); models the
+        # ensemble does not hold are fitted alone
+        stopped = stopped_params(member_params, fitted_members)
+        rerank_params = RERANK | INNER[split] | {"members": tuple(rerank_members), "member_params": {
+            name: member_params[name] for name in member_names(tuple(rerank_members))}} | overrides.get("rerank", {})
         started = time.perf_counter()
         if not refit:
-            # a reranker member is built as below; the others early-stop on valid themselves
             blend_params = member_params | ({"rerank": rerank_params} if "rerank" in members else {})
             ensemble = create("ensemble", members=tuple(members), member_params=blend_params,
                               **overrides.get("ensemble", {})).fit(train, features=features, valid=valid,
@@ -136,17 +129,38 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
             tuned = ensemble
         else:
             ensemble = tuned.with_params(**tuned.refit_params()).fit(every, features=features, timestamps=times_all)
-        record("ensemble", setting, ensemble, time.perf_counter() - started, method=ensemble.choice_.method,
+        ensemble_seconds = time.perf_counter() - started
+        for name, registered in models.items():
+            if name in ensemble.members_:
+                model, seconds = ensemble.members_[name], None
+            else:
+                params = stopped.get(name, member_params[name]) if refit else member_params[name]
+                started = time.perf_counter()
+                model = fit_member(registered, params, history, features=features,
+                                   valid=None if refit else valid, timestamps=history_times)
+                seconds = time.perf_counter() - started
+            if not refit:
+                fitted_members[name] = model
+            record(name, setting, model, seconds, params=stopped_params(member_params, {name: model})[name],
+                   fitted_in_ensemble=name in ensemble.members_)
+        record("ensemble", setting, ensemble, ensemble_seconds, method=ensemble.choice_.method,
                weights={k: round(v, 4) for k, v in ensemble.weights_.items()},
                valid_recall=None if refit else round(tuned.choice_.recall, 4),
                guard=None if refit else guard_summary(tuned.choice_))
         if skip_rerank:
             continue
-        started = time.perf_counter()
-        reranker = create("rerank", **rerank_params).fit(history, features=features, timestamps=history_times)
+        if "rerank" in ensemble.members_:
+            reranker, seconds = ensemble.members_["rerank"], None
+        else:
+            # without valid, the reranker's members train as long as their early stopping found
+            started = time.perf_counter()
+            stopped = stopped_params(member_params, {name: fitted_members[name] for name in models})
+            reranker = create("rerank", **rerank_params | {"member_params": stopped}).fit(
+                history, features=features, timestamps=history_times)
+            seconds = time.perf_counter() - started
         users = np.flatnonzero(np.diff(test.indptr) > 0)
         importances = reranker.feature_importances().head(8).round(2).to_dict()
-        record("rerank", setting, reranker, time.perf_counter() - started,
+        record("rerank", setting, reranker, seconds, fitted_in_ensemble="rerank" in ensemble.members_,
                candidate_recall=round(candidate_recall(reranker.candidates(users), test, users), 4),
                inner_candidate_recall=round(reranker.inner_candidate_recall_, 4),
                best_iteration=reranker.best_iteration_, top_importances=importances)
@@ -179,6 +193,8 @@ def main() -> None:
     parser.add_argument("--importance-only", action="store_true", help="only write the importance report")
     parser.add_argument("--skip-rerank", action="store_true", help="members and ensemble only")
     args = parser.parse_args()
+    if args.settings.split(",")[0] != "norefit":
+        parser.error("--settings must start with norefit: the refit reuses what validation found")
     data_dir = Path(os.environ["MOVIEREC_DATA_DIR"])
     overrides = parse_overrides(args.set)
     rows = []
