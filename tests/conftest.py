@@ -50,7 +50,7 @@ def member_fits(monkeypatch):
         real = module.fit_members
 
         def spy(members, params, history, **kwargs):
-            calls.append((kwargs["valid"] is not None, params))
+            calls.append((kwargs.get("valid") is not None, params))
             return real(members, params, history, **kwargs)
 
         monkeypatch.setattr(module, "fit_members", spy)

@@ -121,6 +121,21 @@ def test_inner_members_train_as_long_as_the_final_ones_stopped(member_fits):
     assert model.refit_params()["member_params"]["fm"] == stopped
 
 
+def test_a_reranker_member_reuses_the_ensembles_members_and_scores_as_if_alone():
+    rerank = {"members": ("ease",), "member_params": {"ease": {"l2": 5.0}}, "n_candidates": 10, "iterations": 20,
+              "inner_tail": 0, "inner_fraction": 0.25, "thread_count": 1}
+    model = create("ensemble", members=("ease", "rerank"), member_params={"ease": {"l2": 5.0}, "rerank": rerank},
+                   weights={"ease": 0.0, "rerank": 1.0}).fit(X)
+    assert model.members_["rerank"].members_["ease"] is model.members_["ease"]
+    alone = create("rerank", **rerank).fit(X)
+    users = np.arange(N_USERS)
+    np.testing.assert_array_equal(model.members_["rerank"].score(users), alone.score(users))
+    other = create("ensemble", members=("ease", "rerank"),
+                   member_params={"ease": {"l2": 50.0}, "rerank": rerank}, weights={"ease": 0.0, "rerank": 1.0}).fit(X)
+    assert other.members_["rerank"].members_["ease"] is not other.members_["ease"]
+    assert other.members_["rerank"].members_["ease"].l2 == 5.0
+
+
 def test_blend_of_given_weights_by_hand():
     model = create("ensemble", members="ease, pop", member_params={"ease": {"l2": 5.0}},
                    method="minmax", weights={"ease": 1.0, "pop": 0.0}).fit(X)

@@ -91,6 +91,17 @@ def test_member_aliases_fit_one_model_with_two_parameter_sets():
     assert not np.allclose(members["ease"].score(users), members["recent"].score(users))
 
 
+def test_fitted_members_are_reused_only_for_the_same_model_parameters_and_matrix():
+    X, _, _ = _matrix()
+    ease = fit_members("ease", {"ease": {"l2": 2.0}}, X)["ease"]
+    assert fit_members("ease,pop", {"ease": {"l2": 2.0}}, X, fitted_members={"ease": ease})["ease"] is ease
+    assert fit_members("ease", {"ease": {"l2": 3.0}}, X, fitted_members={"ease": ease})["ease"] is not ease
+    other, _, _ = _matrix(seed=1)
+    refit = fit_members("ease", {"ease": {"l2": 2.0}}, other, fitted_members={"ease": ease})["ease"]
+    assert refit is not ease and refit.X_.nnz == other.nnz
+    assert fit_members("pop", None, X, fitted_members={"pop": ease})["pop"].name == "pop"  # another model
+
+
 @pytest.mark.parametrize("spec", ["=ease", "recent=", " = "])
 def test_malformed_member_specs_are_named(spec):
     with pytest.raises(ConfigError, match="alias=model"):

@@ -35,18 +35,23 @@ def fit_member(
     features: EncodedFeatures | None = None,
     valid: sp.csr_matrix | None = None,
     timestamps: sp.csr_matrix | None = None,
+    fitted_members: dict[str, Recommender] | None = None,
 ) -> Recommender:
     """Create the registered model `name` with `params` and fit it.
 
     `timestamps` is passed only to models whose `fit` accepts that keyword, so models
-    written before timestamps travelled beside `X` keep working.
+    written before timestamps travelled beside `X` keep working; `fitted_members`
+    (models already fitted on this `X`, by alias) only to models that have members of
+    their own and can reuse them (the reranker).
     """
     from movierec.models.registry import create  # the registry imports this module's users
 
     model = create(name, **(params or {}))
     kwargs: dict[str, Any] = {"features": features, "valid": valid}
-    if timestamps is not None and accepts_timestamps(model):
+    if timestamps is not None and accepts(model, "timestamps"):
         kwargs["timestamps"] = timestamps
+    if fitted_members and accepts(model, "fitted_members"):
+        kwargs["fitted_members"] = fitted_members
     return model.fit(X, **kwargs)
 
 
@@ -102,14 +107,39 @@ def fit_members(
     features: EncodedFeatures | None = None,
     valid: sp.csr_matrix | None = None,
     timestamps: sp.csr_matrix | None = None,
+    fitted_members: dict[str, Recommender] | None = None,
 ) -> dict[str, Recommender]:
-    """Every member fitted on `X`, by name (alias), with its `member_params` entry."""
-    fitted = {}
+    """Every member fitted on `X`, by name (alias), with its `member_params` entry.
+
+    `fitted_members` are models the caller already fitted on this same `X` (with the
+    same `features`, `valid` and `timestamps`): a member whose alias, model and
+    parameters match one of them is that model, not a second fit of it. Members fitted
+    here are offered in turn to later members that have members of their own, so an
+    ensemble of ``"ease,fm,rerank"`` trains EASE and FM once, not once more inside the
+    reranker.
+    """
+    from movierec.models.registry import create
+
+    fitted: dict[str, Recommender] = {}
     for spec in member_specs(members):
         alias, model = parse_member(spec)
-        fitted[alias] = fit_member(model, (member_params or {}).get(alias), X, features=features, valid=valid,
-                                   timestamps=timestamps)
+        params = (member_params or {}).get(alias)
+        known = (fitted_members or {}).get(alias)
+        if known is not None and _same_fit(known, create(model, **(params or {})), X):
+            fitted[alias] = known
+            continue
+        fitted[alias] = fit_member(model, params, X, features=features, valid=valid, timestamps=timestamps,
+                                   fitted_members=(fitted_members or {}) | fitted)
     return fitted
+
+
+def _same_fit(fitted: Recommender, unfitted: Recommender, X: sp.csr_matrix) -> bool:
+    """Whether `fitted` is what fitting `unfitted` on `X` would give: same model and
+    parameters, fitted on the same matrix."""
+    if type(fitted) is not type(unfitted) or fitted.get_params() != unfitted.get_params():
+        return False
+    seen = getattr(fitted, "X_", None)
+    return seen is not None and seen.shape == X.shape and seen.nnz == X.nnz and (seen != X).nnz == 0
 
 
 def stopped_params(member_params: dict[str, dict[str, Any]] | None,
@@ -124,9 +154,9 @@ def stopped_params(member_params: dict[str, dict[str, Any]] | None,
             for name, model in fitted.items()}
 
 
-def accepts_timestamps(model: Recommender) -> bool:
-    """Whether ``model.fit`` takes the optional ``timestamps`` keyword."""
-    return "timestamps" in inspect.signature(model.fit).parameters
+def accepts(model: Recommender, keyword: str) -> bool:
+    """Whether ``model.fit`` takes the optional `keyword` (``timestamps``, ``fitted_members``)."""
+    return keyword in inspect.signature(model.fit).parameters
 
 
 def top_candidates(

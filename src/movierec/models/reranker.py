@@ -149,18 +149,23 @@ class Reranker(Recommender):
         features: EncodedFeatures | None = None,
         valid: sp.csr_matrix | None = None,
         timestamps: sp.csr_matrix | None = None,
+        fitted_members: dict[str, Recommender] | None = None,
     ) -> Reranker:
         """Learn the reranker on an inner hold-out of `X`, then refit the members on `X`.
 
         `timestamps` (optional, same non-zeros as `X`, seconds) orders the inner
         hold-out in time and enables the recency features; without it the hold-out is
-        random and those features are absent.
+        random and those features are absent. `fitted_members` (by alias) are models
+        already fitted on `X` with the same `features`, `valid` and `timestamps`, e.g.
+        by an ensemble holding this reranker; those matching a member's model and
+        parameters score for it instead of being fitted again.
         """
         self._check_params()
         X = check_matrix(X)
         X.sort_indices()
         times = aligned_timestamps(X, timestamps)
-        self.members_ = self._fit_members(X, features, valid, timestamps, self.member_params)
+        self.members_ = fit_members(self.members, self.member_params, X, features=features, valid=valid,
+                                    timestamps=timestamps, fitted_members=fitted_members)
         self.stopped_params_ = stopped_params(self.member_params, self.members_)
         frames, labels, found, hidden = [], [], 0, 0
         for repeat in range(self.inner_repeats):
@@ -184,16 +189,14 @@ class Reranker(Recommender):
         history, holdout, history_times = inner_holdout(
             X, timestamps=timestamps, tail=self.inner_tail, fraction=self.inner_fraction, seed=seed
         )
-        members = self._fit_members(history, features, None, history_times, self.stopped_params_)
+        members = fit_members(self.members, self.stopped_params_, history, features=features,
+                              timestamps=history_times)
         stats = history_stats(history, aligned_timestamps(history, history_times), features,
                               recent_days=self.recent_days)
         users = np.flatnonzero(np.diff(holdout.indptr) > 0)
         frame, items = self._pairs(members, history, stats, features, users)
         labels = label_pairs(holdout[users], items).ravel()[frame.index.to_numpy()]
         return frame.reset_index(drop=True), labels, holdout.nnz
-
-    def _fit_members(self, X, features, valid, timestamps, params) -> dict[str, Recommender]:
-        return fit_members(self.members, params, X, features=features, valid=valid, timestamps=timestamps)
 
     def refit_params(self) -> dict[str, Any]:
         """The members' parameters with what their early stopping found, for a refit without valid."""
