@@ -35,6 +35,20 @@ def test_ensemble_runs_after_its_members_with_their_tuned_params(planted_csv, tm
     assert "ensemble" in metrics["models"] and (tmp_path / "run" / "recommendations" / "ensemble.csv").is_file()
 
 
+def test_ensemble_reuses_the_members_validated_alone(planted_csv, tmp_path, monkeypatch):
+    """EASE: its grid and the refit alone, then only the ensemble's refit (its validated
+    fit is the one chosen alone)."""
+    from movierec.models.ease import EASE
+
+    fits = []
+    real = EASE.fit
+    monkeypatch.setattr(EASE, "fit", lambda self, X, **kwargs: fits.append(self.get_params()) or real(self, X, **kwargs))
+    result = run(_config(planted_csv, tmp_path / "run"), log=quiet)
+    ease = result.results["ease"]
+    assert fits == [EASE(**trial["params"]).get_params() for trial in ease.trials] + [ease.refit_params] * 2
+    assert all(r.validated_model is None for r in result.results.values())  # not kept once used
+
+
 def test_ensemble_needs_two_models_and_round_trips_in_toml(planted_csv, tmp_path):
     with pytest.raises(ConfigError, match="at least two"):
         run(_config(planted_csv, tmp_path / "run", models=("ease",)), log=quiet)

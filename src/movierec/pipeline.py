@@ -25,6 +25,7 @@ from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, RefitAware
+from movierec.models.candidates import accepts
 from movierec.models.registry import MODELS, create
 from movierec.output import markdown_table, recommendations_frame, write_csv, write_json, write_text
 from movierec.prepare import Prepared, prepare
@@ -42,6 +43,9 @@ class ModelResult:
     trials: list[dict[str, Any]]
     fit_seconds: float
     test_evaluation: Evaluation = field(repr=False)
+    # the fit chosen on validation (train, early-stopped on valid), kept only while an
+    # ensemble of the run's models still needs it
+    validated_model: Recommender | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -62,9 +66,13 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
         f"data: {prepared.idmap.n_users} users, {prepared.idmap.n_items} items; "
         f"train {prepared.train.nnz}, valid {prepared.valid.nnz}, test {prepared.test.nnz}"
     )
-    results = {name: run_model(name, prepared, config, log) for name in config.models}
+    results = {name: run_model(name, prepared, config, log, keep_model=config.ensemble) for name in config.models}
     if config.ensemble:
-        results["ensemble"] = run_model("ensemble", prepared, ensemble_config(config, results), log)
+        # the members as validated above are the ensemble's: it tunes the blend, not the members again
+        validated = {name: result.validated_model for name, result in results.items()}
+        results = {name: dataclasses.replace(result, validated_model=None) for name, result in results.items()}
+        results["ensemble"] = run_model("ensemble", prepared, ensemble_config(config, results), log,
+                                        fitted_members=validated)
     key = f"recall@{config.k}"
     best = max(results, key=lambda name: results[name].valid[key])
     out = Path(config.out)
@@ -76,15 +84,21 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
     return RunResult(out, results, best, checksum)
 
 
-def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> ModelResult:
-    """Tune `name` on validation, then test it (refitted on train+valid unless no-refit)."""
+def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log, *, keep_model: bool = False,
+              fitted_members: dict[str, Recommender] | None = None) -> ModelResult:
+    """Tune `name` on validation, then test it (refitted on train+valid unless no-refit).
+
+    `keep_model` keeps the fit chosen on validation in the result; `fitted_members`
+    (models fitted on train with valid, by name) go to models that have members.
+    """
     key = f"recall@{config.k}"
     trials = []
     best_model: Recommender
     best_valid: Evaluation | None = None
     started = time.perf_counter()
     for params in param_grid(name, config):
-        model = fit(create(name, **params), prepared.train, prepared, ("train",), valid=prepared.valid)
+        model = fit(create(name, **params), prepared.train, prepared, ("train",), valid=prepared.valid,
+                    fitted_members=fitted_members)
         result = evaluate(model.score, prepared.valid, exclude=prepared.train, k=config.k, batch_size=config.batch_size)
         trials.append({"params": params, **result.metrics})
         log(f"{name} {params}: valid {key} {result[key]:.4f}")
@@ -105,28 +119,32 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log) -> Mod
     log(f"{name}: test {key} {test[key]:.4f}, ndcg@{config.k} {test[f'ndcg@{config.k}']:.4f} ({history_note}, {seconds:.1f}s)")
     if config.save_models:
         model.save(Path(config.out) / "models" / f"{name}.pkl")
-    return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test)
+    return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test,
+                       best_model if keep_model else None)
 
 
 def fit(model: Recommender, X: sp.csr_matrix, prepared: Prepared, parts: tuple[str, ...],
-        valid: sp.csr_matrix | None = None) -> Recommender:
-    """Fit with side features, and with the parts' timestamps for models that take them."""
-    extra = {"timestamps": prepared.times(parts)} if "timestamps" in inspect.signature(model.fit).parameters else {}
+        valid: sp.csr_matrix | None = None, fitted_members: dict[str, Recommender] | None = None) -> Recommender:
+    """Fit with side features, and with the parts' timestamps (and already fitted
+    members) for models that take them."""
+    extra: dict[str, Any] = {"timestamps": prepared.times(parts)} if accepts(model, "timestamps") else {}
+    if fitted_members and accepts(model, "fitted_members"):
+        extra["fitted_members"] = fitted_members
     return model.fit(X, features=prepared.features, valid=valid, **extra)
 
 
 def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunConfig:
     """`config` with [models.ensemble] fixed to the models just run and their tuned parameters.
 
-    The ensemble re-fits the members with the parameters each won on validation and tunes
-    its blend weights on validation too (see movierec.ensemble.model); options the user
-    gave under [models.ensemble] (method, n_trials, ...) win.
+    The members keep the parameters each won on validation (so the fits validated alone
+    are reused), the blend weights are tuned on validation too (see
+    movierec.ensemble.model), and the refit carries each member's stopping point (e.g.
+    FM's epochs); options the user gave under [models.ensemble] (method, n_trials, ...) win.
     """
     members = tuple(name for name in results if name != "ensemble")
     if len(members) < 2:
         raise ConfigError(f"--ensemble blends at least two models; got {list(members)} (e.g. --models ease,fm --ensemble)")
-    # refit_params carry what a member needs without validation to stop on (e.g. FM epochs)
-    fixed = {"members": members, "member_params": {name: results[name].refit_params for name in members}}
+    fixed = {"members": members, "member_params": {name: results[name].params for name in members}}
     return dataclasses.replace(config, params=config.params | {"ensemble": fixed | config.params.get("ensemble", {})})
 
 

@@ -117,32 +117,34 @@ class Ensemble(Recommender):
         features: EncodedFeatures | None = None,
         valid: sp.csr_matrix | None = None,
         timestamps: sp.csr_matrix | None = None,
+        fitted_members: dict[str, Recommender] | None = None,
     ) -> Ensemble:
-        """Fit the members on `X`; tune the weights unless `weights` is given."""
+        """Fit the members on `X`; tune the weights unless `weights` is given.
+
+        `fitted_members` (by name) are models already fitted on `X` with the same
+        `features`, `valid` and `timestamps` (e.g. by the pipeline, each validated
+        alone); a member whose model and parameters match one is that model, not a
+        second fit.
+        """
         self._check_params()
         X = check_matrix(X)
+        self.members_ = fit_members(self.members, self.member_params, X, features=features, valid=valid,
+                                    timestamps=timestamps, fitted_members=fitted_members)
         if self.weights is not None:
             self.choice_ = BlendChoice(self._method_or("rank"), self._weights_tuple(), float("nan"), {})
-            self.members_ = self._fit_members(X, features, valid, timestamps)
         elif self.tune_on == "valid" and valid is not None:
-            self.members_ = self._fit_members(X, features, valid, timestamps)
             self.choice_ = self._tune(self.members_, X, check_matrix(valid))
         else:
-            self.members_ = self._fit_members(X, features, valid, timestamps)
             history, holdout, history_times = inner_holdout(
                 X, timestamps=timestamps, tail=self.inner_tail, fraction=self.inner_fraction,
                 seed=self.random_state,
             )
             # the inner members train as long as the final ones' early stopping found
-            inner = self._fit_members(history, features, None, history_times,
-                                      stopped_params(self.member_params, self.members_))
+            inner = fit_members(self.members, stopped_params(self.member_params, self.members_), history,
+                                features=features, timestamps=history_times)
             self.choice_ = self._tune(inner, history, holdout)
         self.X_ = X
         return self
-
-    def _fit_members(self, X, features, valid, timestamps, params=None) -> dict[str, Recommender]:
-        return fit_members(self.members, self.member_params if params is None else params, X, features=features,
-                           valid=valid, timestamps=timestamps)
 
     def _member_scores(self, members: dict[str, Recommender], history: sp.csr_matrix,
                        users: np.ndarray) -> list[np.ndarray]:
