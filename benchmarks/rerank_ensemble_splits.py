@@ -11,10 +11,11 @@ then, in both settings of ../shared/anchors.md:
 The reranker never takes labels from valid.csv: it learns on an inner hold-out of its
 training history, carved with the split's own protocol (mixed: last 2 + 10%; random:
 12.5% = 10% of the whole, at random); valid.csv only early-stops its members. Every
-model the ensemble holds (the reranker too) is scored as the ensemble fitted it, so the
-ensemble is compared with exactly its members. Timestamps travel beside X (the optional
-``timestamps`` keyword of ``fit``). Writes benchmarks/results/rerank_ensemble_splits.json
-and, with ``--importance``, the ml-100k importance report (docs/issue4-importance.md + .png).
+model is scored as the ensemble (or else the reranker) fitted it, so the ensemble is
+compared with exactly its members and each model is fitted once per setting. Timestamps
+travel beside X (the optional ``timestamps`` keyword of ``fit``). Writes
+benchmarks/results/rerank_ensemble_splits.json and, with ``--importance``, the ml-100k
+importance report (docs/issue4-importance.md + .png).
 
 Usage::
 
@@ -36,7 +37,9 @@ import numpy as np
 from movierec.atomic import atomic_write_bytes
 from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
-from movierec.models.candidates import candidate_recall, fit_member, member_names, parse_member, stopped_params
+from movierec.models.base import RefitAware
+from movierec.models.candidates import candidate_recall
+from movierec.models.members import fit_member, member_names, parse_member
 from movierec.models.registry import MODELS, create
 from movierec.prepare import encode_split
 from movierec.split.split import read_split
@@ -110,57 +113,57 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
         rows.append(row)
         print(json.dumps(row, default=str), flush=True)
 
-    fitted_members: dict = {}  # the no-refit fits, whose refit_params the refit reuses
+    refit_found: dict[str, dict] = {}  # what the no-refit fits found (epochs), for the refit
     for setting in settings:
         refit = setting == "refit"
         history, history_times = (every, times_all) if refit else (train, times_train)
-        # every member below is scored as the ensemble holds it (one fit, so "the ensemble
-        # against its best member" compares with exactly that member); models the
-        # ensemble does not hold are fitted alone
-        stopped = stopped_params(member_params, fitted_members)
+        fit_kwargs = {"features": features, "valid": None if refit else valid, "timestamps": history_times}
         rerank_params = RERANK | INNER[split] | {"members": tuple(rerank_members), "member_params": {
             name: member_params[name] for name in member_names(tuple(rerank_members))}} | overrides.get("rerank", {})
         started = time.perf_counter()
         if not refit:
             blend_params = member_params | ({"rerank": rerank_params} if "rerank" in members else {})
             ensemble = create("ensemble", members=tuple(members), member_params=blend_params,
-                              **overrides.get("ensemble", {})).fit(train, features=features, valid=valid,
-                                                                   timestamps=times_train)
+                              **overrides.get("ensemble", {})).fit(train, **fit_kwargs)
             tuned = ensemble
         else:
-            ensemble = tuned.with_params(**tuned.refit_params()).fit(every, features=features, timestamps=times_all)
+            ensemble = tuned.with_params(**tuned.refit_params()).fit(every, **fit_kwargs)
         ensemble_seconds = time.perf_counter() - started
-        for name, registered in models.items():
-            if name in ensemble.members_:
-                model, seconds = ensemble.members_[name], None
-            else:
-                params = stopped.get(name, member_params[name]) if refit else member_params[name]
+        # every model is scored as the ensemble (or else the reranker) holds it: one fit,
+        # so "the ensemble against its best member" compares with exactly that member
+        holders = [ensemble]
+        if not skip_rerank:
+            reranker, rerank_seconds = ensemble.members_.get("rerank"), None
+            if reranker is None:  # fitted the way the ensemble would, on its members
                 started = time.perf_counter()
-                model = fit_member(registered, params, history, features=features,
-                                   valid=None if refit else valid, timestamps=history_times)
-                seconds = time.perf_counter() - started
+                params = rerank_params | refit_found.get("rerank", {}) if refit else rerank_params
+                reranker = create("rerank", **params).fit(history, fitted_members=ensemble.members_, **fit_kwargs)
+                rerank_seconds = time.perf_counter() - started
+            holders.append(reranker)
             if not refit:
-                fitted_members[name] = model
-            record(name, setting, model, seconds, params=stopped_params(member_params, {name: model})[name],
-                   fitted_in_ensemble=name in ensemble.members_)
+                refit_found["rerank"] = reranker.refit_params()
+        for name, registered in models.items():
+            holder = next((h for h in holders if name in h.members_), None)
+            if holder is not None:
+                model, params, seconds = holder.members_[name], holder.member_params[name], None
+            else:
+                params = member_params[name] | (refit_found.get(name, {}) if refit else {})
+                started = time.perf_counter()
+                model = fit_member(registered, params, history, **fit_kwargs)
+                seconds = time.perf_counter() - started
+            if not refit and isinstance(model, RefitAware):
+                refit_found[name] = model.refit_params()
+            record(name, setting, model, seconds, params=params, held_by=holder and holder.name,
+                   found_on_valid=None if refit else refit_found.get(name))
         record("ensemble", setting, ensemble, ensemble_seconds, method=ensemble.choice_.method,
                weights={k: round(v, 4) for k, v in ensemble.weights_.items()},
                valid_recall=None if refit else round(tuned.choice_.recall, 4),
                guard=None if refit else guard_summary(tuned.choice_))
         if skip_rerank:
             continue
-        if "rerank" in ensemble.members_:
-            reranker, seconds = ensemble.members_["rerank"], None
-        else:
-            # without valid, the reranker's members train as long as their early stopping found
-            started = time.perf_counter()
-            stopped = stopped_params(member_params, {name: fitted_members[name] for name in models})
-            reranker = create("rerank", **rerank_params | {"member_params": stopped}).fit(
-                history, features=features, timestamps=history_times)
-            seconds = time.perf_counter() - started
         users = np.flatnonzero(np.diff(test.indptr) > 0)
         importances = reranker.feature_importances().head(8).round(2).to_dict()
-        record("rerank", setting, reranker, seconds, fitted_in_ensemble="rerank" in ensemble.members_,
+        record("rerank", setting, reranker, rerank_seconds, held_by="ensemble" if "rerank" in ensemble.members_ else None,
                candidate_recall=round(candidate_recall(reranker.candidates(users), test, users), 4),
                inner_candidate_recall=round(reranker.inner_candidate_recall_, 4),
                best_iteration=reranker.best_iteration_, top_importances=importances)

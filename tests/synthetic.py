@@ -15,12 +15,26 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from movierec.data.interactions import csr_from_indices
+
 
 def random_binary(n_users: int, n_items: int, density: float, seed: int = 0) -> sp.csr_matrix:
     """A seeded users x items matrix of ones at random positions (no structure to learn)."""
     X = sp.random(n_users, n_items, density=density, format="csr", random_state=seed, dtype=np.float32)
     X.data[:] = 1.0
     return X
+
+
+def timed_matrix(n_users: int = 30, n_items: int = 40, per_user: int = 12, seed: int = 0):
+    """Each user has `per_user` random items; timestamp = user * 1000 + position."""
+    rng = np.random.default_rng(seed)
+    cols = np.argsort(rng.random((n_users, n_items)), axis=1)[:, :per_user]
+    rows = np.repeat(np.arange(n_users), per_user)
+    X = csr_from_indices(rows, cols.ravel(), (n_users, n_items))
+    order = np.tile(np.arange(per_user), n_users)
+    T = sp.csr_matrix((rows * 1000.0 + order, (rows, cols.ravel())), shape=X.shape)
+    T.sort_indices()
+    return X, T, cols
 
 
 def planted_interactions(seed: int = 0, n_users: int = 60, block: int = 20) -> pd.DataFrame:

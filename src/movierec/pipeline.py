@@ -25,7 +25,7 @@ from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, RefitAware
-from movierec.models.candidates import accepts
+from movierec.models.members import accepts, fit_model
 from movierec.models.registry import MODELS, create
 from movierec.output import markdown_table, recommendations_frame, write_csv, write_json, write_text
 from movierec.prepare import Prepared, prepare
@@ -73,6 +73,7 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
         results = {name: dataclasses.replace(result, validated_model=None) for name, result in results.items()}
         results["ensemble"] = run_model("ensemble", prepared, ensemble_config(config, results), log,
                                         fitted_members=validated)
+        del validated
     key = f"recall@{config.k}"
     best = max(results, key=lambda name: results[name].valid[key])
     out = Path(config.out)
@@ -127,10 +128,8 @@ def fit(model: Recommender, X: sp.csr_matrix, prepared: Prepared, parts: tuple[s
         valid: sp.csr_matrix | None = None, fitted_members: dict[str, Recommender] | None = None) -> Recommender:
     """Fit with side features, and with the parts' timestamps (and already fitted
     members) for models that take them."""
-    extra: dict[str, Any] = {"timestamps": prepared.times(parts)} if accepts(model, "timestamps") else {}
-    if fitted_members and accepts(model, "fitted_members"):
-        extra["fitted_members"] = fitted_members
-    return model.fit(X, features=prepared.features, valid=valid, **extra)
+    times = prepared.times(parts) if accepts(model, "timestamps") else None
+    return fit_model(model, X, features=prepared.features, valid=valid, timestamps=times, fitted_members=fitted_members)
 
 
 def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunConfig:

@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from movierec.data.interactions import csr_from_indices
-from movierec.exceptions import ConfigError, DataError
-from movierec.models.candidates import (
-    candidate_recall,
-    fit_members,
-    inner_holdout,
-    label_pairs,
-    member_names,
-    parse_member,
-    top_candidates,
-)
-
-
-def _matrix(n_users: int = 30, n_items: int = 40, per_user: int = 12, seed: int = 0):
-    """Each user has `per_user` random items; timestamp = user * 1000 + position."""
-    rng = np.random.default_rng(seed)
-    cols = np.argsort(rng.random((n_users, n_items)), axis=1)[:, :per_user]
-    rows = np.repeat(np.arange(n_users), per_user)
-    X = csr_from_indices(rows, cols.ravel(), (n_users, n_items))
-    order = np.tile(np.arange(per_user), n_users)
-    T = sp.csr_matrix((rows * 1000.0 + order, (rows, cols.ravel())), shape=X.shape)
-    T.sort_indices()
-    return X, T, cols
+from movierec.exceptions import DataError
+from movierec.models.candidates import candidate_recall, inner_holdout, label_pairs, top_candidates
+from tests.synthetic import timed_matrix
 
 
 def test_inner_holdout_sizes_disjoint_and_latest_items():
-    X, T, cols = _matrix()
+    X, T, cols = timed_matrix()
     history, holdout, history_times = inner_holdout(X, timestamps=T, tail=2, fraction=0.1, seed=0)
     assert (history + holdout - X).nnz == 0 or abs(history + holdout - X).max() == 0
     assert history.multiply(holdout).nnz == 0
@@ -48,7 +28,7 @@ def test_inner_holdout_sizes_disjoint_and_latest_items():
 
 
 def test_inner_holdout_is_seeded_and_keeps_one_item():
-    X, _, _ = _matrix()
+    X, _, _ = timed_matrix()
     a = inner_holdout(X, tail=0, fraction=0.5, seed=3)[1]
     b = inner_holdout(X, tail=0, fraction=0.5, seed=3)[1]
     c = inner_holdout(X, tail=0, fraction=0.5, seed=4)[1]
@@ -59,7 +39,7 @@ def test_inner_holdout_is_seeded_and_keeps_one_item():
 
 
 def test_inner_holdout_rejects_misaligned_timestamps():
-    X, T, _ = _matrix()
+    X, T, _ = timed_matrix()
     with pytest.raises(DataError, match="non-zeros of X"):
         inner_holdout(X, timestamps=T[:, :-1], tail=1)
     with pytest.raises(DataError, match="tail"):
@@ -79,30 +59,3 @@ def test_candidate_recall_and_labels_by_hand():
     assert label_pairs(truth, candidates).tolist() == [[True, False], [False, False]]
     assert candidate_recall(candidates, truth, np.array([0, 1])) == pytest.approx(1 / 3)
     assert candidate_recall(candidates[1:], truth, np.array([1])) == 0.0
-
-
-def test_member_aliases_fit_one_model_with_two_parameter_sets():
-    X, T, _ = _matrix()
-    members = fit_members("ease, recent=ease", {"ease": {"l2": 2.0}, "recent": {"l2": 2.0, "recency_decay": 0.5}},
-                          X, timestamps=T)
-    assert list(members) == ["ease", "recent"] == list(member_names("ease, recent=ease"))
-    assert members["recent"].recency_decay == 0.5
-    users = np.arange(5)
-    assert not np.allclose(members["ease"].score(users), members["recent"].score(users))
-
-
-def test_fitted_members_are_reused_only_for_the_same_model_parameters_and_matrix():
-    X, _, _ = _matrix()
-    ease = fit_members("ease", {"ease": {"l2": 2.0}}, X)["ease"]
-    assert fit_members("ease,pop", {"ease": {"l2": 2.0}}, X, fitted_members={"ease": ease})["ease"] is ease
-    assert fit_members("ease", {"ease": {"l2": 3.0}}, X, fitted_members={"ease": ease})["ease"] is not ease
-    other, _, _ = _matrix(seed=1)
-    refit = fit_members("ease", {"ease": {"l2": 2.0}}, other, fitted_members={"ease": ease})["ease"]
-    assert refit is not ease and refit.X_.nnz == other.nnz
-    assert fit_members("pop", None, X, fitted_members={"pop": ease})["pop"].name == "pop"  # another model
-
-
-@pytest.mark.parametrize("spec", ["=ease", "recent=", " = "])
-def test_malformed_member_specs_are_named(spec):
-    with pytest.raises(ConfigError, match="alias=model"):
-        parse_member(spec)

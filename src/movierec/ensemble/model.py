@@ -33,14 +33,8 @@ from movierec.ensemble.normalise import METHODS
 from movierec.ensemble.tune import BlendChoice, guarded_weights, tune_weights
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, check_matrix
-from movierec.models.candidates import (
-    fit_members,
-    inner_holdout,
-    member_names,
-    member_specs,
-    parse_member,
-    stopped_params,
-)
+from movierec.models.candidates import inner_holdout
+from movierec.models.members import fit_members, member_names, member_specs, parse_member, stopped_params
 from movierec.models.registry import register
 from movierec.ranking import DEFAULT_BATCH, batches, mask_seen
 

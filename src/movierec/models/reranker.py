@@ -36,13 +36,8 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models.base import Recommender, check_matrix
-from movierec.models.candidates import (
-    fit_members,
-    inner_holdout,
-    label_pairs,
-    member_names,
-    stopped_params,
-)
+from movierec.models.candidates import inner_holdout, label_pairs
+from movierec.models.members import fit_members, member_names, stopped_params
 from movierec.models.registry import register
 from movierec.models.rerank_features import (
     ITEM_ID,
