@@ -12,7 +12,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from movierec.atomic import atomic_write_bytes
 from movierec.exceptions import DataError, SplitError
 from movierec.split import SplitSpec, make_split, read_split, write_split
 from movierec.split.split import Split
@@ -90,12 +89,6 @@ def test_a_leaking_split_folder_is_refused(tmp_path):
     (tmp_path / "test.csv").write_text("user,item,timestamp\n1,2,5\n")
     with pytest.raises(SplitError, match=r"both train and test \(e.g. user 1, item 2\)"):
         read_split(tmp_path)
-
-
-def test_atomic_write_leaves_no_temporary_file(tmp_path):
-    atomic_write_bytes(tmp_path / "a" / "file.txt", b"hello")
-    assert (tmp_path / "a" / "file.txt").read_bytes() == b"hello"
-    assert [p.name for p in (tmp_path / "a").iterdir()] == ["file.txt"]
 
 
 @pytest.mark.realdata

@@ -1,0 +1,32 @@
+"""Atomic writes (movierec.atomic): whole files, no leftovers, ordinary permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from movierec.atomic import atomic_write_bytes
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path):
+    atomic_write_bytes(tmp_path / "a" / "file.txt", b"hello")
+    assert (tmp_path / "a" / "file.txt").read_bytes() == b"hello"
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["file.txt"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_new_files_get_the_umask_permissions_and_replaced_files_keep_theirs(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        atomic_write_bytes(tmp_path / "new.csv", b"a")
+        (tmp_path / "plain.csv").write_bytes(b"a")
+        assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o640
+        assert stat.S_IMODE((tmp_path / "plain.csv").stat().st_mode) == 0o640
+        os.chmod(tmp_path / "new.csv", 0o604)
+        atomic_write_bytes(tmp_path / "new.csv", b"b")
+        assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o604
+        assert (tmp_path / "new.csv").read_bytes() == b"b"
+    finally:
+        os.umask(previous)
