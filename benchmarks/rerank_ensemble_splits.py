@@ -39,7 +39,7 @@ from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
 from movierec.models.base import RefitAware
 from movierec.models.candidates import candidate_recall
-from movierec.models.members import fit_member, member_names, parse_member
+from movierec.models.members import fit_model, member_names, parse_member
 from movierec.models.registry import MODELS, create
 from movierec.prepare import encode_split
 from movierec.split.split import read_split
@@ -149,7 +149,7 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
             else:
                 params = member_params[name] | (refit_found.get(name, {}) if refit else {})
                 started = time.perf_counter()
-                model = fit_member(registered, params, history, **fit_kwargs)
+                model = fit_model(create(registered, **params), history, **fit_kwargs)
                 seconds = time.perf_counter() - started
             if not refit and isinstance(model, RefitAware):
                 refit_found[name] = model.refit_params()

@@ -75,7 +75,8 @@ def fit_model(
     fitted_members: dict[str, Recommender] | None = None,
 ) -> Recommender:
     """Fit `model`, passing `timestamps` and `fitted_members` only to models whose
-    `fit` takes them, and stamp it with its inputs' :func:`fit_fingerprint` so that
+    `fit` takes them (models written before timestamps travelled beside `X` keep
+    working), and stamp it with its inputs' :func:`fit_fingerprint` so that
     :func:`fit_members` can reuse it."""
     kwargs: dict[str, Any] = {"features": features, "valid": valid}
     if timestamps is not None and accepts(model, "timestamps"):
@@ -85,29 +86,6 @@ def fit_model(
     model = model.fit(X, **kwargs)
     model.fit_fingerprint_ = fit_fingerprint(X, features, valid, timestamps if accepts(model, "timestamps") else None)
     return model
-
-
-def fit_member(
-    name: str,
-    params: dict[str, Any] | None,
-    X: sp.csr_matrix,
-    *,
-    features: EncodedFeatures | None = None,
-    valid: sp.csr_matrix | None = None,
-    timestamps: sp.csr_matrix | None = None,
-    fitted_members: dict[str, Recommender] | None = None,
-) -> Recommender:
-    """Create the registered model `name` with `params` and fit it.
-
-    `timestamps` is passed only to models whose `fit` accepts that keyword, so models
-    written before timestamps travelled beside `X` keep working; `fitted_members`
-    (models already fitted on this `X`, by alias) only to models that have members of
-    their own and can reuse them (the reranker).
-    """
-    from movierec.models.registry import create  # the registry imports this module's users
-
-    return fit_model(create(name, **(params or {})), X, features=features, valid=valid, timestamps=timestamps,
-                     fitted_members=fitted_members)
 
 
 def fit_members(
@@ -124,12 +102,12 @@ def fit_members(
 
     `fitted_members` are models the caller already fitted (through :func:`fit_model`):
     a member whose alias, model and parameters match one of them, fitted on the same
-    `X`, `features`, `valid` and `timestamps`, is that model, not a second fit of it. Members fitted
-    here are offered in turn to later members that have members of their own, so an
-    ensemble of ``"ease,fm,rerank"`` trains EASE and FM once, not once more inside the
-    reranker.
+    `X`, `features`, `valid` and `timestamps`, is that model, not a second fit of it.
+    Members fitted here are offered in turn to later members that have members of their
+    own, so an ensemble of ``"ease,fm,rerank"`` trains EASE and FM once, not once more
+    inside the reranker.
     """
-    from movierec.models.registry import create
+    from movierec.models.registry import create  # the registry imports this module's users
 
     fitted: dict[str, Recommender] = {}
     fingerprints: dict[bool, str] = {}  # with timestamps or without, computed once each
@@ -144,8 +122,8 @@ def fit_members(
         if known is not None and _same_fit(known, unfitted, fingerprints[with_times]):
             fitted[alias] = known
             continue
-        fitted[alias] = fit_member(model, params, X, features=features, valid=valid, timestamps=timestamps,
-                                   fitted_members=(fitted_members or {}) | fitted)
+        fitted[alias] = fit_model(unfitted, X, features=features, valid=valid, timestamps=timestamps,
+                                  fitted_members=(fitted_members or {}) | fitted)
     return fitted
 
 
