@@ -84,7 +84,7 @@ def fit_model(
     if fitted_members and accepts(model, "fitted_members"):
         kwargs["fitted_members"] = fitted_members
     model = model.fit(X, **kwargs)
-    model.fit_fingerprint_ = fit_fingerprint(X, features, valid, timestamps if accepts(model, "timestamps") else None)
+    model.fit_fingerprint_ = _fingerprint_for(model, X, features, valid, timestamps)
     return model
 
 
@@ -110,16 +110,12 @@ def fit_members(
     from movierec.models.registry import create  # the registry imports this module's users
 
     fitted: dict[str, Recommender] = {}
-    fingerprints: dict[bool, str] = {}  # with timestamps or without, computed once each
     for spec in member_specs(members):
         alias, model = parse_member(spec)
         params = (member_params or {}).get(alias)
         known = (fitted_members or {}).get(alias)
         unfitted = create(model, **(params or {}))
-        with_times = accepts(unfitted, "timestamps")
-        if known is not None and with_times not in fingerprints:
-            fingerprints[with_times] = fit_fingerprint(X, features, valid, timestamps if with_times else None)
-        if known is not None and _same_fit(known, unfitted, fingerprints[with_times]):
+        if known is not None and _same_fit(known, unfitted, X, features, valid, timestamps):
             fitted[alias] = known
             continue
         fitted[alias] = fit_model(unfitted, X, features=features, valid=valid, timestamps=timestamps,
@@ -169,10 +165,15 @@ def fit_fingerprint(
     return digest.hexdigest()
 
 
-def _same_fit(fitted: Recommender, unfitted: Recommender, fingerprint: str) -> bool:
-    """Whether `fitted` is what fitting `unfitted` on the inputs of `fingerprint` gives."""
+def _fingerprint_for(model: Recommender, X, features, valid, timestamps) -> str:
+    """The fingerprint of what `model` reads: the timestamps only if its `fit` takes them."""
+    return fit_fingerprint(X, features, valid, timestamps if accepts(model, "timestamps") else None)
+
+
+def _same_fit(fitted: Recommender, unfitted: Recommender, X, features, valid, timestamps) -> bool:
+    """Whether `fitted` is what fitting `unfitted` on these inputs gives."""
     return (type(fitted) is type(unfitted) and fitted.get_params() == unfitted.get_params()
-            and getattr(fitted, "fit_fingerprint_", None) == fingerprint)
+            and getattr(fitted, "fit_fingerprint_", None) == _fingerprint_for(unfitted, X, features, valid, timestamps))
 
 
 def accepts(model: Recommender, keyword: str) -> bool:
