@@ -16,10 +16,18 @@ from movierec.data.idmap import IdMap
 from movierec.data.interactions import csr_from_indices, to_csr
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError, NotFittedError
+from movierec.models import rerank_features
 from movierec.models import reranker as reranker_module
 from movierec.models.base import Recommender
 from movierec.models.registry import create
-from movierec.models.rerank_features import DAY, SEQUENCE_WINDOW, history_stats, item_transitions, pair_frame
+from movierec.models.rerank_features import (
+    DAY,
+    SEQUENCE_WINDOW,
+    history_stats,
+    item_cosine,
+    item_transitions,
+    pair_frame,
+)
 from tests.synthetic import planted_interactions
 
 FAST = {"n_candidates": 15, "iterations": 30, "learning_rate": 0.2, "depth": 3, "thread_count": 1,
@@ -135,7 +143,8 @@ def test_inner_members_train_as_long_as_the_final_ones_stopped(member_fits):
 
 
 @pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
-                                 {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0}])
+                                 {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0},
+                                 {"knn_neighbours": 0}, {"early_stopping_rounds": 0}])
 def test_bad_parameters_raise_config_errors(bad):
     with pytest.raises(ConfigError):
         create("rerank", **FAST | bad).fit(X)
@@ -160,6 +169,29 @@ def test_pair_features_by_hand():
     # around user 1's last day (2) +-3 days: interactions on days 1, 2, 2 -> item 0 has 1 of 3
     np.testing.assert_allclose(frame["item_pop_around_user_last"], [1 / 3, 0.0])
     np.testing.assert_allclose(frame["item_first_minus_user_last_days"], [-1.0, 8.0])
+
+
+def test_item_cosine_keeps_each_items_nearest_neighbours(monkeypatch):
+    """Against the dense cosine: the k largest of each row kept, the rest and the diagonal 0,
+    whatever the block of items built at once."""
+    rng = np.random.default_rng(3)
+    watched = (rng.random((40, 25)) < 0.3).astype(np.float32)
+    watched[:, 7] = 0  # an item nobody watched: no neighbours, nobody's neighbour
+    Y = sp.csr_matrix(watched)
+    dense = watched.T @ watched
+    norms = np.sqrt(np.diag(dense))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dense = np.nan_to_num(dense / np.outer(norms, norms))
+    np.fill_diagonal(dense, 0.0)
+    monkeypatch.setattr(rerank_features, "COSINE_BLOCK", 6)
+    sparse = item_cosine(Y, neighbours=4).toarray()
+    for row, kept in zip(dense, sparse):
+        assert np.count_nonzero(kept) <= 4
+        np.testing.assert_allclose(kept[kept > 0], row[kept > 0], rtol=1e-5)
+        if np.count_nonzero(row) >= 4:  # the kept are the four largest (ties aside)
+            np.testing.assert_allclose(np.sort(kept)[-4:], np.sort(row)[-4:], rtol=1e-5)
+    assert not sparse[7].any() and not sparse[:, 7].any()
+    np.testing.assert_allclose(item_cosine(Y, neighbours=24).toarray(), dense, rtol=1e-5, atol=1e-7)
 
 
 def test_transition_features_by_hand():

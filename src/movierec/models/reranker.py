@@ -77,11 +77,14 @@ class Reranker(Recommender):
     inner_repeats : inner hold-outs drawn (seeds random_state, +1, ...); their rows are
         stacked, which multiplies the training data the small per-user hold-outs give.
     eval_fraction : share of training users kept aside for early stopping (0: none).
+    early_stopping_rounds : iterations without a better held-out NDCG@10 before a
+        booster stops (the best iteration is kept).
     n_folds : with more than 1, cross-fitting instead: the training users fall into
         `n_folds` seeded folds, one booster per fold early-stops on that fold and learns
         from the others, and the boosters' predictions are averaged. Every user then
         trains some booster, and no single 20 % draw of users decides when to stop.
     recent_days : window of the "recent popularity" feature (needs timestamps).
+    knn_neighbours : neighbours per item in the item-kNN feature (``knn_score``).
     thread_count : CatBoost threads.
     random_state : seed of the inner hold-out, the eval users and CatBoost.
 
@@ -113,8 +116,10 @@ class Reranker(Recommender):
         inner_fraction: float = 0.1,
         inner_repeats: int = 1,
         eval_fraction: float = 0.2,
+        early_stopping_rounds: int = 50,
         n_folds: int = 1,
         recent_days: float = 30.0,
+        knn_neighbours: int = 100,
         thread_count: int = 2,
         random_state: int = 0,
     ) -> None:
@@ -131,8 +136,10 @@ class Reranker(Recommender):
         self.inner_fraction = inner_fraction
         self.inner_repeats = inner_repeats
         self.eval_fraction = eval_fraction
+        self.early_stopping_rounds = early_stopping_rounds
         self.n_folds = n_folds
         self.recent_days = recent_days
+        self.knn_neighbours = knn_neighbours
         self.thread_count = thread_count
         self.random_state = random_state
 
@@ -174,7 +181,8 @@ class Reranker(Recommender):
         self.training_labels_ = np.concatenate(labels)
         self.boosters_ = self._train(self.training_frame_, self.training_labels_)
         self.booster_ = self.boosters_[0]  # one model for the SHAP report
-        self.stats_ = history_stats(X, times, features, recent_days=self.recent_days)
+        self.stats_ = history_stats(X, times, features, recent_days=self.recent_days,
+                                    knn_neighbours=self.knn_neighbours)
         self.features_ = features
         self.X_ = X
         return self
@@ -187,7 +195,7 @@ class Reranker(Recommender):
         members = fit_members(self.members, self.stopped_params_, history, features=features,
                               timestamps=history_times)
         stats = history_stats(history, aligned_timestamps(history, history_times), features,
-                              recent_days=self.recent_days)
+                              recent_days=self.recent_days, knn_neighbours=self.knn_neighbours)
         users = np.flatnonzero(np.diff(holdout.indptr) > 0)
         frame, items = self._pairs(members, history, stats, features, users)
         labels = label_pairs(holdout[users], items).ravel()[frame.index.to_numpy()]
@@ -254,7 +262,7 @@ class Reranker(Recommender):
             "verbose": False,
             "allow_writing_files": False,
         }
-        stopping = {"eval_metric": "NDCG:top=10", "od_type": "Iter", "od_wait": 50, "use_best_model": True}
+        stopping = {"eval_metric": "NDCG:top=10", "od_type": "Iter", "od_wait": self.early_stopping_rounds, "use_best_model": True}
         boosters = []
         n_boosters = max(int(fold_of_user.max(initial=-1)) + 1, 1)
         for k in range(n_boosters):
@@ -331,10 +339,11 @@ class Reranker(Recommender):
             raise ConfigError(f"rerank needs distinct member names (alias=model for a second copy), got {self.members!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"rerank loss {self.loss!r} unknown; expected one of {LOSSES}")
-        if min(self.n_candidates, self.positive_oversample, self.inner_repeats, self.n_folds) < 1:
-            raise ConfigError(
-                f"rerank needs n_candidates, positive_oversample, inner_repeats and n_folds >= 1, "
-                f"got {self.n_candidates}, {self.positive_oversample}, {self.inner_repeats}, {self.n_folds}"
-            )
+        counts = {"n_candidates": self.n_candidates, "positive_oversample": self.positive_oversample,
+                  "inner_repeats": self.inner_repeats, "n_folds": self.n_folds,
+                  "early_stopping_rounds": self.early_stopping_rounds, "knn_neighbours": self.knn_neighbours}
+        low = {name: value for name, value in counts.items() if value < 1}
+        if low:
+            raise ConfigError(f"rerank needs {', '.join(counts)} >= 1, got {low}")
         if not 0.0 <= self.eval_fraction < 1.0:
             raise ConfigError(f"rerank eval_fraction must be in [0, 1), got {self.eval_fraction}")
