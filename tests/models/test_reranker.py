@@ -31,7 +31,7 @@ from movierec.models.rerank_features import (
 from tests.synthetic import planted_interactions
 
 FAST = {"n_candidates": 15, "iterations": 30, "learning_rate": 0.2, "depth": 3, "thread_count": 1,
-        "eval_fraction": 0.0, "member_params": {"ease": {"l2": 5.0}},
+        "eval_fraction": 0.0, "n_folds": 1, "member_params": {"ease": {"l2": 5.0}},
         "inner_tail": 0, "inner_fraction": 0.25}  # the test part below is random, so is the inner one
 
 
