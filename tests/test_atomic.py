@@ -7,6 +7,7 @@ import stat
 
 import pytest
 
+from movierec import atomic
 from movierec.atomic import atomic_write_bytes
 
 
@@ -28,5 +29,20 @@ def test_new_files_get_the_umask_permissions_and_replaced_files_keep_theirs(tmp_
         atomic_write_bytes(tmp_path / "new.csv", b"b")
         assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o604
         assert (tmp_path / "new.csv").read_bytes() == b"b"
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("from_proc", [True, False])
+def test_umask_is_read_from_proc_or_by_setting_it_back(tmp_path, monkeypatch, from_proc):
+    if not from_proc:
+        monkeypatch.setattr(atomic, "PROC_STATUS", tmp_path / "missing")
+    elif not atomic.PROC_STATUS.exists():
+        pytest.skip("no /proc/self/status on this system")
+    previous = os.umask(0o027)
+    try:
+        assert atomic._umask() == 0o027
+        assert os.umask(0o027) == 0o027  # and it is left as it was
     finally:
         os.umask(previous)

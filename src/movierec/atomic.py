@@ -28,8 +28,18 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
+PROC_STATUS = Path("/proc/self/status")  # Linux: holds the umask since kernel 4.7
+
+
 def _umask() -> int:
-    """The process umask (reading it means setting it; it is put back at once)."""
+    """The process umask: from /proc on Linux (a pure read); elsewhere by setting it and
+    putting it back at once, which another thread writing files meanwhile could see."""
+    try:
+        for line in PROC_STATUS.read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     current = os.umask(0o022)
     os.umask(current)
     return current
