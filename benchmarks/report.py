@@ -59,6 +59,11 @@ def preset_section(doc: dict) -> str:
         parts += ["### Negative sampling (every positive pair, 4 negatives each)\n",
                   table(doc["sampling"], [("sampler", "sampler"), ("pairs", "pairs"), ("samples_per_s", "samples/s"),
                                           ("seconds", "seconds"), ("peak_extra_mb", "extra peak MB")])]
+    if doc.get("knn"):
+        parts += ["### Reranker item-kNN matrix (each item's nearest neighbours by cosine, built in item blocks)\n",
+                  table(doc["knn"], [("n_items", "items"), ("nnz", "interactions"), ("neighbours", "neighbours"),
+                                     ("seconds", "seconds"), ("peak_extra_mb", "extra peak MB"),
+                                     ("knn_mb", "kNN MB"), ("dense_mb", "dense items x items MB")])]
     if doc.get("readers"):
         parts += ["### Readers (`read_dataset`, same interactions in each layout)\n",
                   table(doc["readers"], [("layout", "layout"), ("rows", "rows"), ("file_mb", "MB on disk"),

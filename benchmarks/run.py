@@ -30,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-TASKS = ("ease", "ranking", "sampling", "readers", "e2e", "fm")
+TASKS = ("ease", "ranking", "sampling", "knn", "readers", "e2e", "fm")
 # per preset: EASE sizes, ranking cases (model, items, users), reader sources
 PLANS = {
     "ml100k": {"ease": [1000, 1682], "ranking": [("ease", None, None), ("pop", None, None), ("fm", None, None)]},
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--preset", choices=sorted(PLANS), default="competition")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("MOVIEREC_BENCH_DIR", "/tmp/movierec-bench")))
-    parser.add_argument("--only", default="ease,ranking,sampling,readers,e2e",
+    parser.add_argument("--only", default="ease,ranking,sampling,knn,readers,e2e",
                         help=f"comma-separated subset of {TASKS} (fm: run bench_fm.py, the FM engineer's ml-100k bench)")
     parser.add_argument("--ease-sizes", help="override the preset's EASE sizes, e.g. 1000,2000")
     parser.add_argument("--e2e-config", type=Path, action="append", default=[],
@@ -199,6 +199,9 @@ def main() -> None:
         save()
     if "sampling" in only:
         results["sampling"] = task("sampling", "--data", str(data), timeout=args.timeout)
+        save()
+    if "knn" in only:
+        results["knn"] = task("knn", "--data", str(data), timeout=args.timeout)
         save()
     if "readers" in only:
         rows = []

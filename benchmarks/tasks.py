@@ -7,6 +7,7 @@ Usage (what run.py does)::
     python benchmarks/tasks.py ranking --data DIR --model ease --items 4000 --users 20000 --batch 1024
     python benchmarks/tasks.py sampling --data DIR
     python benchmarks/tasks.py reader --path DIR_OR_FILE
+    python benchmarks/tasks.py knn --data DIR --neighbours 100
 
 Each prints one JSON document (a list of result rows) on its last line.
 """
@@ -185,6 +186,24 @@ def task_reader(args: argparse.Namespace) -> list[dict]:
              "file_mb": _size_mb(args.path)}]
 
 
+def task_knn(args: argparse.Namespace) -> list[dict]:
+    """The reranker's item-kNN matrix (each item's nearest neighbours by cosine): seconds
+    and peak memory, against the dense items x items matrix it replaces."""
+    from movierec.models.rerank_features import item_cosine
+
+    X = load_matrix(args.data)
+    reset_peak()
+    rss = status_mb("VmRSS")
+    started = time.perf_counter()
+    cosine = item_cosine(X, args.neighbours)
+    seconds = time.perf_counter() - started
+    n_items = X.shape[1]
+    return [{"n_users": X.shape[0], "n_items": n_items, "nnz": int(X.nnz), "neighbours": args.neighbours,
+             "seconds": seconds, "peak_extra_mb": status_mb("VmHWM") - rss,
+             "knn_mb": (cosine.data.nbytes + cosine.indices.nbytes + cosine.indptr.nbytes) / 2**20,
+             "dense_mb": n_items * n_items * 4 / 2**20}]
+
+
 def _size_mb(path: Path) -> float:
     files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
     return sum(p.stat().st_size for p in files) / 2**20
@@ -192,7 +211,7 @@ def _size_mb(path: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["ease", "ranking", "sampling", "reader"])
+    parser.add_argument("task", choices=["ease", "ranking", "sampling", "reader", "knn"])
     parser.add_argument("--data", type=Path)
     parser.add_argument("--path", type=Path)
     parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[1000, 2000, 4000])
@@ -202,8 +221,10 @@ def main() -> None:
     parser.add_argument("--users", type=int)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--negatives", type=int, default=4)
+    parser.add_argument("--neighbours", type=int, default=100)
     args = parser.parse_args()
-    rows = {"ease": task_ease, "ranking": task_ranking, "sampling": task_sampling, "reader": task_reader}[args.task](args)
+    rows = {"ease": task_ease, "ranking": task_ranking, "sampling": task_sampling, "reader": task_reader,
+            "knn": task_knn}[args.task](args)
     print(json.dumps(rows))
 
 
