@@ -92,6 +92,18 @@ def test_importance_table_shares_and_shap():
     assert share_of(table, "nope") == 0.0
 
 
+def test_importance_table_of_several_boosters_is_their_mean():
+    frame, labels = pointwise_data(X, FEATURES, negatives_per_user=5, seed=0)
+    first, pool = fit_pointwise(frame, labels, iterations=10, depth=3, thread_count=1, seed=0)
+    second, _ = fit_pointwise(frame, labels, iterations=10, depth=3, thread_count=1, seed=1)
+    alone = [importance_table(b, pool, shap_rows=50, seed=0).set_index("feature") for b in (first, second)]
+    both = importance_table([first, second], pool, shap_rows=50, seed=0).set_index("feature")
+    for column in ("importance", "mean_abs_shap"):
+        mean = (alone[0][column] + alone[1][column]) / 2
+        np.testing.assert_allclose(both[column], mean[both.index], rtol=1e-6)
+    assert not np.allclose(alone[0]["importance"], alone[1]["importance"][alone[0].index])
+
+
 def test_report_end_to_end_writes_markdown_and_png(tmp_path):
     report = importance_report(X, FEATURES, reranker_params=TINY_RERANK, oversample=2, negatives_per_user=5,
                                pointwise_iterations=10, scorer=lambda model: 0.5, thread_count=1)

@@ -35,9 +35,13 @@ def importance_table(
     over about `shap_rows` rows of `pool` drawn with `seed`, and ``shap_share`` (its
     share of the total, in %), so the two rankings can be compared. For a grouped
     (ranking) pool pass its `groups`: whole groups are drawn, as CatBoost requires.
+    `booster` may be a list of models over the same features (a cross-fitted
+    reranker's boosters, whose predictions are averaged): both measures are then
+    their mean.
     """
-    names = booster.feature_names_
-    importance = booster.get_feature_importance(type="PredictionValuesChange")
+    boosters = list(booster) if isinstance(booster, (list, tuple)) else [booster]
+    names = boosters[0].feature_names_
+    importance = np.mean([b.get_feature_importance(type="PredictionValuesChange") for b in boosters], axis=0)
     rng = np.random.default_rng(seed)
     n_rows = pool.num_row()
     if groups is None:
@@ -47,8 +51,8 @@ def importance_table(
         n_groups = max(1, int(round(len(unique) * min(1.0, shap_rows / n_rows))))
         rows = np.flatnonzero(np.isin(groups, rng.choice(unique, size=min(n_groups, len(unique)), replace=False)))
     sample = pool.slice(rows)
-    shap = booster.get_feature_importance(type="ShapValues", data=sample)
-    mean_abs = np.abs(np.asarray(shap)[:, : len(names)]).mean(axis=0)
+    mean_abs = np.mean([np.abs(np.asarray(b.get_feature_importance(type="ShapValues", data=sample))[:, : len(names)])
+                        .mean(axis=0) for b in boosters], axis=0)
     table = pd.DataFrame({"feature": names, "importance": importance, "mean_abs_shap": mean_abs})
     table["shap_share"] = 100.0 * table["mean_abs_shap"] / max(table["mean_abs_shap"].sum(), 1e-12)
     return table.sort_values("importance", ascending=False, ignore_index=True)

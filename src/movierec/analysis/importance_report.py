@@ -78,7 +78,7 @@ def importance_report(
         model = Reranker(**params | {"positive_oversample": factor}).fit(X, features=features, timestamps=timestamps)
         label = f"reranker ({model.loss}, positives x{factor})"
         report.importances[label] = importance_table(
-            model.booster_, model.training_pool(), groups=model.training_frame_[GROUP].to_numpy(), seed=seed
+            model.boosters_, model.training_pool(), groups=model.training_frame_[GROUP].to_numpy(), seed=seed
         )
         frame, labels = oversample_positives(model.training_frame_, model.training_labels_, factor)
         report.rates[f"reranker candidates, x{factor}"] = positive_rate_by_activity(

@@ -183,7 +183,7 @@ class Reranker(Recommender):
         self.training_frame_ = pd.concat(frames, ignore_index=True)
         self.training_labels_ = np.concatenate(labels)
         self.boosters_ = self._train(self.training_frame_, self.training_labels_)
-        self.booster_ = self.boosters_[0]  # one model for the SHAP report
+        self.booster_ = self.boosters_[0]  # the first, for inspecting one model (the report averages all)
         self.stats_ = history_stats(X, times, features, recent_days=self.recent_days,
                                     knn_neighbours=self.knn_neighbours)
         self.features_ = features
