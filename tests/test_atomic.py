@@ -36,13 +36,21 @@ def test_new_files_get_the_umask_permissions_and_replaced_files_keep_theirs(tmp_
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 @pytest.mark.parametrize("from_proc", [True, False])
 def test_umask_is_read_from_proc_or_by_setting_it_back(tmp_path, monkeypatch, from_proc):
+    real_umask = os.umask
     if not from_proc:
         monkeypatch.setattr(atomic, "PROC_STATUS", tmp_path / "missing")
     elif not atomic.PROC_STATUS.exists():
         pytest.skip("no /proc/self/status on this system")
-    previous = os.umask(0o027)
+    previous = real_umask(0o027)
     try:
+        if from_proc:  # a pure read: setting the umask is not even tried
+
+            def refuse(mask: int) -> int:
+                raise AssertionError("the umask was set while /proc could be read")
+
+            monkeypatch.setattr(os, "umask", refuse)
         assert atomic._umask() == 0o027
-        assert os.umask(0o027) == 0o027  # and it is left as it was
+        monkeypatch.undo()
+        assert real_umask(0o027) == 0o027  # and it is left as it was
     finally:
-        os.umask(previous)
+        real_umask(previous)

@@ -68,7 +68,7 @@ def test_cli_flag(planted_csv, tmp_path):
 
 def test_rerank_runs_through_the_pipeline(planted_csv, tmp_path):
     params = {"ease": {"l2": 10.0}, "rerank": {"iterations": 20, "n_candidates": 20, "thread_count": 1,
-                                                "eval_fraction": 0.0, "member_params": {"ease": {"l2": 10.0}}}}
+                                                "eval_fraction": 0.0, "n_folds": 1, "member_params": {"ease": {"l2": 10.0}}}}
     result = run(_config(planted_csv, tmp_path / "run", models=("ease", "rerank"), ensemble=False, params=params),
                  log=quiet)
     rerank = result.results["rerank"]

@@ -51,7 +51,7 @@ def _data():
 
 
 X, FEATURES = _data()
-TINY_RERANK = {"n_candidates": 8, "iterations": 10, "depth": 3, "eval_fraction": 0.0,
+TINY_RERANK = {"n_candidates": 8, "iterations": 10, "depth": 3, "eval_fraction": 0.0, "n_folds": 1,
                "inner_tail": 0, "inner_fraction": 0.3, "member_params": {"ease": {"l2": 5.0}}}
 
 
@@ -98,9 +98,16 @@ def test_importance_table_of_several_boosters_is_their_mean():
     second, _ = fit_pointwise(frame, labels, iterations=10, depth=3, thread_count=1, seed=1)
     alone = [importance_table(b, pool, shap_rows=50, seed=0).set_index("feature") for b in (first, second)]
     both = importance_table([first, second], pool, shap_rows=50, seed=0).set_index("feature")
-    for column in ("importance", "mean_abs_shap"):
-        mean = (alone[0][column] + alone[1][column]) / 2
-        np.testing.assert_allclose(both[column], mean[both.index], rtol=1e-6)
+    mean = (alone[0]["importance"] + alone[1]["importance"]) / 2
+    np.testing.assert_allclose(both["importance"], mean[both.index], rtol=1e-6)
+    # SHAP of the averaged model: the boosters' SHAP values averaged, then made absolute
+    sample = pool.slice(np.sort(np.random.default_rng(0).choice(pool.num_row(), size=50, replace=False)))
+    shap = (first.get_feature_importance(type="ShapValues", data=sample)
+            + second.get_feature_importance(type="ShapValues", data=sample)) / 2
+    expected = pd.Series(np.abs(shap[:, :-1]).mean(axis=0), index=first.feature_names_)
+    np.testing.assert_allclose(both["mean_abs_shap"], expected[both.index], rtol=1e-5)
+    each = (alone[0]["mean_abs_shap"] + alone[1]["mean_abs_shap"][alone[0].index]) / 2
+    assert (both["mean_abs_shap"] <= each[both.index] + 1e-9).all()  # disagreements cancel
     assert not np.allclose(alone[0]["importance"], alone[1]["importance"][alone[0].index])
 
 

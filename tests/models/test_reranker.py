@@ -104,6 +104,21 @@ def test_seeded_oversampling_and_save_load(model, tmp_path):
     assert logloss.feature_importances().index[0] in logloss.booster_.feature_names_
 
 
+def test_a_model_saved_with_the_dense_cosine_loads_and_scores_as_before(tmp_path):
+    """Rerankers saved before `knn_neighbours` existed held a dense cosine and lacked the
+    new parameters: they load with the values they were trained with."""
+    model = create("rerank", **FAST | {"knn_neighbours": X.shape[1]}).fit(X, timestamps=TIMES)
+    expected = model.score(np.arange(8))
+    model.stats_.cosine = model.stats_.cosine.toarray()  # what an old save holds
+    del model.knn_neighbours, model.early_stopping_rounds
+    model.save(tmp_path / "old.pkl")
+    loaded = Recommender.load(tmp_path / "old.pkl")
+    assert sp.issparse(loaded.stats_.cosine)
+    np.testing.assert_array_equal(loaded.score(np.arange(8)), expected)
+    params = loaded.get_params()
+    assert params["knn_neighbours"] == X.shape[1] - 1 and params["early_stopping_rounds"] == 50
+
+
 def test_one_model_twice_under_an_alias():
     """``recent=ease`` adds EASE again with its own parameters: its own feature columns."""
     params = FAST | {"members": "ease,recent=ease", "member_params": {"recent": {"recency_decay": 0.5}}}

@@ -36,8 +36,10 @@ def importance_table(
     share of the total, in %), so the two rankings can be compared. For a grouped
     (ranking) pool pass its `groups`: whole groups are drawn, as CatBoost requires.
     `booster` may be a list of models over the same features (a cross-fitted
-    reranker's boosters, whose predictions are averaged): both measures are then
-    their mean.
+    reranker's boosters, whose predictions are averaged): the SHAP values are then
+    those of that average (SHAP is additive: the mean of the boosters' SHAP values,
+    taken before the absolute value, so boosters that disagree cancel), and
+    ``importance`` is the boosters' mean PredictionValuesChange.
     """
     boosters = list(booster) if isinstance(booster, (list, tuple)) else [booster]
     names = boosters[0].feature_names_
@@ -51,8 +53,8 @@ def importance_table(
         n_groups = max(1, int(round(len(unique) * min(1.0, shap_rows / n_rows))))
         rows = np.flatnonzero(np.isin(groups, rng.choice(unique, size=min(n_groups, len(unique)), replace=False)))
     sample = pool.slice(rows)
-    mean_abs = np.mean([np.abs(np.asarray(b.get_feature_importance(type="ShapValues", data=sample))[:, : len(names)])
-                        .mean(axis=0) for b in boosters], axis=0)
+    shap = np.mean([np.asarray(b.get_feature_importance(type="ShapValues", data=sample)) for b in boosters], axis=0)
+    mean_abs = np.abs(shap[:, : len(names)]).mean(axis=0)
     table = pd.DataFrame({"feature": names, "importance": importance, "mean_abs_shap": mean_abs})
     table["shap_share"] = 100.0 * table["mean_abs_shap"] / max(table["mean_abs_shap"].sum(), 1e-12)
     return table.sort_values("importance", ascending=False, ignore_index=True)

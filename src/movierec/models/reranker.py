@@ -85,7 +85,8 @@ class Reranker(Recommender):
         boosters' predictions are averaged. Every user then trains some booster, and no
         single 20 % draw of users decides when to stop (validation Recall@10 on ml-100k:
         +0.002 mixed, +0.003 random over ``n_folds=1``; docs/issue4-results.md). 1: one
-        booster, early-stopped on `eval_fraction` of the users.
+        booster, early-stopped on `eval_fraction` of the users (also what happens when
+        there are fewer training users than folds).
     recent_days : window of the "recent popularity" feature (needs timestamps).
     knn_neighbours : neighbours per item in the item-kNN feature (``knn_score``).
     thread_count : CatBoost threads.
@@ -273,7 +274,8 @@ class Reranker(Recommender):
             booster = CatBoost(params | {"random_seed": self.random_state + k} | (stopping if is_eval.any() else {}))
             booster.fit(pool(~is_eval), eval_set=pool(is_eval) if is_eval.any() else None)
             boosters.append(booster)
-        self.best_iterations_ = [int(b.get_best_iteration() or self.iterations - 1) + 1 for b in boosters]
+        self.best_iterations_ = [self.iterations if b.get_best_iteration() is None else int(b.get_best_iteration()) + 1
+                                 for b in boosters]
         self.best_iteration_ = round(float(np.mean(self.best_iterations_)))
         return boosters
 
@@ -322,6 +324,17 @@ class Reranker(Recommender):
         inputs = self._inputs(frame)
         return Pool(inputs, label=self.training_labels_.astype(np.float64), group_id=frame[GROUP].to_numpy(),
                     cat_features=categorical_columns(inputs))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Models saved before `knn_neighbours` and `early_stopping_rounds` existed load
+        with the values they were trained with (every neighbour: a dense cosine; 50)."""
+        stats = state.get("stats_")
+        if stats is not None and isinstance(stats.cosine, np.ndarray):
+            state.setdefault("knn_neighbours", max(stats.cosine.shape[0] - 1, 1))
+            stats.cosine = sp.csr_matrix(stats.cosine)
+        state.setdefault("knn_neighbours", 100)
+        state.setdefault("early_stopping_rounds", 50)
+        self.__dict__.update(state)
 
     def __getstate__(self) -> dict[str, Any]:
         """Saved models leave the training rows behind (N rows per user: large, and only
