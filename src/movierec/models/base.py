@@ -92,6 +92,14 @@ class Recommender(ABC):
         signature = inspect.signature(type(self).__init__)
         return {name: getattr(self, name) for name in signature.parameters if name != "self"}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A model saved before one of its hyper-parameters existed loads with that
+        parameter's default (what the code then did), so `get_params` still works."""
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if name != "self" and parameter.default is not inspect.Parameter.empty:
+                state.setdefault(name, parameter.default)
+        self.__dict__.update(state)
+
     def with_params(self, **params: Any) -> Recommender:
         """A new, unfitted model with these parameters changed."""
         return type(self)(**(self.get_params() | params))

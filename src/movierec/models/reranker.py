@@ -41,6 +41,7 @@ from movierec.models.members import fit_members, member_names, stopped_params
 from movierec.models.registry import register
 from movierec.models.rerank_features import (
     ITEM_ID,
+    KNN_NEIGHBOURS,
     USER_ID,
     categorical_columns,
     history_stats,
@@ -123,7 +124,7 @@ class Reranker(Recommender):
         early_stopping_rounds: int = 50,
         n_folds: int = 5,
         recent_days: float = 30.0,
-        knn_neighbours: int = 100,
+        knn_neighbours: int = KNN_NEIGHBOURS,
         thread_count: int = 2,
         random_state: int = 0,
     ) -> None:
@@ -326,15 +327,13 @@ class Reranker(Recommender):
                     cat_features=categorical_columns(inputs))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Models saved before `knn_neighbours` and `early_stopping_rounds` existed load
-        with the values they were trained with (every neighbour: a dense cosine; 50)."""
+        """Models saved before `knn_neighbours` existed hold a dense cosine over every
+        neighbour: it loads as that (sparse) matrix, with the parameter saying so."""
         stats = state.get("stats_")
         if stats is not None and isinstance(stats.cosine, np.ndarray):
             state.setdefault("knn_neighbours", max(stats.cosine.shape[0] - 1, 1))
             stats.cosine = sp.csr_matrix(stats.cosine)
-        state.setdefault("knn_neighbours", 100)
-        state.setdefault("early_stopping_rounds", 50)
-        self.__dict__.update(state)
+        super().__setstate__(state)
 
     def __getstate__(self) -> dict[str, Any]:
         """Saved models leave the training rows behind (N rows per user: large, and only
