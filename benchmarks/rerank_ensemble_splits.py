@@ -8,10 +8,13 @@ then, in both settings of ../shared/anchors.md:
 - refit: the parameters found on valid (EASE's l2, the ensemble's weights, FM's
   epochs) are reused to train on train+valid, which is the history at test time.
 
-The reranker never takes labels from valid.csv: it learns on an inner hold-out of its
-training history, carved with the split's own protocol (mixed: last 2 + 10%; random:
-12.5% = 10% of the whole, at random); valid.csv only early-stops its members. Every
-model is scored as the ensemble (or else the reranker) fitted it, so the ensemble is
+Without a refit the reranker learns from its members' candidates labelled with
+valid.csv (``rerank.label_source="valid"``, the default), cross-fitted so that each
+validation user is scored by a booster that never saw them (``score_out_of_fold``:
+what every model's ``valid_recall@10`` and the ensemble's weight search read). The refit
+has no validation left and learns on an inner hold-out of train+valid, carved with the
+split's own protocol (mixed: last 2 + 10%; random: 12.5% = 10% of the whole, at random),
+as does ``rerank.label_source="inner"`` in both settings. Every model is scored as the ensemble (or else the reranker) fitted it, so the ensemble is
 compared with exactly its members and each model is fitted once per setting. Timestamps
 travel beside X (the optional ``timestamps`` keyword of ``fit``). Writes
 benchmarks/results/rerank_ensemble_splits.json and, with ``--importance``, the ml-100k
@@ -108,8 +111,10 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
     rows: list[dict] = []
 
     def record(model_name: str, setting: str, model, seconds: float | None, **extra) -> None:
+        held_out = None if setting == "refit" else \
+            round(evaluate(model.score_out_of_fold, valid, exclude=train)["recall@10"], 4)
         row = {"model": model_name, "split": split, "setting": setting} | measure(model, test, every) \
-            | {"fit_seconds": None if seconds is None else round(seconds, 1)} | extra
+            | {"valid_recall@10": held_out, "fit_seconds": None if seconds is None else round(seconds, 1)} | extra
         rows.append(row)
         print(json.dumps(row, default=str), flush=True)
 
@@ -165,7 +170,8 @@ def run_split(data_dir: Path, split: str, members: list[str], rerank_members: li
         importances = reranker.feature_importances().head(8).round(2).to_dict()
         record("rerank", setting, reranker, rerank_seconds, held_by="ensemble" if "rerank" in ensemble.members_ else None,
                candidate_recall=round(candidate_recall(reranker.candidates(users), test, users), 4),
-               inner_candidate_recall=round(reranker.inner_candidate_recall_, 4),
+               labelled_by=reranker.labelled_by_,
+               training_candidate_recall=round(reranker.training_candidate_recall_, 4),
                best_iteration=reranker.best_iteration_, top_importances=importances)
     return rows
 

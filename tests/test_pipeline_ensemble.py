@@ -68,8 +68,27 @@ def test_cli_flag(planted_csv, tmp_path):
 
 def test_rerank_runs_through_the_pipeline(planted_csv, tmp_path):
     params = {"ease": {"l2": 10.0}, "rerank": {"iterations": 20, "n_candidates": 20, "thread_count": 1,
-                                                "eval_fraction": 0.0, "n_folds": 1, "member_params": {"ease": {"l2": 10.0}}}}
+                                                "eval_fraction": 0.0, "n_folds": 1, "label_source": "inner", "member_params": {"ease": {"l2": 10.0}}}}
     result = run(_config(planted_csv, tmp_path / "run", models=("ease", "rerank"), ensemble=False, params=params),
                  log=quiet)
     rerank = result.results["rerank"]
     assert rerank.test["recall@10"] > 0 and rerank.test["users"] == result.results["ease"].test["users"]
+
+
+def test_a_reranker_learning_from_valid_is_validated_out_of_fold(planted_csv, tmp_path):
+    """Validation reads score_out_of_fold: a reranker trained on the validation labels is
+    measured by boosters that never saw each user, not by its in-sample mean."""
+    from movierec.evaluate import evaluate
+    from movierec.pipeline import prepare, run_model
+
+    params = {"rerank": {"iterations": 20, "n_candidates": 20, "thread_count": 1, "n_folds": 3,
+                         "member_params": {"ease": {"l2": 10.0}}}}
+    config = _config(planted_csv, tmp_path / "run", models=("rerank",), ensemble=False, params=params)
+    prepared = prepare(config)
+    result = run_model("rerank", prepared, config, quiet, keep_model=True)
+    model = result.validated_model
+    assert model.labelled_by_ == "valid"
+    measured = {scorer: evaluate(getattr(model, scorer), prepared.valid, exclude=prepared.train)["ndcg@10"]
+                for scorer in ("score", "score_out_of_fold")}
+    assert result.valid["ndcg@10"] == pytest.approx(measured["score_out_of_fold"])
+    assert measured["score_out_of_fold"] != pytest.approx(measured["score"])

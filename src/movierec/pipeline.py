@@ -100,7 +100,8 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log, *, kee
     for params in param_grid(name, config):
         model = fit(create(name, **params), prepared.train, prepared, ("train",), valid=prepared.valid,
                     fitted_members=fitted_members)
-        result = evaluate(model.score, prepared.valid, exclude=prepared.train, k=config.k, batch_size=config.batch_size)
+        result = evaluate(model.score_out_of_fold, prepared.valid, exclude=prepared.train, k=config.k,
+                          batch_size=config.batch_size)
         trials.append({"params": params, **result.metrics})
         log(f"{name} {params}: valid {key} {result[key]:.4f}")
         if best_valid is None or result[key] > best_valid[key]:

@@ -51,7 +51,7 @@ def _data():
 
 
 X, FEATURES = _data()
-TINY_RERANK = {"n_candidates": 8, "iterations": 10, "depth": 3, "eval_fraction": 0.0, "n_folds": 1,
+TINY_RERANK = {"n_candidates": 8, "iterations": 10, "depth": 3, "eval_fraction": 0.0, "n_folds": 1, "label_source": "inner",
                "inner_tail": 0, "inner_fraction": 0.3, "member_params": {"ease": {"l2": 5.0}}}
 
 

@@ -136,6 +136,31 @@ def test_a_reranker_member_reuses_the_ensembles_members_and_scores_as_if_alone()
     assert other.members_["rerank"].members_["ease"].l2 == 5.0
 
 
+def test_a_reranker_learning_from_valid_is_read_out_of_fold_when_tuning(monkeypatch):
+    """Weights are searched on the scores that never learned the validation labels; the
+    ensemble's own validation score blends them too."""
+    rerank = {"members": ("ease",), "member_params": {"ease": {"l2": 5.0}}, "n_candidates": 10, "iterations": 20,
+              "label_source": "valid", "n_folds": 3, "thread_count": 1}
+    seen = []
+    real = ensemble_model.guarded_weights
+    monkeypatch.setattr(ensemble_model, "guarded_weights", lambda scores, truth, **kw: seen.append(scores) or
+                        real(scores, truth, **kw))
+    model = create("ensemble", members=("ease", "rerank"), member_params={"ease": {"l2": 5.0}, "rerank": rerank},
+                   n_trials=4).fit(X, valid=VALID)
+    reranker = model.members_["rerank"]
+    assert reranker.labelled_by_ == "valid"
+    users = np.flatnonzero(np.diff(VALID.indptr) > 0)
+    out_of_fold = np.where(X[users].toarray() > 0, -np.inf, reranker.score_out_of_fold(users))
+    np.testing.assert_array_equal(seen[0][1], out_of_fold)
+    assert not np.array_equal(out_of_fold, np.where(X[users].toarray() > 0, -np.inf, reranker.score(users)))
+    alone = model.with_params(weights={"ease": 0.0, "rerank": 1.0}).fit(X, valid=VALID)
+    ndcg = {scorer: evaluate(getattr(alone, scorer), VALID, exclude=X)["ndcg@10"]
+            for scorer in ("score", "score_out_of_fold")}
+    for scorer, value in ndcg.items():
+        assert value == pytest.approx(evaluate(getattr(alone.members_["rerank"], scorer), VALID, exclude=X)["ndcg@10"])
+    assert ndcg["score_out_of_fold"] < ndcg["score"]  # the boosters' mean has seen every validation user
+
+
 def test_blend_of_given_weights_by_hand():
     model = create("ensemble", members="ease, pop", member_params={"ease": {"l2": 5.0}},
                    method="minmax", weights={"ease": 1.0, "pop": 0.0}).fit(X)

@@ -52,7 +52,7 @@ FAST_PARAMS: dict[str, dict] = {
                 "patience": 20, "pretrain_fm": False, "valid_users": None, "device": "cpu", "random_state": 0},
     "rerank": {
         "members": ("ease",), "member_params": {"ease": {"l2": 5.0}}, "n_candidates": 10,
-        "iterations": 30, "thread_count": 1, "eval_fraction": 0.0, "n_folds": 1, "random_state": 0,
+        "iterations": 30, "thread_count": 1, "eval_fraction": 0.0, "n_folds": 1, "label_source": "inner", "random_state": 0,
     },
     "ensemble": {"members": ("ease", "pop"), "member_params": {"ease": {"l2": 5.0}}, "n_trials": 5},
 }

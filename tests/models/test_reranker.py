@@ -31,7 +31,7 @@ from movierec.models.rerank_features import (
 from tests.synthetic import planted_interactions
 
 FAST = {"n_candidates": 15, "iterations": 30, "learning_rate": 0.2, "depth": 3, "thread_count": 1,
-        "eval_fraction": 0.0, "n_folds": 1, "member_params": {"ease": {"l2": 5.0}},
+        "eval_fraction": 0.0, "n_folds": 1, "label_source": "inner", "member_params": {"ease": {"l2": 5.0}},
         "inner_tail": 0, "inner_fraction": 0.25}  # the test part below is random, so is the inner one
 
 
@@ -80,8 +80,8 @@ def test_time_features_exist_only_with_timestamps(model):
     assert np.isfinite(without.score(np.arange(5))).sum() == 5 * 15
 
 
-def test_valid_labels_are_never_read(model):
-    """The pipeline's validation positives must not train the reranker (honest valid score)."""
+def test_valid_labels_are_never_read_with_inner_labels(model):
+    """label_source='inner': the pipeline's validation positives never train the reranker."""
     noise = csr_from_indices(np.arange(X.shape[0]), np.zeros(X.shape[0], dtype=np.int64), X.shape)
     other = create("rerank", **FAST).fit(X, timestamps=TIMES, valid=noise)
     np.testing.assert_array_equal(other.training_labels_, model.training_labels_)
@@ -105,18 +105,23 @@ def test_seeded_oversampling_and_save_load(model, tmp_path):
 
 
 def test_a_model_saved_with_the_dense_cosine_loads_and_scores_as_before(tmp_path):
-    """Rerankers saved before `knn_neighbours` existed held a dense cosine and lacked the
-    new parameters: they load with the values they were trained with."""
+    """Rerankers saved before `knn_neighbours` and `label_source` existed held a dense
+    cosine, learned from the inner hold-out and lacked the new parameters: they load
+    with the values they were trained with."""
     model = create("rerank", **FAST | {"knn_neighbours": X.shape[1]}).fit(X, timestamps=TIMES)
     expected = model.score(np.arange(8))
     model.stats_.cosine = model.stats_.cosine.toarray()  # what an old save holds
-    del model.knn_neighbours, model.early_stopping_rounds
+    model.inner_candidate_recall_ = model.training_candidate_recall_
+    del model.knn_neighbours, model.early_stopping_rounds, model.label_source, model.labelled_by_
+    del model.fold_of_user_, model.training_candidate_recall_
     model.save(tmp_path / "old.pkl")
     loaded = Recommender.load(tmp_path / "old.pkl")
     assert sp.issparse(loaded.stats_.cosine)
     np.testing.assert_array_equal(loaded.score(np.arange(8)), expected)
+    np.testing.assert_array_equal(loaded.score_out_of_fold(np.arange(8)), expected)
     params = loaded.get_params()
     assert params["knn_neighbours"] == X.shape[1] - 1 and params["early_stopping_rounds"] == 50
+    assert params["label_source"] == "inner" and loaded.labelled_by_ == "inner"
 
 
 def test_one_model_twice_under_an_alias():
@@ -157,9 +162,81 @@ def test_inner_members_train_as_long_as_the_final_ones_stopped(member_fits):
     assert model.members_["ease"].l2 == 5.0
 
 
+def _carve_valid(per_user: int = 2, seed: int = 2) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """`per_user` random training items of every user as a validation part: (history, valid)."""
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    rank = pd.Series(np.random.default_rng(seed).random(X.nnz)).groupby(rows).rank().to_numpy()
+    held = rank <= per_user
+    valid = csr_from_indices(rows[held], X.indices[held], X.shape)
+    history = csr_from_indices(rows[~held], X.indices[~held], X.shape)
+    return history, valid
+
+
+VALID_LABELS = FAST | {"label_source": "valid", "n_folds": 3}
+
+
+@pytest.fixture(scope="module")
+def valid_labelled():
+    history, valid = _carve_valid()
+    return create("rerank", **VALID_LABELS).fit(history, valid=valid), history, valid
+
+
+def test_validation_labels_train_on_the_scoring_members_candidates(valid_labelled):
+    model, history, valid = valid_labelled
+    assert model.labelled_by_ == "valid" and len(model.boosters_) == 3
+    frame = model.training_frame_
+    users, items = frame["user_id"].to_numpy(), frame["item_id"].to_numpy()
+    np.testing.assert_array_equal(model.training_labels_, np.asarray(valid[users, items]).ravel() != 0)
+    assert (np.bincount(users, minlength=X.shape[0])[np.diff(valid.indptr) > 0] == 15).all()
+    candidates = model.candidates(np.unique(users))
+    assert set(zip(users, items)) == {(u, i) for u, row in zip(np.unique(users), candidates) for i in row}
+
+
+def test_each_validation_user_is_scored_by_the_booster_that_never_saw_them(valid_labelled):
+    """Booster k learns from the folds other than k and k+1 and stops on k+1; validation
+    is read through score_out_of_fold (fold k's users: booster k), recommending through
+    score (the mean of the boosters)."""
+    model, history, valid = valid_labelled
+    folds = model.fold_of_user_
+    assert (folds[np.diff(valid.indptr) > 0] >= 0).all() and set(folds) == {0, 1, 2}
+    users = np.concatenate([np.flatnonzero(folds == k)[:2] for k in range(3)])
+    frame, items = model._pairs(model.members_, model.X_, model.stats_, model.features_, users)
+    each = np.stack([booster.predict(model._inputs(frame)) for booster in model.boosters_])
+    kept = np.flatnonzero(items.ravel() >= 0)
+    rows, cols = kept // items.shape[1], items.ravel()[kept]
+    own = each[folds[users][rows], np.arange(len(kept))]
+    np.testing.assert_allclose(model.score_out_of_fold(users)[rows, cols], own, rtol=1e-5)
+    np.testing.assert_allclose(model.score(users)[rows, cols], each.mean(axis=0), rtol=1e-5)
+    assert not np.allclose(own, each.mean(axis=0))
+    recall = evaluate(model.score_out_of_fold, valid, exclude=history, k=5)["recall@5"]
+    popular = evaluate(create("pop").fit(history).score, valid, exclude=history, k=5)["recall@5"]
+    assert recall >= popular + 0.1, (recall, popular)
+
+
+def test_nested_boosters_never_learn_the_fold_they_score():
+    fold = np.repeat(np.arange(5), 3)
+    for k in range(5):
+        learns, stops = reranker_module.booster_rows(fold, k, 5, nested=True)
+        assert not learns[fold == k].any() and not (learns & stops).any()
+        assert set(fold[stops]) == {(k + 1) % 5} and set(fold[learns]) == set(range(5)) - {k, (k + 1) % 5}
+        learns, stops = reranker_module.booster_rows(fold, k, 5)
+        assert set(fold[stops]) == {k} and (learns == ~stops).all()
+
+
+def test_too_few_validation_users_fall_back_to_the_inner_holdout():
+    history, valid = _carve_valid()
+    two_users = sp.csr_matrix(valid.multiply(np.isin(np.arange(X.shape[0]), [0, 1])[:, None]))
+    model = create("rerank", **VALID_LABELS).fit(history, valid=two_users)
+    assert model.labelled_by_ == "inner" and model.fold_of_user_ is None
+    np.testing.assert_array_equal(model.score_out_of_fold(np.arange(4)), model.score(np.arange(4)))
+    without = create("rerank", **VALID_LABELS).fit(history)
+    assert without.labelled_by_ == "inner"
+
+
 @pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
                                  {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0},
-                                 {"knn_neighbours": 0}, {"early_stopping_rounds": 0}])
+                                 {"knn_neighbours": 0}, {"early_stopping_rounds": 0}, {"label_source": "test"},
+                                 {"label_source": "valid", "n_folds": 2}])
 def test_bad_parameters_raise_config_errors(bad):
     with pytest.raises(ConfigError):
         create("rerank", **FAST | bad).fit(X)

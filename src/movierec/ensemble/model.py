@@ -141,10 +141,14 @@ class Ensemble(Recommender):
         return self
 
     def _member_scores(self, members: dict[str, Recommender], history: sp.csr_matrix,
-                       users: np.ndarray) -> list[np.ndarray]:
-        """Each member's scores with the history masked, so ranks count unseen items only."""
+                       users: np.ndarray, *, out_of_fold: bool = False) -> list[np.ndarray]:
+        """Each member's scores with the history masked, so ranks count unseen items only;
+        `out_of_fold`: the scores that measure validation honestly (a reranker that
+        learned from the validation labels scores each user with a booster that did not)."""
         seen = history[users]
-        return [mask_seen(np.array(members[name].score(users), dtype=np.float32), seen) for name in self._names]
+        return [mask_seen(np.array((members[name].score_out_of_fold if out_of_fold else members[name].score)(users),
+                                   dtype=np.float32), seen)
+                for name in self._names]
 
     def _tune(self, members: dict[str, Recommender], history: sp.csr_matrix, truth: sp.csr_matrix) -> BlendChoice:
         users = users_with_items(truth)
@@ -153,7 +157,7 @@ class Ensemble(Recommender):
         methods = METHODS if self.method == "auto" else (self.method,)
         scores: list[list[np.ndarray]] = [[] for _ in self._names]
         for batch in batches(users, DEFAULT_BATCH):
-            for block, member in zip(self._member_scores(members, history, batch), scores):
+            for block, member in zip(self._member_scores(members, history, batch, out_of_fold=True), scores):
                 member.append(block)
         guard = {"margin": self.guard_margin} if self.guard else {}
         return (guarded_weights if self.guard else tune_weights)(
@@ -161,9 +165,14 @@ class Ensemble(Recommender):
             methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k, seed=self.random_state, **guard,
         )
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        blocks = self._member_scores(self.members_, self.X_, users)
+    def _score(self, users: np.ndarray, out_of_fold: bool = False) -> np.ndarray:
+        blocks = self._member_scores(self.members_, self.X_, users, out_of_fold=out_of_fold)
         return blend(blocks, self.choice_.weights, method=self.choice_.method, rrf_k=self.rrf_k)
+
+    def score_out_of_fold(self, users: np.ndarray) -> np.ndarray:
+        """The blend of the members' out-of-fold scores (see `Recommender.score_out_of_fold`)."""
+        self._check_fitted()
+        return self._score(self._check_users(users), out_of_fold=True)
 
     @property
     def weights_(self) -> dict[str, float]:

@@ -61,10 +61,20 @@ class Recommender(ABC):
     def score(self, users: np.ndarray) -> np.ndarray:
         """Scores of every item for `users` (indices), shape (len(users), n_items)."""
         self._check_fitted()
+        return self._score(self._check_users(users))
+
+    def score_out_of_fold(self, users: np.ndarray) -> np.ndarray:
+        """Scores to measure `users`' validation items with: from parts of the model
+        that never learned those items. The same as `score` for every model that takes
+        no labels from validation (all but a reranker trained on them); the pipeline
+        and the ensemble's weight search read validation through this."""
+        return self.score(users)
+
+    def _check_users(self, users: np.ndarray) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
         if users.size and (users.min() < 0 or users.max() >= self.X_.shape[0]):
             raise DataError(f"user indices must lie in [0, {self.X_.shape[0]}); got {users.min()}..{users.max()}")
-        return self._score(users)
+        return users
 
     def recommend(
         self,

@@ -1,22 +1,30 @@
 """Two-stage recommender: candidates from collaborative models, reordered by CatBoost.
 
-How it learns without touching the pipeline's validation items
----------------------------------------------------------------
-`fit(X, valid=...)` never reads `valid`'s positives as labels. It carves an *inner*
-hold-out from `X` (per user the last `inner_tail` items in time plus
-`inner_fraction` of the earlier ones, seeded; see
-:func:`movierec.models.candidates.inner_holdout`), fits the member models on the
-inner history, takes the first member's top `n_candidates` unseen items per user as
-candidates, labels them with the inner hold-out and trains CatBoost on those rows.
-Early stopping uses a seeded share of the *users* of that inner data. The members
-that score are fitted on the whole of `X` first (with `valid` for their own early
-stopping, as when they run alone); the inner members then train for as long as that
-early stopping found (e.g. a VAE's epochs), so the booster learns from members that
-behave like the ones it reorders. At scoring time their candidates are reordered by
-the trained CatBoost model. So the validation score the pipeline measures for this
-model is as honest as any single model's, and the refit on train+valid
-(:meth:`Reranker.refit_params` carries the members' stopped epochs) repeats the same
-procedure on the longer history.
+Where its labels come from, and why its validation score stays honest
+---------------------------------------------------------------------
+The member models that score are fitted on `X` (with `valid` for their own early
+stopping, as when they run alone); the first one's top `n_candidates` unseen items
+per user are the candidates. CatBoost learns which candidates are hidden positives
+from one of two sources (`label_source`):
+
+- ``"valid"`` (the default, when `fit` is given `valid`): the candidates of those very
+  members, labelled with the validation items: rows built exactly like the ones
+  scored at test time without a refit. The users fall into `n_folds` seeded folds;
+  booster k learns from every fold but k and k+1 and early-stops on fold k+1, so fold
+  k's users are never seen by booster k. :meth:`Reranker.score_out_of_fold` scores
+  each validation user with the booster that never saw them (what the pipeline and
+  the ensemble measure on validation); :meth:`Reranker.score` averages every booster
+  (what recommends). The validation score is then as honest as any single model's.
+- ``"inner"`` (and whenever no `valid` is given, e.g. the refit on train+valid): an
+  *inner* hold-out carved from `X` (per user the last `inner_tail` items in time plus
+  `inner_fraction` of the earlier ones, seeded; see
+  :func:`movierec.models.candidates.inner_holdout`). The members are fitted again on
+  the inner history, for as long as their early stopping on `valid` found (e.g. a
+  VAE's epochs), so the booster learns from members that behave like the ones it
+  reorders. Labels never touch `valid`, so :meth:`Reranker.score` is honest on it.
+
+The refit on train+valid (:meth:`Reranker.refit_params` carries the members' stopped
+epochs) has no validation left, so it learns from the inner hold-out.
 
 Ideas from the winning entries of the competition this library was built for, and
 from Burges, "From RankNet to LambdaRank to LambdaMART" (2010) for ranking losses;
@@ -34,7 +42,7 @@ import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
-from movierec.exceptions import ConfigError, NotFittedError
+from movierec.exceptions import ConfigError, DataError, NotFittedError
 from movierec.models.base import Recommender, check_matrix
 from movierec.models.candidates import inner_holdout, label_pairs
 from movierec.models.members import fit_members, member_names, stopped_params
@@ -53,6 +61,25 @@ from movierec.sampling import oversample_positives
 GROUP = "group"  # (inner repeat, user): CatBoost's query id
 PAIR_BLOCK = 2048  # users whose dense member scores are held at once while building rows
 LOSSES = ("YetiRank", "YetiRankPairwise", "PairLogit", "QueryRMSE", "Logloss")
+LABEL_SOURCES = ("valid", "inner")
+
+
+def booster_rows(fold: np.ndarray, k: int, n_boosters: int, *, nested: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Row masks `(learns, stops)` of booster k, given each row's fold (-1: no fold).
+
+    Cross-fitting: booster k early-stops on fold k and learns from the rest. `nested`:
+    it early-stops on fold k+1 and learns from the rest but fold k, which it never sees
+    and so scores out of fold.
+
+    Examples
+    --------
+    >>> fold = np.array([0, 1, 2, 0])
+    >>> [mask.tolist() for mask in booster_rows(fold, 0, 3, nested=True)]
+    [[False, False, True, False], [False, True, False, False]]
+    """
+    stops = fold == ((k + 1) % n_boosters if nested else k)
+    learns = ~stops & (fold != k) if nested else ~stops
+    return learns, stops
 
 
 @register
@@ -67,6 +94,9 @@ class Reranker(Recommender):
         adds a model a second time (``"ease,recent=ease"``).
     member_params : name (alias) -> hyper-parameters of that member.
     n_candidates : candidates per user (N); their recall caps the reranker's.
+    label_source : ``"valid"`` or ``"inner"``: what labels the candidates (module
+        docstring). ``"valid"`` needs ``n_folds >= 3`` and falls back to the inner
+        hold-out without `valid` or with fewer validation users than folds.
     loss : CatBoost loss, one of ``LOSSES`` (ranking losses group rows by user).
     iterations, learning_rate, depth : CatBoost's; early stopping picks the iteration.
     use_ids : give CatBoost the user and item ids as categorical features (off by
@@ -76,13 +106,15 @@ class Reranker(Recommender):
     inner_tail, inner_fraction : the inner hold-out rule (match the split's protocol:
         2 and 0.1 for the competition-like split, 0 and 0.125 for a random 80/10/10).
     inner_repeats : inner hold-outs drawn (seeds random_state, +1, ...); their rows are
-        stacked, which multiplies the training data the small per-user hold-outs give.
+        stacked, which multiplies the training data the small per-user hold-outs give
+        (inner labels only).
     eval_fraction : with ``n_folds=1``, the share of training users kept aside for
         early stopping (0: none).
     early_stopping_rounds : iterations without a better held-out NDCG@10 before a
         booster stops (the best iteration is kept).
     n_folds : cross-fitting: the training users fall into `n_folds` seeded folds, one
-        booster per fold early-stops on that fold and learns from the others, and the
+        booster per fold early-stops on that fold and learns from the others (with
+        validation labels: on the next fold, learning from the rest), and the
         boosters' predictions are averaged. Every user then trains some booster, and no
         single 20 % draw of users decides when to stop (validation Recall@10 on ml-100k:
         +0.002 mixed, +0.003 random over ``n_folds=1``; docs/issue4-results.md). 1: one
@@ -111,6 +143,7 @@ class Reranker(Recommender):
         members: tuple[str, ...] = ("ease",),
         member_params: dict[str, dict[str, Any]] | None = None,
         n_candidates: int = 100,
+        label_source: str = "valid",
         loss: str = "YetiRank",
         iterations: int = 600,
         learning_rate: float = 0.03,
@@ -131,6 +164,7 @@ class Reranker(Recommender):
         self.members = members
         self.member_params = member_params
         self.n_candidates = n_candidates
+        self.label_source = label_source
         self.loss = loss
         self.iterations = iterations
         self.learning_rate = learning_rate
@@ -158,7 +192,8 @@ class Reranker(Recommender):
         timestamps: sp.csr_matrix | None = None,
         fitted_members: dict[str, Recommender] | None = None,
     ) -> Reranker:
-        """Learn the reranker on an inner hold-out of `X`, then refit the members on `X`.
+        """Fit the members on `X`, then learn to reorder their candidates (labels from
+        `valid` or an inner hold-out of `X`: `label_source`, module docstring).
 
         `timestamps` (optional, same non-zeros as `X`, seconds) orders the inner
         hold-out in time and enables the recency features; without it the hold-out is
@@ -174,23 +209,49 @@ class Reranker(Recommender):
         self.members_ = fit_members(self.members, self.member_params, X, features=features, valid=valid,
                                     timestamps=timestamps, fitted_members=fitted_members)
         self.stopped_params_ = stopped_params(self.member_params, self.members_)
-        frames, labels, found, hidden = [], [], 0, 0
-        for repeat in range(self.inner_repeats):
-            frame, label, n_hidden = self._inner_rows(X, timestamps, features, self.random_state + repeat)
-            frame[GROUP] = frame[USER_ID].to_numpy() + repeat * X.shape[0]
-            frames.append(frame)
-            labels.append(label)
-            found, hidden = found + int(label.sum()), hidden + n_hidden
-        self.inner_candidate_recall_ = found / max(hidden, 1)
-        self.training_frame_ = pd.concat(frames, ignore_index=True)
-        self.training_labels_ = np.concatenate(labels)
-        self.boosters_ = self._train(self.training_frame_, self.training_labels_)
-        self.booster_ = self.boosters_[0]  # the first, for inspecting one model (the report averages all)
         self.stats_ = history_stats(X, times, features, recent_days=self.recent_days,
                                     knn_neighbours=self.knn_neighbours)
         self.features_ = features
         self.X_ = X
+        valid_rows = self._valid_rows(X, check_matrix(valid)) if self.label_source == "valid" and valid is not None \
+            else None
+        if valid_rows is not None:
+            self.labelled_by_ = "valid"
+            self.training_frame_, self.training_labels_, n_hidden = valid_rows
+            self.training_frame_[GROUP] = self.training_frame_[USER_ID].to_numpy()
+            self.training_candidate_recall_ = int(self.training_labels_.sum()) / max(n_hidden, 1)
+        else:
+            self.labelled_by_ = "inner"
+            frames, labels, found, hidden = [], [], 0, 0
+            for repeat in range(self.inner_repeats):
+                frame, label, n_hidden = self._inner_rows(X, timestamps, features, self.random_state + repeat)
+                frame[GROUP] = frame[USER_ID].to_numpy() + repeat * X.shape[0]
+                frames.append(frame)
+                labels.append(label)
+                found, hidden = found + int(label.sum()), hidden + n_hidden
+            self.training_candidate_recall_ = found / max(hidden, 1)
+            self.training_frame_ = pd.concat(frames, ignore_index=True)
+            self.training_labels_ = np.concatenate(labels)
+        self.boosters_ = self._train(self.training_frame_, self.training_labels_,
+                                     nested=self.labelled_by_ == "valid")
+        self.booster_ = self.boosters_[0]  # the first, for inspecting one model (the report averages all)
         return self
+
+    def _valid_rows(self, X: sp.csr_matrix, valid: sp.csr_matrix) -> tuple[pd.DataFrame, np.ndarray, int] | None:
+        """Rows of the scoring members' candidates labelled with `valid`, or None when
+        fewer users than folds have a validation item among their candidates."""
+        if valid.shape != X.shape:
+            raise DataError(f"rerank valid has shape {valid.shape}, the training matrix {X.shape}")
+        users = np.flatnonzero(np.diff(valid.indptr) > 0)
+        if len(users) < self.n_folds:
+            return None
+        frame, items = self._pairs(self.members_, X, self.stats_, self.features_, users)
+        labels = label_pairs(valid[users], items).ravel()[frame.index.to_numpy()]
+        frame = frame.reset_index(drop=True)
+        learning = frame[USER_ID].to_numpy()[self._informative(frame[USER_ID].to_numpy(), labels)]
+        if len(np.unique(learning)) < self.n_folds:
+            return None
+        return frame, labels, valid[users].nnz
 
     def _inner_rows(self, X, timestamps, features, seed) -> tuple[pd.DataFrame, np.ndarray, int]:
         """Training rows of one inner hold-out: features, labels, and the number of hidden items."""
@@ -234,8 +295,13 @@ class Reranker(Recommender):
         frame = frame.drop(columns=[GROUP], errors="ignore")
         return frame if self.use_ids else frame.drop(columns=[USER_ID, ITEM_ID])
 
-    def _train(self, frame: pd.DataFrame, labels: np.ndarray) -> list:
-        """The boosters: one early-stopped on `eval_fraction` of the users, or one per fold."""
+    def _train(self, frame: pd.DataFrame, labels: np.ndarray, *, nested: bool = False) -> list:
+        """The boosters: one early-stopped on `eval_fraction` of the users, or one per fold.
+
+        `nested` (labels from the pipeline's validation): booster k early-stops on fold
+        k+1 and learns from the others but k, so it never saw fold k, which it scores
+        out of fold (`fold_of_user_`).
+        """
         from catboost import CatBoost, Pool
 
         keep = self._informative(frame[GROUP].to_numpy(), labels)
@@ -251,6 +317,11 @@ class Reranker(Recommender):
             held = rng.random(len(unique)) < self.eval_fraction if len(unique) > 10 else np.zeros(len(unique), bool)
             fold_of_user = np.where(held, 0, -1)
         fold = fold_of_user[np.searchsorted(unique, users)]
+        n_boosters = max(int(fold_of_user.max(initial=-1)) + 1, 1)
+        self.fold_of_user_ = None
+        if nested:
+            self.fold_of_user_ = np.full(self.X_.shape[0], -1, dtype=np.int64)
+            self.fold_of_user_[unique] = fold_of_user
         inputs = self._inputs(frame)
         cats = categorical_columns(inputs)
 
@@ -269,11 +340,10 @@ class Reranker(Recommender):
         }
         stopping = {"eval_metric": "NDCG:top=10", "od_type": "Iter", "od_wait": self.early_stopping_rounds, "use_best_model": True}
         boosters = []
-        n_boosters = max(int(fold_of_user.max(initial=-1)) + 1, 1)
         for k in range(n_boosters):
-            is_eval = fold == k
-            booster = CatBoost(params | {"random_seed": self.random_state + k} | (stopping if is_eval.any() else {}))
-            booster.fit(pool(~is_eval), eval_set=pool(is_eval) if is_eval.any() else None)
+            learns, stops = booster_rows(fold, k, n_boosters, nested=nested)
+            booster = CatBoost(params | {"random_seed": self.random_state + k} | (stopping if stops.any() else {}))
+            booster.fit(pool(learns), eval_set=pool(stops) if stops.any() else None)
             boosters.append(booster)
         self.best_iterations_ = [self.iterations if b.get_best_iteration() is None else int(b.get_best_iteration()) + 1
                                  for b in boosters]
@@ -289,15 +359,35 @@ class Reranker(Recommender):
         return positives[inverse] > 0
 
     # ---- scoring ------------------------------------------------------------------
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        """CatBoost scores on each user's candidates; every other item gets -inf."""
+    def _score(self, users: np.ndarray, folds: np.ndarray | None = None) -> np.ndarray:
+        """CatBoost scores on each user's candidates; every other item gets -inf.
+
+        The mean of the boosters, or with `folds` (one per user, -1: none) the booster
+        of that fold for the users in one.
+        """
         frame, items = self._pairs(self.members_, self.X_, self.stats_, self.features_, users)
         kept = np.flatnonzero(items.ravel() >= 0)
         inputs = self._inputs(frame)
-        predictions = np.mean([booster.predict(inputs) for booster in self.boosters_], axis=0)
+        each = np.stack([booster.predict(inputs) for booster in self.boosters_])
+        predictions = each.mean(axis=0)
+        if folds is not None:
+            row_fold = folds[kept // items.shape[1]]
+            own = row_fold >= 0
+            predictions[own] = each[row_fold[own], np.flatnonzero(own)]
         out = np.full((len(users), self.X_.shape[1]), -np.inf, dtype=np.float32)
         out[kept // items.shape[1], items.ravel()[kept]] = predictions
         return out
+
+    def score_out_of_fold(self, users: np.ndarray) -> np.ndarray:
+        """Scores of `users` from boosters that never learned their validation labels:
+        a user of a fold gets that fold's booster, any other user the mean (= `score`
+        when the labels came from the inner hold-out)."""
+        self._check_fitted()
+        folds = self.fold_of_user_
+        if folds is None:
+            return self.score(users)
+        users = self._check_users(users)
+        return self._score(users, folds[users])
 
     def candidates(self, users: np.ndarray) -> np.ndarray:
         """The (len(users), n_candidates) candidate items the reranker reorders (-1: none)."""
@@ -328,11 +418,16 @@ class Reranker(Recommender):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Models saved before `knn_neighbours` existed hold a dense cosine over every
-        neighbour: it loads as that (sparse) matrix, with the parameter saying so."""
+        neighbour: it loads as that (sparse) matrix, with the parameter saying so.
+        Models saved before `label_source` existed learned from the inner hold-out."""
         stats = state.get("stats_")
         if stats is not None and isinstance(stats.cosine, np.ndarray):
             state.setdefault("knn_neighbours", max(stats.cosine.shape[0] - 1, 1))
             stats.cosine = sp.csr_matrix(stats.cosine)
+        if "boosters_" in state and "labelled_by_" not in state:
+            state.setdefault("label_source", "inner")
+            state.update(labelled_by_="inner", fold_of_user_=None,
+                         training_candidate_recall_=state.pop("inner_candidate_recall_", float("nan")))
         super().__setstate__(state)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -354,6 +449,11 @@ class Reranker(Recommender):
             raise ConfigError(f"rerank needs distinct member names (alias=model for a second copy), got {self.members!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"rerank loss {self.loss!r} unknown; expected one of {LOSSES}")
+        if self.label_source not in LABEL_SOURCES:
+            raise ConfigError(f"rerank label_source {self.label_source!r} unknown; expected one of {LABEL_SOURCES}")
+        if self.label_source == "valid" and self.n_folds < 3:
+            raise ConfigError(f"rerank label_source='valid' scores validation users out of fold and needs n_folds >= 3, "
+                              f"got {self.n_folds}; label_source='inner' trains one booster")
         counts = {"n_candidates": self.n_candidates, "positive_oversample": self.positive_oversample,
                   "inner_repeats": self.inner_repeats, "n_folds": self.n_folds,
                   "early_stopping_rounds": self.early_stopping_rounds, "knn_neighbours": self.knn_neighbours}
