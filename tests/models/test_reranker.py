@@ -236,10 +236,17 @@ def test_too_few_validation_users_fall_back_to_the_inner_holdout():
 @pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
                                  {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0},
                                  {"knn_neighbours": 0}, {"early_stopping_rounds": 0}, {"label_source": "test"},
-                                 {"label_source": "valid", "n_folds": 2}])
+                                 {"members": "ease,inner=rerank"}, {"members": "ease,ensemble"}])
 def test_bad_parameters_raise_config_errors(bad):
     with pytest.raises(ConfigError):
         create("rerank", **FAST | bad).fit(X)
+
+
+def test_validation_labels_need_three_folds_only_when_there_is_validation():
+    history, valid = _carve_valid()
+    with pytest.raises(ConfigError, match="n_folds >= 3"):
+        create("rerank", **VALID_LABELS | {"n_folds": 2}).fit(history, valid=valid)
+    assert create("rerank", **VALID_LABELS | {"n_folds": 1}).fit(history).labelled_by_ == "inner"
 
 
 def test_pair_features_by_hand():

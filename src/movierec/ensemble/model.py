@@ -5,15 +5,20 @@ Where the weights come from, honestly
 The blend weights and the normalisation are hyper-parameters, so they are chosen the
 way the pipeline chooses every hyper-parameter: on validation. With
 ``tune_on="valid"`` (the default) and a `valid` matrix given to `fit`, the members are
-fit on `X` (receiving `valid` for their own early stopping, exactly as when they run
-alone) and the weights are searched on `valid`; the test part is never seen. The
-ensemble's own validation score is then in-sample for its few weights, as the
-validation score of every grid-searched model is for its grid. With
-``tune_on="inner"``, or when no `valid` is given (a refit on train+valid without
-`weights`), an inner hold-out is carved from `X` (see
-:func:`movierec.models.candidates.inner_holdout`), the members are fit on the inner
-history, the weights tuned on the inner hold-out, and the members refit on `X`: the
-validation score stays untouched, at the price of tuning on weaker members.
+fit on `X` (receiving `valid`, exactly as when they run alone: for their early
+stopping, and a reranker for its labels) and the weights are searched on `valid`,
+reading each member's `score_out_of_fold` (a reranker that learned from `valid`
+scores each user there with a booster that never saw them; recommending then uses
+the mean of its boosters, whose scale differs a little: rank and RRF blends do not
+mind, min-max and z-score barely); the test part is never seen. The ensemble's own
+validation score is then in-sample for its few weights, as the validation score of
+every grid-searched model is for its grid. With ``tune_on="inner"``, or when no
+`valid` is given (a refit on train+valid without `weights`), an inner hold-out is
+carved from `X` (see :func:`movierec.models.candidates.inner_holdout`), the members
+are fit on the inner history without `valid`, the weights tuned on the inner
+hold-out, and the members refit on `X`: the weights never see `valid`, at the price
+of tuning on weaker members (and, for a reranker member, on one that learned from
+its inner hold-out while the final one learns from `valid`).
 
 :meth:`refit_params` returns the weights, the normalisation and each member's own
 refit parameters, so the pipeline's refit on train+valid reuses them without tuning.

@@ -50,7 +50,9 @@ class Recommender(ABC):
         ----------
         X : csr_matrix, shape (n_users, n_items), float32 ones for positives.
         features : side fields aligned with X's rows/columns; models may ignore them.
-        valid : held-out positives, same shape, for early stopping; may be ignored.
+        valid : held-out positives, same shape, for early stopping; may be ignored. A
+            model that also learns from them (the reranker) says so and measures them
+            through `score_out_of_fold`.
         """
 
     @abstractmethod

@@ -45,7 +45,7 @@ from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import ConfigError, DataError, NotFittedError
 from movierec.models.base import Recommender, check_matrix
 from movierec.models.candidates import inner_holdout, label_pairs
-from movierec.models.members import fit_members, member_names, stopped_params
+from movierec.models.members import fit_members, member_names, member_specs, parse_member, stopped_params
 from movierec.models.registry import register
 from movierec.models.rerank_features import (
     ITEM_ID,
@@ -95,8 +95,9 @@ class Reranker(Recommender):
     member_params : name (alias) -> hyper-parameters of that member.
     n_candidates : candidates per user (N); their recall caps the reranker's.
     label_source : ``"valid"`` or ``"inner"``: what labels the candidates (module
-        docstring). ``"valid"`` needs ``n_folds >= 3`` and falls back to the inner
-        hold-out without `valid` or with fewer validation users than folds.
+        docstring). With `valid` given, ``"valid"`` needs ``n_folds >= 3``; it falls
+        back to the inner hold-out without `valid`, or when fewer users than folds
+        have a validation item among their candidates.
     loss : CatBoost loss, one of ``LOSSES`` (ranking losses group rows by user).
     iterations, learning_rate, depth : CatBoost's; early stopping picks the iteration.
     use_ids : give CatBoost the user and item ids as categorical features (off by
@@ -108,8 +109,8 @@ class Reranker(Recommender):
     inner_repeats : inner hold-outs drawn (seeds random_state, +1, ...); their rows are
         stacked, which multiplies the training data the small per-user hold-outs give
         (inner labels only).
-    eval_fraction : with ``n_folds=1``, the share of training users kept aside for
-        early stopping (0: none).
+    eval_fraction : with ``n_folds=1`` (inner labels), the share of training users kept
+        aside for early stopping (0: none).
     early_stopping_rounds : iterations without a better held-out NDCG@10 before a
         booster stops (the best iteration is kept).
     n_folds : cross-fitting: the training users fall into `n_folds` seeded folds, one
@@ -119,11 +120,11 @@ class Reranker(Recommender):
         single 20 % draw of users decides when to stop (validation Recall@10 on ml-100k:
         +0.002 mixed, +0.003 random over ``n_folds=1``; docs/issue4-results.md). 1: one
         booster, early-stopped on `eval_fraction` of the users (also what happens when
-        there are fewer training users than folds).
+        there are fewer training users than folds), with inner labels only.
     recent_days : window of the "recent popularity" feature (needs timestamps).
     knn_neighbours : neighbours per item in the item-kNN feature (``knn_score``).
     thread_count : CatBoost threads.
-    random_state : seed of the inner hold-out, the eval users and CatBoost.
+    random_state : seed of the inner hold-out, the folds (or eval users) and CatBoost.
 
     Examples
     --------
@@ -213,6 +214,9 @@ class Reranker(Recommender):
                                     knn_neighbours=self.knn_neighbours)
         self.features_ = features
         self.X_ = X
+        if self.label_source == "valid" and valid is not None and self.n_folds < 3:
+            raise ConfigError(f"rerank label_source='valid' scores validation users out of fold and needs n_folds >= 3, "
+                              f"got {self.n_folds}; label_source='inner' trains one booster")
         valid_rows = self._valid_rows(X, check_matrix(valid)) if self.label_source == "valid" and valid is not None \
             else None
         if valid_rows is not None:
@@ -320,6 +324,8 @@ class Reranker(Recommender):
         n_boosters = max(int(fold_of_user.max(initial=-1)) + 1, 1)
         self.fold_of_user_ = None
         if nested:
+            if n_boosters != self.n_folds:  # _valid_rows keeps n_folds users at least
+                raise ConfigError(f"rerank needs {self.n_folds} users to cross-fit validation labels, got {len(unique)}")
             self.fold_of_user_ = np.full(self.X_.shape[0], -1, dtype=np.int64)
             self.fold_of_user_[unique] = fold_of_user
         inputs = self._inputs(frame)
@@ -451,9 +457,10 @@ class Reranker(Recommender):
             raise ConfigError(f"rerank loss {self.loss!r} unknown; expected one of {LOSSES}")
         if self.label_source not in LABEL_SOURCES:
             raise ConfigError(f"rerank label_source {self.label_source!r} unknown; expected one of {LABEL_SOURCES}")
-        if self.label_source == "valid" and self.n_folds < 3:
-            raise ConfigError(f"rerank label_source='valid' scores validation users out of fold and needs n_folds >= 3, "
-                              f"got {self.n_folds}; label_source='inner' trains one booster")
+        nested = {parse_member(spec)[1] for spec in member_specs(self.members)} & {self.name, "ensemble"}
+        if nested:
+            raise ConfigError(f"rerank members cannot be {sorted(nested)}: their scores on validation users would "
+                              "be in-sample features (a reranker learns from valid)")
         counts = {"n_candidates": self.n_candidates, "positive_oversample": self.positive_oversample,
                   "inner_repeats": self.inner_repeats, "n_folds": self.n_folds,
                   "early_stopping_rounds": self.early_stopping_rounds, "knn_neighbours": self.knn_neighbours}
