@@ -183,7 +183,7 @@ def importance(data_dir: Path, out_md: Path, out_png: Path, overrides: dict) -> 
     params = RERANK | INNER["mixed"] | {"use_ids": True, "member_params": {"ease": {"l2": best_ease_l2(train, valid)}}} \
         | overrides.get("rerank", {})
     report = importance_report(
-        train, features, timestamps=times_train, reranker_params=params, oversample=4,
+        train, features, timestamps=times_train, valid=valid, reranker_params=params, oversample=4,
         scorer=lambda model: round(evaluate(model.score, test, exclude=train + valid)["recall@10"], 4),
     )
     report.write(out_md, out_png, title="ml-100k (mixed split, no refit): feature importance and imbalance")

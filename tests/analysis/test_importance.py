@@ -125,3 +125,17 @@ def test_report_end_to_end_writes_markdown_and_png(tmp_path):
 def test_markdown_table_by_hand():
     table = markdown_table(pd.DataFrame({"model": ["ease"], "recall": [0.29571]}), digits=3)
     assert table.splitlines() == ["| model | recall |", "|---|---|", "| ease | 0.296 |"]
+
+
+def test_report_reranker_learns_from_valid_when_given():
+    """With `valid`, the report's reranker is trained as the pipeline's default one."""
+    first = X.indptr[:-1]
+    valid = csr_from_indices(np.arange(N_USERS), X.indices[first], X.shape)
+    keep = np.ones(X.nnz, dtype=bool)
+    keep[first] = False
+    history = csr_from_indices(np.repeat(np.arange(N_USERS), np.diff(X.indptr))[keep], X.indices[keep], X.shape)
+    params = TINY_RERANK | {"label_source": "valid", "n_folds": 3}
+    report = importance_report(history, FEATURES, valid=valid, reranker_params=params, oversample=2,
+                               negatives_per_user=5, pointwise_iterations=10, thread_count=1,
+                               scorer=lambda model: model.labelled_by_)
+    assert set(report.recall.values()) == {"valid"}

@@ -54,6 +54,7 @@ def importance_report(
     features: EncodedFeatures | None,
     *,
     timestamps: sp.csr_matrix | None = None,
+    valid: sp.csr_matrix | None = None,
     reranker_params: dict[str, Any] | None = None,
     oversample: int = 4,
     negatives_per_user: int = 100,
@@ -68,6 +69,9 @@ def importance_report(
     Parameters
     ----------
     X : the training history (users x items).
+    valid : held-out positives of the same users; given, the reranker learns from them
+        as it does by default in the pipeline (``label_source="valid"``), else from an
+        inner hold-out of `X`.
     reranker_params : keyword arguments of :class:`~movierec.models.reranker.Reranker`.
     scorer : optional; given a fitted model it returns its Recall@10 on held-out
         data, so the effect of oversampling on recall is reported too.
@@ -75,7 +79,8 @@ def importance_report(
     report = ImportanceReport()
     params = dict(reranker_params or {}) | {"thread_count": thread_count, "random_state": seed}
     for factor in (1, oversample):
-        model = Reranker(**params | {"positive_oversample": factor}).fit(X, features=features, timestamps=timestamps)
+        model = Reranker(**params | {"positive_oversample": factor}).fit(X, features=features, timestamps=timestamps,
+                                                                          valid=valid)
         label = f"reranker ({model.loss}, positives x{factor})"
         report.importances[label] = importance_table(
             model.boosters_, model.training_pool(), groups=model.training_frame_[GROUP].to_numpy(), seed=seed
