@@ -112,7 +112,7 @@ def test_a_model_saved_with_the_dense_cosine_loads_and_scores_as_before(tmp_path
     expected = model.score(np.arange(8))
     model.stats_.cosine = model.stats_.cosine.toarray()  # what an old save holds
     model.inner_candidate_recall_ = model.training_candidate_recall_
-    del model.knn_neighbours, model.early_stopping_rounds, model.label_source, model.labelled_by_
+    del model.knn_neighbours, model.early_stopping_rounds, model.label_source
     del model.fold_of_user_, model.training_candidate_recall_
     model.save(tmp_path / "old.pkl")
     loaded = Recommender.load(tmp_path / "old.pkl")

@@ -214,18 +214,17 @@ class Reranker(Recommender):
                                     knn_neighbours=self.knn_neighbours)
         self.features_ = features
         self.X_ = X
-        if self.label_source == "valid" and valid is not None and self.n_folds < 3:
-            raise ConfigError(f"rerank label_source='valid' scores validation users out of fold and needs n_folds >= 3, "
-                              f"got {self.n_folds}; label_source='inner' trains one booster")
-        valid_rows = self._valid_rows(X, check_matrix(valid)) if self.label_source == "valid" and valid is not None \
-            else None
+        valid_rows = None
+        if self.label_source == "valid" and valid is not None:
+            if self.n_folds < 3:
+                raise ConfigError(f"rerank label_source='valid' scores validation users out of fold and needs "
+                                  f"n_folds >= 3, got {self.n_folds}; label_source='inner' trains one booster")
+            valid_rows = self._valid_rows(X, check_matrix(valid))
         if valid_rows is not None:
-            self.labelled_by_ = "valid"
             self.training_frame_, self.training_labels_, n_hidden = valid_rows
             self.training_frame_[GROUP] = self.training_frame_[USER_ID].to_numpy()
             self.training_candidate_recall_ = int(self.training_labels_.sum()) / max(n_hidden, 1)
         else:
-            self.labelled_by_ = "inner"
             frames, labels, found, hidden = [], [], 0, 0
             for repeat in range(self.inner_repeats):
                 frame, label, n_hidden = self._inner_rows(X, timestamps, features, self.random_state + repeat)
@@ -236,8 +235,7 @@ class Reranker(Recommender):
             self.training_candidate_recall_ = found / max(hidden, 1)
             self.training_frame_ = pd.concat(frames, ignore_index=True)
             self.training_labels_ = np.concatenate(labels)
-        self.boosters_ = self._train(self.training_frame_, self.training_labels_,
-                                     nested=self.labelled_by_ == "valid")
+        self.boosters_ = self._train(self.training_frame_, self.training_labels_, nested=valid_rows is not None)
         self.booster_ = self.boosters_[0]  # the first, for inspecting one model (the report averages all)
         return self
 
@@ -252,8 +250,8 @@ class Reranker(Recommender):
         frame, items = self._pairs(self.members_, X, self.stats_, self.features_, users)
         labels = label_pairs(valid[users], items).ravel()[frame.index.to_numpy()]
         frame = frame.reset_index(drop=True)
-        learning = frame[USER_ID].to_numpy()[self._informative(frame[USER_ID].to_numpy(), labels)]
-        if len(np.unique(learning)) < self.n_folds:
+        row_users = frame[USER_ID].to_numpy()
+        if len(np.unique(row_users[self._informative(row_users, labels)])) < self.n_folds:
             return None
         return frame, labels, valid[users].nnz
 
@@ -384,6 +382,12 @@ class Reranker(Recommender):
         out[kept // items.shape[1], items.ravel()[kept]] = predictions
         return out
 
+    @property
+    def labelled_by_(self) -> str:
+        """Where the fitted boosters' labels came from: ``"valid"`` (cross-fitted, scored
+        out of fold) or ``"inner"``."""
+        return "inner" if self.fold_of_user_ is None else "valid"
+
     def score_out_of_fold(self, users: np.ndarray) -> np.ndarray:
         """Scores of `users` from boosters that never learned their validation labels:
         a user of a fold gets that fold's booster, any other user the mean (= `score`
@@ -430,9 +434,9 @@ class Reranker(Recommender):
         if stats is not None and isinstance(stats.cosine, np.ndarray):
             state.setdefault("knn_neighbours", max(stats.cosine.shape[0] - 1, 1))
             stats.cosine = sp.csr_matrix(stats.cosine)
-        if "boosters_" in state and "labelled_by_" not in state:
+        if "boosters_" in state and "fold_of_user_" not in state:
             state.setdefault("label_source", "inner")
-            state.update(labelled_by_="inner", fold_of_user_=None,
+            state.update(fold_of_user_=None,
                          training_candidate_recall_=state.pop("inner_candidate_recall_", float("nan")))
         super().__setstate__(state)
 
