@@ -189,7 +189,7 @@ def task_reader(args: argparse.Namespace) -> list[dict]:
 def task_knn(args: argparse.Namespace) -> list[dict]:
     """The reranker's item-kNN matrix (each item's nearest neighbours by cosine): seconds
     and peak memory, against the dense items x items matrix it replaces."""
-    from movierec.models.rerank_features import item_cosine
+    from movierec.models.composite.features import item_cosine
 
     X = load_matrix(args.data)
     reset_peak()

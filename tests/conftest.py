@@ -40,6 +40,18 @@ def planted_csv(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """torch on one thread in every test: tiny matrices gain nothing from threads, and on
+    a shared 2-core machine torch's spinning workers made one test take 107 s instead of 6."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def member_fits(monkeypatch):
     """Spy on a module's `fit_members`: `member_fits(module)` returns the list it fills

@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from movierec.cli import app
@@ -39,3 +40,26 @@ def test_bad_input_gives_a_clear_error_and_exit_code(tmp_path):
     result = runner.invoke(app, ["run", "--data", str(bad), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert "line 3" in result.output and "bad.csv" in result.output
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--seed", "-1"], "--seed) must be a whole number >= 0, got -1"),
+    (["--k", "100000"], "--k 100000 exceeds the catalogue's 45 items; give --k between 1 and 45"),
+    (["--models", "pop,nosuch"], "--models: unknown model(s) 'nosuch'; available:"),
+    (["--protocol", "nope"], "protocol 'nope' unknown"),
+])
+def test_bad_options_are_one_line_naming_the_option(tmp_path, options, message):
+    data = tmp_path / "planted.csv"
+    write_planted_csv(data)
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "run"), *options])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_an_unwritable_run_folder_is_an_error_not_a_traceback(tmp_path):
+    data = tmp_path / "planted.csv"
+    write_planted_csv(data)
+    (tmp_path / "taken").write_text("a file, not a folder")
+    result = runner.invoke(app, ["run", "--data", str(data), "--models", "pop", "--out", str(tmp_path / "taken")])
+    assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output

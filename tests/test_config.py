@@ -1,7 +1,7 @@
 import pytest
 
-from movierec.config import RunConfig, config_from_dict, load_config
-from movierec.exceptions import ConfigError
+from movierec.config import RunConfig, config_from_dict, load_config, with_options
+from movierec.exceptions import ConfigError, MovieRecError
 from movierec.split import SplitSpec
 
 
@@ -25,3 +25,26 @@ def test_unknown_keys_are_errors():
 def test_needs_data_or_split_dir():
     with pytest.raises(ConfigError, match="--data"):
         RunConfig(data=None, split_dir=None)
+
+
+def test_options_override_the_file_and_split_dir_alone_reads_no_data():
+    base = RunConfig(data="ml-100k", models=("ease",), k=20)
+    merged = with_options(base, split_dir="splits/x", models="pop, ease", seed=4, no_refit=True)
+    assert merged.data is None and merged.split_dir == "splits/x"
+    assert merged.models == ("pop", "ease") and merged.seed == merged.split.seed == 4
+    assert merged.k == 20 and merged.refit is False
+    assert with_options(base, from_file=True, split_dir="splits/x").data == "ml-100k"
+    assert with_options(base, data="ml-1m", split_dir="splits/x").data == "ml-1m"
+    assert with_options(base, protocol="random").split.protocol == "random"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"seed": -1}, r"--seed\) must be a whole number >= 0, got -1"),
+    ({"k": 0}, r"k \(--k\) must be a whole number >= 1, got 0"),
+    ({"models": " , "}, "--models got"),
+    ({"protocol": "leave-one-out"}, "protocol 'leave-one-out' unknown; expected one of"),
+    ({"submission": "best"}, r"submission \(--submission\) must be one of test, all, got 'best'"),
+])
+def test_every_bad_option_is_one_error_naming_it(options, message):
+    with pytest.raises(MovieRecError, match=message):
+        with_options(RunConfig(), **options)

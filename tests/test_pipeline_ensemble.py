@@ -36,8 +36,8 @@ def test_ensemble_runs_after_its_members_with_their_tuned_params(planted_csv, tm
 
 
 def test_ensemble_reuses_the_members_validated_alone(planted_csv, tmp_path, monkeypatch):
-    """EASE: its grid and the refit alone, then only the ensemble's refit (its validated
-    fit is the one chosen alone)."""
+    """EASE: its grid and the refit alone; the ensemble reuses both the fit chosen on
+    validation and the refit."""
     from movierec.models.ease import EASE
 
     fits = []
@@ -45,8 +45,7 @@ def test_ensemble_reuses_the_members_validated_alone(planted_csv, tmp_path, monk
     monkeypatch.setattr(EASE, "fit", lambda self, X, **kwargs: fits.append(self.get_params()) or real(self, X, **kwargs))
     result = run(_config(planted_csv, tmp_path / "run"), log=quiet)
     ease = result.results["ease"]
-    assert fits == [EASE(**trial["params"]).get_params() for trial in ease.trials] + [ease.refit_params] * 2
-    assert all(r.validated_model is None for r in result.results.values())  # not kept once used
+    assert fits == [EASE(**trial["params"]).get_params() for trial in ease.trials] + [ease.refit_params]
 
 
 def test_ensemble_needs_two_models_and_round_trips_in_toml(planted_csv, tmp_path):
@@ -79,16 +78,18 @@ def test_a_reranker_learning_from_valid_is_validated_out_of_fold(planted_csv, tm
     """Validation reads score_out_of_fold: a reranker trained on the validation labels is
     measured by boosters that never saw each user, not by its in-sample mean."""
     from movierec.evaluate import evaluate
-    from movierec.pipeline import prepare, run_model
+    from movierec.pipeline import Fits, run_model
+    from movierec.split import load_encoded
 
     params = {"rerank": {"iterations": 20, "n_candidates": 20, "thread_count": 1, "n_folds": 3,
                          "member_params": {"ease": {"l2": 10.0}}}}
     config = _config(planted_csv, tmp_path / "run", models=("rerank",), ensemble=False, params=params)
-    prepared = prepare(config)
-    result = run_model("rerank", prepared, config, quiet, keep_model=True)
-    model = result.validated_model
+    data = load_encoded(data=config.data, data_dir=None, split_dir=None, spec=config.split)
+    fits = Fits()
+    result = run_model("rerank", data, config, quiet, fits=fits, keep=True)
+    model = fits.validated["rerank"]
     assert model.labelled_by_ == "valid"
-    measured = {scorer: evaluate(getattr(model, scorer), prepared.valid, exclude=prepared.train)["ndcg@10"]
+    measured = {scorer: evaluate(getattr(model, scorer), data.valid, exclude=data.train)["ndcg@10"]
                 for scorer in ("score", "score_out_of_fold")}
     assert result.valid["ndcg@10"] == pytest.approx(measured["score_out_of_fold"])
     assert measured["score_out_of_fold"] != pytest.approx(measured["score"])

@@ -5,12 +5,12 @@ Options override values of ``--config FILE.toml``; the library never sees argv.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from movierec.exceptions import MovieRecError
@@ -21,13 +21,19 @@ export_app = typer.Typer(help="Write a split in other libraries' formats.", no_a
 app.add_typer(data_app, name="data")
 app.add_typer(export_app, name="export")
 console = Console()
+err_console = Console(stderr=True)
 
 DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR).")
 
 
-def _fail(error: MovieRecError) -> None:
-    console.print(f"[bold red]error:[/] {error}")
+def _fail(error: Exception) -> None:
+    """One line on stderr naming what was wrong; exit status 2. No traceback reaches a user."""
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 @app.command()
@@ -48,32 +54,16 @@ def run(
     config: Path | None = typer.Option(None, "--config", help="TOML file; options given here override it."),
 ) -> None:
     """Tune every model on validation, test it, and write a run folder with a submission."""
-    from movierec.config import RunConfig, load_config
+    from movierec.config import RunConfig, load_config, with_options
     from movierec.pipeline import run as run_pipeline
 
     try:
-        base = load_config(config) if config else RunConfig()
-        split = base.split
-        if protocol is not None:
-            split = dataclasses.replace(split, protocol=protocol)
-        if seed is not None:
-            split = dataclasses.replace(split, seed=seed)
-        overrides = {
-            "data": data if data is not None else (None if split_dir and not config else base.data),
-            "data_dir": str(data_dir) if data_dir else base.data_dir,
-            "split_dir": str(split_dir) if split_dir else base.split_dir,
-            "models": tuple(m.strip() for m in models.split(",") if m.strip()) if models else base.models,
-            "seed": seed if seed is not None else base.seed,
-            "k": k or base.k,
-            "out": str(out) if out else base.out,
-            "refit": False if no_refit else base.refit,
-            "ensemble": ensemble or base.ensemble,
-            "split": split,
-            "submission": submission or base.submission,
-        }
-        settings = dataclasses.replace(base, **overrides)
+        settings = with_options(
+            load_config(config) if config else RunConfig(), from_file=config is not None, data=data,
+            data_dir=_text(data_dir), split_dir=_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
+            out=_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
         result = run_pipeline(settings, log=console.print)
-    except MovieRecError as error:
+    except (MovieRecError, OSError) as error:
         _fail(error)
         return
     table = Table(title=f"test metrics ({'refit' if settings.refit else 'no refit'})")
@@ -100,12 +90,12 @@ def score(
 ) -> None:
     """Score a recommendation file against the split's test part, with movierec's evaluator."""
     from movierec.evaluate.score_file import score_file
-    from movierec.prepare import encode_split
-    from movierec.split import read_split
+    from movierec.split import EncodedSplit, read_split
 
     try:
-        evaluation, notes = score_file(recs, encode_split(read_split(split_dir)), k=k)
-    except MovieRecError as error:
+        data = EncodedSplit(read_split(split_dir))
+        evaluation, notes = score_file(recs, data.idmap, data.test, k=k)
+    except (MovieRecError, OSError) as error:
         _fail(error)
         return
     for note in notes:
@@ -126,15 +116,13 @@ def diagnose(
     """Deep CFM with and without batch norm: score spread, gradient norms, dead units per config."""
     from movierec.analysis.diagnostics import collapse_experiment, collapse_table
     from movierec.atomic import atomic_write_bytes
-    from movierec.config import RunConfig
-    from movierec.prepare import prepare
+    from movierec.split import SplitSpec, load_encoded
 
     try:
-        prepared = prepare(RunConfig(data=data or None, data_dir=str(data_dir) if data_dir else None,
-                                     split_dir=str(split_dir)))
-        rows = collapse_experiment(prepared.train, prepared.valid, prepared.features, depth=depth,
+        encoded = load_encoded(data=data or None, data_dir=data_dir, split_dir=split_dir, spec=SplitSpec())
+        rows = collapse_experiment(encoded.train, encoded.valid, encoded.features("train"), depth=depth,
                                    epochs=epochs, seed=seed)
-    except MovieRecError as error:
+    except (MovieRecError, OSError) as error:
         _fail(error)
         return
     console.print(collapse_table(rows))
@@ -161,7 +149,7 @@ def split_command(
         dataset = read_dataset(resolve(data, data_dir))
         split = make_split(dataset.interactions, SplitSpec(protocol, tail, fraction, seed))
         checksum = write_split(split, out)
-    except MovieRecError as error:
+    except (MovieRecError, OSError) as error:
         _fail(error)
         return
     console.print(f"{split.summary()} -> {out}\nsha256 {checksum}")
@@ -184,7 +172,7 @@ def export_recbole_command(
     try:
         dataset = read_dataset(resolve(data, data_dir)) if data else None
         written = export_recbole(read_split(split_dir), out, name, dataset)
-    except MovieRecError as error:
+    except (MovieRecError, OSError) as error:
         _fail(error)
         return
     for path in written:
@@ -199,7 +187,7 @@ def download(name: str, data_dir: Path | None = DataDir) -> None:
 
     try:
         console.print(str(resolve(name, data_dir)))
-    except MovieRecError as error:
+    except (MovieRecError, OSError) as error:
         _fail(error)
 
 
@@ -211,7 +199,7 @@ def info(data: str, data_dir: Path | None = DataDir) -> None:
 
     try:
         dataset = read_dataset(resolve(data, data_dir, download=False))
-    except MovieRecError as error:
+    except (MovieRecError, OSError) as error:
         _fail(error)
         return
     console.print_json(json.dumps(dataset.summary() | {"notes": dataset.notes}))
@@ -230,7 +218,7 @@ def synth(
 
     try:
         summary = synthesize(preset, out, seed=seed, overwrite=overwrite)
-    except MovieRecError as error:
+    except (MovieRecError, OSError) as error:
         _fail(error)
         return
     console.print(f"{summary.n_users} users, {summary.n_items} items, {summary.n_interactions} interactions "

@@ -38,6 +38,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+SUBMISSIONS = ("test", "all")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything `movierec run` needs. Paths are strings so the config round-trips as TOML.
@@ -67,12 +70,14 @@ class RunConfig:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.k < 1:
-            raise ConfigError(f"k must be >= 1, got {self.k}")
+        for name, value, low in (("k", self.k, 1), ("seed", self.seed, 0), ("batch_size", self.batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be a whole number >= {low}, got {value!r}")
         if not self.models:
-            raise ConfigError("no models given; e.g. --models pop,ease")
-        if self.submission not in ("test", "all"):
-            raise ConfigError(f"submission must be 'test' or 'all', got {self.submission!r}")
+            raise ConfigError("no models given (--models); e.g. --models pop,ease")
+        if self.submission not in SUBMISSIONS:
+            raise ConfigError(f"submission (--submission) must be one of {', '.join(SUBMISSIONS)}, "
+                              f"got {self.submission!r}")
         if self.data is None and self.split_dir is None:
             raise ConfigError("give a data set (--data) or a pre-split folder (--split-dir)")
 
@@ -85,6 +90,68 @@ class RunConfig:
         run["models"] = list(self.models)
         document = {"run": run, "split": dataclasses.asdict(self.split), "models": self.params}
         return tomli_w.dumps(document)
+
+
+def with_options(
+    base: RunConfig,
+    *,
+    from_file: bool = False,
+    data: str | None = None,
+    data_dir: str | None = None,
+    split_dir: str | None = None,
+    protocol: str | None = None,
+    models: str | None = None,
+    seed: int | None = None,
+    k: int | None = None,
+    out: str | None = None,
+    no_refit: bool = False,
+    ensemble: bool = False,
+    submission: str | None = None,
+) -> RunConfig:
+    """`base` (a config file's, or the defaults) with the command line's options on top.
+
+    Options left as None keep `base`'s value, with one exception: `--split-dir`
+    without a config file reads no data set for side fields unless `--data` names one
+    (the default data set would be the wrong one for a foreign split). `--seed` seeds
+    both the split and the models. Every value is checked here (RunConfig, SplitSpec),
+    so a bad option is one error naming it, before any data is read.
+    """
+    names = None
+    if models is not None:
+        names = tuple(name.strip() for name in models.split(",") if name.strip())
+        if not names:
+            raise ConfigError(f"--models got {models!r}; give comma-separated model names, e.g. pop,ease")
+    split = base.split
+    if protocol is not None:
+        split = dataclasses.replace(split, protocol=protocol)
+    if seed is not None:
+        split = dataclasses.replace(split, seed=seed)
+    chosen_data = data if data is not None else (None if split_dir is not None and not from_file else base.data)
+    return dataclasses.replace(
+        base,
+        data=chosen_data,
+        data_dir=data_dir if data_dir is not None else base.data_dir,
+        split_dir=split_dir if split_dir is not None else base.split_dir,
+        models=names or base.models,
+        seed=seed if seed is not None else base.seed,
+        k=k if k is not None else base.k,
+        out=out if out is not None else base.out,
+        refit=False if no_refit else base.refit,
+        ensemble=ensemble or base.ensemble,
+        split=split,
+        submission=submission if submission is not None else base.submission,
+    )
+
+
+def fixed_params(params: dict[str, Any]) -> dict[str, Any]:
+    """One point of hyper-parameters as a [models.NAME] table read back as exactly that point.
+
+    In a table a list is a grid, so a sequence-valued parameter (a reranker's
+    ``members``) is written as a grid of one point holding it; None is left out
+    (TOML has no null), which is right where None is the default.
+    """
+    return {key: [list(value)] if isinstance(value, (list, tuple)) else value
+            for key, value in params.items() if value is not None}
 
 
 def load_config(path: Path | str) -> RunConfig:

@@ -5,6 +5,9 @@ For each model: every point of its grid is fitted on train and scored on valid
 competition's setting) it is refitted on train+valid and recommends from that
 history; without (RecBole's setting) the train-fitted model recommends from train.
 Either way train+valid items are masked at test time.
+
+Models with members (reranker, ensemble) are offered the fits the run already made,
+so a member validated alone is not trained again inside them.
 """
 
 from __future__ import annotations
@@ -19,18 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
-from movierec.models.base import Recommender, RefitAware
-from movierec.models.members import accepts, fit_model
+from movierec.models.base import Recommender, RefitAware, ReusesFits, validation_scorer
 from movierec.models.registry import MODELS, create
 from movierec.output import markdown_table, recommendations_frame, write_csv, write_json, write_text
-from movierec.prepare import Prepared, prepare
+from movierec.split import EncodedSplit, load_encoded
 
 Log = Callable[[str], None]
+SEEDED = ("random_state", "valid_k")  # parameters the run sets for every model that has them
 
 
 @dataclass
@@ -43,9 +45,6 @@ class ModelResult:
     trials: list[dict[str, Any]]
     fit_seconds: float
     test_evaluation: Evaluation = field(repr=False)
-    # the fit chosen on validation (train, early-stopped on valid), kept only while an
-    # ensemble of the run's models still needs it
-    validated_model: Recommender | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -56,51 +55,73 @@ class RunResult:
     split_checksum: str
 
 
+@dataclass
+class Fits:
+    """The fits a run made, by model name, kept while a model with members may reuse them."""
+
+    validated: dict[str, Recommender] = field(default_factory=dict)  # on train, early-stopped on valid
+    refitted: dict[str, Recommender] = field(default_factory=dict)  # on train+valid
+
+    def clear(self) -> None:
+        self.validated.clear()
+        self.refitted.clear()
+
+
 def run(config: RunConfig, log: Log = print) -> RunResult:
     """Run the whole pipeline described by `config`; returns what was written."""
     started = time.perf_counter()
-    prepared = prepare(config)
-    for note in prepared.notes:
+    unknown = [name for name in config.models if name not in MODELS]
+    if unknown:
+        raise ConfigError(f"--models: unknown model(s) {', '.join(map(repr, unknown))}; "
+                          f"available: {', '.join(sorted(MODELS))}")
+    data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
+    check_k(config.k, data.idmap.n_items)
+    for note in data.notes:
         log(f"note: {note}")
-    log(
-        f"data: {prepared.idmap.n_users} users, {prepared.idmap.n_items} items; "
-        f"train {prepared.train.nnz}, valid {prepared.valid.nnz}, test {prepared.test.nnz}"
-    )
-    results = {name: run_model(name, prepared, config, log, keep_model=config.ensemble) for name in config.models}
-    if config.ensemble:
-        # the members as validated above are the ensemble's: it tunes the blend, not the members again
-        validated = {name: result.validated_model for name, result in results.items()}
-        results = {name: dataclasses.replace(result, validated_model=None) for name, result in results.items()}
-        results["ensemble"] = run_model("ensemble", prepared, ensemble_config(config, results), log,
-                                        fitted_members=validated)
-        del validated
+    log(f"data: {data.idmap.n_users} users, {data.idmap.n_items} items; "
+        f"train {data.train.nnz}, valid {data.valid.nnz}, test {data.test.nnz}")
+    queue = list(config.models) + (["ensemble"] if config.ensemble else [])
+    fits = Fits()
+    results: dict[str, ModelResult] = {}
+    for position, name in enumerate(queue):
+        settings = ensemble_config(config, results) if config.ensemble and position == len(queue) - 1 else config
+        keep = any(issubclass(MODELS[later], ReusesFits) for later in queue[position + 1:] if later in MODELS)
+        results[name] = run_model(name, data, settings, log, fits=fits, keep=keep)
+        if not keep:
+            fits.clear()
     key = f"recall@{config.k}"
     best = max(results, key=lambda name: results[name].valid[key])
     out = Path(config.out)
-    checksum = prepared.split.checksum()
+    checksum = data.split.checksum()
     if config.submission == "all":
-        write_final_submission(best, results[best].refit_params, prepared, config, log)
-    write_run(out, config, prepared, results, best, checksum, time.perf_counter() - started)
+        write_final_submission(best, results[best].refit_params, data, config, log)
+    write_run(out, config, data, results, best, checksum, time.perf_counter() - started)
     log(f"best on validation: {best}; wrote {out}")
     return RunResult(out, results, best, checksum)
 
 
-def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log, *, keep_model: bool = False,
-              fitted_members: dict[str, Recommender] | None = None) -> ModelResult:
+def check_k(k: int, n_items: int) -> None:
+    """A list cannot be longer than the catalogue."""
+    if k > n_items:
+        raise ConfigError(f"--k {k} exceeds the catalogue's {n_items} items; give --k between 1 and {n_items}")
+
+
+def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fits: Fits | None = None,
+              keep: bool = False) -> ModelResult:
     """Tune `name` on validation, then test it (refitted on train+valid unless no-refit).
 
-    `keep_model` keeps the fit chosen on validation in the result; `fitted_members`
-    (models fitted on train with valid, by name) go to models that have members.
+    `fits` holds the run's earlier fits, offered to models with members; with `keep`,
+    this model's validated fit and refit are added to it for later models.
     """
+    fits = fits if fits is not None else Fits()
     key = f"recall@{config.k}"
     trials = []
     best_model: Recommender
     best_valid: Evaluation | None = None
     started = time.perf_counter()
     for params in param_grid(name, config):
-        model = fit(create(name, **params), prepared.train, prepared, ("train",), valid=prepared.valid,
-                    fitted_members=fitted_members)
-        result = evaluate(model.score_out_of_fold, prepared.valid, exclude=prepared.train, k=config.k,
+        model = fit(create(name, **params), data, "train", offered=fits.validated)
+        result = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=config.k,
                           batch_size=config.batch_size)
         trials.append({"params": params, **result.metrics})
         log(f"{name} {params}: valid {key} {result[key]:.4f}")
@@ -109,28 +130,34 @@ def run_model(name: str, prepared: Prepared, config: RunConfig, log: Log, *, kee
     params = best_model.get_params()
     # what to train with when no validation is left to stop on (e.g. the best epoch count)
     refit_params = params | (best_model.refit_params() if isinstance(best_model, RefitAware) else {})
+    if keep:
+        fits.validated[name] = best_model
     if config.refit:
-        model = fit(create(name, **refit_params), prepared.train_valid, prepared, ("train", "valid"))
+        model = fit(create(name, **refit_params), data, "train_valid", offered=fits.refitted)
         history_note = "refit on train+valid"
+        if keep:
+            fits.refitted[name] = model
     else:
         model = best_model
         history_note = "fitted on train"
-    seen = prepared.train_valid
-    test = evaluate(model.score, prepared.test, exclude=seen, k=config.k, batch_size=config.batch_size)
+    test = evaluate(model.score, data.test, exclude=data.train_valid, k=config.k, batch_size=config.batch_size)
     seconds = time.perf_counter() - started
-    log(f"{name}: test {key} {test[key]:.4f}, ndcg@{config.k} {test[f'ndcg@{config.k}']:.4f} ({history_note}, {seconds:.1f}s)")
+    log(f"{name}: test {key} {test[key]:.4f}, ndcg@{config.k} {test[f'ndcg@{config.k}']:.4f} "
+        f"({history_note}, {seconds:.1f}s)")
     if config.save_models:
         model.save(Path(config.out) / "models" / f"{name}.pkl")
-    return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test,
-                       best_model if keep_model else None)
+    return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test)
 
 
-def fit(model: Recommender, X: sp.csr_matrix, prepared: Prepared, parts: tuple[str, ...],
-        valid: sp.csr_matrix | None = None, fitted_members: dict[str, Recommender] | None = None) -> Recommender:
-    """Fit with side features, and with the parts' timestamps (and already fitted
-    members) for models that take them."""
-    times = prepared.times(parts) if accepts(model, "timestamps") else None
-    return fit_model(model, X, features=prepared.features, valid=valid, timestamps=times, fitted_members=fitted_members)
+def fit(model: Recommender, data: EncodedSplit, history: str,
+        offered: dict[str, Recommender] | None = None) -> Recommender:
+    """Fit `model` on one of the split's histories ("train" also passes valid), with that
+    history's timestamps and side fields; models with members are offered `offered`."""
+    if offered and isinstance(model, ReusesFits):
+        model.offer_fits(offered)
+    valid = data.valid if history == "train" else None
+    return model.fit(data.history(history), features=data.features(history), valid=valid,
+                     timestamps=data.timestamps(history))
 
 
 def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunConfig:
@@ -138,8 +165,9 @@ def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunCo
 
     The members keep the parameters each won on validation (so the fits validated alone
     are reused), the blend weights are tuned on validation too (see
-    movierec.ensemble.model), and the refit carries each member's stopping point (e.g.
-    FM's epochs); options the user gave under [models.ensemble] (method, n_trials, ...) win.
+    :mod:`movierec.models.composite.ensemble`), and the refit carries each member's
+    stopping point (e.g. FM's epochs); options given under [models.ensemble] (method,
+    n_trials, ...) win.
     """
     members = tuple(name for name in results if name != "ensemble")
     if len(members) < 2:
@@ -148,25 +176,36 @@ def ensemble_config(config: RunConfig, results: dict[str, ModelResult]) -> RunCo
     return dataclasses.replace(config, params=config.params | {"ensemble": fixed | config.params.get("ensemble", {})})
 
 
-def write_final_submission(name: str, params: dict[str, Any], prepared: Prepared, config: RunConfig, log: Log) -> None:
+def write_final_submission(name: str, params: dict[str, Any], data: EncodedSplit, config: RunConfig,
+                           log: Log) -> None:
     """Refit the chosen model on every interaction and list k unseen items for every user."""
-    everything = (prepared.train_valid + prepared.test).tocsr()
-    model = fit(create(name, **params), everything, prepared, ("train", "valid", "test"))
-    users = np.arange(prepared.idmap.n_users)
-    items, scores = model.recommend(users, config.k, exclude=everything, batch_size=config.batch_size)
-    frame = recommendations_frame(prepared.idmap, users, items, scores)
+    model = fit(create(name, **params), data, "all")
+    users = np.arange(data.idmap.n_users)
+    items, scores = model.recommend(users, config.k, exclude=data.everything, batch_size=config.batch_size)
+    frame = recommendations_frame(data.idmap, users, items, scores)
     write_csv(frame[["user", "item"]], Path(config.out) / "submission.csv")
-    log(f"submission: {name} refitted on all {everything.nnz} interactions, {len(users)} users")
+    log(f"submission: {name} refitted on all {data.everything.nnz} interactions, {len(users)} users")
 
 
 def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
-    """Every combination of the model's grid, overridden by the config's [models.NAME]."""
-    cls = MODELS.get(name) or type(create(name))
+    """Every combination of the model's grid, overridden by the config's [models.NAME].
+
+    A list value is a grid (a list inside it, one sequence-valued point: see
+    :func:`movierec.config.fixed_params`); a scalar or a table is one fixed value. The run's seed and
+    k become `random_state` and `valid_k` of models that take them, unless set there.
+    """
+    if name not in MODELS:
+        create(name)  # the error naming the models there are
+    cls = MODELS[name]
     grid = {key: list(values) for key, values in cls.param_grid.items()}
     for key, value in config.params.get(name, {}).items():
-        grid[key] = list(value) if isinstance(value, list) else [value]
-    if "random_state" in _init_params(cls) and "random_state" not in grid:
-        grid["random_state"] = [config.seed]
+        # a list is a grid; a list inside it is one sequence-valued point (kept as a tuple)
+        grid[key] = [tuple(v) if isinstance(v, list) else v for v in value] if isinstance(value, list) else [value]
+    run_values = {"random_state": config.seed, "valid_k": config.k}
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    for key in SEEDED:
+        if key in accepted and key not in grid:
+            grid[key] = [run_values[key]]
     empty = [key for key, values in grid.items() if not values]
     if empty:
         raise ConfigError(f"[models.{name}]: empty grid for {empty}; give at least one value")
@@ -174,16 +213,12 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
-def _init_params(cls: type) -> set[str]:
-    return set(inspect.signature(cls.__init__).parameters) - {"self"}
-
-
-def write_run(out: Path, config: RunConfig, prepared: Prepared, results: dict[str, ModelResult],
+def write_run(out: Path, config: RunConfig, data: EncodedSplit, results: dict[str, ModelResult],
               best: str, checksum: str, seconds: float) -> None:
     """The run folder: metrics.json, recommendations/, submission.csv, config.toml, report.md."""
     for name, result in results.items():
         evaluation = result.test_evaluation
-        frame = recommendations_frame(prepared.idmap, evaluation.users, evaluation.items, evaluation.scores)
+        frame = recommendations_frame(data.idmap, evaluation.users, evaluation.items, evaluation.scores)
         write_csv(frame, out / "recommendations" / f"{name}.csv")
         if name == best and config.submission == "test":
             write_csv(frame[["user", "item"]], out / "submission.csv")
@@ -192,11 +227,11 @@ def write_run(out: Path, config: RunConfig, prepared: Prepared, results: dict[st
         "setting": "refit" if config.refit else "no-refit",
         "best_model": best,
         "seconds": round(seconds, 2),
-        "split": prepared.split.summary(),
-        "notes": prepared.notes,
+        "split": data.split.summary(),
+        "notes": data.notes,
         "models": {
-            name: {"params": r.params, "refit_params": r.refit_params, "valid": r.valid, "test": r.test, "seconds": round(r.fit_seconds, 2),
-                   "trials": r.trials}
+            name: {"params": r.params, "refit_params": r.refit_params, "valid": r.valid, "test": r.test,
+                   "seconds": round(r.fit_seconds, 2), "trials": r.trials}
             for name, r in results.items()
         },
     }

@@ -76,6 +76,17 @@ def _lowest_index_top(scores: np.ndarray, threshold: np.ndarray, k: int) -> np.n
     return np.nonzero(keep)[1].reshape(len(scores), k)
 
 
+def top_unseen(scores: np.ndarray, seen: sp.csr_matrix | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best items per row that `seen` does not hold: `(items, scores)`.
+
+    `scores` is masked in place. Slots only seen items could fill (a user who has
+    seen almost everything) hold item -1 and score -inf, so they never count as an
+    item (the metrics skip -1; callers writing scores back skip it too).
+    """
+    items, values = top_k(mask_seen(scores, seen), k)
+    return np.where(np.isfinite(values), items, -1), values
+
+
 def batches(users: np.ndarray, batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
     for start in range(0, len(users), batch_size):
         yield users[start : start + batch_size]

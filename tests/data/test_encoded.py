@@ -94,8 +94,8 @@ def test_encode_fields_counts_rows_of_unknown_entities(idmap):
 
 
 def test_pipeline_reports_the_dropped_side_rows():
-    """The counted skip reaches the run's notes (movierec.prepare.encode_split)."""
-    from movierec.prepare import encode_split
+    """The counted skip reaches the run's notes (movierec.split.EncodedSplit)."""
+    from movierec.split import EncodedSplit
 
     frame = pd.DataFrame({"user": [1, 1, 2, 2], "item": [10, 11, 10, 12], "timestamp": [1, 2, 3, 4]})
     genres = pd.DataFrame({"id": [10, 11, 12, 99, 98], "value": ["A", "B", "A", "C", "C"]})
@@ -106,7 +106,7 @@ def test_pipeline_reports_the_dropped_side_rows():
         {"gender": RawField("gender", FieldKind.ONE_HOT, gender)},
     )
     split = Split(frame.iloc[[0, 2]], frame.iloc[[1]], frame.iloc[[3]])
-    notes = encode_split(split, dataset).notes
+    notes = EncodedSplit(split, dataset).notes
     assert any("skipped 2 side-feature rows of items" in note for note in notes), notes
     assert any("skipped 1 side-feature rows of users" in note for note in notes), notes
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from movierec.data.dataset import FieldKind
@@ -129,10 +130,10 @@ def test_ml10m_fixture(tmp_path):
     frame = dataset.interactions
     assert len(frame) == 5 and set(frame["user"]) == {1, 2, 3}
     assert _values(dataset, "genre", 292) == {"Action", "Drama", "Sci-Fi", "Thriller"}
-    tags = dataset.item_fields["tag"].values
+    tags = _seen_tags(dataset)
     assert set(tags["value"]) == {"sci-fi"}
     assert set(tags["id"]) == {185, 292, 316}
-    assert dataset.user_fields == {}
+    assert dataset.user_fields == {} and "tag" not in dataset.item_fields  # tags are events
 
 
 # ---- ml-20m / 25m / latest fixture -------------------------------------------------
@@ -154,7 +155,7 @@ def write_ml_csv(folder: Path) -> Path:
     )
     (folder / "tags.csv").write_text(
         "userId,movieId,tag,timestamp\n"
-        '3,296,"dark, funny",1439472355\n4,306,"dark, funny",1573943598\n'
+        '3,131,"dark, funny",1439472355\n4,306,"dark, funny",1573943598\n'
         '4,11,"dark, funny",1573943599\n5,131,"quirky",1573943600\n5,11,,1573943601\n'
     )
     return folder
@@ -173,8 +174,9 @@ def test_ml_csv_fixture(tmp_path, name):
     assert "(no genres listed)" not in set(dataset.item_fields["genre"].values["value"])
     assert _values(dataset, "year", 306) == {"1994"}
     assert _values(dataset, "year", 209171) == {"1962"}
-    tags = dataset.item_fields["tag"].values
-    assert set(tags["value"]) == {"dark, funny"} and set(tags["id"]) == {11, 296, 306}
+    tags = _seen_tags(dataset)
+    assert set(tags["value"]) == {"dark, funny"} and set(tags["id"]) == {11, 131, 306}
+    assert set(dataset.item_events["tag"].events["user"]) == {3, 4, 5}
 
 
 def test_ml_csv_without_side_files(tmp_path):
@@ -184,6 +186,12 @@ def test_ml_csv_without_side_files(tmp_path):
     dataset = read_dataset(folder)
     assert dataset.item_fields == {} and dataset.item_titles is None
     assert len(dataset.interactions) == 5
+
+
+def _seen_tags(dataset):
+    """The tag field as a model fitted on every interaction sees it (tags are events)."""
+    users = pd.Index(dataset.interactions["user"].unique())
+    return dataset.item_events["tag"].as_seen_from(dataset.interactions, users).values
 
 
 def test_every_rating_is_a_positive(tmp_path):

@@ -12,8 +12,7 @@ import pytest
 
 from movierec.evaluate.score_file import score_file
 from movierec.exceptions import DataError
-from movierec.prepare import encode_split
-from movierec.split import Split
+from movierec.split import EncodedSplit, Split
 
 
 def frame(rows):
@@ -27,13 +26,13 @@ def prepared():
         valid=frame([]).astype({"timestamp": "int64"}),
         test=frame([("a", "z", 3), ("a", "w", 4), ("b", "y", 2), ("c", "x", 2)]),
     )
-    return encode_split(split)
+    return EncodedSplit(split)
 
 
 def test_ranks_unknown_items_and_missing_users(prepared, tmp_path):
     path = tmp_path / "lists.csv"
     path.write_text("user,item,rank\na,w,3\na,z,1\na,q,2\nb,x,1\nb,y,2\n")
-    evaluation, notes = score_file(path, prepared, k=2)
+    evaluation, notes = score_file(path, prepared.idmap, prepared.test, k=2)
     # a: top2 = [z, q] -> 1 hit / min(2, 2) = 0.5; b: [x, y] -> 1/1; c: none -> 0
     assert evaluation["recall@2"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
     assert any("not in the split" in n for n in notes)
@@ -43,7 +42,7 @@ def test_ranks_unknown_items_and_missing_users(prepared, tmp_path):
 def test_file_order_is_the_rank_without_a_rank_column(prepared, tmp_path):
     path = tmp_path / "lists.csv"
     path.write_text("user,item\na,w,\na,z\n".replace(",\n", "\n"))
-    evaluation, _ = score_file(path, prepared, k=1)
+    evaluation, _ = score_file(path, prepared.idmap, prepared.test, k=1)
     assert evaluation["recall@1"] == pytest.approx(1.0 / 3)
 
 
@@ -51,14 +50,14 @@ def test_bad_rank_names_the_line(prepared, tmp_path):
     path = tmp_path / "lists.csv"
     path.write_text("user,item,rank\na,w,1\na,z,two\n")
     with pytest.raises(DataError, match="line 3"):
-        score_file(path, prepared)
+        score_file(path, prepared.idmap, prepared.test)
 
 
 def test_an_item_listed_twice_counts_once(prepared, tmp_path):
     """a lists z twice: one hit of two hidden items, not two (recall 0.5, not 1.0)."""
     path = tmp_path / "lists.csv"
     path.write_text("user,item,rank\na,z,1\na,z,2\na,y,3\n")
-    evaluation, notes = score_file(path, prepared, k=2)
+    evaluation, notes = score_file(path, prepared.idmap, prepared.test, k=2)
     assert evaluation["recall@2"] == pytest.approx(0.5 / 3)
     assert any("repeated" in n for n in notes)
 
@@ -67,4 +66,4 @@ def test_bad_rank_after_a_blank_line_names_the_right_line(prepared, tmp_path):
     path = tmp_path / "lists.csv"
     path.write_text("user,item,rank\na,w,1\n\na,z,two\n")
     with pytest.raises(DataError, match="line 4"):
-        score_file(path, prepared)
+        score_file(path, prepared.idmap, prepared.test)

@@ -1,33 +1,82 @@
-"""The shared model interface (movierec.models.base): loading older saves, out-of-fold scores."""
+"""The shared model interface (movierec.models.base): the fit template, protocols, defaults."""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from movierec.exceptions import DataError
-from movierec.models.base import Recommender
+from movierec.exceptions import ConfigError, DataError
+from movierec.models.base import OutOfFold, Recommender, init_with_defaults, validation_scorer
 from movierec.models.registry import create
+from movierec.models.torch import CFM, DeepCFM
+
+X = sp.csr_matrix((np.random.default_rng(1).random((30, 12)) < 0.3).astype(np.float32))
 
 
-def test_a_model_saved_before_a_parameter_existed_loads_with_its_default(tmp_path):
-    X = sp.csr_matrix((np.random.default_rng(0).random((30, 12)) < 0.3).astype(np.float32))
-    model = create("ease", l2=7.0, recency_decay=1.0).fit(X)
-    expected = model.score(np.arange(5))
-    del model.recency_decay, model.recency_floor  # as if saved before they were added
-    model.save(tmp_path / "old.pkl")
-    loaded = Recommender.load(tmp_path / "old.pkl")
-    assert loaded.get_params() == {"l2": 7.0, "max_items": None, "recency_decay": 1.0, "recency_floor": 0.0}
-    np.testing.assert_array_equal(loaded.score(np.arange(5)), expected)
-
-
-def test_models_that_learn_nothing_from_valid_score_it_as_anything_else():
-    """`score_out_of_fold` is `score` unless a model took labels from validation; users
-    out of range are refused by both."""
-    X = sp.csr_matrix((np.random.default_rng(1).random((30, 12)) < 0.3).astype(np.float32))
+def test_models_that_learn_nothing_from_valid_are_validated_with_their_scores():
+    """Only `OutOfFold` models have a second scorer; users out of range are refused."""
     model = create("ease", l2=7.0).fit(X, valid=X)
-    np.testing.assert_array_equal(model.score_out_of_fold(np.arange(6)), model.score(np.arange(6)))
-    for scorer in (model.score, model.score_out_of_fold):
-        with pytest.raises(DataError, match="user indices"):
-            scorer(np.array([30]))
+    assert not isinstance(model, OutOfFold)
+    assert validation_scorer(model) == model.score
+    with pytest.raises(DataError, match="user indices"):
+        model.score(np.array([30]))
+
+
+def test_fit_checks_its_inputs_once_for_every_model():
+    model = create("pop")
+    with pytest.raises(DataError, match="valid has shape"):
+        model.fit(X, valid=X[:, :5])
+    with pytest.raises(DataError, match="non-zeros of X"):
+        model.fit(X, timestamps=X[:, ::-1])
+    with pytest.raises(DataError, match="scipy sparse"):
+        model.fit(X.toarray())
+    assert not hasattr(model, "X_"), "a failed fit leaves the model unfitted"
+
+
+def test_a_failing_fit_leaves_no_fitted_state():
+    with pytest.raises(ConfigError, match="l2 > 0"):
+        create("ease", l2=0.0).fit(X)
+    model = create("ease", l2=1.0)
+    with pytest.raises(DataError):
+        model.fit(sp.csr_matrix((0, 3), dtype=np.float32))
+    assert not hasattr(model, "X_")
+
+
+def test_the_callers_matrix_is_kept_when_it_is_already_float32_csr_and_never_changed():
+    unsorted = sp.csr_matrix((np.ones(2, dtype=np.float32), np.array([2, 0]), np.array([0, 2])), shape=(1, 3))
+    assert not unsorted.has_sorted_indices
+    model = create("pop").fit(unsorted)
+    assert model.X_ is not unsorted and model.X_.has_sorted_indices
+    assert unsorted.indices.tolist() == [2, 0], "the caller's matrix is not sorted in place"
+    assert create("pop").fit(X).X_ is X
+
+
+def test_fit_stamps_a_fingerprint_of_its_inputs():
+    a = create("pop").fit(X)
+    b = create("pop").fit(X.copy())
+    c = create("pop").fit(X, valid=X)
+    assert a.fit_fingerprint_ == b.fit_fingerprint_ != c.fit_fingerprint_
+
+
+def test_a_model_states_only_the_defaults_it_changes():
+    deep, plain = inspect.signature(DeepCFM.__init__).parameters, inspect.signature(CFM.__init__).parameters
+    assert list(deep) == list(plain)
+    changed = {name for name in plain if deep[name].default != plain[name].default}
+    assert changed == {"channels", "depth", "batch_norm", "activation", "residual"}
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in deep.items() if name != "self")
+    assert DeepCFM(depth=3).get_params() == CFM(**DeepCFM().get_params() | {"depth": 3}).get_params()
+    with pytest.raises(TypeError, match="no parameters"):
+        init_with_defaults(CFM.__init__, dept=3)
+    with pytest.raises(TypeError):
+        DeepCFM(dept=3)
+
+
+def test_load_refuses_what_is_not_a_model(tmp_path):
+    import pickle
+
+    (tmp_path / "x.pkl").write_bytes(pickle.dumps({"not": "a model"}))
+    with pytest.raises(DataError, match="not a saved movierec model"):
+        Recommender.load(tmp_path / "x.pkl")

@@ -8,53 +8,60 @@ Planted structure: two taste groups with disjoint item blocks (plus nothing shar
                   (1 never seen)
     users 24..39  none                    the same, in block 1
 
+Timestamps follow each user's order: train first, then valid, then test.
 Group 0 is larger, so popularity ranks block-0 items first and fails group 1. A model
 that learns anything keeps each user's list inside their own block, and its test recall
 beats popularity's.
 
 Every registered model must opt in through FAST_PARAMS (small, fast hyper-parameters):
-a model registered without an entry fails `test_every_registered_model_has_fast_params`.
+a model registered without an entry fails `test_every_registered_model_has_fast_params`,
+and a model class the registry does not list fails `test_every_model_class_is_registered`.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import tomllib
 
+from movierec.config import RunConfig, config_from_dict, fixed_params
 from movierec.data.dataset import FieldKind
 from movierec.data.encoded import EncodedFeatures, FeatureField
 from movierec.data.interactions import csr_from_indices
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError, NotFittedError
-from movierec.models import Recommender, registry
+from movierec.models import Recommender
+from movierec.models.base import FoldIn
 from movierec.models.registry import MODELS, create, model_names
+from movierec.pipeline import param_grid
 
-# name -> hyper-parameters small enough for a ~1 s fit on the planted matrix.
-# Add your model here when you register it (keep it fast and seeded).
+# name -> hyper-parameters small enough for a ~1 s fit on the planted matrix. They may
+# only shrink the model or its training (SIZES) or take values of the model's own
+# `param_grid` (what the pipeline searches): the contract checks the configuration
+# that ships, not one tuned for this fixture. Composite models name small members.
+SIZES = {"dim", "hidden", "latent", "channels", "epochs", "batch_size", "n_seeds", "valid_users", "max_valid_users",
+         "n_candidates", "iterations", "n_trials", "thread_count", "device", "members", "member_params",
+         "pretrain_params"}
 FAST_PARAMS: dict[str, dict] = {
     "pop": {},
-    "ease": {"l2": 5.0},
-    "dlae": {"l2": 5.0, "dropout": 0.5},
-    "multvae": {"hidden": 32, "latent": 8, "epochs": 30, "lr": 1e-2, "batch_size": 32, "device": "cpu"},
-    # gamma: the default 0.02 suits ml-100k; an 8-dim latent on 40 users wants less KL
-    "recvae": {"hidden": 32, "latent": 8, "epochs": 30, "lr": 3e-3, "batch_size": 16, "gamma": 0.005, "device": "cpu"},
-    # entries below were written with the models' first versions (1-step-per-epoch
-    # batches learn nothing here, hence batch_size 64); owners, adjust freely
-    "fm": {"dim": 16, "epochs": 30, "lr": 0.02, "batch_size": 64, "device": "cpu", "random_state": 0},
-    "cfm": {"dim": 8, "channels": 16, "depth": 3, "epochs": 8, "batch_size": 32, "lr": 0.01, "optimizer": "adam",
-            "patience": 20, "valid_users": None, "device": "cpu", "random_state": 0,
-            "pretrain_params": {"epochs": 30, "lr": 0.03, "batch_size": 32, "reg": 0.0}},
-    "deepcfm": {"dim": 8, "channels": 4, "depth": 5, "epochs": 20, "batch_size": 32, "lr": 0.01, "optimizer": "adam",
-                "patience": 20, "pretrain_fm": False, "valid_users": None, "device": "cpu", "random_state": 0},
-    "rerank": {
-        "members": ("ease",), "member_params": {"ease": {"l2": 5.0}}, "n_candidates": 10,
-        "iterations": 30, "thread_count": 1, "eval_fraction": 0.0, "n_folds": 1, "label_source": "inner", "random_state": 0,
-    },
-    "ensemble": {"members": ("ease", "pop"), "member_params": {"ease": {"l2": 5.0}}, "n_trials": 5},
+    "ease": {"l2": 50.0},
+    "dlae": {"l2": 50.0, "dropout": 0.5},
+    "multvae": {"hidden": 32, "latent": 8, "epochs": 40, "batch_size": 8, "device": "cpu"},
+    "recvae": {"hidden": 32, "latent": 8, "epochs": 40, "batch_size": 8, "device": "cpu"},
+    "fm": {"dim": 16, "batch_size": 32, "device": "cpu"},
+    "cfm": {"dim": 8, "channels": 16, "epochs": 8, "batch_size": 32, "valid_users": None, "device": "cpu",
+            "pretrain_params": {"batch_size": 32}},
+    "deepcfm": {"dim": 8, "channels": 8, "epochs": 8, "batch_size": 32, "valid_users": None, "device": "cpu",
+                "pretrain_params": {"batch_size": 32}},
+    "rerank": {"members": ("ease",), "member_params": {"ease": {"l2": 50.0}}, "n_candidates": 10,
+               "iterations": 30, "thread_count": 1},
+    "ensemble": {"members": ("ease", "pop"), "member_params": {"ease": {"l2": 50.0}}, "n_trials": 5},
 }
 # Baselines that are not expected to learn the planted structure.
 STRUCTURE_FREE = {"pop"}
@@ -70,6 +77,7 @@ class Planted:
     test: sp.csr_matrix
     features: EncodedFeatures
     group: np.ndarray  # (n_users,) 0 or 1
+    train_times: sp.csr_matrix  # seconds, the non-zeros of train: a user's order of watching
 
     def block_of(self, items: np.ndarray) -> np.ndarray:
         return items // BLOCK
@@ -98,7 +106,13 @@ def _planted(seed: int = 0) -> Planted:
         np.array(["18", "25", "35"], dtype=object),
     )
     features = EncodedFeatures({"block": item_block}, {"age": user_age})
-    return Planted(part(slice(0, 10)), part(slice(10, 12)), part(slice(12, 14)), features, group)
+    train = part(slice(0, 10))
+    position = np.argsort(np.argsort(order, axis=1), axis=1)  # each item's place in its user's order
+    rows, cols = train.nonzero()
+    times = sp.csr_matrix((1e6 + 1e3 * rows + position[rows, cols - group[rows] * BLOCK], (rows, cols)),
+                          shape=train.shape)
+    times.sort_indices()
+    return Planted(train, part(slice(10, 12)), part(slice(12, 14)), features, group, times)
 
 
 PLANTED = _planted()
@@ -106,24 +120,10 @@ PLANTED = _planted()
 
 def _fit(name: str) -> Recommender:
     model = create(name, **FAST_PARAMS[name])
-    returned = model.fit(PLANTED.train, features=PLANTED.features, valid=PLANTED.valid)
+    returned = model.fit(PLANTED.train, features=PLANTED.features, valid=PLANTED.valid,
+                         timestamps=PLANTED.train_times)
     assert returned is model, "fit must return self"
     return model
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny matrices gain nothing from threads, and on a shared 2-core machine torch's
-    spinning workers made a CFM fit take 51 s instead of 1.8 s."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -151,14 +151,57 @@ def test_every_registered_model_has_fast_params():
     )
 
 
-def test_registry_errors_and_absent_optional_modules(monkeypatch):
+def test_fast_params_only_shrink_the_shipped_configuration():
+    def check(name: str, params: dict) -> None:
+        grid = MODELS[name].param_grid
+        odd = {key for key, value in params.items() if key not in SIZES and value not in grid.get(key, [])}
+        assert not odd, f"{name}: FAST_PARAMS may only shrink the model or take grid values; {sorted(odd)} do not"
+        assert set(params.get("pretrain_params") or {}) <= SIZES
+        for alias, member in (params.get("member_params") or {}).items():
+            check(alias, member)
+
+    for name, params in FAST_PARAMS.items():
+        check(name, params)
+
+
+def test_every_model_class_is_registered():
+    """A model module nobody imports cannot fall out of the registry or this test."""
+    import movierec.models as package
+
+    found = {}
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Recommender) and cls.__module__ == module.__name__ and not inspect.isabstract(cls) \
+                    and cls.name:
+                found[cls.name] = cls
+    assert found == dict(MODELS), f"model classes outside the registry: {sorted(set(found) - set(MODELS))}"
+
+
+def test_registry_errors():
     with pytest.raises(ConfigError, match="unknown model 'nope'; available: .*ease"):
         create("nope")
     with pytest.raises(ConfigError, match="model 'ease'"):
         create("ease", alpha=1.0)
-    # an optional module whose package is absent is skipped, not an ImportError
-    monkeypatch.setattr(registry, "OPTIONAL_MODULES", ("movierec.not_a_package.model",))
-    assert {"ease", "pop"} <= set(model_names())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_shipped_configuration_round_trips_through_a_run_config(name):
+    """The defaults written as [models.NAME] in TOML come back as exactly one grid point: them."""
+    params = create(name).get_params()
+    config = RunConfig(models=(name,), params={name: fixed_params(params)})
+    again = config_from_dict(tomllib.loads(config.to_toml()))
+    assert again == config
+    points = param_grid(name, again)
+    assert len(points) == 1 and create(name, **points[0]).get_params() == params
+
+
+@pytest.mark.parametrize("name", [name for name in NAMES if issubclass(MODELS[name], FoldIn)])
+def test_fold_in_scores_a_known_history_like_the_fitted_user(name, fitted):
+    model = fitted(name)
+    users = np.array([0, 5, 30, 39])
+    folded = model.score_history(PLANTED.train[users], PLANTED.train_times[users])
+    np.testing.assert_allclose(folded, model.score(users), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.evaluate import evaluate
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError
 from movierec.models.dlae import DLAE
 from movierec.models.ease import EASE
 from tests.synthetic import random_binary
@@ -39,17 +39,16 @@ def test_fold_in_scores_like_a_fitted_user():
 
 @pytest.mark.parametrize("bad", [{"l2": 0.0}, {"dropout": 1.0}, {"dropout": -0.1}, {"recency_decay": 0.0}])
 def test_bad_parameters_are_named(bad):
-    with pytest.raises(DataError, match="l2|dropout|recency"):
+    with pytest.raises(ConfigError, match="l2|dropout|recency"):
         DLAE(**bad).fit(_random())
 
 
 @pytest.mark.realdata
 def test_ml100k_mixed_dlae_is_level_with_ease(splits_dir):
     """Fixed mixed split, no refit: measured 0.2970 (l2 300, dropout 0.5) against EASE's 0.2957."""
-    from movierec.prepare import encode_split
-    from movierec.split import read_split
+    from movierec.split import EncodedSplit, read_split
 
-    prepared = encode_split(read_split(splits_dir / "ml100k-mixed-s0"))
+    prepared = EncodedSplit(read_split(splits_dir / "ml100k-mixed-s0"))
     train, known = prepared.train, prepared.train_valid
     dlae = evaluate(DLAE(l2=300.0, dropout=0.5).fit(train).score, prepared.test, exclude=known)["recall@10"]
     ease = evaluate(EASE(l2=300.0).fit(train).score, prepared.test, exclude=known)["recall@10"]

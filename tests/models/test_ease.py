@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from movierec.data import IdMap, to_csr
 from movierec.evaluate import evaluate
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError, DataError
 from movierec.models.ease import EASE
 from movierec.split import SplitSpec, read_split
 from tests.synthetic import random_binary
@@ -76,7 +76,7 @@ def test_fold_in_of_an_unseen_user_equals_a_fitted_user_with_that_history():
 
 
 def test_invalid_l2_is_a_data_error():
-    with pytest.raises(DataError, match="l2 > 0"):
+    with pytest.raises(ConfigError, match="l2 > 0"):
         EASE(l2=0.0).fit(random_binary(10, 5, 0.5, seed=2))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError
 from movierec.models import ease as ease_module
 from movierec.models.ease import (
     EASE,
@@ -39,7 +39,7 @@ def test_block_inverse_works_in_place_and_rejects_an_indefinite_matrix() -> None
     assert out is A
     np.testing.assert_allclose(np.diag(A), 1.0 / np.arange(1.0, 41.0), rtol=1e-6)
     indefinite = np.diag(np.r_[np.ones(20), -np.ones(20)]).astype(np.float32)
-    with pytest.raises(DataError, match="positive definite"):
+    with pytest.raises(ConfigError, match="positive definite"):
         spd_inverse(indefinite, leaf=8)
 
 
@@ -101,7 +101,7 @@ def test_max_items_fits_the_top_items_and_never_recommends_the_rest() -> None:
     np.testing.assert_allclose(model.score_history(X[users]), scores, rtol=1e-6)
     # more than the catalogue is the plain model
     assert EASE(l2=10.0, max_items=1000).fit(X).items_ is None
-    with pytest.raises(DataError, match="max_items"):
+    with pytest.raises(ConfigError, match="max_items"):
         EASE(max_items=0).fit(X)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError, DataError
 from movierec.models.ease import EASE
 from movierec.models.recency import recency_weighted, steps_from_last
 
@@ -40,7 +40,7 @@ def test_no_times_or_no_decay_is_the_plain_history():
 @pytest.mark.parametrize(("decay", "floor"), [(0.0, 0.0), (1.5, 0.0), (0.9, -0.1), (0.9, 1.5)])
 def test_bad_parameters_are_named(decay, floor):
     X, T = _history()
-    with pytest.raises(DataError, match="recency_(decay|floor)"):
+    with pytest.raises(ConfigError, match="recency_(decay|floor)"):
         recency_weighted(X, T, decay=decay, floor=floor)
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from movierec.exceptions import ConfigError, DataError
+from movierec.exceptions import ConfigError
 from movierec.sampling import PositiveSampler, oversample_positives, positive_pairs
 
 
@@ -51,7 +51,7 @@ def test_seeded(X):
 
 
 def test_bad_balance(X):
-    with pytest.raises(DataError, match="balance"):
+    with pytest.raises(ConfigError, match="balance"):
         PositiveSampler(X, balance=1.5)
 
 

@@ -110,10 +110,10 @@ def collapse_experiment(
     rows = []
     for label, overrides in configs:
         params = {"depth": depth, "epochs": epochs, "pretrain_fm": False, "patience": epochs,
-                  "random_state": seed} | (model_params or {}) | overrides
+                  "probe_pairs": 512, "random_state": seed} | (model_params or {}) | overrides
         model = create("deepcfm", **params)
         started = time.perf_counter()
-        model.fit(X, features=features, valid=valid, probe_pairs=512)
+        model.fit(X, features=features, valid=valid)
         seconds = time.perf_counter() - started
         history = model.train_result_.history
         grads = gradient_summary(history)

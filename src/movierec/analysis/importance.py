@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
-from movierec.models.rerank_features import categorical_columns, numeric_values, one_hot_codes
+from movierec.models.composite.features import categorical_columns, numeric_values, one_hot_codes
 from movierec.sampling import oversample_positives, positive_pairs, uniform_negatives
 
 

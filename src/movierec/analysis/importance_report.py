@@ -21,8 +21,9 @@ from movierec.analysis.importance import (
 )
 from movierec.analysis.report import plot_importances, write_markdown
 from movierec.data.encoded import EncodedFeatures
-from movierec.models.rerank_features import USER_ID
-from movierec.models.reranker import GROUP, Reranker
+from movierec.models.composite.features import USER_ID
+from movierec.models.composite.reranker import Reranker
+from movierec.models.composite.rows import GROUP
 from movierec.sampling import oversample_positives
 
 Scorer = Callable[[Any], float]  # fitted model -> Recall@10 on held-out data
@@ -72,7 +73,7 @@ def importance_report(
     valid : held-out positives of the same users; given, the reranker learns from them
         as it does by default in the pipeline (``label_source="valid"``), else from an
         inner hold-out of `X`.
-    reranker_params : keyword arguments of :class:`~movierec.models.reranker.Reranker`.
+    reranker_params : keyword arguments of :class:`~movierec.models.composite.reranker.Reranker`.
     scorer : optional; given a fitted model it returns its Recall@10 on held-out
         data, so the effect of oversampling on recall is reported too.
     """

@@ -49,13 +49,54 @@ class RawField:
             )
 
 
+@dataclass(frozen=True)
+class EventField:
+    """A multi-hot item field derived from events, e.g. tags: (user, item, value) rows.
+
+    Unlike a genre, a tag is an interaction: the user who tagged a film that the split
+    hides from them would hand that film their own tag. So the field is never built
+    from every event, only as seen from one training history (:meth:`as_seen_from`).
+
+    Parameters
+    ----------
+    events : DataFrame with columns ``user``, ``item``, ``value`` (raw ids, value as str).
+    min_items : values describing fewer items (in the events kept) are dropped.
+    """
+
+    name: str
+    events: pd.DataFrame
+    min_items: int = 1
+
+    def __post_init__(self) -> None:
+        missing = {"user", "item", "value"} - set(self.events.columns)
+        if missing:
+            raise DataError(f"event field {self.name!r}: missing columns {sorted(missing)}")
+
+    def as_seen_from(self, history: pd.DataFrame, split_users: pd.Index) -> RawField:
+        """The field built from the events a model fitted on `history` may see.
+
+        An event counts when its (user, item) pair is an interaction of `history`, or
+        when its user is not in the split at all (someone who only tagged: no hidden
+        item of theirs exists). Events of split users on pairs outside `history`
+        (hidden ones included) are left out.
+        """
+        pairs = history[["user", "item"]].drop_duplicates()
+        merged = self.events.merge(pairs.assign(_known=True), on=["user", "item"], how="left")
+        keep = merged["_known"].fillna(False).to_numpy(dtype=bool) | ~merged["user"].isin(split_users).to_numpy()
+        frame = merged.loc[keep, ["item", "value"]].rename(columns={"item": "id"}).drop_duplicates()
+        items_per_value = frame.groupby("value")["id"].transform("size")
+        frame = frame[items_per_value >= self.min_items].reset_index(drop=True)
+        return RawField(self.name, FieldKind.MULTI_HOT, frame)
+
+
 @dataclass
 class Dataset:
     """Interactions (every row a positive) and side fields, all in raw ids.
 
     ``interactions`` has columns ``user``, ``item``, ``timestamp`` (int64 seconds;
     0 where the source has no time). Duplicated (user, item) pairs are collapsed by
-    :meth:`normalised`, keeping the earliest timestamp.
+    :meth:`normalised`, keeping the earliest timestamp. ``item_events`` are fields
+    derived from users' events (tags), built per training history, never as a whole.
     """
 
     name: str
@@ -64,6 +105,7 @@ class Dataset:
     user_fields: dict[str, RawField] = field(default_factory=dict)
     item_titles: pd.Series | None = None  # raw item id -> title, for reports only
     notes: list[str] = field(default_factory=list)  # counted skips, reported to the user
+    item_events: dict[str, EventField] = field(default_factory=dict)
 
     def normalised(self) -> Dataset:
         """Collapse duplicate (user, item) pairs to their first occurrence in time.
@@ -81,7 +123,9 @@ class Dataset:
         notes = list(self.notes)
         if len(frame) < before:
             notes.append(f"collapsed {before - len(frame)} duplicate (user, item) rows")
-        return Dataset(self.name, frame, item_fields, user_fields, self.item_titles, notes)
+        events = {name: EventField(name, _events_like(ev.events, self.interactions), ev.min_items)
+                  for name, ev in self.item_events.items()}
+        return Dataset(self.name, frame, item_fields, user_fields, self.item_titles, notes, events)
 
     @property
     def n_interactions(self) -> int:
@@ -96,6 +140,8 @@ class Dataset:
             "interactions": len(frame),
             "item_fields": ", ".join(f"{f.name}({f.kind.value})" for f in self.item_fields.values()),
             "user_fields": ", ".join(f"{f.name}({f.kind.value})" for f in self.user_fields.values()),
+            "item_event_fields": ", ".join(f"{f.name}(multi-hot, per training history)"
+                                           for f in self.item_events.values()),
         }
 
 
@@ -108,6 +154,15 @@ def _ids_like(fields: dict[str, RawField], ids: pd.Series) -> dict[str, RawField
         if pd.api.types.is_integer_dtype(raw.values["id"]):
             raw = RawField(raw.name, raw.kind, raw.values.assign(id=raw.values["id"].astype(str).astype(object)))
         out[name] = raw
+    return out
+
+
+def _events_like(events: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
+    """Events whose integer user and item ids are turned to text where the interactions' are text."""
+    out = events
+    for column in ("user", "item"):
+        if not pd.api.types.is_integer_dtype(interactions[column]) and pd.api.types.is_integer_dtype(out[column]):
+            out = out.assign(**{column: out[column].astype(str).astype(object)})
     return out
 
 

@@ -1,7 +1,7 @@
-"""Ensembles: per-user score normalisation, weighted blends, rank fusion, weight tuning.
+"""Score math for ensembles: per-user normalisation, weighted blends, rank fusion, weight search.
 
-The registered model (``"ensemble"``) lives in :mod:`movierec.ensemble.model`; the
-registry imports it on demand.
+Nothing here imports a model: it works on score blocks. The ensemble *model* that fits
+members and blends them is :class:`movierec.models.composite.ensemble.Ensemble`.
 """
 
 from movierec.ensemble.blend import blend

@@ -6,20 +6,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from movierec.data.dataset import normalise_ids
+from movierec.data.idmap import IdMap
 from movierec.data.interactions import users_with_items
 from movierec.data.readers._table import line_of, read_table
 from movierec.evaluate.evaluator import Evaluation, evaluate_lists
 from movierec.exceptions import DataError
-from movierec.prepare import Prepared
 
 
-def read_lists(path: Path | str, prepared: Prepared, k: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Ranked lists of every test user from a CSV ``user,item[,rank][,score]``.
+def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Ranked lists of every user with items in `test` from a CSV ``user,item[,rank][,score]``.
 
-    Order is `rank` when present, else the file's order. Items unknown to the split
-    are kept as misses (-1); users of the test part without a list get an empty one.
+    Order is `rank` when present, else the file's order. Items unknown to `idmap` are
+    kept as misses (-1); users of the test part without a list get an empty one.
     Returns (users, items (n, k), notes).
     """
     path = Path(path)
@@ -30,11 +31,11 @@ def read_lists(path: Path | str, prepared: Prepared, k: int) -> tuple[np.ndarray
         line = line_of(table, int(np.flatnonzero(frame["order"].isna().to_numpy())[0]))
         raise DataError(f"{path}, line {line}: rank is not a number")
     notes = []
-    user_codes = prepared.idmap.users.get_indexer(frame["user"].to_numpy())
+    user_codes = idmap.users.get_indexer(frame["user"].to_numpy())
     if (user_codes < 0).any():
         notes.append(f"ignored {(user_codes < 0).sum()} rows of users not in the split")
     frame["user_code"] = user_codes
-    frame["item_code"] = prepared.idmap.items.get_indexer(frame["item"].to_numpy())
+    frame["item_code"] = idmap.items.get_indexer(frame["item"].to_numpy())
     if (frame["item_code"] < 0).any():
         notes.append(f"{(frame['item_code'] < 0).sum()} recommended items are not in the split (counted as misses)")
     frame = frame[frame["user_code"] >= 0].sort_values(["user_code", "order"], kind="stable")
@@ -45,8 +46,8 @@ def read_lists(path: Path | str, prepared: Prepared, k: int) -> tuple[np.ndarray
         frame = frame[~repeated.to_numpy()]
     frame["position"] = frame.groupby("user_code").cumcount()
     frame = frame[frame["position"] < k]
-    users = users_with_items(prepared.test)
-    row_of_user = np.full(prepared.idmap.n_users, -1)
+    users = users_with_items(test)
+    row_of_user = np.full(idmap.n_users, -1)
     row_of_user[users] = np.arange(len(users))
     frame = frame[row_of_user[frame["user_code"].to_numpy()] >= 0]
     items = np.full((len(users), k), -1, dtype=np.int64)
@@ -57,7 +58,7 @@ def read_lists(path: Path | str, prepared: Prepared, k: int) -> tuple[np.ndarray
     return users, items, notes
 
 
-def score_file(path: Path | str, prepared: Prepared, k: int = 10) -> tuple[Evaluation, list[str]]:
-    """Metrics of the lists in `path` on the test part of `prepared`."""
-    users, items, notes = read_lists(path, prepared, k)
-    return evaluate_lists(items, prepared.test, users=users, k=k), notes
+def score_file(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int = 10) -> tuple[Evaluation, list[str]]:
+    """Metrics of the lists in `path` against the hidden items `test` (users x items of `idmap`)."""
+    users, items, notes = read_lists(path, idmap, test, k)
+    return evaluate_lists(items, test, users=users, k=k), notes

@@ -1,7 +1,9 @@
 """A split as RecBole benchmark files: NAME.{train,valid,test}.inter plus .item/.user.
 
 RecBole reads them with ``benchmark_filename: [train, valid, test]`` in its config,
-so its models train, validate and test on exactly movierec's split.
+so its models train, validate and test on exactly movierec's split. Fields derived
+from events (tags) are written as the training part sees them: RecBole trains on
+train, and a hidden pair's own tag must not reach it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ def export_recbole(split: Split, out: Path | str, name: str, dataset: Dataset | 
         table = frame[["user", "item", "timestamp"]].sort_values(["user", "timestamp", "item"], kind="stable")
         written.append(_write(table, INTER_HEADER, folder / f"{name}.{part}.inter"))
     if dataset is not None:
-        for suffix, fields, id_name in (("item", dataset.item_fields, "item_id"), ("user", dataset.user_fields, "user_id")):
+        users = pd.Index(pd.concat([frame["user"] for frame in split.parts().values()]).unique())
+        item_fields = dataset.item_fields | {name: events.as_seen_from(split.train, users)
+                                             for name, events in dataset.item_events.items()}
+        for suffix, fields, id_name in (("item", item_fields, "item_id"), ("user", dataset.user_fields, "user_id")):
             if fields:
                 table, header = _side_table(fields, id_name)
                 written.append(_write(table, header, folder / f"{name}.{suffix}"))

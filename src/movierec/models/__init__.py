@@ -1,6 +1,9 @@
-"""Recommenders behind one interface (`fit`, `score`, `recommend`) and their registry."""
+"""Recommenders behind one interface (`fit`, `score`, `recommend`).
+
+The registry (:mod:`movierec.models.registry`: `create`, `MODELS`) imports every model,
+torch ones included; importing this package alone does not.
+"""
 
 from movierec.models.base import Recommender
-from movierec.models.registry import MODELS, create, model_names
 
-__all__ = ["MODELS", "Recommender", "create", "model_names"]
+__all__ = ["Recommender"]

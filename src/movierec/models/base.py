@@ -3,27 +3,35 @@
 A model is configured by keyword-only hyper-parameters stored unchanged in
 ``__init__``; `fit` learns state whose names end in ``_``; `score` gives a dense
 (n_users, n_items) block; `recommend` does masking and top-k once for all models.
+`fit` is written once here (a template method): it checks the parameters and the
+inputs, sets ``X_`` and calls the model's own `_fit`. Abilities only some models
+have are protocols: `FoldIn`, `RefitAware`, `OutOfFold`, `ReusesFits`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import pickle
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
 
 from movierec.atomic import atomic_write_bytes
 from movierec.data.encoded import EncodedFeatures
+from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import DataError, NotFittedError
-from movierec.ranking import DEFAULT_BATCH, recommend_batched
+from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
+
+Model = TypeVar("Model", bound="Recommender")
 
 
 class Recommender(ABC):
-    """Base class: subclasses implement `fit` and `_score`.
+    """Base class: subclasses implement `_fit` and `_score` (and `_check_params`).
 
     Class attributes
     ----------------
@@ -36,24 +44,55 @@ class Recommender(ABC):
 
     X_: sp.csr_matrix  # the history the model was fitted on (users x items)
 
-    @abstractmethod
     def fit(
-        self,
-        X: sp.csr_matrix,
+        self: Model,
+        X: sp.spmatrix,
         *,
         features: EncodedFeatures | None = None,
-        valid: sp.csr_matrix | None = None,
-    ) -> Recommender:
-        """Learn from the binary users x items matrix `X`.
+        valid: sp.spmatrix | None = None,
+        timestamps: sp.spmatrix | None = None,
+    ) -> Model:
+        """Learn from the binary users x items matrix `X`; returns the model.
 
         Parameters
         ----------
-        X : csr_matrix, shape (n_users, n_items), float32 ones for positives.
-        features : side fields aligned with X's rows/columns; models may ignore them.
-        valid : held-out positives, same shape, for early stopping; may be ignored. A
-            model that also learns from them (the reranker) says so and measures them
-            through `score_out_of_fold`.
+        X : sparse matrix, shape (n_users, n_items), ones for positives.
+        features : side fields aligned with X's rows and columns; models may ignore them.
+        valid : held-out positives of the same users, same shape as X (an empty matrix
+            counts as none). Models read them to choose when to stop or what to keep
+            (early stopping, blend weights); a model that also takes labels from them
+            (the reranker) is `OutOfFold`, so that validation stays honest.
+        timestamps : seconds with exactly the non-zeros of X; models that order a
+            history in time read them, the others ignore them.
+
+        Raises
+        ------
+        ConfigError
+            For hyper-parameters the model cannot train with.
+        DataError
+            For inputs of the wrong type, shape or sparsity pattern.
         """
+        self._check_params()
+        X = check_matrix(X)
+        valid = check_valid(X, valid)
+        aligned_timestamps(X, timestamps)  # raises unless the timestamps match X's non-zeros
+        self.X_ = X
+        try:
+            self._fit(X, features=features, valid=valid, timestamps=timestamps)
+        except BaseException:
+            del self.X_
+            raise
+        self.fit_fingerprint_ = fit_fingerprint(X, features, valid, timestamps)
+        return self
+
+    @abstractmethod
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
+        """Learn the fitted state from checked inputs (`X` is float32 CSR with sorted
+        indices and is already ``self.X_``; `valid` is None or non-empty)."""
+
+    def _check_params(self) -> None:  # noqa: B027 (optional hook: most models override it)
+        """Raise a ConfigError naming the model and the parameter for values it cannot train with."""
 
     @abstractmethod
     def _score(self, users: np.ndarray) -> np.ndarray:
@@ -64,13 +103,6 @@ class Recommender(ABC):
         """Scores of every item for `users` (indices), shape (len(users), n_items)."""
         self._check_fitted()
         return self._score(self._check_users(users))
-
-    def score_out_of_fold(self, users: np.ndarray) -> np.ndarray:
-        """Scores to measure `users`' validation items with: from parts of the model
-        that never learned those items. The same as `score` for every model that takes
-        no labels from validation (all but a reranker trained on them); the pipeline
-        and the ensemble's weight search read validation through this."""
-        return self.score(users)
 
     def _check_users(self, users: np.ndarray) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
@@ -104,15 +136,7 @@ class Recommender(ABC):
         signature = inspect.signature(type(self).__init__)
         return {name: getattr(self, name) for name in signature.parameters if name != "self"}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """A model saved before one of its hyper-parameters existed loads with that
-        parameter's default (what the code then did), so `get_params` still works."""
-        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
-            if name != "self" and parameter.default is not inspect.Parameter.empty:
-                state.setdefault(name, parameter.default)
-        self.__dict__.update(state)
-
-    def with_params(self, **params: Any) -> Recommender:
+    def with_params(self: Model, **params: Any) -> Model:
         """A new, unfitted model with these parameters changed."""
         return type(self)(**(self.get_params() | params))
 
@@ -122,6 +146,7 @@ class Recommender(ABC):
 
     @staticmethod
     def load(path: Path | str) -> Recommender:
+        """A model saved by `save` (pickle: load only files you trust)."""
         with Path(path).open("rb") as handle:
             model = pickle.load(handle)
         if not isinstance(model, Recommender):
@@ -139,9 +164,13 @@ class Recommender(ABC):
 
 @runtime_checkable
 class FoldIn(Protocol):
-    """Scores users from a history alone, so users unseen at fit time can be served."""
+    """Scores users from a history alone, so users unseen at fit time can be served.
 
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray: ...
+    `history` has the fitted model's item columns, one row per user; `timestamps`
+    (optional, the same non-zeros) order it for models that read order.
+    """
+
+    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray: ...
 
 
 @runtime_checkable
@@ -151,11 +180,114 @@ class RefitAware(Protocol):
     def refit_params(self) -> dict[str, Any]: ...
 
 
-def check_matrix(X: sp.spmatrix) -> sp.csr_matrix:
-    """X as float32 CSR, or a DataError naming what was found."""
+@runtime_checkable
+class OutOfFold(Protocol):
+    """A model that took labels from `valid` scores those users with parts of itself that
+    never learned them, so validation measures it as honestly as any other model."""
+
+    def score_out_of_fold(self, users: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ReusesFits(Protocol):
+    """A model with members of its own (reranker, ensemble) that may reuse fits its caller
+    already made: those of the same model, parameters and inputs are used as members
+    at the next `fit` instead of being trained again."""
+
+    def offer_fits(self, fits: Mapping[str, Recommender]) -> None: ...
+
+
+def validation_scorer(model: Recommender) -> ScoreFn:
+    """What to measure `model`'s validation part with: its out-of-fold scores where it has them."""
+    return model.score_out_of_fold if isinstance(model, OutOfFold) else model.score
+
+
+def check_matrix(X: sp.spmatrix, what: str = "X") -> sp.csr_matrix:
+    """`X` as float32 CSR with sorted indices, or a DataError naming what was found.
+
+    A matrix that already is one comes back as the same object (callers that cache on
+    identity, like EASE's Gram matrix, rely on it); anything else is converted into a
+    new one, so the caller's matrix is never changed in place.
+    """
     if not sp.issparse(X) or X.ndim != 2:
-        raise DataError(f"X must be a 2-d scipy sparse matrix (users x items), got {type(X).__name__}")
-    X = sp.csr_matrix(X, dtype=np.float32)
+        raise DataError(f"{what} must be a 2-d scipy sparse matrix (users x items), got {type(X).__name__}")
+    if not (isinstance(X, sp.csr_matrix) and X.dtype == np.float32 and X.has_sorted_indices):
+        X = sp.csr_matrix(X, dtype=np.float32, copy=True)
+        X.sort_indices()
     if X.shape[0] == 0 or X.shape[1] == 0:
-        raise DataError(f"X is empty: shape {X.shape}")
+        raise DataError(f"{what} is empty: shape {X.shape}")
     return X
+
+
+def check_valid(X: sp.csr_matrix, valid: sp.spmatrix | None) -> sp.csr_matrix | None:
+    """`valid` checked against `X`: float32 CSR of the same shape, or None when absent or empty."""
+    if valid is None:
+        return None
+    valid = check_matrix(valid, "valid")
+    if valid.shape != X.shape:
+        raise DataError(f"valid has shape {valid.shape} but X has {X.shape}; build both from one IdMap")
+    return valid if valid.nnz else None
+
+
+def check_history(model: Recommender, history: sp.spmatrix) -> sp.csr_matrix:
+    """A fold-in history as float32 CSR with the fitted model's item columns."""
+    model._check_fitted()
+    if not sp.issparse(history) or history.ndim != 2:
+        raise DataError(f"history must be a 2-d scipy sparse matrix (users x items), got {type(history).__name__}")
+    if history.shape[1] != model.X_.shape[1]:
+        raise DataError(f"history has {history.shape[1]} item columns, model has {model.X_.shape[1]}")
+    rows = sp.csr_matrix(history, dtype=np.float32, copy=True)
+    rows.sort_indices()
+    return rows
+
+
+def fit_fingerprint(
+    X: sp.csr_matrix,
+    features: EncodedFeatures | None,
+    valid: sp.csr_matrix | None,
+    timestamps: sp.csr_matrix | None,
+) -> str:
+    """A digest of everything a fit reads besides its parameters: two fits with equal
+    parameters and fingerprints are the same fit. Hashes the arrays in place (no copy);
+    the same matrix stored with its indices in another order hashes differently, which
+    costs a refit, never a wrong reuse."""
+    digest = hashlib.blake2b(digest_size=16)
+
+    def add(matrix: sp.spmatrix | None) -> None:
+        if matrix is None:
+            digest.update(b"none")
+            return
+        matrix = sp.csr_matrix(matrix)
+        digest.update(repr((matrix.shape, matrix.dtype.str)).encode())
+        for array in (matrix.indptr, matrix.indices, matrix.data):
+            digest.update(np.ascontiguousarray(array))
+
+    for matrix in (X, valid, timestamps):
+        add(matrix)
+    for kind, fields in (("item", features.item_fields), ("user", features.user_fields)) if features else ():
+        for name in sorted(fields):
+            digest.update(f"{kind}:{name}".encode())
+            add(fields[name].matrix)
+    return digest.hexdigest()
+
+
+def init_with_defaults(parent: Callable[..., None], **defaults: Any) -> Callable[..., None]:
+    """An ``__init__`` that is `parent`'s with some defaults changed, signature included.
+
+    A model that differs from its parent only in defaults (deep CFM from CFM) states
+    just those, and still has the keyword-only signature `get_params` reads.
+    """
+    signature = inspect.signature(parent)
+    unknown = set(defaults) - set(signature.parameters)
+    if unknown:
+        raise TypeError(f"{parent.__qualname__} has no parameters {sorted(unknown)}")
+
+    def __init__(self, **params: Any) -> None:
+        parent(self, **(defaults | params))
+
+    __init__.__signature__ = signature.replace(parameters=[
+        parameter.replace(default=defaults.get(name, parameter.default))
+        for name, parameter in signature.parameters.items()])
+    __init__.__doc__ = parent.__doc__
+    return __init__
+

@@ -7,9 +7,8 @@ item-specific L2 penalty ``Lambda = l2 + p / (1 - p) * diag(X^T X)``; the minimi
     B = (X^T X + Lambda)^-1 X^T X = I - P Lambda,    P = (X^T X + Lambda)^-1.
 
 Popular items are penalised more, and the diagonal is left free (it stays small because
-dropout makes copying an item's own input unreliable). On the fixed ml-100k splits it
-edges EASE (see docs/issue4-results.md) and, as a differently regularised model, adds
-some variety to ensembles and reranker features.
+dropout makes copying an item's own input unreliable). As a differently regularised
+model it adds some variety to ensembles and reranker features.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.exceptions import DataError
-from movierec.models.base import check_matrix
+from movierec.exceptions import ConfigError
 from movierec.models.ease import GRAM_CACHE, ItemItemModel, spd_inverse
 from movierec.models.recency import check_recency
 
@@ -63,12 +61,12 @@ class DLAE(ItemItemModel):
         self.recency_decay = recency_decay
         self.recency_floor = recency_floor
 
-    def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None, timestamps: sp.csr_matrix | None = None) -> DLAE:
+    def _check_params(self) -> None:
         if self.l2 <= 0 or not 0.0 <= self.dropout < 1.0:
-            raise DataError(f"DLAE needs l2 > 0 and dropout in [0, 1), got l2={self.l2}, dropout={self.dropout}")
+            raise ConfigError(f"dlae needs l2 > 0 and dropout in [0, 1), got l2={self.l2}, dropout={self.dropout}")
         check_recency(self.recency_decay, self.recency_floor)
-        self.X_ = check_matrix(X)
-        self.B_ = dlae_weights(GRAM_CACHE.get(X, self.X_, None), self.l2, self.dropout)
-        self.history_ = self._weighted(self.X_, timestamps)
-        return self
+
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
+        self.B_ = dlae_weights(GRAM_CACHE.get(X, X, None), self.l2, self.dropout)
+        self.history_ = self._weighted(X, timestamps)

@@ -6,7 +6,7 @@ P = (X^T X + lambda I)^{-1}, B = -P / diag(P), diag(B) = 0.
 
 Cost is one n_items^3 inverse, so at MovieLens-20M size (26,744 items) the work and
 memory are dominated by two dense float32 n x n matrices (2.9 GB each). Three things
-keep that manageable, all measured in ``benchmarks/``:
+keep that manageable (benchmarks in ``benchmarks/``):
 
 * the inverse is a recursive block (Schur complement) inverse: blocks of at most
   ``LEAF`` items are inverted through Cholesky (LAPACK potrf/potri, never a general
@@ -31,8 +31,8 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.exceptions import DataError
-from movierec.models.base import Recommender, check_matrix
+from movierec.exceptions import ConfigError
+from movierec.models.base import Recommender, check_history
 from movierec.models.recency import check_recency, recency_weighted
 
 LEAF = 1024  # below this, a Cholesky inverse (potrf/potri) is cheaper than another recursion level
@@ -88,8 +88,8 @@ def spd_inverse(A: np.ndarray, *, leaf: int = LEAF) -> np.ndarray:
 
     Raises
     ------
-    DataError
-        The matrix is singular or not positive definite (e.g. l2 <= 0).
+    ConfigError
+        The matrix is singular or not positive definite (l2 too small for it).
     """
     n = len(A)
     if n <= leaf:
@@ -101,7 +101,7 @@ def spd_inverse(A: np.ndarray, *, leaf: int = LEAF) -> np.ndarray:
     schur -= A[:h, h:].T @ W
     inv22 = spd_inverse(schur, leaf=leaf)
     if not np.all(np.isfinite(np.diagonal(inv22))) or np.diagonal(inv22).min() <= 0:
-        raise DataError("Gram matrix + l2 I is not positive definite; increase l2")
+        raise ConfigError("Gram matrix + l2 I is not positive definite; increase l2")
     V = W @ inv22
     inv11 += V @ W.T
     A[:h, :h] = inv11
@@ -120,10 +120,10 @@ def _cholesky_inverse(A: np.ndarray) -> np.ndarray:
     """
     factor, info = lapack.spotrf(A, lower=False, clean=False, overwrite_a=True)
     if info != 0:
-        raise DataError(f"Gram matrix + l2 I is not positive definite (potrf info={info}); increase l2")
+        raise ConfigError(f"Gram matrix + l2 I is not positive definite (potrf info={info}); increase l2")
     inverse, info = lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
-        raise DataError(f"Gram matrix + l2 I is singular (potri info={info}); increase l2")
+        raise ConfigError(f"Gram matrix + l2 I is singular (potri info={info}); increase l2")
     upper = np.triu(inverse)  # potri fills the upper triangle only; mirror it
     A[...] = upper + np.triu(upper, 1).T
     return A
@@ -253,8 +253,7 @@ class ItemItemModel(Recommender):
     B_: np.ndarray
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        history = getattr(self, "history_", self.X_)  # models saved before recency weighting lack it
-        return self._scores_of(history[users])
+        return self._scores_of(self.history_[users])
 
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         """Scores for users given only their histories (rows of a (n, n_items) matrix).
@@ -262,12 +261,7 @@ class ItemItemModel(Recommender):
         With `timestamps` (same non-zeros as `history`) the history is recency-weighted
         like the fitted one; without them every item counts alike.
         """
-        self._check_fitted()
-        if history.shape[1] != self.X_.shape[1]:
-            raise DataError(f"history has {history.shape[1]} item columns, model has {self.X_.shape[1]}")
-        rows = sp.csr_matrix(history, dtype=np.float32)
-        rows.sort_indices()
-        return self._scores_of(self._weighted(rows, timestamps))
+        return self._scores_of(self._weighted(check_history(self, history), timestamps))
 
     def _weighted(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> sp.csr_matrix:
         return recency_weighted(X, timestamps, decay=self.recency_decay, floor=self.recency_floor)
@@ -288,13 +282,13 @@ class EASE(ItemItemModel):
     l2 : ridge weight lambda (> 0).
     max_items : fit on the `max_items` most interacted items only (``None``: all). The
         other items get score -inf, so they are never recommended. On the synthetic
-        MovieLens-20M preset the top 20,000 of 26,744 items hold 97% of the
-        interactions while the solve costs (20000/26744)^3 = 42% of the full one.
+        MovieLens-20M preset most interactions fall on a minority of the items, while
+        the solve costs the cube of the share kept.
     recency_decay, recency_floor : score from a recency-weighted history (see
         :mod:`movierec.models.recency`; needs ``timestamps`` in `fit`). B is unchanged:
         only the user's rows are weighted. 1.0 scores the plain binary history, as in
-        the paper. On ml-100k leave-last-2, 0.9 is picked on validation and lifts test
-        Recall@10 from 0.110 to 0.155 (refit); on random or mixed hold-outs 1.0 wins.
+        the paper; the grid lets validation choose, which picks a decay below 1 where
+        the hidden items are a sequence's tail (leave-last-k) and 1.0 elsewhere.
 
     Scoring is ``history[users] @ B``; :meth:`score_history` folds in a user unseen at
     fit time from their history alone.
@@ -320,22 +314,22 @@ class EASE(ItemItemModel):
         self.recency_decay = recency_decay
         self.recency_floor = recency_floor
 
-    def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None, timestamps: sp.csr_matrix | None = None) -> EASE:
-        """Fit B on `X`; `timestamps` (same non-zeros as X) order the history for recency weighting."""
+    def _check_params(self) -> None:
         if self.l2 <= 0:
-            raise DataError(f"EASE needs l2 > 0, got {self.l2}")
+            raise ConfigError(f"ease needs l2 > 0, got {self.l2}")
         if self.max_items is not None and self.max_items < 1:
-            raise DataError(f"EASE max_items must be >= 1 or None, got {self.max_items}")
+            raise ConfigError(f"ease max_items must be >= 1 or None, got {self.max_items}")
         check_recency(self.recency_decay, self.recency_floor)
-        source = X
-        self.X_ = check_matrix(X)
-        n_items = self.X_.shape[1]
-        self.items_ = top_items(self.X_, self.max_items) if self.max_items and self.max_items < n_items else None
-        fitted = self.X_ if self.items_ is None else self.X_[:, self.items_]
-        self.B_ = _cached_weights(GRAM_CACHE.get(source, fitted, self.items_), self.l2)
-        self.history_ = self._weighted(self.X_, timestamps)
-        return self
+
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
+        """Fit B on `X`; `timestamps` (same non-zeros as X) order the history for recency weighting."""
+        n_items = X.shape[1]
+        self.items_ = top_items(X, self.max_items) if self.max_items and self.max_items < n_items else None
+        fitted = X if self.items_ is None else X[:, self.items_]
+        self.B_ = _cached_weights(GRAM_CACHE.get(X, fitted, self.items_), self.l2)
+        self.history_ = self._weighted(X, timestamps)
+
 
 def times_dense(rows: sp.csr_matrix, B: np.ndarray) -> np.ndarray:
     """rows @ B, the scoring hot path.

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.models.base import Recommender, check_matrix
+from movierec.models.base import Recommender, check_history
 
 
 class Popularity(Recommender):
@@ -25,16 +25,16 @@ class Popularity(Recommender):
     def __init__(self) -> None:
         pass
 
-    def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None) -> Popularity:
-        self.X_ = check_matrix(X)
-        self.counts_ = np.asarray(self.X_.sum(axis=0), dtype=np.float32).ravel()
-        return self
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
+        self.counts_ = np.asarray(X.sum(axis=0), dtype=np.float32).ravel()
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         # a real (writable) block, not a read-only broadcast view: callers own the
         # scores they get and may mask them in place
         return np.tile(self.counts_, (len(users), 1))
 
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        return np.broadcast_to(self.counts_, (history.shape[0], len(self.counts_))).copy()
+    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
+        """The same counts for every history (popularity ignores who asks)."""
+        rows = check_history(self, history)
+        return np.tile(self.counts_, (rows.shape[0], 1))

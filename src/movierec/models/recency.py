@@ -17,14 +17,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.data.interactions import aligned_timestamps
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError
 
 
 def check_recency(decay: float, floor: float) -> None:
     if not 0.0 < decay <= 1.0:
-        raise DataError(f"recency_decay must lie in (0, 1], got {decay}")
+        raise ConfigError(f"recency_decay must lie in (0, 1], got {decay}")
     if not 0.0 <= floor <= 1.0:
-        raise DataError(f"recency_floor must lie in [0, 1], got {floor}")
+        raise ConfigError(f"recency_floor must lie in [0, 1], got {floor}")
 
 
 def steps_from_last(X: sp.csr_matrix, times: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError, DataError
 
 MAX_ROUNDS = 100
 
@@ -59,6 +59,8 @@ def uniform_negatives(
 
     Raises
     ------
+    ConfigError
+        For n_negatives < 1.
     DataError
         If a user has seen every item (no negative exists).
 
@@ -103,7 +105,7 @@ def _rejection(
     probabilities: np.ndarray | None,
 ) -> np.ndarray:
     if n_negatives < 1:
-        raise DataError(f"n_negatives must be >= 1, got {n_negatives}")
+        raise ConfigError(f"n_negatives must be >= 1, got {n_negatives}")
     n_users, n_items = X.shape
     users = np.asarray(users, dtype=np.int64)
     full = np.flatnonzero(np.diff(X.indptr)[np.unique(users)] >= n_items) if len(users) else []

@@ -51,7 +51,7 @@ class PositiveSampler:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.balance <= 1.0:
-            raise DataError(f"positive balance must lie in [0, 1], got {self.balance}")
+            raise ConfigError(f"positive balance must lie in [0, 1], got {self.balance}")
         self.X = sp.csr_matrix(self.X)
         self.users, self.items = positive_pairs(self.X)
         if not len(self.users):

@@ -1,8 +1,9 @@
-"""Seeded, vectorised per-user hold-out: no Python loop over users or interactions.
+"""Seeded, vectorised splitters: no Python loop over users or interactions.
 
 Every splitter sorts interactions by (user, time, item), computes each row's position
-in its user's sequence, and holds rows out by position (tail) or by a random rank
-(fraction). At least one interaction per user always stays in training.
+in its user's sequence, and holds rows out with the one per-user rule of
+:mod:`movierec.split.holdout` (the last items, a random share). At least one
+interaction per user always stays in training.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from movierec.exceptions import SplitError
+from movierec.split.holdout import hold_out
 from movierec.split.split import Split
 
 PROTOCOLS = ("competition", "random", "temporal")
@@ -39,6 +41,8 @@ class SplitSpec:
             raise SplitError(f"protocol {self.protocol!r} unknown; expected one of {PROTOCOLS}")
         if self.tail < 0 or not 0.0 <= self.fraction < 1.0:
             raise SplitError(f"need tail >= 0 and 0 <= fraction < 1, got {self.tail}, {self.fraction}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise SplitError(f"the split's seed (--seed) must be a whole number >= 0, got {self.seed!r}")
 
 
 def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
@@ -106,30 +110,9 @@ def _hold_mixed(
     frame: pd.DataFrame, tail: int, fraction: float, rng: np.random.Generator,
     *, share_of: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Boolean mask: per user the last `tail` rows plus round(fraction * earlier) random rows.
-
-    `frame` is sorted by (user, time). Each user keeps at least one training row.
-    `share_of` (one value per row, constant within a user) replaces "earlier" as the
-    count that `fraction` is taken of.
-    """
+    """:func:`~movierec.split.holdout.hold_out` on a frame sorted by (user, time)."""
     codes = pd.factorize(frame["user"])[0]
-    n_rows = len(frame)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    sizes = np.diff(np.r_[starts, n_rows])
-    size = np.repeat(sizes, sizes)
-    position = np.arange(n_rows) - np.repeat(starts, sizes)
-    from_end = size - 1 - position
-    n_tail = np.minimum(tail, size - 1)
-    held = from_end < n_tail
-    if fraction > 0:
-        earlier = size - n_tail
-        base = earlier if share_of is None else share_of
-        n_random = np.minimum(np.round(fraction * base).astype(np.int64), earlier - 1)
-        # rank earlier rows of each user by a random key; the first n_random are held
-        key = rng.random(n_rows)
-        key[held] = 2.0  # tail rows sort last, out of the draw
-        order = np.lexsort((key, codes))
-        rank = np.empty(n_rows, dtype=np.int64)
-        rank[order] = np.arange(n_rows) - np.repeat(starts, sizes)
-        held |= rank < n_random
-    return held
+    sizes = np.diff(np.r_[starts, len(frame)])
+    position = np.arange(len(frame)) - np.repeat(starts, sizes)
+    return hold_out(codes, position, tail, fraction, rng, share_of=share_of)

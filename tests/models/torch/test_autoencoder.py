@@ -36,13 +36,13 @@ def test_early_stopping_keeps_the_best_epoch(model_class, params):
     X, valid = _random(1), _random(2)
     valid = sp.csr_matrix(valid - valid.multiply(X))  # hidden items the history does not hold
     model = model_class(**SMALL | {"epochs": 12, "patience": 3}).fit(X, valid=valid)
-    recalls = [record["recall@10"] for record in model.train_result_.history]
+    recalls = [record["valid_recall"] for record in model.train_result_.history]
     assert model.best_epoch_ == 1 + int(np.argmax(recalls)) and model.refit_params() == {"epochs": model.best_epoch_}
     assert len(recalls) == 12 or len(recalls) - model.best_epoch_ == 3
     # the kept weights are the best epoch's: scoring valid again gives its recall
     from movierec.models.torch.common import validation_recall
 
-    again = validation_recall(model.score, valid, X, max_users=model.max_valid_users, seed=model.random_state)
+    again = validation_recall(model.score, valid, X, k=10, max_users=model.max_valid_users, seed=model.random_state)
     assert again == pytest.approx(max(recalls))
 
 
@@ -83,10 +83,9 @@ def test_bad_parameters_raise_config_errors(model_class, name, bad):
     pytest.param(RecVAE, "random", 2.1, 0.335, id="recvae-random"),
 ])
 def test_ml100k_beats_popularity(splits_dir, model_class, split, ratio, floor):
-    from movierec.prepare import encode_split
-    from movierec.split import read_split
+    from movierec.split import EncodedSplit, read_split
 
-    prepared = encode_split(read_split(splits_dir / f"ml100k-{split}-s0"))
+    prepared = EncodedSplit(read_split(splits_dir / f"ml100k-{split}-s0"))
     known = prepared.train_valid
     model = model_class(device="cpu").fit(prepared.train, valid=prepared.valid)
     vae = evaluate(model.score, prepared.test, exclude=known)["recall@10"]

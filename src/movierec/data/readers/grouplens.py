@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
+from movierec.data.dataset import Dataset, EventField, FieldKind, RawField, interactions_frame, normalise_ids
 from movierec.data.readers._table import read_table, split_multi, to_int
 
 NO_GENRE = "(no genres listed)"
@@ -97,14 +97,15 @@ def read_dat(folder: Path, name: str) -> Dataset:
         user_ids = to_int(users, "user")
         for column in ("age", "gender", "occupation"):
             user_fields[column] = _one_hot(column, user_ids, users[column])
+    events = {}
     if (folder / "tags.dat").is_file():
         tags = read_table(
             folder / "tags.dat", sep="::", names=["user", "item", "tag", "timestamp"],
-            required=["item", "tag"], allow_empty=["tag"], quoting=False,
+            required=["user", "item", "tag"], allow_empty=["tag"], quoting=False,
         )
         # free-text tags: an empty one is skipped by _tags, not an error
-        item_fields["tag"] = _tags(to_int(tags, "item"), tags["tag"])
-    return Dataset(name, interactions, item_fields, user_fields, titles)
+        events["tag"] = _tags(to_int(tags, "user"), to_int(tags, "item"), tags["tag"])
+    return Dataset(name, interactions, item_fields, user_fields, titles, item_events=events)
 
 
 def read_csv_layout(folder: Path, name: str) -> Dataset:
@@ -116,10 +117,11 @@ def read_csv_layout(folder: Path, name: str) -> Dataset:
         to_int(ratings, "userId"), to_int(ratings, "movieId"), to_int(ratings, "timestamp")
     )
     item_fields, titles = _movies(folder / "movies.csv", sep=",", names=None)
+    events = {}
     if (folder / "tags.csv").is_file():
-        tags = read_table(folder / "tags.csv", sep=",", required=["movieId", "tag"], allow_empty=["tag"])
-        item_fields["tag"] = _tags(to_int(tags, "movieId"), tags["tag"])
-    return Dataset(name, interactions, item_fields, {}, titles)
+        tags = read_table(folder / "tags.csv", sep=",", required=["userId", "movieId", "tag"], allow_empty=["tag"])
+        events["tag"] = _tags(to_int(tags, "userId"), to_int(tags, "movieId"), tags["tag"])
+    return Dataset(name, interactions, item_fields, {}, titles, item_events=events)
 
 
 def _movies(path: Path, *, sep: str, names: list[str] | None) -> tuple[dict[str, RawField], pd.Series | None]:
@@ -143,12 +145,13 @@ def _movies(path: Path, *, sep: str, names: list[str] | None) -> tuple[dict[str,
     return fields, pd.Series(movies["title"].to_numpy(), index=item_ids.to_numpy())
 
 
-def _tags(item_ids: pd.Series, tags: pd.Series) -> RawField:
-    frame = pd.DataFrame({"id": item_ids.to_numpy(), "value": tags.str.strip().str.lower().to_numpy()})
-    frame = frame[frame["value"] != ""].drop_duplicates()
-    items_per_tag = frame.groupby("value")["id"].transform("size")
-    frame = frame[items_per_tag >= MIN_ITEMS_PER_TAG].reset_index(drop=True)
-    return RawField("tag", FieldKind.MULTI_HOT, frame)
+def _tags(user_ids: pd.Series, item_ids: pd.Series, tags: pd.Series) -> EventField:
+    """Tag events (user, item, tag), lower-cased; empty tags skipped. Which of them a
+    model sees depends on its training history (:meth:`EventField.as_seen_from`)."""
+    frame = pd.DataFrame({"user": normalise_ids(user_ids).to_numpy(), "item": normalise_ids(item_ids).to_numpy(),
+                          "value": tags.str.strip().str.lower().to_numpy()})
+    frame = frame[frame["value"] != ""].drop_duplicates().reset_index(drop=True)
+    return EventField("tag", frame, min_items=MIN_ITEMS_PER_TAG)
 
 
 def _one_hot(name: str, ids: pd.Series, values: pd.Series) -> RawField:

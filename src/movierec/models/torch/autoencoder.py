@@ -1,10 +1,11 @@
 """What the autoencoder recommenders share: a user's whole history row in, item logits out.
 
 Mult-VAE and RecVAE differ in their networks and in how one epoch updates them; the
-rest is common and lives here: the seeded, deterministic fit, early stopping on
-validation Recall@10 with the best epoch's weights kept, averaging several networks
-trained from different seeds, scoring in blocks of rows, and fold-in of a new user
-from a history alone (one encoder pass per network).
+rest is common and lives here: the seeded, deterministic fit in the shared epoch
+loop (:func:`movierec.models.torch.loop.fit_epochs`: early stopping on validation
+Recall@k, the best epoch's weights kept), averaging several networks trained from
+different seeds, scoring in blocks of rows, and fold-in of a new user from a history
+alone (one encoder pass per network).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import torch
 from torch import nn
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.exceptions import ConfigError, DataError
-from movierec.models.base import check_matrix
-from movierec.models.torch.common import TorchRecommender, check_valid, validation_recall
-from movierec.models.torch.train import TrainResult, deterministic_algorithms, seed_everything
+from movierec.exceptions import ConfigError
+from movierec.models.base import check_history
+from movierec.models.torch.common import TorchRecommender, validation_recall
+from movierec.models.torch.loop import TrainResult, deterministic_algorithms, fit_epochs, seed_everything
 
 SCORE_BATCH = 1024  # rows densified per forward pass when scoring
 
@@ -31,17 +32,16 @@ class AutoencoderRecommender(TorchRecommender):
     """Base of ``multvae`` and ``recvae``; subclasses build the module and run one epoch.
 
     Subclasses set `epochs`, `batch_size`, `patience`, `max_valid_users`, `n_seeds`,
-    `random_state` and `device`, and implement `_build`, `_start` and `_epoch`. The
-    module's ``forward(rows)`` must return the item logits first; in eval mode it must
-    be deterministic (no dropout, the latent mean).
+    `valid_k`, `random_state` and `device`, and implement `_build`, `_start` and
+    `_epoch`. The module's ``forward(rows)`` must return the item logits first; in eval
+    mode it must be deterministic (no dropout, the latent mean).
 
     With ``n_seeds > 1`` it trains that many networks, from seeds `random_state`,
     `random_state + 1`, ..., each early-stopped on its own, and scores with the mean
     of their logits. On small data a single VAE's ranking moves a lot with its seed
-    (the sampled latent and the input dropout); the mean is markedly better (ml-100k:
-    Mult-VAE 0.318 -> 0.336 with 5 seeds, RecVAE 0.353 -> 0.362 with 3, see
-    docs/issue4-results.md). Averaging logits ranks each user's items exactly as
-    averaging log-probabilities would (they differ by a per-user constant).
+    (the sampled latent and the input dropout), and the mean of a few ranks better
+    (docs/models.md). Averaging logits ranks each user's items exactly as averaging
+    log-probabilities would (they differ by a per-user constant).
     """
 
     epochs: int
@@ -65,14 +65,9 @@ class AutoencoderRecommender(TorchRecommender):
                state: Any) -> float:
         """Train one epoch over the rows of `X`; returns a mean loss per user (for the history)."""
 
-    def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None) -> AutoencoderRecommender:
-        self._check_params()
-        X = check_matrix(X)
-        valid = check_valid(X, valid)
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
         device = self._device()
-        if self.n_seeds < 1:
-            raise ConfigError(f"{self.name} needs n_seeds >= 1, got {self.n_seeds}")
         started = time.perf_counter()
         self.modules_, self.train_results_ = [], []
         for offset in range(self.n_seeds):
@@ -83,8 +78,6 @@ class AutoencoderRecommender(TorchRecommender):
             self.modules_.append(module.to("cpu").eval())
         self.train_seconds_ = time.perf_counter() - started
         self.module_, self.train_result_ = self.modules_[0], self.train_results_[0]
-        self.X_ = X
-        return self
 
     @property
     def best_epoch_(self) -> int:
@@ -94,25 +87,14 @@ class AutoencoderRecommender(TorchRecommender):
     def _train(self, module: nn.Module, X: sp.csr_matrix, valid: sp.csr_matrix | None,
                rng: np.random.Generator, device: torch.device) -> TrainResult:
         state = self._start(module)
-        result = TrainResult(best_epoch=self.epochs, best_recall=None)
-        best_state, stale = None, 0
-        for epoch in range(1, self.epochs + 1):
-            module.train()
-            record = {"epoch": epoch, "loss": self._epoch(module, X, rng, device, state)}
-            if valid is not None:
-                record["recall@10"] = validation_recall(lambda users: self._forward(module, X[users], device), valid,
-                                                        X, max_users=self.max_valid_users, seed=self.random_state)
-                if result.best_recall is None or record["recall@10"] > result.best_recall:
-                    result.best_epoch, result.best_recall, stale = epoch, record["recall@10"], 0
-                    best_state = {key: value.detach().clone() for key, value in module.state_dict().items()}
-                else:
-                    stale += 1
-            result.history.append(record)
-            if valid is not None and stale >= self.patience:
-                break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        return result
+
+        def validate() -> float:
+            return validation_recall(lambda users: self._forward(module, X[users], device), valid, X,
+                                     k=self.valid_k, max_users=self.max_valid_users, seed=self.random_state)
+
+        return fit_epochs(module, lambda epoch: {"loss": self._epoch(module, X, rng, device, state)},
+                          epochs=self.epochs, patience=self.patience,
+                          validate=validate if valid is not None else None)
 
     def _batches(self, n_rows: int, rng: np.random.Generator) -> list[np.ndarray]:
         """The rows of one pass over the users, shuffled, in about `batch_size` blocks."""
@@ -139,13 +121,11 @@ class AutoencoderRecommender(TorchRecommender):
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._mean_logits(self.X_[users])
 
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        """Scores for users given only their histories (fold-in: one encoder pass)."""
-        self._check_fitted()
-        if history.shape[1] != self.X_.shape[1]:
-            raise DataError(f"history has {history.shape[1]} item columns, model has {self.X_.shape[1]}")
-        return self._mean_logits(sp.csr_matrix(history, dtype=np.float32))
+    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
+        """Scores for users given only their histories (fold-in: one encoder pass; order is not read)."""
+        return self._mean_logits(check_history(self, history))
 
-    @abstractmethod
     def _check_params(self) -> None:
-        """Raise a ConfigError naming the model for parameters it cannot train with."""
+        super()._check_params()
+        if self.n_seeds < 1:
+            raise ConfigError(f"{self.name} needs n_seeds >= 1, got {self.n_seeds}")

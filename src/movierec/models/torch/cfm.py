@@ -10,15 +10,17 @@ import scipy.sparse as sp
 import torch
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.models.base import check_matrix
+from movierec.models.base import init_with_defaults
 from movierec.models.ease import EASE
-from movierec.models.torch.common import TorchRecommender, check_valid, layouts_for, validation_recall
+from movierec.models.torch.common import TorchRecommender, layouts_for, validation_recall
 from movierec.models.torch.fm import FM
 from movierec.models.torch.modules import CFMModule
-from movierec.models.torch.train import train
-from movierec.ranking import mask_seen, top_k
+from movierec.models.torch.pairs import train
+from movierec.ranking import top_unseen
 
 PAIRS_PER_FORWARD = 4096
+# deep CFM's defaults where they differ from CFM's
+DEEP_DEFAULTS = {"channels": 16, "depth": 6, "batch_norm": True, "activation": "leaky_relu", "residual": True}
 
 
 class CFM(TorchRecommender):
@@ -28,18 +30,16 @@ class CFM(TorchRecommender):
     a 3D convolution stack (`depth` layers of `channels`, 2x2 windows halving the
     embedding axes) reduces to a vector; ``y = w0 + sum_f w_f + h^T conv(cube)``.
     Defaults follow the paper (FM-pretrained embeddings, 32 channels, ReLU, no batch
-    norm, dropout 0.2, Adagrad, BPR) except where CPU cost forced a measured
-    change: embedding dim 16 (paper 64), 4 layers, at most 4 epochs, and a pair-axis
-    window of 2 instead of the paper's overlapping stride 1 (docs/issue3-results.md).
-    The FM used for pretraining is :class:`FM` with its own defaults (its BCE loss,
-    tuned on ml-100k) unless `pretrain_params` says otherwise.
+    norm, dropout 0.2, Adagrad, BPR) except where CPU cost forced a change: embedding
+    dim 16 (paper 64), 4 layers, at most 4 epochs, and a pair-axis window of 2 instead
+    of the paper's overlapping stride 1 (docs/models.md). The FM used for pretraining
+    is :class:`FM` with its own defaults unless `pretrain_params` says otherwise.
 
     CFM cannot be split into user and item sides, so scoring runs the network on
     every (user, item) pair: over all items in batches when the catalogue has at most
     `rerank_threshold` items, otherwise on each user's `n_candidates` best EASE items
-    (the others score -inf). The default threshold (1000) reranks on ml-100k (1682
-    items): full ranking there costs about 6 minutes on one CPU core, reranking the
-    top 200 of 943 users 40 s.
+    (the others score -inf); the default threshold reranks on ml-100k's 1,682 items,
+    where full ranking on a CPU costs minutes.
     """
 
     name = "cfm"
@@ -52,9 +52,9 @@ class CFM(TorchRecommender):
                  lr: float = 0.01, optimizer: str = "adagrad", weight_decay: float = 0.0, reg: float = 0.0,
                  loss: str = "bpr", n_negatives: int = 1, negatives: str = "uniform",
                  positive_balance: float = 0.0, pooling: str = "mean", use_features: bool = True,
-                 patience: int = 2, valid_users: int = 300, rerank_threshold: int = 1000,
-                 n_candidates: int = 200, ease_l2: float = 300.0, random_state: int = 0,
-                 device: str = "auto", verbose: bool = False) -> None:
+                 patience: int = 2, valid_users: int | None = 300, valid_k: int = 10,
+                 rerank_threshold: int = 1000, n_candidates: int = 200, ease_l2: float = 300.0,
+                 probe_pairs: int = 0, random_state: int = 0, device: str = "auto", verbose: bool = False) -> None:
         self.dim = dim
         self.channels = channels
         self.depth = depth
@@ -81,18 +81,18 @@ class CFM(TorchRecommender):
         self.use_features = use_features
         self.patience = patience
         self.valid_users = valid_users
+        self.valid_k = valid_k
         self.rerank_threshold = rerank_threshold
         self.n_candidates = n_candidates
         self.ease_l2 = ease_l2
+        self.probe_pairs = probe_pairs
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
-    def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None, probe_pairs: int = 0) -> CFM:
-        """Train; `probe_pairs` > 0 records dead-activation shares on that many training pairs."""
-        X = check_matrix(X)
-        valid = check_valid(X, valid)
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
+        """Train; with `probe_pairs` > 0, dead-activation shares are recorded on that many training pairs."""
         started = time.perf_counter()
         user_layouts, item_layouts = layouts_for(X, features, use_features=self.use_features, pooling=self.pooling)
         torch.manual_seed(self.random_state)
@@ -102,26 +102,25 @@ class CFM(TorchRecommender):
                            init_std=self.init_std, fm_term=self.fm_term)
         self.pretrained_ = None
         if self.pretrain_fm:
-            settings = {"pooling": self.pooling, "use_features": self.use_features,
+            settings = {"pooling": self.pooling, "use_features": self.use_features, "valid_k": self.valid_k,
                         "random_state": self.random_state, "device": self.device} | (self.pretrain_params or {})
             self.pretrained_ = FM(**settings | {"dim": self.dim}).fit(
                 X, features=features, valid=valid)
             module.users.load_state_dict(self.pretrained_.module_.users.state_dict())
             module.items.load_state_dict(self.pretrained_.module_.items.state_dict())
-        self.X_ = X
         self.candidate_model_ = EASE(l2=self.ease_l2).fit(X) if X.shape[1] > self.rerank_threshold else None
         device = self._device()
         self.module_ = module.to(device)
 
         def validate() -> float:
-            return validation_recall(self._score, valid, X, max_users=self.valid_users, seed=self.random_state)
+            return validation_recall(self._score, valid, X, k=self.valid_k, max_users=self.valid_users,
+                                     seed=self.random_state)
 
         self.train_result_ = train(module, X, self._train_config(), device=device,
                                    validate=validate if valid is not None else None,
-                                   probe_batch=self._probe_batch(X, probe_pairs))
+                                   probe_batch=self._probe_batch(X, self.probe_pairs))
         self.module_ = module.to("cpu")
         self.train_seconds_ = time.perf_counter() - started
-        return self
 
     def refit_params(self) -> dict[str, Any]:
         """Epochs early stopping chose, for CFM and for its FM pretraining."""
@@ -170,32 +169,22 @@ class CFM(TorchRecommender):
         n_items = self.X_.shape[1]
         if self.candidate_model_ is None:
             return self.score_pairs(users, np.broadcast_to(np.arange(n_items), (len(users), n_items)))
-        candidates = mask_seen(self.candidate_model_.score(users).copy(), self.X_[users])
-        candidates, _ = top_k(candidates, self.n_candidates)
+        candidates, _ = top_unseen(self.candidate_model_.score(users), self.X_[users], self.n_candidates)
         scores = np.full((len(users), n_items), -np.inf, dtype=np.float32)
-        np.put_along_axis(scores, candidates, self.score_pairs(users, candidates), axis=1)
+        rows, slots = np.nonzero(candidates >= 0)
+        scores[rows, candidates[rows, slots]] = self.score_pairs(users, np.maximum(candidates, 0))[rows, slots]
         return scores
 
 
 class DeepCFM(CFM):
     """CFM with a deeper, trainable stack: batch norm between conv layers, leaky ReLU, residual links.
 
-    Same objective and scoring as :class:`CFM`; the defaults are the configuration
-    measured best on ml-100k (docs/issue3-results.md). Without batch norm a stack of
-    four or more layers on FM-scale embeddings passes almost no signal, and the
-    diagnostics (:mod:`movierec.analysis.diagnostics`) show the collapse.
+    Same objective, parameters and scoring as :class:`CFM`; only the defaults differ
+    (`DEEP_DEFAULTS`: the configuration that trained at depth 6 on ml-100k,
+    docs/models.md). Without batch norm a stack of four or more layers on FM-scale
+    embeddings passes almost no signal, and the diagnostics
+    (:mod:`movierec.analysis.diagnostics`) show the collapse.
     """
 
     name = "deepcfm"
-
-    def __init__(self, *, dim: int = 16, channels: int = 16, depth: int = 6, pair_window: int = 2,
-                 batch_norm: bool = True, activation: str = "leaky_relu", residual: bool = True,
-                 dropout: float = 0.2, init_std: float = 0.1, fm_term: bool = False, pretrain_fm: bool = True,
-                 pretrain_params: dict | None = None, epochs: int = 4, batch_size: int = 256,
-                 lr: float = 0.01, optimizer: str = "adagrad", weight_decay: float = 0.0, reg: float = 0.0,
-                 loss: str = "bpr", n_negatives: int = 1, negatives: str = "uniform",
-                 positive_balance: float = 0.0, pooling: str = "mean", use_features: bool = True,
-                 patience: int = 2, valid_users: int = 300, rerank_threshold: int = 1000,
-                 n_candidates: int = 200, ease_l2: float = 300.0, random_state: int = 0,
-                 device: str = "auto", verbose: bool = False) -> None:
-        super().__init__(**{name: value for name, value in locals().items() if name not in ("self", "__class__")})
+    __init__ = init_with_defaults(CFM.__init__, **DEEP_DEFAULTS)

@@ -12,10 +12,11 @@ import torch
 from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import users_with_items
 from movierec.evaluate import evaluate
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender
 from movierec.models.torch.fields import FieldLayout, side_layouts
-from movierec.models.torch.train import TrainConfig, TrainResult, resolve_device
+from movierec.models.torch.loop import TrainResult, resolve_device
+from movierec.models.torch.pairs import TrainConfig
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 
@@ -30,29 +31,26 @@ def layouts_for(
             side_layouts("item", n_items, features.item_fields, pooling))
 
 
-def check_valid(X: sp.csr_matrix, valid: sp.csr_matrix | None) -> sp.csr_matrix | None:
-    if valid is None:
-        return None
-    if valid.shape != X.shape:
-        raise DataError(f"valid has shape {valid.shape} but X has {X.shape}; build both from one IdMap")
-    valid = sp.csr_matrix(valid, dtype=np.float32)
-    return valid if valid.nnz else None
-
-
-def validation_recall(score: ScoreFn, valid: sp.csr_matrix, X: sp.csr_matrix, *, max_users: int | None,
+def validation_recall(score: ScoreFn, valid: sp.csr_matrix, X: sp.csr_matrix, *, k: int, max_users: int | None,
                       seed: int) -> float:
-    """Recall@10 on `valid` with the training items masked, on at most `max_users` users (seeded)."""
+    """Recall@k on `valid` with the training items masked, on at most `max_users` users (seeded)."""
     users = users_with_items(valid)
     if max_users is not None and len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
-    return evaluate(score, valid, exclude=X, users=users, batch_size=256)["recall@10"]
+    return evaluate(score, valid, exclude=X, users=users, k=k, batch_size=256)[f"recall@{k}"]
 
 
 class TorchRecommender(Recommender):
-    """Base of FM, CFM and deep CFM: holds ``module_`` and the training result."""
+    """Base of the torch models: holds ``module_`` and the training result.
+
+    Subclasses store `valid_k` (the list length early stopping measures Recall at; the
+    pipeline sets the run's k), `random_state` and `device`.
+    """
 
     module_: torch.nn.Module
     train_result_: TrainResult
+    valid_k: int
+    device: str
 
     def _train_config(self, **overrides: Any) -> TrainConfig:
         settings = {name: getattr(self, name) for name in (
@@ -63,6 +61,10 @@ class TorchRecommender(Recommender):
 
     def _device(self) -> torch.device:
         return resolve_device(self.device)
+
+    def _check_params(self) -> None:
+        if self.valid_k < 1:
+            raise ConfigError(f"{self.name} needs valid_k >= 1, got {self.valid_k}")
 
     @property
     def best_epoch_(self) -> int:

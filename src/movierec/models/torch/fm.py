@@ -9,10 +9,9 @@ import scipy.sparse as sp
 import torch
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.models.base import check_matrix
-from movierec.models.torch.common import TorchRecommender, check_valid, layouts_for, validation_recall
+from movierec.models.torch.common import TorchRecommender, layouts_for, validation_recall
 from movierec.models.torch.modules import FMModule
-from movierec.models.torch.train import train
+from movierec.models.torch.pairs import train
 
 
 class FM(TorchRecommender):
@@ -21,10 +20,11 @@ class FM(TorchRecommender):
     Fields: user id, item id and every side field given (multi-hot fields pooled by
     `pooling`). Objective: binary cross-entropy (default) or BPR (Rendle et al. 2009)
     over each positive and `n_negatives` sampled unseen items, plus ``reg`` times the
-    squared norm of the embeddings in the batch. Defaults were tuned on the ml-100k
-    mixed validation split (BCE beat BPR there: valid R@10 0.252 vs 0.246). Full
-    ranking is exact and costs one matrix product: the model splits into a user side
-    and an item side (:class:`FMModule`). Without features it is matrix factorization with user and item biases.
+    squared norm of the embeddings in the batch. Defaults were chosen on the ml-100k
+    mixed split's validation part (docs/models.md). Full ranking is exact and costs one
+    matrix product: the model splits into a user side and an item side
+    (:class:`FMModule`). Without features it is matrix factorization with user and
+    item biases. Training stops early on validation Recall@`valid_k`.
 
     Examples
     --------
@@ -35,12 +35,12 @@ class FM(TorchRecommender):
     """
 
     name = "fm"
-    param_grid: dict = {}  # defaults tuned on the ml-100k mixed validation split
+    param_grid: dict = {}
 
     def __init__(self, *, dim: int = 64, epochs: int = 80, batch_size: int = 1024, lr: float = 5e-3,
                  optimizer: str = "adam", weight_decay: float = 0.0, reg: float = 0.01, loss: str = "bce",
                  n_negatives: int = 4, negatives: str = "uniform", positive_balance: float = 0.0,
-                 pooling: str = "mean", use_features: bool = True, patience: int = 8,
+                 pooling: str = "mean", use_features: bool = True, patience: int = 8, valid_k: int = 10,
                  random_state: int = 0, device: str = "auto", verbose: bool = False) -> None:
         self.dim = dim
         self.epochs = epochs
@@ -56,14 +56,13 @@ class FM(TorchRecommender):
         self.pooling = pooling
         self.use_features = use_features
         self.patience = patience
+        self.valid_k = valid_k
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
-    def fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None = None,
-            valid: sp.csr_matrix | None = None) -> FM:
-        X = check_matrix(X)
-        valid = check_valid(X, valid)
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
         user_layouts, item_layouts = layouts_for(X, features, use_features=self.use_features, pooling=self.pooling)
         device = self._device()
         torch.manual_seed(self.random_state)
@@ -71,7 +70,7 @@ class FM(TorchRecommender):
 
         def validate() -> float:
             sides = self._sides(module, X.shape, device)
-            return validation_recall(lambda users: self._product(sides, users), valid, X,
+            return validation_recall(lambda users: self._product(sides, users), valid, X, k=self.valid_k,
                                      max_users=None, seed=self.random_state)
 
         started = time.perf_counter()
@@ -81,8 +80,6 @@ class FM(TorchRecommender):
         self.module_ = module.to("cpu")
         (self.user_vectors_, self.user_terms_,
          self.item_vectors_, self.item_terms_) = self._sides(self.module_, X.shape, torch.device("cpu"))
-        self.X_ = X
-        return self
 
     @staticmethod
     @torch.no_grad()

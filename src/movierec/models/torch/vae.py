@@ -45,7 +45,7 @@ def vae_loss(logits: torch.Tensor, rows: torch.Tensor, mu: torch.Tensor, logvar:
 
 
 class MultVAE(AutoencoderRecommender):
-    """Mult-VAE (name ``"multvae"``), early-stopped on validation Recall@10.
+    """Mult-VAE (name ``"multvae"``), early-stopped on validation Recall@`valid_k`.
 
     Parameters
     ----------
@@ -54,7 +54,7 @@ class MultVAE(AutoencoderRecommender):
     beta_max, anneal_steps : KL weight grows linearly to `beta_max` over `anneal_steps`
         optimiser steps.
     epochs, batch_size, lr, weight_decay : Adam optimisation; with `valid`, training
-        stops after `patience` epochs without a better validation Recall@10 and keeps
+        stops after `patience` epochs without a better validation Recall@`valid_k` and keeps
         the best epoch's weights.
     max_valid_users : validation users scored per epoch (a seeded sample beyond it).
     n_seeds : networks trained from seeds random_state, random_state + 1, ...; scores
@@ -70,14 +70,13 @@ class MultVAE(AutoencoderRecommender):
     """
 
     name = "multvae"
-    # defaults picked on the ml-100k mixed split's validation part (the paper's 600/200
-    # and lr 1e-3 gave 0.2267 there, these 0.2379)
+    # defaults picked on the ml-100k mixed split's validation part (docs/models.md)
     param_grid: dict = {}
 
     def __init__(self, *, hidden: int = 400, latent: int = 100, dropout: float = 0.5, beta_max: float = 0.2,
                  anneal_steps: int = 2000, epochs: int = 200, batch_size: int = 128, lr: float = 3e-3,
                  weight_decay: float = 0.0, patience: int = 20, max_valid_users: int | None = 10_000,
-                 n_seeds: int = 1, random_state: int = 0, device: str = "auto") -> None:
+                 n_seeds: int = 1, valid_k: int = 10, random_state: int = 0, device: str = "auto") -> None:
         self.hidden = hidden
         self.latent = latent
         self.dropout = dropout
@@ -90,6 +89,7 @@ class MultVAE(AutoencoderRecommender):
         self.patience = patience
         self.max_valid_users = max_valid_users
         self.n_seeds = n_seeds
+        self.valid_k = valid_k
         self.random_state = random_state
         self.device = device
 
@@ -116,6 +116,7 @@ class MultVAE(AutoencoderRecommender):
         return total / X.shape[0]
 
     def _check_params(self) -> None:
+        super()._check_params()
         if min(self.hidden, self.latent, self.epochs, self.batch_size) < 1:
             raise ConfigError("multvae needs hidden, latent, epochs and batch_size >= 1")
         if not 0.0 <= self.dropout < 1.0 or self.beta_max < 0 or self.lr <= 0:

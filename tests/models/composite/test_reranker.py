@@ -16,11 +16,12 @@ from movierec.data.idmap import IdMap
 from movierec.data.interactions import csr_from_indices, to_csr
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError, NotFittedError
-from movierec.models import rerank_features
-from movierec.models import reranker as reranker_module
 from movierec.models.base import Recommender
-from movierec.models.registry import create
-from movierec.models.rerank_features import (
+from movierec.models.composite import base as composite_base
+from movierec.models.composite import features as rerank_features
+from movierec.models.composite import rows as composite_rows
+from movierec.models.composite.crossfit import booster_rows
+from movierec.models.composite.features import (
     DAY,
     SEQUENCE_WINDOW,
     history_stats,
@@ -28,6 +29,8 @@ from movierec.models.rerank_features import (
     item_transitions,
     pair_frame,
 )
+from movierec.models.composite.rows import candidate_rows
+from movierec.models.registry import create
 from tests.synthetic import planted_interactions
 
 FAST = {"n_candidates": 15, "iterations": 30, "learning_rate": 0.2, "depth": 3, "thread_count": 1,
@@ -104,26 +107,6 @@ def test_seeded_oversampling_and_save_load(model, tmp_path):
     assert logloss.feature_importances().index[0] in logloss.booster_.feature_names_
 
 
-def test_a_model_saved_with_the_dense_cosine_loads_and_scores_as_before(tmp_path):
-    """Rerankers saved before `knn_neighbours` and `label_source` existed held a dense
-    cosine, learned from the inner hold-out and lacked the new parameters: they load
-    with the values they were trained with."""
-    model = create("rerank", **FAST | {"knn_neighbours": X.shape[1]}).fit(X, timestamps=TIMES)
-    expected = model.score(np.arange(8))
-    model.stats_.cosine = model.stats_.cosine.toarray()  # what an old save holds
-    model.inner_candidate_recall_ = model.training_candidate_recall_
-    del model.knn_neighbours, model.early_stopping_rounds, model.label_source
-    del model.fold_of_user_, model.training_candidate_recall_
-    model.save(tmp_path / "old.pkl")
-    loaded = Recommender.load(tmp_path / "old.pkl")
-    assert sp.issparse(loaded.stats_.cosine)
-    np.testing.assert_array_equal(loaded.score(np.arange(8)), expected)
-    np.testing.assert_array_equal(loaded.score_out_of_fold(np.arange(8)), expected)
-    params = loaded.get_params()
-    assert params["knn_neighbours"] == X.shape[1] - 1 and params["early_stopping_rounds"] == 50
-    assert params["label_source"] == "inner" and loaded.labelled_by_ == "inner"
-
-
 def test_one_model_twice_under_an_alias():
     """``recent=ease`` adds EASE again with its own parameters: its own feature columns."""
     params = FAST | {"members": "ease,recent=ease", "member_params": {"recent": {"recency_decay": 0.5}}}
@@ -139,7 +122,7 @@ def test_cross_fitted_boosters_average_their_predictions():
     model = create("rerank", **FAST | {"n_folds": 3}).fit(X, timestamps=TIMES)
     assert len(model.boosters_) == 3 and len(model.best_iterations_) == 3
     users = np.arange(5)
-    frame, items = model._pairs(model.members_, model.X_, model.stats_, model.features_, users)
+    frame, items = candidate_rows(model._spec, model.members_, model.X_, model.stats_, model.features_, users)
     mean = np.mean([booster.predict(model._inputs(frame)) for booster in model.boosters_], axis=0)
     kept = np.flatnonzero(items.ravel() >= 0)
     scores = model.score(users)
@@ -151,13 +134,15 @@ def test_cross_fitted_boosters_average_their_predictions():
 def test_inner_members_train_as_long_as_the_final_ones_stopped(member_fits):
     """With valid, the scoring members early-stop; the inner members (the booster's
     training rows) then train that many epochs, and refit_params carries them too."""
-    calls = member_fits(reranker_module)
+    calls = member_fits(composite_base)
     fm = {"dim": 4, "epochs": 12, "patience": 2, "batch_size": 256, "device": "cpu"}
     params = FAST | {"members": "ease,fm", "member_params": {"ease": {"l2": 5.0}, "fm": fm}}
     model = create("rerank", **params).fit(X, timestamps=TIMES, valid=TRUTH)
     stopped = model.members_["fm"].best_epoch_
     assert [with_valid for with_valid, _ in calls] == [True, False]
-    assert calls[1][1] == {"ease": {"l2": 5.0}, "fm": fm | {"epochs": stopped}}
+    inherited = {"random_state": 0, "valid_k": 10}  # the reranker's own, for members that take them
+    assert calls[0][1] == {"ease": {"l2": 5.0}, "fm": inherited | fm}
+    assert calls[1][1] == {"ease": {"l2": 5.0}, "fm": inherited | fm | {"epochs": stopped}}
     assert model.refit_params() == {"member_params": calls[1][1]}
     assert model.members_["ease"].l2 == 5.0
 
@@ -200,7 +185,7 @@ def test_each_validation_user_is_scored_by_the_booster_that_never_saw_them(valid
     folds = model.fold_of_user_
     assert (folds[np.diff(valid.indptr) > 0] >= 0).all() and set(folds) == {0, 1, 2}
     users = np.concatenate([np.flatnonzero(folds == k)[:2] for k in range(3)])
-    frame, items = model._pairs(model.members_, model.X_, model.stats_, model.features_, users)
+    frame, items = candidate_rows(model._spec, model.members_, model.X_, model.stats_, model.features_, users)
     each = np.stack([booster.predict(model._inputs(frame)) for booster in model.boosters_])
     kept = np.flatnonzero(items.ravel() >= 0)
     rows, cols = kept // items.shape[1], items.ravel()[kept]
@@ -216,10 +201,10 @@ def test_each_validation_user_is_scored_by_the_booster_that_never_saw_them(valid
 def test_nested_boosters_never_learn_the_fold_they_score():
     fold = np.repeat(np.arange(5), 3)
     for k in range(5):
-        learns, stops = reranker_module.booster_rows(fold, k, 5, nested=True)
+        learns, stops = booster_rows(fold, k, 5, nested=True)
         assert not learns[fold == k].any() and not (learns & stops).any()
         assert set(fold[stops]) == {(k + 1) % 5} and set(fold[learns]) == set(range(5)) - {k, (k + 1) % 5}
-        learns, stops = reranker_module.booster_rows(fold, k, 5)
+        learns, stops = booster_rows(fold, k, 5)
         assert set(fold[stops]) == {k} and (learns == ~stops).all()
 
 
@@ -322,10 +307,10 @@ def test_pair_rows_built_in_user_blocks_match_one_block(monkeypatch):
     model = create("rerank", **FAST).fit(X, timestamps=TIMES)
     users = np.arange(X.shape[0])
     assert len(users) > 2 * 7
-    whole, whole_items = model._pairs(model.members_, model.X_, model.stats_, model.features_, users)
+    whole, whole_items = candidate_rows(model._spec, model.members_, model.X_, model.stats_, model.features_, users)
     scores = model.score(users)
-    monkeypatch.setattr(reranker_module, "PAIR_BLOCK", 7)
-    blocked, blocked_items = model._pairs(model.members_, model.X_, model.stats_, model.features_, users)
+    monkeypatch.setattr(composite_rows, "PAIR_BLOCK", 7)
+    blocked, blocked_items = candidate_rows(model._spec, model.members_, model.X_, model.stats_, model.features_, users)
     np.testing.assert_array_equal(blocked_items, whole_items)
     pd.testing.assert_frame_equal(blocked, whole, rtol=1e-4)  # BLAS may round a smaller product differently
     # the training rows are built in blocks too: the same booster, the same scores

@@ -14,7 +14,7 @@ mind, min-max and z-score barely); the test part is never seen. The ensemble's o
 validation score is then in-sample for its few weights, as the validation score of
 every grid-searched model is for its grid. With ``tune_on="inner"``, or when no
 `valid` is given (a refit on train+valid without `weights`), an inner hold-out is
-carved from `X` (see :func:`movierec.models.candidates.inner_holdout`), the members
+carved from `X` (:class:`movierec.models.composite.base.CompositeModel`), the members
 are fit on the inner history without `valid`, the weights tuned on the inner
 hold-out, and the members refit on `X`: the weights never see `valid`, at the price
 of tuning on weaker members (and, for a reranker member, on one that learned from
@@ -26,6 +26,7 @@ refit parameters, so the pipeline's refit on train+valid reuses them without tun
 
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import Any
 
 import numpy as np
@@ -37,21 +38,20 @@ from movierec.ensemble.blend import blend
 from movierec.ensemble.normalise import METHODS
 from movierec.ensemble.tune import BlendChoice, guarded_weights, tune_weights
 from movierec.exceptions import ConfigError
-from movierec.models.base import Recommender, check_matrix
-from movierec.models.candidates import inner_holdout
-from movierec.models.members import fit_members, member_names, member_specs, parse_member, stopped_params
-from movierec.models.registry import register
+from movierec.models.base import Recommender, validation_scorer
+from movierec.models.composite.base import CompositeModel
+from movierec.models.composite.reranker import Reranker
+from movierec.models.single import SINGLE_MODELS
 from movierec.ranking import DEFAULT_BATCH, batches, mask_seen
 
 
-@register
-class Ensemble(Recommender):
+class Ensemble(CompositeModel):
     """Weighted blend of per-user normalised scores of registered models (``"ensemble"``).
 
     Parameters
     ----------
-    members : registered model names, no duplicates (a tuple, or a comma-separated
-        string as in a TOML config: ``"ease,fm"``); ``alias=model`` adds a model a
+    members : model names, no duplicates (a tuple, or a comma-separated string:
+        ``"ease,fm"``): single models or a reranker; ``alias=model`` adds a model a
         second time under another name (``"ease,recent=ease"``).
     member_params : name (alias) -> that member's hyper-parameters.
     method : ``"rank"``, ``"minmax"``, ``"zscore"``, ``"rrf"`` or ``"auto"`` (tune all).
@@ -66,6 +66,7 @@ class Ensemble(Recommender):
         gain must exceed for the blend to be kept (0: any gain).
     inner_tail, inner_fraction : the inner hold-out rule, used by ``tune_on="inner"``
         and whenever no `valid` is given.
+    valid_k : list length of the Recall that the weight search maximises (the run's k).
     random_state : seed of the inner hold-out and of the search.
 
     Examples
@@ -78,12 +79,12 @@ class Ensemble(Recommender):
     """
 
     name = "ensemble"
-    param_grid: dict[str, list[Any]] = {}
+    catalogue = ChainMap(SINGLE_MODELS, {Reranker.name: Reranker})
 
     def __init__(
         self,
         *,
-        members: tuple[str, ...] = ("ease", "pop"),
+        members: str | tuple[str, ...] = ("ease", "pop"),
         member_params: dict[str, dict[str, Any]] | None = None,
         method: str = "auto",
         weights: dict[str, float] | None = None,
@@ -94,6 +95,7 @@ class Ensemble(Recommender):
         guard_margin: float = 1.0,
         inner_tail: int = 2,
         inner_fraction: float = 0.1,
+        valid_k: int = 10,
         random_state: int = 0,
     ) -> None:
         self.members = members
@@ -107,43 +109,20 @@ class Ensemble(Recommender):
         self.guard_margin = guard_margin
         self.inner_tail = inner_tail
         self.inner_fraction = inner_fraction
+        self.valid_k = valid_k
         self.random_state = random_state
 
-    def fit(
-        self,
-        X: sp.csr_matrix,
-        *,
-        features: EncodedFeatures | None = None,
-        valid: sp.csr_matrix | None = None,
-        timestamps: sp.csr_matrix | None = None,
-        fitted_members: dict[str, Recommender] | None = None,
-    ) -> Ensemble:
-        """Fit the members on `X`; tune the weights unless `weights` is given.
-
-        `fitted_members` (by name) are models already fitted on `X` with the same
-        `features`, `valid` and `timestamps` (e.g. by the pipeline, each validated
-        alone); a member whose model and parameters match one is that model, not a
-        second fit.
-        """
-        self._check_params()
-        X = check_matrix(X)
-        self.members_ = fit_members(self.members, self.member_params, X, features=features, valid=valid,
-                                    timestamps=timestamps, fitted_members=fitted_members)
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
+        """Fit the members on `X`; tune the weights unless `weights` is given."""
+        self.members_ = self._fit_members(X, features=features, valid=valid, timestamps=timestamps)
         if self.weights is not None:
             self.choice_ = BlendChoice(self._method_or("rank"), self._weights_tuple(), float("nan"), {})
         elif self.tune_on == "valid" and valid is not None:
-            self.choice_ = self._tune(self.members_, X, check_matrix(valid))
+            self.choice_ = self._tune(self.members_, X, valid)
         else:
-            history, holdout, history_times = inner_holdout(
-                X, timestamps=timestamps, tail=self.inner_tail, fraction=self.inner_fraction,
-                seed=self.random_state,
-            )
-            # the inner members train as long as the final ones' early stopping found
-            inner = fit_members(self.members, stopped_params(self.member_params, self.members_), history,
-                                features=features, timestamps=history_times)
-            self.choice_ = self._tune(inner, history, holdout)
-        self.X_ = X
-        return self
+            inner = self._inner_fit(X, features=features, timestamps=timestamps, seed=self.random_state)
+            self.choice_ = self._tune(inner.members, inner.history, inner.holdout)
 
     def _member_scores(self, members: dict[str, Recommender], history: sp.csr_matrix,
                        users: np.ndarray, *, out_of_fold: bool = False) -> list[np.ndarray]:
@@ -151,7 +130,7 @@ class Ensemble(Recommender):
         `out_of_fold`: the scores that measure validation honestly (a reranker that
         learned from the validation labels scores each user with a booster that did not)."""
         seen = history[users]
-        return [mask_seen(np.array((members[name].score_out_of_fold if out_of_fold else members[name].score)(users),
+        return [mask_seen(np.array((validation_scorer(members[name]) if out_of_fold else members[name].score)(users),
                                    dtype=np.float32), seen)
                 for name in self._names]
 
@@ -166,7 +145,7 @@ class Ensemble(Recommender):
                 member.append(block)
         guard = {"margin": self.guard_margin} if self.guard else {}
         return (guarded_weights if self.guard else tune_weights)(
-            [np.concatenate(blocks) for blocks in scores], sp.csr_matrix(truth[users]),
+            [np.concatenate(blocks) for blocks in scores], sp.csr_matrix(truth[users]), k=self.valid_k,
             methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k, seed=self.random_state, **guard,
         )
 
@@ -175,7 +154,7 @@ class Ensemble(Recommender):
         return blend(blocks, self.choice_.weights, method=self.choice_.method, rrf_k=self.rrf_k)
 
     def score_out_of_fold(self, users: np.ndarray) -> np.ndarray:
-        """The blend of the members' out-of-fold scores (see `Recommender.score_out_of_fold`)."""
+        """The blend of the members' validation scores (out of fold where a member has them)."""
         self._check_fitted()
         return self._score(self._check_users(users), out_of_fold=True)
 
@@ -187,9 +166,7 @@ class Ensemble(Recommender):
 
     def refit_params(self) -> dict[str, Any]:
         """Weights, normalisation and members' refit parameters for a refit without validation."""
-        self._check_fitted()
-        return {"weights": self.weights_, "method": self.choice_.method,
-                "member_params": stopped_params(self.member_params, self.members_)}
+        return {"weights": self.weights_, "method": self.choice_.method} | super().refit_params()
 
     def _method_or(self, default: str) -> str:
         return default if self.method == "auto" else self.method
@@ -200,16 +177,11 @@ class Ensemble(Recommender):
             raise ConfigError(f"ensemble weights miss members {sorted(missing)}; give one weight per member")
         return tuple(float(self.weights[name]) for name in self._names)
 
-    @property
-    def _names(self) -> tuple[str, ...]:
-        return member_names(self.members)
-
     def _check_params(self) -> None:
-        if not self._names or len(set(self._names)) != len(self._names):
-            raise ConfigError(f"ensemble needs distinct member names, got {self.members!r}")
+        super()._check_params()
         if self.method != "auto" and self.method not in METHODS:
             raise ConfigError(f"ensemble method {self.method!r} unknown; expected 'auto' or one of {METHODS}")
         if self.tune_on not in ("valid", "inner"):
             raise ConfigError(f"ensemble tune_on must be 'valid' or 'inner', got {self.tune_on!r}")
-        if self.name in {parse_member(spec)[1] for spec in member_specs(self.members)}:
-            raise ConfigError("an ensemble cannot contain itself")
+        if self.valid_k < 1:
+            raise ConfigError(f"ensemble valid_k must be >= 1, got {self.valid_k}")

@@ -1,4 +1,4 @@
-"""Weight tuning and the registered Ensemble ("ensemble"), on a tiny planted matrix.
+"""Weight tuning and the Ensemble model ("ensemble"), on a tiny planted matrix.
 
 Two groups of 20 users over 24 items: group g watches items of block g (12 items);
 items 0 and 12 are watched by almost everyone of their group (popular).
@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from movierec.data.interactions import csr_from_indices
-from movierec.ensemble import model as ensemble_model
 from movierec.ensemble.tune import guarded_weights, recall_of, tune_weights
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError
-from movierec.models.candidates import inner_holdout
+from movierec.models.composite import base as composite_base
+from movierec.models.composite import ensemble as ensemble_model
 from movierec.models.registry import create
+from movierec.split.holdout import holdout_matrix
 
 N_USERS, BLOCK = 40, 12
 
@@ -106,16 +107,17 @@ def test_inner_tuning_never_reads_valid():
     first = create("ensemble", **MEMBERS, tune_on="inner", inner_tail=0, inner_fraction=0.25).fit(X, valid=VALID)
     other = create("ensemble", **MEMBERS, tune_on="inner", inner_tail=0, inner_fraction=0.25).fit(X, valid=TEST)
     assert first.weights_ == other.weights_
-    history, holdout, _ = inner_holdout(X, tail=0, fraction=0.25, seed=0)
+    history, holdout, _ = holdout_matrix(X, tail=0, fraction=0.25, seed=0)
     assert holdout.nnz == 2 * N_USERS and (history + holdout != X).nnz == 0
 
 
 def test_inner_members_train_as_long_as_the_final_ones_stopped(member_fits):
     """tune_on="inner" with valid: the final members early-stop first, the inner ones reuse their epochs."""
-    calls = member_fits(ensemble_model)
+    calls = member_fits(composite_base)
     fm = {"dim": 4, "epochs": 10, "patience": 2, "batch_size": 64, "device": "cpu"}
     model = create("ensemble", members=("ease", "fm"), member_params={"ease": {"l2": 5.0}, "fm": fm}, n_trials=4,
                    tune_on="inner", inner_tail=0, inner_fraction=0.25).fit(X, valid=VALID)
+    fm = {"random_state": 0, "valid_k": 10} | fm  # the ensemble's own, for members that take them
     stopped = fm | {"epochs": model.members_["fm"].best_epoch_}
     assert calls == [(True, {"ease": {"l2": 5.0}, "fm": fm}), (False, {"ease": {"l2": 5.0}, "fm": stopped})]
     assert model.refit_params()["member_params"]["fm"] == stopped
@@ -179,5 +181,5 @@ def test_bad_parameters_raise_config_errors(bad):
 
 
 def test_unknown_member_is_a_config_error():
-    with pytest.raises(ConfigError, match="unknown model"):
+    with pytest.raises(ConfigError, match="cannot be"):
         create("ensemble", members=("ease", "nosuchmodel")).fit(X, valid=VALID)

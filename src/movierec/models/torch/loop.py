@@ -1,0 +1,131 @@
+"""The one epoch loop every torch model trains in: early stopping, best state, history.
+
+A model supplies its epoch step (one pass over its training data, returning what it
+wants recorded: the loss, timings, gradient norms) and optionally a validation
+measure; the loop runs epochs, measures validation Recall@k after each in eval mode,
+keeps the best epoch's weights, stops after `patience` epochs without improvement and
+restores the best weights at the end. The sampled-pair models (FM, CFM, deep CFM:
+:mod:`movierec.models.torch.pairs`) and the autoencoders (Mult-VAE, RecVAE:
+:mod:`movierec.models.torch.autoencoder`) differ only in their epoch step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+EpochStep = Callable[[int], dict[str, Any]]  # epoch number (1-based) -> what to record
+
+
+@dataclass
+class TrainResult:
+    """What the loop learned: best epoch (1-based), its validation Recall@k, per-epoch history."""
+
+    best_epoch: int
+    best_recall: float | None
+    history: list[dict] = field(default_factory=list)
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> CUDA when present, else CPU; anything else is passed to torch."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed torch (CPU and CUDA) and return the numpy Generator used for sampling."""
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+@contextlib.contextmanager
+def deterministic_algorithms():
+    """Within the block, torch picks deterministic kernels (restored afterwards).
+
+    Some CPU backward kernels (the accumulating index writes behind the embedding
+    lookups) add in thread-dependent order, so two fits with one seed would differ in
+    the last bits, and anything fed their scores (a reranker) would move with them.
+    ``warn_only`` keeps ops that have no deterministic version running (with a warning).
+    """
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
+def fit_epochs(
+    module: nn.Module,
+    epoch_step: EpochStep,
+    *,
+    epochs: int,
+    patience: int,
+    validate: Callable[[], float] | None = None,
+    inspect: Callable[[], dict[str, Any]] | None = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Train `module` in place for at most `epochs` epochs; it ends holding the best state.
+
+    Parameters
+    ----------
+    epoch_step : runs one epoch (the module is in train mode) and returns the record.
+    validate : validation Recall@k of the module as it is now (called in eval mode,
+        without gradients); None trains for exactly `epochs` epochs.
+    inspect : measurements taken in eval mode after each epoch (e.g. dead units).
+    progress : show a live progress bar on the terminal.
+    """
+    result = TrainResult(best_epoch=epochs, best_recall=None)
+    best_state, stale = None, 0
+    bar = _progress(progress)
+    task = bar.add_task("train", total=epochs) if bar else None
+    for epoch in range(1, epochs + 1):
+        module.train()
+        record = {"epoch": epoch} | epoch_step(epoch)
+        module.eval()
+        if inspect is not None:
+            record |= inspect()
+        if validate is not None:
+            with torch.no_grad():
+                record["valid_recall"] = recall = float(validate())
+            if result.best_recall is None or recall > result.best_recall:
+                result.best_recall, result.best_epoch, stale = recall, epoch, 0
+                best_state = {key: value.detach().clone() for key, value in module.state_dict().items()}
+            else:
+                stale += 1
+        result.history.append(record)
+        if bar:
+            bar.update(task, advance=1, description=_describe(record))
+        if validate is not None and stale >= patience:
+            break
+    if bar:
+        bar.stop()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    if validate is None:
+        result.best_epoch = len(result.history)
+    module.eval()
+    return result
+
+
+def _describe(record: dict) -> str:
+    text = f"epoch {record['epoch']} loss {record['loss']:.4f}"
+    return text + (f" valid recall {record['valid_recall']:.4f}" if "valid_recall" in record else "")
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
+    bar.start()
+    return bar

@@ -1,0 +1,125 @@
+"""A split in index space, encoded once: matrices, timestamps and side fields per history.
+
+Models are fitted on one of three histories, and each needs its matrix, its
+timestamps (aligned with the matrix's non-zeros) and its side fields:
+
+====================  ======================  ==========================================
+history               fitted when             what it recommends for
+====================  ======================  ==========================================
+``"train"``           tuning on valid         valid (and test, without a refit)
+``"train_valid"``     the refit               test
+``"all"``             the final submission    the competition's hidden items
+====================  ======================  ==========================================
+
+Fields derived from events (tags) are built per history from the events that history
+may see (:meth:`movierec.data.dataset.EventField.as_seen_from`), so a hidden pair's
+own tag never reaches a model fitted without it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import scipy.sparse as sp
+
+from movierec.data.dataset import Dataset
+from movierec.data.download import resolve
+from movierec.data.encoded import EncodedFeatures, encode_fields
+from movierec.data.idmap import IdMap
+from movierec.data.interactions import timestamps_csr, to_csr
+from movierec.data.readers import read_dataset
+from movierec.exceptions import ConfigError
+from movierec.split.split import Split, read_split
+from movierec.split.splitters import SplitSpec, make_split
+
+HISTORIES = ("train", "train_valid", "all")
+_PARTS = {"train": ("train",), "train_valid": ("train", "valid"), "all": ("train", "valid", "test")}
+
+
+class EncodedSplit:
+    """Train, valid and test as users x items matrices over one IdMap, with what models read.
+
+    The item catalogue is every item of the three parts, so test items never seen in
+    training are still rankable (and unreachable for pure collaborative models).
+    Everything is computed once, on first use.
+
+    Parameters
+    ----------
+    split : the raw-id split.
+    dataset : where side fields come from (None: no side fields).
+    """
+
+    def __init__(self, split: Split, dataset: Dataset | None = None) -> None:
+        self.split = split
+        self.dataset = dataset
+        every = pd.concat([split.train, split.valid, split.test], ignore_index=True)
+        self.idmap = IdMap.from_ids(every["user"], every["item"])
+        self.train = to_csr(split.train, self.idmap)
+        self.valid = to_csr(split.valid, self.idmap)
+        self.test = to_csr(split.test, self.idmap)
+        self.notes = list(dataset.notes) if dataset is not None else []
+        self._static = EncodedFeatures()
+        if dataset is not None:
+            item_fields, dropped_items = encode_fields(dataset.item_fields, self.idmap.items)
+            user_fields, dropped_users = encode_fields(dataset.user_fields, self.idmap.users)
+            self._static = EncodedFeatures(item_fields, user_fields)
+            if dropped_items:
+                self.notes.append(f"skipped {dropped_items} side-feature rows of items without interactions")
+            if dropped_users:
+                self.notes.append(f"skipped {dropped_users} side-feature rows of users without interactions")
+        self._times: dict[str, sp.csr_matrix] = {}
+        self._features: dict[str, EncodedFeatures] = {}
+
+    @cached_property
+    def train_valid(self) -> sp.csr_matrix:
+        return (self.train + self.valid).tocsr()
+
+    @cached_property
+    def everything(self) -> sp.csr_matrix:
+        return (self.train_valid + self.test).tocsr()
+
+    def history(self, name: str) -> sp.csr_matrix:
+        """The matrix of history `name` (one of ``HISTORIES``)."""
+        return {"train": self.train, "train_valid": self.train_valid, "all": self.everything}[_check(name)]
+
+    def timestamps(self, name: str) -> sp.csr_matrix:
+        """Seconds with exactly the non-zeros of ``history(name)``."""
+        if _check(name) not in self._times:
+            self._times[name] = timestamps_csr(self._frame(name), self.idmap)
+        return self._times[name]
+
+    def features(self, name: str) -> EncodedFeatures:
+        """The side fields a model fitted on history `name` may read: the static fields,
+        and the event fields as seen from that history."""
+        if _check(name) not in self._features:
+            events = self.dataset.item_events if self.dataset is not None else {}
+            if not events:
+                self._features[name] = self._static
+            else:
+                seen = {field_name: field.as_seen_from(self._frame(name), self.idmap.users)
+                        for field_name, field in events.items()}
+                encoded, _ = encode_fields(seen, self.idmap.items)
+                self._features[name] = EncodedFeatures(self._static.item_fields | encoded, self._static.user_fields)
+        return self._features[name]
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        return pd.concat([getattr(self.split, part) for part in _PARTS[name]], ignore_index=True)
+
+
+def _check(name: str) -> str:
+    if name not in HISTORIES:
+        raise ConfigError(f"history {name!r} unknown; expected one of {HISTORIES}")
+    return name
+
+
+def load_encoded(*, data: str | None, data_dir: str | Path | None, split_dir: str | Path | None,
+                 spec: SplitSpec) -> EncodedSplit:
+    """Read a data set (named or a path) and split it by `spec`, or read a pre-split folder
+    (`split_dir`, side fields from `data` when given), and encode it."""
+    if data is None and split_dir is None:
+        raise ConfigError("give a data set (--data) or a pre-split folder (--split-dir)")
+    dataset = read_dataset(resolve(data, data_dir)) if data is not None else None
+    split = read_split(split_dir) if split_dir is not None else make_split(dataset.interactions, spec)
+    return EncodedSplit(split, dataset)
