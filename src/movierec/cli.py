@@ -62,7 +62,7 @@ def run(
             load_config(config) if config else RunConfig(), from_file=config is not None, data=data,
             data_dir=_text(data_dir), split_dir=_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
             out=_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
-        result = run_pipeline(settings, log=console.print)
+        result = run_pipeline(settings, log=lambda message: console.print(message, soft_wrap=True, highlight=False))
     except (MovieRecError, OSError) as error:
         _fail(error)
         return

@@ -1,4 +1,9 @@
-"""What a run leaves on disk: lists, submission, metrics, config, report; all atomic."""
+"""What a run leaves on disk: lists, submission, metrics, config, report, catalogue; all atomic.
+
+The catalogue (``catalogue/``) is what a loaded run needs to serve its models
+(:mod:`movierec.serving`): the raw ids of users and items in index order, the items'
+titles and side fields for display, and the known items masked at test time.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from movierec.atomic import atomic_write_bytes
+from movierec.data.dataset import Dataset
 from movierec.data.idmap import IdMap
+
+CATALOGUE = "catalogue"
 
 
 def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
@@ -58,3 +67,22 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def write_catalogue(folder: Path, idmap: IdMap, known: sp.csr_matrix, dataset: Dataset | None) -> None:
+    """`users.csv` and `items.csv` (raw ids in index order; items with title and side
+    fields, several values joined by "|") and `known.npz` (users x items, the items
+    masked at test time) under `folder`."""
+    write_csv(pd.DataFrame({"user": idmap.users.to_numpy()}), folder / "users.csv")
+    items = pd.DataFrame({"item": idmap.items.to_numpy()})
+    if dataset is not None:
+        if dataset.item_titles is not None:
+            titles = dataset.item_titles[~dataset.item_titles.index.duplicated()]
+            items["title"] = titles.reindex(items["item"]).to_numpy()
+        for name, field in dataset.item_fields.items():
+            values = field.values.astype({"value": str}).groupby("id")["value"].agg("|".join)
+            items[name] = values.reindex(items["item"]).to_numpy()
+    write_csv(items, folder / "items.csv")
+    buffer = io.BytesIO()
+    sp.save_npz(buffer, sp.csr_matrix(known, dtype=np.float32))
+    atomic_write_bytes(folder / "known.npz", buffer.getvalue())

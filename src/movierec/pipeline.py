@@ -28,7 +28,15 @@ from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, RefitAware, ReusesFits, validation_scorer
 from movierec.models.registry import MODELS, create
-from movierec.output import markdown_table, recommendations_frame, write_csv, write_json, write_text
+from movierec.output import (
+    CATALOGUE,
+    markdown_table,
+    recommendations_frame,
+    write_catalogue,
+    write_csv,
+    write_json,
+    write_text,
+)
 from movierec.split import EncodedSplit, load_encoded
 
 Log = Callable[[str], None]
@@ -215,7 +223,8 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
 
 def write_run(out: Path, config: RunConfig, data: EncodedSplit, results: dict[str, ModelResult],
               best: str, checksum: str, seconds: float) -> None:
-    """The run folder: metrics.json, recommendations/, submission.csv, config.toml, report.md."""
+    """The run folder: metrics.json, recommendations/, submission.csv, config.toml, report.md,
+    and with the models (models/) the catalogue that serving them needs."""
     for name, result in results.items():
         evaluation = result.test_evaluation
         frame = recommendations_frame(data.idmap, evaluation.users, evaluation.items, evaluation.scores)
@@ -236,6 +245,8 @@ def write_run(out: Path, config: RunConfig, data: EncodedSplit, results: dict[st
         },
     }
     write_json(metrics, out / "metrics.json")
+    if config.save_models:
+        write_catalogue(out / CATALOGUE, data.idmap, data.train_valid, data.dataset)
     write_text(config.to_toml(), out / "config.toml")
     write_text(checksum + "\n", out / "split.sha256")
     k = config.k

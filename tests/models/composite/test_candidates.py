@@ -1,4 +1,4 @@
-"""Candidate lists and candidate recall (movierec.models.composite.candidates)."""
+"""Candidate labels and candidate recall (movierec.models.composite.candidates)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,7 @@ import numpy as np
 import pytest
 
 from movierec.data.interactions import csr_from_indices
-from movierec.models.composite.candidates import candidate_recall, label_pairs, top_candidates
-
-
-def test_top_candidates_excludes_seen_and_marks_empty_slots():
-    scores = np.array([[0.9, 0.8, 0.1], [0.3, 0.2, 0.1]], dtype=np.float32)
-    seen = csr_from_indices(np.array([0, 1, 1]), np.array([0, 0, 1]), (2, 3))
-    items, _ = top_candidates(lambda users: scores[users], np.array([0, 1]), 3, exclude=seen)
-    assert items.tolist() == [[1, 2, -1], [2, -1, -1]]
+from movierec.models.composite.candidates import candidate_recall, label_pairs
 
 
 def test_candidate_recall_and_labels_by_hand():

@@ -1,33 +1,15 @@
-"""Candidate generation for two-stage recommenders, and how many hidden items survive it.
+"""How many hidden items survive candidate generation, and which candidates are hidden items.
 
-A reranker can only reorder what its candidate generator proposes, so the share of
-hidden items that survive into the candidate lists (the *candidate recall*) caps what
-the second stage can reach; :func:`candidate_recall` measures it.
+A reranker can only reorder what its candidate generator proposes (its candidates:
+:meth:`movierec.models.composite.reranker.Reranker.candidates`), so the share of hidden
+items that survive into the candidate lists (the *candidate recall*) caps what the
+second stage can reach; :func:`candidate_recall` measures it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-
-from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
-
-
-def top_candidates(
-    score: ScoreFn,
-    users: np.ndarray,
-    n_candidates: int,
-    *,
-    exclude: sp.csr_matrix | None,
-    batch_size: int = DEFAULT_BATCH,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The `n_candidates` best unseen items per user: `(items, scores)`, (n_users, N).
-
-    Slots that only masked items could fill (a user who has seen almost everything)
-    hold item -1, so they never count as a candidate.
-    """
-    items, scores = recommend_batched(score, users, n_candidates, exclude=exclude, batch_size=batch_size)
-    return np.where(np.isfinite(scores), items, -1), scores
 
 
 def candidate_recall(candidates: np.ndarray, truth: sp.csr_matrix, users: np.ndarray) -> float:
