@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from movierec.exceptions import MovieRecError
+from movierec.exceptions import ConfigError, MovieRecError
 
 app = typer.Typer(help="Top-N movie recommendation from implicit feedback.", no_args_is_help=True)
 data_app = typer.Typer(help="Find, download and inspect data sets.", no_args_is_help=True)
@@ -178,6 +178,74 @@ def export_recbole_command(
     for path in written:
         console.print(str(path))
     console.print(f"RecBole config: dataset: {name}, data_path: {out}, benchmark_filename: [train, valid, test]")
+
+
+@app.command()
+def recommend(
+    run_dir: Path = typer.Option(..., "--run", help="A run folder written by `movierec run` (models saved)."),
+    user: str | None = typer.Option(None, "--user", help="A known user's id."),
+    history: str | None = typer.Option(None, "--history", help="Item ids watched, oldest first: ID,ID,..."),
+    k: int = typer.Option(10, "--k", help="List length."),
+    model: str | None = typer.Option(None, "--model", help="A model of the run (default: best on validation)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of a table."),
+) -> None:
+    """Recommend for a known user of a run, or for a new one from a history (fold-in)."""
+    from movierec.serving import load_run
+
+    try:
+        if (user is None) == (history is None):
+            raise ConfigError("give one of --user ID or --history ID,ID,...")
+        run = load_run(run_dir)
+        name = model or (run.best if user is not None else run.best_fold_in or run.best)
+        unknown = None
+        if user is not None:
+            frame = run.recommend([user], k, name).drop(columns="user")
+        else:
+            result = run.recommend_history([item.strip() for item in history.split(",") if item.strip()], k, name)
+            frame, unknown = result.items, result.unknown_items
+    except (MovieRecError, OSError) as error:
+        _fail(error)
+        return
+    if as_json:
+        payload = {"user": user, "model": name, "items": json.loads(frame.to_json(orient="records"))}
+        if unknown is not None:
+            payload["unknown_items"] = unknown
+        console.print_json(json.dumps(payload, default=str))
+        return
+    table = Table(title=f"{name}: top {k} for " + (f"user {user}" if user is not None else "the history"))
+    for column in frame.columns:
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{value:.4f}" if isinstance(value, float) else ("" if value is None else str(value))
+                        for value in row))
+    console.print(table)
+    if unknown:
+        console.print(f"not in the run's catalogue (ignored): {', '.join(map(str, unknown))}")
+
+
+@app.command()
+def serve(
+    run_dir: Path = typer.Option(..., "--run", help="A run folder written by `movierec run` (models saved)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless told otherwise)."),
+    port: int = typer.Option(8000, "--port"),
+    model: str | None = typer.Option(None, "--model", help="Default model (default: best on validation)."),
+    token: str | None = typer.Option(None, "--token", envvar="MOVIEREC_SERVE_TOKEN",
+                                      help="Require `Authorization: Bearer TOKEN` (also $MOVIEREC_SERVE_TOKEN)."),
+) -> None:
+    """Serve a run's models over HTTP (FastAPI; OpenAPI docs at /docs). Loads the run's pickles: serve only
+    run folders you trust."""
+    import uvicorn
+
+    from movierec.serving import load_run
+    from movierec.serving.app import create_app
+
+    try:
+        service = create_app(load_run(run_dir), default_model=model, token=token)
+    except (MovieRecError, OSError) as error:
+        _fail(error)
+        return
+    console.print(f"serving {run_dir} on http://{host}:{port} (docs: /docs)")
+    uvicorn.run(service, host=host, port=port, log_level="warning")
 
 
 @data_app.command("download")

@@ -235,6 +235,7 @@ def write_run(out: Path, config: RunConfig, data: EncodedSplit, results: dict[st
         "split_checksum": checksum,
         "setting": "refit" if config.refit else "no-refit",
         "best_model": best,
+        "k": config.k,
         "seconds": round(seconds, 2),
         "split": data.split.summary(),
         "notes": data.notes,

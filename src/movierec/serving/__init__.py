@@ -1,0 +1,9 @@
+"""A trained run in use: load it (`load_run`), ask it (`LoadedRun.recommend`,
+`LoadedRun.recommend_history`), serve it over HTTP (`create_app`, `movierec serve`).
+
+A thin layer over a run folder: it adds no model and trains nothing.
+"""
+
+from movierec.serving.loaded import HistoryRecommendations, LoadedRun, NoFoldIn, UnknownModel, UnknownUser, load_run
+
+__all__ = ["HistoryRecommendations", "LoadedRun", "NoFoldIn", "UnknownModel", "UnknownUser", "load_run"]

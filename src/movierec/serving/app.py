@@ -1,0 +1,179 @@
+"""The REST service over a loaded run (FastAPI; `movierec serve` runs it under uvicorn).
+
+Endpoints (OpenAPI docs at ``/docs``):
+
+- ``GET /health``: status, the models, the catalogue's size;
+- ``GET /recommendations/{user_id}?k=10&model=NAME``: a known user's top k;
+- ``POST /recommendations`` with ``{"history": [ids], "k": 10, "model": null}``: a new
+  user's top k from a history (fold-in), with the ids the run does not know.
+
+Errors are JSON ``{"error": message}``: an unknown user or model 404, a malformed
+body, a k out of range or a model without fold-in 422, a body over the size bound
+413, a missing or wrong bearer token 401. Requests never change the loaded models.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from movierec.exceptions import ConfigError
+from movierec.serving.loaded import LoadedRun, NoFoldIn, UnknownModel, UnknownUser
+
+MAX_BODY_BYTES = 1_000_000
+MAX_HISTORY = 10_000
+
+
+class HistoryRequest(BaseModel):
+    """A new user's history, oldest first."""
+
+    history: list[int | str] = Field(max_length=MAX_HISTORY, description="item ids, in the order watched")
+    k: int = Field(10, description="list length, 1 to the catalogue's size")
+    model: str | None = Field(None, description="a model of the run (default: the one best on validation)")
+
+
+class RecommendedItem(BaseModel):
+    item: int | str
+    score: float
+    title: str | None = None
+
+
+class Recommendations(BaseModel):
+    user: int | str | None
+    model: str
+    items: list[RecommendedItem]
+    unknown_items: list[int | str] | None = None
+
+
+def create_app(run: LoadedRun, *, default_model: str | None = None, token: str | None = None,
+               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The service for `run`; `token` (if given) is required as ``Authorization: Bearer``
+    on every endpoint but ``/health``."""
+    model_name = default_model or run.best
+    run.model(model_name)  # load (and check) it before the first request
+    app = FastAPI(title="movierec", description=f"Recommendations from the run in {run.folder}")
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
+        return error(422, f"{where}: {first.get('msg', 'invalid')}")
+
+    raw_items = run.items.to_numpy().tolist()  # plain Python ids, once
+    titles = (run.catalogue["title"].where(run.catalogue["title"].notna(), None).tolist()
+              if "title" in run.catalogue else [None] * run.n_items)
+
+    def answer(user: Any, name: str, items, scores, unknown: list | None = None) -> JSONResponse:
+        listed = [{"item": raw_items[i], "score": float(score), "title": titles[i]}
+                  for i, score in zip(items.tolist(), scores.tolist())]
+        body = {"user": _plain(user), "model": name, "items": listed}
+        if unknown is not None:
+            body["unknown_items"] = [_plain(i) for i in unknown]
+        return JSONResponse(body)  # shaped as `Recommendations`; returned as is, not validated again
+
+    def respond(function) -> Any:
+        try:
+            return function()
+        except (UnknownUser, UnknownModel) as exc:
+            return error(404, str(exc))
+        except (NoFoldIn, ConfigError) as exc:
+            return error(422, str(exc))
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "models": run.models, "default_model": model_name, "users": run.n_users,
+                "items": run.n_items}
+
+    @app.get("/recommendations/{user_id}", response_model=Recommendations)
+    def for_user(user_id: str, k: int = Query(10, description="list length"), model: str | None = None):
+        name = model or model_name
+
+        def recommend():
+            user = run.user_index(user_id)
+            items, scores = run.top_for_users(np.array([user]), k, name)
+            return answer(run.users[user], name, items[0], scores[0])
+
+        return respond(recommend)
+
+    @app.post("/recommendations", response_model=Recommendations)
+    def for_history(request: HistoryRequest):
+        name = request.model or (model_name if default_model or run.can_fold_in(model_name) else run.best_fold_in)
+        name = name or model_name
+
+        def recommend():
+            items, scores, unknown = run.top_for_history(request.history, request.k, name)
+            return answer(None, name, items, scores, unknown)
+
+        return respond(recommend)
+
+    return Guard(app, token=token, max_body_bytes=max_body_bytes)
+
+
+class Guard:
+    """ASGI middleware in front of the app: the bearer token, and the body size bound.
+
+    A body without Content-Length is read here, at most `max_body_bytes`, and handed on
+    whole; one that declares or sends more is refused with 413 before the app sees it.
+    """
+
+    def __init__(self, app, *, token: str | None, max_body_bytes: int) -> None:
+        self.app, self.token, self.max_body_bytes = app, token, max_body_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        if self.token is not None and scope["path"] != "/health":
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
+                await _refuse(401, "missing or wrong bearer token", scope, receive, send)
+                return
+        declared = headers.get(b"content-length")
+        too_large = f"request body over {self.max_body_bytes} bytes"
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_body_bytes:
+                await _refuse(413, too_large, scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body_bytes:
+                await _refuse(413, too_large, scope, receive, send)
+                return
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(status: int, message: str, scope, receive, send) -> None:
+    await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, for JSON."""
+    return value.item() if hasattr(value, "item") else value
+
+

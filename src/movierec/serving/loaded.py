@@ -1,0 +1,227 @@
+"""A finished run, loaded for use: its models, its catalogue, raw ids in and out.
+
+`load_run(folder)` reads what `movierec run` wrote (``models/*.pkl``, ``catalogue/``,
+``metrics.json``); :class:`LoadedRun` answers "what should user 42 watch next?"
+(:meth:`LoadedRun.recommend`) and "what would you show someone who just watched
+these films?" (:meth:`LoadedRun.recommend_history`, fold-in). Known users get
+exactly the lists the run wrote to ``recommendations/<model>.csv``: the same model,
+history and masking.
+
+Models are pickles: load only run folders you (or your pipeline) wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from movierec.data.dataset import normalise_ids
+from movierec.data.readers._table import read_table
+from movierec.exceptions import ConfigError, DataError, MovieRecError
+from movierec.models.base import FoldIn, Recommender
+from movierec.output import CATALOGUE
+from movierec.ranking import top_unseen
+
+
+class UnknownUser(MovieRecError, LookupError):
+    """A user id the run never saw: recommend from a history instead."""
+
+
+class UnknownModel(MovieRecError, LookupError):
+    """A model name the run did not save."""
+
+
+class NoFoldIn(MovieRecError, ValueError):
+    """The model cannot score a user from a history alone."""
+
+
+@dataclass(frozen=True)
+class HistoryRecommendations:
+    """Recommendations for a history: the ranked items, and the history's ids the run did not know."""
+
+    items: pd.DataFrame  # rank, item, score, and the catalogue's columns (title, year, ...)
+    unknown_items: list
+
+
+class LoadedRun:
+    """The models and catalogue of one run folder.
+
+    Parameters
+    ----------
+    folder : a folder written by `movierec run` with its models saved.
+
+    Attributes
+    ----------
+    users, items : raw ids in index order (pandas Index).
+    catalogue : per item, its raw id, title and side fields (DataFrame, index order).
+    known : users x items, the items each known user is never recommended again.
+    models : the names of the saved models; `best` the one best on validation.
+    """
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        catalogue = self.folder / CATALOGUE
+        if not (catalogue / "items.csv").is_file():
+            raise DataError(f"{self.folder}: not a run folder with saved models (no {CATALOGUE}/items.csv); "
+                            "run `movierec run` with save_models = true")
+        users = read_table(catalogue / "users.csv", sep=",", required=["user"])
+        self.users = pd.Index(normalise_ids(users["user"]))
+        self.catalogue = read_table(catalogue / "items.csv", sep=",", required=["item"])
+        self.catalogue["item"] = normalise_ids(self.catalogue["item"])
+        self.items = pd.Index(self.catalogue["item"])
+        self.known = sp.load_npz(catalogue / "known.npz").tocsr()
+        metrics = json.loads((self.folder / "metrics.json").read_text())
+        self.models = sorted(path.stem for path in (self.folder / "models").glob("*.pkl"))
+        if not self.models:
+            raise DataError(f"{self.folder}: no saved models in models/")
+        k = metrics.get("k", 10)
+        self._valid = {name: metrics["models"].get(name, {}).get("valid", {}).get(f"recall@{k}", float("-inf"))
+                       for name in self.models}
+        self.best = max(self.models, key=lambda name: self._valid[name])
+        self._loaded: dict[str, Recommender] = {}
+        self._locks = {name: threading.Lock() for name in self.models}
+        self._load_lock = threading.Lock()
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def model(self, name: str | None = None) -> Recommender:
+        """A saved model by name (None: the run's best), loaded once."""
+        name = self.best if name is None else name
+        if name not in self.models:
+            raise UnknownModel(f"model {name!r} is not in this run; it has {', '.join(self.models)}")
+        with self._load_lock:
+            if name not in self._loaded:
+                model = Recommender.load(self.folder / "models" / f"{name}.pkl")
+                if model.n_items != self.n_items:
+                    raise DataError(f"{self.folder}: model {name!r} has {model.n_items} items, the catalogue "
+                                    f"{self.n_items}; the run folder is not one run")
+                self._loaded[name] = model
+        return self._loaded[name]
+
+    def can_fold_in(self, name: str | None = None) -> bool:
+        return isinstance(self.model(name), FoldIn)
+
+    @property
+    def best_fold_in(self) -> str | None:
+        """The model best on validation among those that can fold in (None: none can)."""
+        able = [name for name in self.models if self.can_fold_in(name)]
+        return max(able, key=lambda name: self._valid[name]) if able else None
+
+    # ---- known users -------------------------------------------------------------
+    def user_index(self, user) -> int:
+        """The index of a raw user id (an int or text id; "42" finds 42)."""
+        position = self.users.get_indexer([_like(user, self.users)])[0]
+        if position < 0:
+            raise UnknownUser(f"user {user!r} is not in this run; recommend from a history instead")
+        return int(position)
+
+    def recommend(self, user_ids, k: int = 10, model: str | None = None, *,
+                  exclude_seen: bool = True) -> pd.DataFrame:
+        """Top-k for known users: columns user, rank, item, score and the catalogue's.
+
+        Raises
+        ------
+        UnknownUser
+            For an id the run did not see (nothing is returned for the others).
+        """
+        users = np.array([self.user_index(user) for user in np.atleast_1d(np.asarray(user_ids, dtype=object))],
+                         dtype=np.int64)
+        items, scores = self.top_for_users(users, k, model, exclude_seen=exclude_seen)
+        frames = [self._frame(row_items, row_scores).assign(user=self.users[user])
+                  for user, row_items, row_scores in zip(users, items, scores)]
+        out = pd.concat(frames, ignore_index=True) if frames else self._frame(np.zeros(0, np.int64), np.zeros(0))
+        return out[["user", *[c for c in out.columns if c != "user"]]]
+
+    def top_for_users(self, users: np.ndarray, k: int, model: str | None = None, *,
+                      exclude_seen: bool = True) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per user index, the item indices and scores of its top k (the fast path the service uses)."""
+        self._check_k(k)
+        name = self.best if model is None else model
+        fitted = self.model(name)
+        with self._locks[name]:
+            scores = np.array(fitted.score(users), dtype=np.float32)
+        items, values = top_unseen(scores, self.known[users] if exclude_seen else None, k)
+        keep = items >= 0
+        return [row[mask] for row, mask in zip(items, keep)], [row[mask] for row, mask in zip(values, keep)]
+
+    # ---- new users -----------------------------------------------------------------
+    def recommend_history(self, item_ids, k: int = 10, model: str | None = None, *,
+                          exclude_seen: bool = True) -> HistoryRecommendations:
+        """Top-k for someone who watched `item_ids` (oldest first), by fold-in.
+
+        Ids the run does not know are left out and reported in `unknown_items`. The
+        default model is the best on validation among those that can fold in.
+
+        Raises
+        ------
+        NoFoldIn
+            When the model cannot score a history it was not fitted on.
+        """
+        items, scores, unknown = self.top_for_history(item_ids, k, model, exclude_seen=exclude_seen)
+        return HistoryRecommendations(self._frame(items, scores), unknown)
+
+    def top_for_history(self, item_ids, k: int, model: str | None = None, *,
+                        exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
+        """The item indices and scores of a history's top k, and the ids left out (the service's path)."""
+        self._check_k(k)
+        name = (self.best_fold_in or self.best) if model is None else model
+        fitted = self.model(name)
+        if not isinstance(fitted, FoldIn):
+            raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
+                           f"fold-in models here: {', '.join(m for m in self.models if self.can_fold_in(m)) or 'none'}")
+        raw = list(item_ids)
+        positions = self.items.get_indexer([_like(item, self.items) for item in raw])
+        unknown = [item for item, position in zip(raw, positions) if position < 0]
+        known = positions[positions >= 0]
+        _, first = np.unique(known, return_index=True)  # an item listed twice counts once, at its first place
+        order = known[np.sort(first)]
+        history = sp.csr_matrix((np.ones(len(order), dtype=np.float32), (np.zeros(len(order), dtype=np.int64), order)),
+                                shape=(1, self.n_items))
+        times = sp.csr_matrix((np.arange(1, len(order) + 1, dtype=np.float64), (np.zeros(len(order), np.int64), order)),
+                              shape=(1, self.n_items))
+        history.sort_indices()
+        times.sort_indices()
+        with self._locks[name]:
+            scores = np.array(fitted.score_history(history, times), dtype=np.float32)
+        items, values = top_unseen(scores, history if exclude_seen else None, k)
+        keep = items[0] >= 0
+        return items[0][keep], values[0][keep], unknown
+
+    # ---- shared --------------------------------------------------------------------
+    def _frame(self, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+        """Ranked items as rank, item, score and the catalogue's columns."""
+        frame = self.catalogue.iloc[items].reset_index(drop=True)
+        frame.insert(0, "score", np.asarray(scores, dtype=np.float32))
+        frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+        return frame[["rank", "item", "score", *[c for c in frame.columns if c not in ("rank", "item", "score")]]]
+
+    def _check_k(self, k: int) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.n_items:
+            raise ConfigError(f"k must be a whole number between 1 and the catalogue's {self.n_items} items, got {k!r}")
+
+
+def _like(value, index: pd.Index):
+    """`value` as the index's id type: "42" matches the integer id 42, 42 the text id "42"."""
+    if pd.api.types.is_integer_dtype(index.dtype):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return value
+    return str(value)
+
+
+def load_run(folder: Path | str) -> LoadedRun:
+    """The models and catalogue of a run folder (see :class:`LoadedRun`)."""
+    return LoadedRun(folder)

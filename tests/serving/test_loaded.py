@@ -1,0 +1,80 @@
+"""The Python API over a run folder (movierec.load_run): raw ids in and out, the run's own lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import movierec
+from movierec.exceptions import ConfigError, DataError
+from movierec.serving import NoFoldIn, UnknownModel, UnknownUser
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def loaded(run_dir):
+    return movierec.load_run(run_dir)
+
+
+def test_known_users_get_the_lists_the_run_wrote(loaded, run_dir):
+    written = pd.read_csv(run_dir / "recommendations" / "ease.csv")
+    users = written["user"].unique()[:25]
+    ours = loaded.recommend(users, k=10, model="ease")
+    for user in users:
+        theirs = written[written["user"] == user]
+        mine = ours[ours["user"] == user]
+        assert mine["item"].tolist() == theirs["item"].tolist()
+        np.testing.assert_allclose(mine["score"], theirs["score"], rtol=1e-5)
+    assert {"rank", "item", "score", "title", "genre", "year"} <= set(ours.columns)
+    assert ours["title"].notna().all()
+
+
+def test_a_full_history_folds_in_to_the_same_list_for_ease(loaded, run_dir):
+    """Refit on train+valid: EASE scores a user from train+valid, which is the user's full
+    history here; posting it gives the same list."""
+    user = loaded.users[7]
+    row = loaded.known[7]
+    history = loaded.items[row.indices].tolist()
+    folded = loaded.recommend_history(history, k=10, model="ease")
+    known = loaded.recommend([user], k=10, model="ease")
+    assert folded.items["item"].tolist() == known["item"].tolist() and folded.unknown_items == []
+
+
+def test_unknown_items_are_reported_and_ignored(loaded):
+    history = [loaded.items[0], "no-such-film", 99_999_999, loaded.items[1]]
+    result = loaded.recommend_history(history, k=5)
+    assert result.unknown_items == ["no-such-film", 99_999_999]
+    assert not set(result.items["item"]) & {loaded.items[0], loaded.items[1]}, "the history is masked"
+    unmasked = loaded.recommend_history(history, k=loaded.n_items, exclude_seen=False)
+    assert {loaded.items[0], loaded.items[1]} <= set(unmasked.items["item"])
+
+
+def test_ids_as_text_find_integer_ids(loaded):
+    user = loaded.users[3]
+    assert loaded.recommend([str(user)], k=3)["item"].tolist() == loaded.recommend([user], k=3)["item"].tolist()
+
+
+def test_errors_say_what_to_do(loaded):
+    with pytest.raises(UnknownUser, match="not in this run"):
+        loaded.recommend([123456789])
+    with pytest.raises(UnknownModel, match="has ease, pop, rerank"):
+        loaded.recommend([loaded.users[0]], model="nope")
+    with pytest.raises(NoFoldIn, match="'rerank' cannot score a new user"):
+        loaded.recommend_history([loaded.items[0]], model="rerank")
+    for k in (0, loaded.n_items + 1, 2.5):
+        with pytest.raises(ConfigError, match="k must be a whole number between 1 and"):
+            loaded.recommend([loaded.users[0]], k=k)
+
+
+def test_a_model_that_cannot_fold_in_still_serves_known_users(loaded, run_dir):
+    written = pd.read_csv(run_dir / "recommendations" / "rerank.csv")
+    user = written["user"].iloc[0]
+    ours = loaded.recommend([user], k=10, model="rerank")
+    assert ours["item"].tolist() == written[written["user"] == user]["item"].tolist()
+
+
+def test_a_folder_without_saved_models_is_refused(tmp_path):
+    with pytest.raises(DataError, match="not a run folder"):
+        movierec.load_run(tmp_path)

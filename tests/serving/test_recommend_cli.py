@@ -1,0 +1,43 @@
+"""`movierec recommend`: a table for people, JSON for scripts, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from movierec.cli import app
+
+pytestmark = pytest.mark.realdata
+runner = CliRunner()
+
+
+def test_a_known_user_as_json_equals_the_run_s_list(run_dir):
+    written = pd.read_csv(run_dir / "recommendations" / "ease.csv")
+    user = int(written["user"].iloc[0])
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--user", str(user), "--model", "ease", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert [entry["item"] for entry in payload["items"]] == written[written["user"] == user]["item"].tolist()
+    assert payload["model"] == "ease" and {"rank", "item", "score", "title", "year"} <= set(payload["items"][0])
+
+
+def test_a_history_as_a_table_names_titles_and_unknown_items(run_dir):
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--history", "1,2,3,zzz", "--k", "5"])
+    assert result.exit_code == 0, result.output
+    assert "title" in result.output and "rank" in result.output
+    assert "not in the run's catalogue (ignored): zzz" in result.output
+
+
+@pytest.mark.parametrize("options, message", [
+    ([], "give one of --user ID or --history"),
+    (["--user", "1", "--history", "2"], "give one of --user ID or --history"),
+    (["--user", "123456789"], "user '123456789' is not in this run"),
+    (["--history", "1", "--model", "rerank"], "'rerank' cannot score a new user"),
+    (["--user", "1", "--k", "0"], "k must be a whole number between 1 and"),
+])
+def test_bad_requests_are_one_line(run_dir, options, message):
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), *options])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

@@ -1,0 +1,164 @@
+"""`movierec serve` over a real socket: answers, errors, a bounded load test, the token.
+
+The service runs in its own process (`python -m movierec.cli serve`), started here on a
+free loopback port; requests go through httpx like any client's.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+import movierec
+
+pytestmark = pytest.mark.realdata
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(run_dir: Path, *extra: str):
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "movierec.cli", "serve", "--run", str(run_dir),
+                                "--port", str(port), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the service did not start: {process.stdout.read().decode()}")
+            time.sleep(0.2)
+        yield base
+        assert process.poll() is None, "the service is still up after every request"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def service(run_dir):
+    with serving(run_dir, "--model", "ease") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def loaded(run_dir):
+    return movierec.load_run(run_dir)
+
+
+def test_health_and_docs(service, loaded):
+    health = httpx.get(f"{service}/health").json()
+    assert health == {"status": "ok", "models": ["ease", "pop", "rerank"], "default_model": "ease",
+                      "users": loaded.n_users, "items": loaded.n_items}
+    assert httpx.get(f"{service}/docs").status_code == 200
+    assert "/recommendations/{user_id}" in httpx.get(f"{service}/openapi.json").json()["paths"]
+
+
+def test_a_known_user_gets_the_run_s_own_list(service, run_dir):
+    written = pd.read_csv(run_dir / "recommendations" / "ease.csv")
+    for user in written["user"].unique()[:100]:
+        answer = httpx.get(f"{service}/recommendations/{user}", params={"k": 10}).json()
+        theirs = written[written["user"] == user]
+        assert answer["user"] == int(user) and answer["model"] == "ease"
+        assert [entry["item"] for entry in answer["items"]] == theirs["item"].tolist()
+        np.testing.assert_allclose([entry["score"] for entry in answer["items"]], theirs["score"], rtol=1e-5)
+        assert all(entry["title"] for entry in answer["items"])
+
+
+def test_a_posted_full_history_gives_the_same_list_for_ease(service, loaded):
+    user = loaded.users[11]
+    history = [int(item) for item in loaded.items[loaded.known[11].indices]] + ["not-a-film"]
+    posted = httpx.post(f"{service}/recommendations", json={"history": history, "k": 10}).json()
+    known = httpx.get(f"{service}/recommendations/{user}").json()
+    assert posted["items"] == known["items"] and posted["unknown_items"] == ["not-a-film"]
+    assert posted["user"] is None
+
+
+@pytest.mark.parametrize("method, path, body, status, message", [
+    ("GET", "/recommendations/123456789", None, 404, "user '123456789' is not in this run"),
+    ("GET", "/recommendations/1?model=nope", None, 404, "model 'nope' is not in this run"),
+    ("GET", "/recommendations/1?k=0", None, 422, "k must be a whole number between 1 and the catalogue's 1682"),
+    ("GET", "/recommendations/1?k=100000", None, 422, "k must be a whole number between 1 and"),
+    ("GET", "/recommendations/1?k=ten", None, 422, "k: Input should be a valid integer"),
+    ("POST", "/recommendations", {"history": [1, 2], "model": "rerank"}, 422, "'rerank' cannot score a new user"),
+    ("POST", "/recommendations", {"history": "1,2"}, 422, "history: Input should be a valid list"),
+    ("POST", "/recommendations", {"k": 3}, 422, "history: Field required"),
+    ("POST", "/recommendations", {"history": [1], "k": -1}, 422, "k must be a whole number"),
+    ("POST", "/recommendations", b"{not json", 422, "JSON decode error"),
+])
+def test_bad_requests_get_a_4xx_with_a_message(service, method, path, body, status, message):
+    content = body if isinstance(body, bytes) else None
+    response = httpx.request(method, f"{service}{path}", json=None if content else body, content=content,
+                             headers={"content-type": "application/json"} if content else None)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+
+
+def test_bodies_are_bounded_with_or_without_a_length(service):
+    big = json.dumps({"history": list(range(400_000))}).encode()
+    assert httpx.post(f"{service}/recommendations", content=big,
+                      headers={"content-type": "application/json"}).status_code == 413
+
+    def chunks():
+        for start in range(0, len(big), 65536):
+            yield big[start:start + 65536]
+
+    response = httpx.post(f"{service}/recommendations", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "over" in response.json()["error"]
+
+
+def test_two_thousand_mixed_requests_from_eight_clients(service, loaded):
+    """Bounded load on loopback: every response 200 and well-formed, nothing 5xx."""
+    rng = np.random.default_rng(0)
+    users = loaded.users[rng.integers(0, loaded.n_users, 2000)]
+    histories = [loaded.items[rng.choice(loaded.n_items, size=20, replace=False)].tolist() for _ in range(50)]
+    failures: list[str] = []
+
+    def client(part: int) -> int:
+        done = 0
+        with httpx.Client(base_url=service, timeout=30) as session:
+            for position in range(part, 2000, 8):
+                if position % 4 == 0:
+                    response = session.post("/recommendations", json={"history": histories[position % 50], "k": 10})
+                else:
+                    response = session.get(f"/recommendations/{users[position]}", params={"k": 10})
+                body = response.json()
+                if response.status_code != 200 or len(body["items"]) != 10 or body["model"] != "ease":
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                done += 1
+        return done
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(client, range(8))) == 2000
+    assert failures == []
+
+
+def test_a_token_guards_everything_but_health(run_dir):
+    with serving(run_dir, "--token", "s3cret") as base:
+        assert httpx.get(f"{base}/health").status_code == 200
+        refused = httpx.get(f"{base}/recommendations/1")
+        assert refused.status_code == 401 and "bearer token" in refused.json()["error"]
+        assert httpx.get(f"{base}/recommendations/1", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(f"{base}/docs").status_code == 401
+        allowed = httpx.get(f"{base}/recommendations/1", headers={"Authorization": "Bearer s3cret"})
+        assert allowed.status_code == 200 and len(allowed.json()["items"]) == 10
