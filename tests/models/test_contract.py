@@ -45,13 +45,17 @@ from movierec.pipeline import param_grid
 # only shrink the model or its training (SIZES) or take values of the model's own
 # `param_grid` (what the pipeline searches): the contract checks the configuration
 # that ships, not one tuned for this fixture. Composite models name small members.
-SIZES = {"dim", "hidden", "latent", "channels", "epochs", "batch_size", "n_seeds", "valid_users", "max_valid_users",
+SIZES = {"dim", "hidden", "latent", "max_len", "channels", "epochs", "batch_size", "n_seeds", "valid_users", "max_valid_users",
          "n_candidates", "iterations", "n_trials", "thread_count", "device", "members", "member_params",
          "pretrain_params"}
 FAST_PARAMS: dict[str, dict] = {
     "pop": {},
     "ease": {"l2": 50.0},
     "dlae": {"l2": 50.0, "dropout": 0.5},
+    "userease": {"l2": 10.0},
+    "hybridease": {"l2": 200.0, "user_l2": 30.0, "user_weight": 0.5},
+    "sasrec": {"dim": 16, "max_len": 16, "epochs": 15, "batch_size": 8, "device": "cpu"},
+    "bert4rec": {"dim": 16, "max_len": 16, "epochs": 15, "batch_size": 8, "device": "cpu"},
     "multvae": {"hidden": 32, "latent": 8, "epochs": 40, "batch_size": 8, "device": "cpu"},
     "recvae": {"hidden": 32, "latent": 8, "epochs": 40, "batch_size": 8, "device": "cpu"},
     "fm": {"dim": 16, "batch_size": 32, "device": "cpu"},

@@ -9,8 +9,10 @@ from movierec.models.base import Recommender
 from movierec.models.dlae import DLAE
 from movierec.models.ease import EASE
 from movierec.models.popularity import Popularity
-from movierec.models.torch import CFM, FM, DeepCFM, MultVAE, RecVAE
+from movierec.models.torch import CFM, FM, BERT4Rec, DeepCFM, MultVAE, RecVAE, SASRec
+from movierec.models.user_ease import HybridEASE, UserEASE
 
 SINGLE_MODELS: dict[str, type[Recommender]] = {
-    model.name: model for model in (Popularity, EASE, DLAE, FM, CFM, DeepCFM, MultVAE, RecVAE)
+    model.name: model for model in (Popularity, EASE, DLAE, UserEASE, HybridEASE, FM, CFM, DeepCFM, MultVAE, RecVAE,
+                                    SASRec, BERT4Rec)
 }

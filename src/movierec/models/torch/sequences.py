@@ -1,0 +1,198 @@
+"""What the sequence models (SASRec, BERT4Rec) share: users' histories as ordered sequences.
+
+A user's sequence is their items ordered by timestamp; ties (items of one second)
+are ordered by item index, so the order is stable and documented. Only the most
+recent `max_len` items are kept. Items are tokens ``item + 1`` (0 pads), right-aligned,
+so the last column is always the most recent item.
+
+The item table the networks read and score against is built from the item id and,
+with ``use_features``, every item side field (multi-hot fields such as genres mean
+pooled): :class:`ItemTable`. Full ranking is one product of the last position's
+state with that table, and fold-in is natural: a history the model has never seen
+is scored by running its sequence through the network.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from movierec.data.encoded import EncodedFeatures
+from movierec.data.interactions import aligned_timestamps
+from movierec.exceptions import ConfigError, DataError
+from movierec.models.base import check_history
+from movierec.models.torch.common import TorchRecommender, validation_recall
+from movierec.models.torch.fields import FieldEmbedder, side_layouts
+from movierec.models.torch.loop import TrainResult, deterministic_algorithms, fit_epochs, seed_everything
+
+SCORE_BATCH = 512  # sequences per forward pass when scoring
+
+
+def user_sequences(X: sp.csr_matrix, times: np.ndarray, max_len: int) -> np.ndarray:
+    """(n_users, max_len) int64 tokens: each user's most recent items, oldest first, 0-padded on the left.
+
+    `times` is parallel to ``X.data`` (sorted indices). Ties in time keep item order.
+
+    Examples
+    --------
+    >>> X = sp.csr_matrix(np.array([[1, 1, 1], [0, 1, 0]], dtype=np.float32))
+    >>> user_sequences(X, np.array([30.0, 10.0, 20.0, 5.0]), 2).tolist()
+    [[3, 1], [0, 2]]
+    """
+    n_users = X.shape[0]
+    sizes = np.diff(X.indptr)
+    rows = np.repeat(np.arange(n_users), sizes)
+    order = np.lexsort((X.indices, times, rows))  # by user, time, item
+    from_end = np.empty(X.nnz, dtype=np.int64)
+    from_end[order] = np.repeat(X.indptr[1:], sizes) - 1 - np.arange(X.nnz)
+    keep = from_end < max_len
+    sequences = np.zeros((n_users, max_len), dtype=np.int64)
+    sequences[rows[keep], max_len - 1 - from_end[keep]] = X.indices[keep] + 1
+    return sequences
+
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Row indices in batches of similar length, the batches in random order.
+
+    Users are shuffled, then sorted by length (stable), cut into batches and the
+    batches shuffled: a batch is then trimmed to its longest sequence with little
+    padding left, which on MovieLens halves the work of random batches.
+    """
+    order = rng.permutation(len(lengths))
+    order = order[np.argsort(lengths[order], kind="stable")]
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class ItemTable(nn.Module):
+    """Token embeddings: row 0 pads (zero), rows 1..n_items the items (id plus side
+    fields), then `extra` learned tokens (BERT4Rec's mask)."""
+
+    def __init__(self, n_items: int, dim: int, features: EncodedFeatures | None, *, extra: int = 0,
+                 init_std: float = 0.02) -> None:
+        super().__init__()
+        self.fields = FieldEmbedder(side_layouts("item", n_items, (features or EncodedFeatures()).item_fields, "mean"),
+                                    dim, init_std)
+        self.extra = nn.Parameter(torch.randn(extra, dim) * init_std) if extra else None
+        self.register_buffer("all_items", torch.arange(n_items), persistent=False)
+
+    def items(self) -> torch.Tensor:
+        """(n_items, dim): every item's vector, the output layer scores are read against."""
+        return self.fields(self.all_items)[0].sum(1)
+
+    def forward(self) -> torch.Tensor:
+        """(1 + n_items + extra, dim): the whole token table."""
+        parts = [torch.zeros(1, self.fields.tables[0].embedding_dim, device=self.all_items.device), self.items()]
+        return torch.cat(parts + ([self.extra] if self.extra is not None else []))
+
+
+class SequenceRecommender(TorchRecommender):
+    """Base of ``sasrec`` and ``bert4rec``: sequences in, the next item's scores out.
+
+    Subclasses store their hyper-parameters and implement `_build` (the network),
+    `_batch_loss` (one batch's loss) and `_last_state` (the state that scores the next
+    item). The module must expose ``table`` (an :class:`ItemTable`).
+    """
+
+    max_len: int
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    patience: int
+    max_valid_users: int | None
+    use_features: bool
+
+    @abstractmethod
+    def _build(self, n_items: int, features: EncodedFeatures | None) -> nn.Module:
+        """A fresh network."""
+
+    @abstractmethod
+    def _batch_loss(self, module: nn.Module, sequences: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The training loss of a batch of (B, max_len) sequences."""
+
+    @abstractmethod
+    def _last_state(self, module: nn.Module, sequences: torch.Tensor) -> torch.Tensor:
+        """(B, dim): the state that scores each sequence's next item."""
+
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
+        if timestamps is None:
+            raise DataError(f"{self.name} orders each history in time: fit it with timestamps= (the same "
+                            "non-zeros as X)")
+        self.sequences_ = user_sequences(X, aligned_timestamps(X, timestamps), self.max_len)
+        device = self._device()
+        with deterministic_algorithms():
+            seed_everything(self.random_state)
+            module = self._build(X.shape[1], features if self.use_features else None).to(device)
+            self.train_result_ = self._train(module, X, valid, device)
+        self.module_ = module.to("cpu").eval()
+
+    def _train(self, module: nn.Module, X: sp.csr_matrix, valid: sp.csr_matrix | None,
+               device: torch.device) -> TrainResult:
+        optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        generator = torch.Generator().manual_seed(self.random_state)
+        trainable = torch.from_numpy(self.sequences_[(self.sequences_ > 0).sum(1) >= self._min_length()])
+        rng = np.random.default_rng(self.random_state)
+
+        lengths = (trainable > 0).sum(1).numpy()
+
+        def epoch_step(_epoch: int) -> dict[str, Any]:
+            total, count = 0.0, 0
+            for rows in length_batches(lengths, self.batch_size, rng):
+                batch = trainable[torch.from_numpy(rows)]
+                batch = batch[:, batch.shape[1] - int(lengths[rows].max()):].to(device)  # no all-padding columns
+                loss = self._batch_loss(module, batch, generator)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total, count = total + float(loss.detach()) * len(rows), count + len(rows)
+            return {"loss": total / max(count, 1)}
+
+        def validate() -> float:
+            return validation_recall(lambda users: self._forward(module, self.sequences_[users], device), valid, X,
+                                     k=self.valid_k, max_users=self.max_valid_users, seed=self.random_state)
+
+        return fit_epochs(module, epoch_step, epochs=self.epochs, patience=self.patience,
+                          validate=validate if valid is not None else None)
+
+    def _min_length(self) -> int:
+        """Shortest sequence worth a training step (SASRec needs an input and a target)."""
+        return 2
+
+    @torch.no_grad()
+    def _forward(self, module: nn.Module, sequences: np.ndarray, device: torch.device) -> np.ndarray:
+        """Next-item scores of (n, max_len) sequences, in blocks."""
+        module.eval()
+        out = np.empty((len(sequences), self.X_.shape[1]), dtype=np.float32)
+        items = module.table.items()
+        for start in range(0, len(sequences), SCORE_BATCH):
+            block = torch.from_numpy(sequences[start:start + SCORE_BATCH]).to(device)
+            out[start:start + SCORE_BATCH] = (self._last_state(module, block) @ items.T).cpu().numpy()
+        return out
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return self._forward(self.module_, self.sequences_[users], torch.device("cpu"))
+
+    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
+        """Next-item scores for histories the model was not fitted on (fold-in).
+
+        `timestamps` order each history; without them its items are taken in index order.
+        """
+        rows = check_history(self, history)
+        times = aligned_timestamps(rows, timestamps)
+        if times is None:
+            times = np.zeros(rows.nnz)
+        return self._forward(self.module_, user_sequences(rows, times, self.max_len), torch.device("cpu"))
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        counts = {"max_len": self.max_len, "epochs": self.epochs, "batch_size": self.batch_size}
+        low = {name: value for name, value in counts.items() if value < 1}
+        if low or self.lr <= 0:
+            raise ConfigError(f"{self.name} needs max_len, epochs, batch_size >= 1 and lr > 0; got {low or self.lr}")
