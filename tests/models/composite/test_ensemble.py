@@ -183,3 +183,27 @@ def test_bad_parameters_raise_config_errors(bad):
 def test_unknown_member_is_a_config_error():
     with pytest.raises(ConfigError, match="cannot be"):
         create("ensemble", members=("ease", "nosuchmodel")).fit(X, valid=VALID)
+
+
+def test_a_bucket_mix_tunes_one_blend_per_bucket_and_refits_without_fixed_weights():
+    model = create("ensemble", **MEMBERS | {"mix": "buckets", "n_buckets": 2}).fit(X, valid=VALID)
+    assert len(model.bucket_choices_) == len(model.bucket_edges_) + 1 >= 1
+    users = np.arange(N_USERS)
+    assert model.score(users).shape == (N_USERS, 2 * BLOCK)
+    assert "weights" not in model.refit_params()  # tuned again at the refit, on an inner hold-out
+    refit = model.with_params(**model.refit_params()).fit(X + VALID)
+    assert refit.score(users).shape == (N_USERS, 2 * BLOCK)
+
+
+def test_a_slot_mix_fills_from_two_members_and_falls_back_to_one_without_evidence():
+    model = create("ensemble", members=("ease", "pop"), member_params={"ease": {"l2": 5.0}}, mix="slots",
+                   valid_k=4).fit(X, valid=VALID)
+    assert model.slots_ in range(5) and model.choice_.method == "slots"
+    ease = create("ease", l2=5.0).fit(X)
+    if model.slots_ == 4:  # the guard kept EASE alone: then the lists are EASE's
+        np.testing.assert_array_equal(model.recommend(np.arange(N_USERS), k=4)[0],
+                                      ease.recommend(np.arange(N_USERS), k=4)[0])
+    with pytest.raises(ConfigError, match="exactly two members"):
+        create("ensemble", members=("ease", "pop", "dlae"), mix="slots").fit(X, valid=VALID)
+    with pytest.raises(ConfigError, match="mix"):
+        create("ensemble", **MEMBERS | {"mix": "per-user"}).fit(X, valid=VALID)

@@ -33,8 +33,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.data.interactions import users_with_items
+from movierec.data.interactions import aligned_timestamps, users_with_items
 from movierec.ensemble.blend import blend
+from movierec.ensemble.mix import TRAITS, bucket_edges, buckets_of, guarded_slots, slot_scores, user_traits
 from movierec.ensemble.normalise import METHODS
 from movierec.ensemble.tune import BlendChoice, guarded_weights, tune_weights
 from movierec.exceptions import ConfigError
@@ -43,6 +44,9 @@ from movierec.models.composite.base import CompositeModel
 from movierec.models.composite.reranker import Reranker
 from movierec.models.single import SINGLE_MODELS
 from movierec.ranking import DEFAULT_BATCH, batches, mask_seen
+
+MIXES = ("global", "buckets", "slots")
+MIN_BUCKET_USERS = 50  # a bucket with fewer validation users takes the global blend
 
 
 class Ensemble(CompositeModel):
@@ -66,6 +70,13 @@ class Ensemble(CompositeModel):
         gain must exceed for the blend to be kept (0: any gain).
     inner_tail, inner_fraction : the inner hold-out rule, used by ``tune_on="inner"``
         and whenever no `valid` is given.
+    mix : ``"global"`` (one blend for every user), ``"buckets"`` (one blend per quantile
+        bucket of users by `bucket_by`, each tuned and guarded on its own users) or
+        ``"slots"`` (two members: the first `n` places from the first, the rest from
+        the second, `n` tuned and guarded): :mod:`movierec.ensemble.mix`.
+    bucket_by : ``"history_length"``, ``"days_since_last"`` or ``"recent_share"``.
+    n_buckets : buckets of ``mix="buckets"`` (a bucket with under `MIN_BUCKET_USERS`
+        validation users takes the global blend).
     valid_k : list length of the Recall that the weight search maximises (the run's k).
     random_state : seed of the inner hold-out and of the search.
 
@@ -95,6 +106,9 @@ class Ensemble(CompositeModel):
         guard_margin: float = 1.0,
         inner_tail: int = 2,
         inner_fraction: float = 0.1,
+        mix: str = "global",
+        bucket_by: str = "history_length",
+        n_buckets: int = 3,
         valid_k: int = 10,
         random_state: int = 0,
     ) -> None:
@@ -109,6 +123,9 @@ class Ensemble(CompositeModel):
         self.guard_margin = guard_margin
         self.inner_tail = inner_tail
         self.inner_fraction = inner_fraction
+        self.mix = mix
+        self.bucket_by = bucket_by
+        self.n_buckets = n_buckets
         self.valid_k = valid_k
         self.random_state = random_state
 
@@ -116,13 +133,17 @@ class Ensemble(CompositeModel):
              timestamps: sp.csr_matrix | None) -> None:
         """Fit the members on `X`; tune the weights unless `weights` is given."""
         self.members_ = self._fit_members(X, features=features, valid=valid, timestamps=timestamps)
+        self.traits_ = user_traits(X, aligned_timestamps(X, timestamps), self.bucket_by)
+        self.bucket_edges_, self.bucket_choices_, self.slots_ = np.zeros(0), [], None
         if self.weights is not None:
             self.choice_ = BlendChoice(self._method_or("rank"), self._weights_tuple(), float("nan"), {})
         elif self.tune_on == "valid" and valid is not None:
-            self.choice_ = self._tune(self.members_, X, valid)
+            self.choice_ = self._tune(self.members_, X, valid, self.traits_)
         else:
             inner = self._inner_fit(X, features=features, timestamps=timestamps, seed=self.random_state)
-            self.choice_ = self._tune(inner.members, inner.history, inner.holdout)
+            traits = user_traits(inner.history, aligned_timestamps(inner.history, inner.history_times),
+                                 self.bucket_by)
+            self.choice_ = self._tune(inner.members, inner.history, inner.holdout, traits)
 
     def _member_scores(self, members: dict[str, Recommender], history: sp.csr_matrix,
                        users: np.ndarray, *, out_of_fold: bool = False) -> list[np.ndarray]:
@@ -134,24 +155,55 @@ class Ensemble(CompositeModel):
                                    dtype=np.float32), seen)
                 for name in self._names]
 
-    def _tune(self, members: dict[str, Recommender], history: sp.csr_matrix, truth: sp.csr_matrix) -> BlendChoice:
+    def _tune(self, members: dict[str, Recommender], history: sp.csr_matrix, truth: sp.csr_matrix,
+              traits: np.ndarray) -> BlendChoice:
+        """The global blend (returned), and the per-bucket blends or slots of the mix."""
         users = users_with_items(truth)
         if len(users) == 0:
             raise ConfigError("ensemble weight tuning found no user with held-out items")
-        methods = METHODS if self.method == "auto" else (self.method,)
         scores: list[list[np.ndarray]] = [[] for _ in self._names]
         for batch in batches(users, DEFAULT_BATCH):
             for block, member in zip(self._member_scores(members, history, batch, out_of_fold=True), scores):
                 member.append(block)
+        stacked = [np.concatenate(blocks) for blocks in scores]
+        truth_rows = sp.csr_matrix(truth[users])
+        if self.mix == "slots":
+            self.slots_, gain, se = guarded_slots(*stacked, truth_rows, self.valid_k,
+                                                  margin=self.guard_margin if self.guard else 0.0,
+                                                  seed=self.random_state)
+            share = self.slots_ / self.valid_k
+            return BlendChoice("slots", (share, 1.0 - share), float("nan"), {}, gain, se)
+        choice = self._blend_choice(stacked, truth_rows)
+        if self.mix == "buckets":
+            self.bucket_edges_ = bucket_edges(traits[users], self.n_buckets)
+            bucket = buckets_of(traits[users], self.bucket_edges_)
+            self.bucket_choices_ = [
+                self._blend_choice([block[bucket == b] for block in stacked], truth_rows[bucket == b])
+                if (bucket == b).sum() >= MIN_BUCKET_USERS else choice
+                for b in range(len(self.bucket_edges_) + 1)]
+        return choice
+
+    def _blend_choice(self, stacked: list[np.ndarray], truth_rows: sp.csr_matrix) -> BlendChoice:
+        methods = METHODS if self.method == "auto" else (self.method,)
         guard = {"margin": self.guard_margin} if self.guard else {}
         return (guarded_weights if self.guard else tune_weights)(
-            [np.concatenate(blocks) for blocks in scores], sp.csr_matrix(truth[users]), k=self.valid_k,
-            methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k, seed=self.random_state, **guard,
-        )
+            stacked, truth_rows, k=self.valid_k, methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k,
+            seed=self.random_state, **guard)
 
     def _score(self, users: np.ndarray, out_of_fold: bool = False) -> np.ndarray:
         blocks = self._member_scores(self.members_, self.X_, users, out_of_fold=out_of_fold)
-        return blend(blocks, self.choice_.weights, method=self.choice_.method, rrf_k=self.rrf_k)
+        if self.slots_ is not None:
+            return slot_scores(blocks[0], blocks[1], self.slots_)
+        if not self.bucket_choices_:
+            return blend(blocks, self.choice_.weights, method=self.choice_.method, rrf_k=self.rrf_k)
+        bucket = buckets_of(self.traits_[users], self.bucket_edges_)
+        out = np.empty(np.shape(blocks[0]), dtype=np.float32)
+        for b, choice in enumerate(self.bucket_choices_):
+            rows = bucket == b
+            if rows.any():
+                out[rows] = blend([block[rows] for block in blocks], choice.weights, method=choice.method,
+                                  rrf_k=self.rrf_k)
+        return out
 
     def score_out_of_fold(self, users: np.ndarray) -> np.ndarray:
         """The blend of the members' validation scores (out of fold where a member has them)."""
@@ -165,8 +217,10 @@ class Ensemble(CompositeModel):
         return dict(zip(self._names, self.choice_.weights))
 
     def refit_params(self) -> dict[str, Any]:
-        """Weights, normalisation and members' refit parameters for a refit without validation."""
-        return {"weights": self.weights_, "method": self.choice_.method} | super().refit_params()
+        """Weights, normalisation and members' refit parameters for a refit without validation
+        (a per-user mix is tuned again there, on an inner hold-out)."""
+        fixed = {"weights": self.weights_, "method": self.choice_.method} if self.mix == "global" else {}
+        return fixed | super().refit_params()
 
     def _method_or(self, default: str) -> str:
         return default if self.method == "auto" else self.method
@@ -183,5 +237,12 @@ class Ensemble(CompositeModel):
             raise ConfigError(f"ensemble method {self.method!r} unknown; expected 'auto' or one of {METHODS}")
         if self.tune_on not in ("valid", "inner"):
             raise ConfigError(f"ensemble tune_on must be 'valid' or 'inner', got {self.tune_on!r}")
-        if self.valid_k < 1:
-            raise ConfigError(f"ensemble valid_k must be >= 1, got {self.valid_k}")
+        if self.valid_k < 1 or self.n_buckets < 1:
+            raise ConfigError(f"ensemble valid_k and n_buckets must be >= 1, got {self.valid_k}, {self.n_buckets}")
+        if self.mix not in MIXES:
+            raise ConfigError(f"ensemble mix {self.mix!r} unknown; expected one of {MIXES}")
+        if self.bucket_by not in TRAITS:
+            raise ConfigError(f"ensemble bucket_by {self.bucket_by!r} unknown; expected one of {TRAITS}")
+        if self.mix == "slots" and (len(self._names) != 2 or self.weights is not None):
+            raise ConfigError(f"ensemble mix='slots' fills a list from exactly two members (no weights); "
+                              f"got {self.members!r}")
