@@ -99,12 +99,12 @@ def test_a_posted_full_history_gives_the_same_list_for_ease(service, loaded):
     ("GET", "/recommendations/1?model=nope", None, 404, "model 'nope' is not in this run"),
     ("GET", "/recommendations/1?k=0", None, 422, "k must be a whole number between 1 and the catalogue's 1682"),
     ("GET", "/recommendations/1?k=100000", None, 422, "k must be a whole number between 1 and"),
-    ("GET", "/recommendations/1?k=ten", None, 422, "k: Input should be a valid integer"),
+    ("GET", "/recommendations/1?k=ten", None, 422, "query.k: Input should be a valid integer"),
     ("POST", "/recommendations", {"history": [1, 2], "model": "rerank"}, 422, "'rerank' cannot score a new user"),
     ("POST", "/recommendations", {"history": "1,2"}, 422, "history: Input should be a valid list"),
     ("POST", "/recommendations", {"k": 3}, 422, "history: Field required"),
     ("POST", "/recommendations", {"history": [1], "k": -1}, 422, "k must be a whole number"),
-    ("POST", "/recommendations", b"{not json", 422, "JSON decode error"),
+    ("POST", "/recommendations", b"{not json", 422, "body: JSON decode error"),
 ])
 def test_bad_requests_get_a_4xx_with_a_message(service, method, path, body, status, message):
     content = body if isinstance(body, bytes) else None

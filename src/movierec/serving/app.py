@@ -56,7 +56,8 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
     """The service for `run`; `token` (if given) is required as ``Authorization: Bearer``
     on every endpoint but ``/health``."""
     model_name = default_model or run.best
-    run.model(model_name)  # load (and check) it before the first request
+    for name in run.models:  # every model loaded (and checked) once, before the first request
+        run.model(name)
     app = FastAPI(title="movierec", description=f"Recommendations from the run in {run.folder}")
 
     def error(status: int, message: str) -> JSONResponse:
@@ -65,7 +66,8 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
+        # ("body", "k") -> "k"; ("query", "k") -> "query.k"; ("body", 1) (malformed JSON at char 1) -> "body"
+        where = ".".join(part for part in first.get("loc", ()) if isinstance(part, str) and part != "body") or "body"
         return error(422, f"{where}: {first.get('msg', 'invalid')}")
 
     raw_items = run.items.to_numpy().tolist()  # plain Python ids, once
