@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from movierec.data.dataset import normalise_ids
+from movierec.data.idmap import IdMap
 from movierec.data.readers._table import read_table
 from movierec.exceptions import ConfigError, DataError, MovieRecError
 from movierec.models.base import FoldIn, Recommender
@@ -58,7 +59,8 @@ class LoadedRun:
 
     Attributes
     ----------
-    users, items : raw ids in index order (pandas Index).
+    idmap : raw ids <-> indices of users and items, in the run's index order; `users`,
+        `items` its two indexes.
     catalogue : per item, its raw id, title and side fields (DataFrame, index order).
     known : users x items, the items each known user is never recommended again.
     models : the names of the saved models; `best` the one best on validation.
@@ -71,10 +73,10 @@ class LoadedRun:
             raise DataError(f"{self.folder}: not a run folder with saved models (no {CATALOGUE}/items.csv); "
                             "run `movierec run` with save_models = true")
         users = read_table(catalogue / "users.csv", sep=",", required=["user"])
-        self.users = pd.Index(normalise_ids(users["user"]))
         self.catalogue = read_table(catalogue / "items.csv", sep=",", required=["item"])
         self.catalogue["item"] = normalise_ids(self.catalogue["item"])
-        self.items = pd.Index(self.catalogue["item"])
+        # the run's own index order, as written (IdMap.from_ids would sort again)
+        self.idmap = IdMap(pd.Index(normalise_ids(users["user"])), pd.Index(self.catalogue["item"]))
         self.known = sp.load_npz(catalogue / "known.npz").tocsr()
         metrics = json.loads((self.folder / "metrics.json").read_text())
         self.models = sorted(path.stem for path in (self.folder / "models").glob("*.pkl"))
@@ -89,12 +91,20 @@ class LoadedRun:
         self._load_lock = threading.Lock()
 
     @property
+    def users(self) -> pd.Index:
+        return self.idmap.users
+
+    @property
+    def items(self) -> pd.Index:
+        return self.idmap.items
+
+    @property
     def n_users(self) -> int:
-        return len(self.users)
+        return self.idmap.n_users
 
     @property
     def n_items(self) -> int:
-        return len(self.items)
+        return self.idmap.n_items
 
     def model(self, name: str | None = None) -> Recommender:
         """A saved model by name (None: the run's best), loaded once."""
