@@ -1,0 +1,80 @@
+"""Training and full-ranking speed of the sequence models (SASRec, BERT4Rec) on the CPU.
+
+For each data set (ml-100k's temporal split train part; the synthetic competition
+preset), trains each model at its defaults for `--epochs` epochs without validation
+(seconds per epoch), then ranks every item for every user (users per second).
+Writes benchmarks/results/bench_sequence.json.
+
+Usage::
+
+    MOVIEREC_DATA_DIR=../shared/data python benchmarks/bench_sequence.py [--datasets ml100k,competition] \
+        [--threads 2] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from movierec.atomic import atomic_write_bytes
+from movierec.data.readers import read_dataset
+from movierec.models.registry import create
+from movierec.ranking import recommend_batched
+from movierec.split import EncodedSplit, SplitSpec, make_split
+
+
+def load(name: str, data_dir: Path, work: Path) -> EncodedSplit:
+    if name == "ml100k":
+        dataset = read_dataset(data_dir / "ml-100k")
+    else:
+        folder = work / "synth-competition"
+        subprocess.run([sys.executable, "-m", "movierec.cli", "data", "synth", "--preset", "competition",
+                        "--out", str(folder)], check=True, stdout=subprocess.DEVNULL)
+        dataset = read_dataset(folder)
+    return EncodedSplit(make_split(dataset.interactions, SplitSpec("temporal", tail=2)), dataset)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="ml100k,competition")
+    parser.add_argument("--models", default="sasrec,bert4rec")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="benchmarks/results/bench_sequence.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data_dir = Path(os.environ.get("MOVIEREC_DATA_DIR", "../shared/data"))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="movierec-seq-") as folder:
+        for name in args.datasets.split(","):
+            data = load(name, data_dir, Path(folder))
+            for model_name in args.models.split(","):
+                model = create(model_name, epochs=args.epochs, device="cpu")
+                started = time.perf_counter()
+                model.fit(data.train, timestamps=data.timestamps("train"))
+                train_seconds = time.perf_counter() - started
+                users = np.arange(data.train.shape[0])
+                started = time.perf_counter()
+                recommend_batched(model.score, users, 10, exclude=data.train)
+                rank_seconds = time.perf_counter() - started
+                row = {"dataset": name, "model": model_name, "users": int(data.train.shape[0]),
+                       "items": int(data.train.shape[1]), "interactions": int(data.train.nnz),
+                       "epochs": args.epochs, "seconds_per_epoch": round(train_seconds / args.epochs, 1),
+                       "ranking_users_per_s": round(len(users) / rank_seconds), "threads": args.threads,
+                       "load_average": list(os.getloadavg())}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    atomic_write_bytes(Path(args.out), (json.dumps(rows, indent=1) + "\n").encode())
+
+
+if __name__ == "__main__":
+    main()
