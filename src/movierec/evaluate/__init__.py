@@ -1,6 +1,7 @@
-"""Full-ranking evaluation: pure metric functions and the batched evaluator."""
+"""Full-ranking evaluation: pure metric functions, the batched evaluator, and how sure a figure is
+(bootstrap intervals, paired comparisons, leaderboard risk; beyond-accuracy metrics in `beyond`)."""
 
-from movierec.evaluate.evaluator import Evaluation, evaluate, evaluate_lists
+from movierec.evaluate.evaluator import Evaluation, evaluate, evaluate_lists, per_user_metrics
 from movierec.evaluate.metrics import coverage, hits_matrix, ndcg_at_k, recall_at_k, recall_normalized_at_k
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "evaluate_lists",
     "hits_matrix",
     "ndcg_at_k",
+    "per_user_metrics",
     "recall_at_k",
     "recall_normalized_at_k",
 ]

@@ -61,17 +61,22 @@ def evaluate_lists(
     scores: np.ndarray | None = None,
 ) -> Evaluation:
     """Score ready-made ranked lists (`items[i]` for `users[i]`; -1 pads short lists)."""
+    per_metric = per_user_metrics(items, truth, users=users, k=k)
+    summary = {name: float(values.mean()) if len(values) else 0.0 for name, values in per_metric.items()}
+    summary[f"coverage@{k}"] = metrics.coverage(items[:, :k], truth.shape[1])
+    summary["users"] = float(len(users))
+    return Evaluation(summary, users, items, scores if scores is not None else np.zeros(items.shape, np.float32))
+
+
+def per_user_metrics(items: np.ndarray, truth: sp.csr_matrix, *, users: np.ndarray, k: int = 10) -> dict[str, np.ndarray]:
+    """Each accuracy metric of the lists, one value per user of `users` (what intervals resample)."""
     truth_rows = truth[users]
     n_relevant = np.diff(truth_rows.indptr)
     hits = metrics.hits_matrix(items[:, :k], truth_rows)
-    per_metric = {
+    return {
         f"recall@{k}": metrics.recall_normalized_at_k(hits, n_relevant, k),
         f"recall_plain@{k}": metrics.recall_at_k(hits, n_relevant, k),
         f"ndcg@{k}": metrics.ndcg_at_k(hits, n_relevant, k),
         f"precision@{k}": metrics.precision_at_k(hits, k),
         f"hit_rate@{k}": metrics.hit_rate_at_k(hits, k),
     }
-    summary = {name: float(values.mean()) if len(values) else 0.0 for name, values in per_metric.items()}
-    summary[f"coverage@{k}"] = metrics.coverage(items[:, :k], truth.shape[1])
-    summary["users"] = float(len(users))
-    return Evaluation(summary, users, items, scores if scores is not None else np.zeros(items.shape, np.float32))

@@ -1,0 +1,124 @@
+"""How sure a figure is: bootstrap intervals over users and paired model comparisons.
+
+A test figure is a mean over test users, and the users are a sample: resampling them
+(the bootstrap) says how far the mean could move with other users. Two models scored
+on the same users are compared per user (paired), which removes the user-to-user
+spread that both share and detects far smaller differences than two separate
+intervals would. Every random draw takes a seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from movierec.exceptions import ConfigError
+
+RESAMPLES = 1000
+CHUNK = 64  # bootstrap resamples drawn at once (bounded memory for many users)
+
+
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`model` against the reference model, per user: mean(model - reference) and its interval."""
+
+    model: str
+    difference: Interval
+    p_value: float  # Wilcoxon signed-rank, two-sided, before correction
+    p_adjusted: float  # Holm-corrected over every comparison made together
+    verdict: str  # "better", "worse" or "no detectable difference" (for `model`)
+
+
+def bootstrap_means(values: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """Means of `resamples` resamples (with replacement) of the rows of `values`.
+
+    `values` is (n,) or (n, m): with columns, each resample keeps the rows together, so
+    m models scored on the same users are resampled alike (what a paired view needs).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    if n == 0:
+        raise ConfigError("bootstrap needs at least one user; got none")
+    if resamples < 1:
+        raise ConfigError(f"resamples must be at least 1, got {resamples}")
+    rng = np.random.default_rng(seed)
+    means = []
+    for start in range(0, resamples, CHUNK):
+        draws = rng.integers(0, n, size=(min(CHUNK, resamples - start), n))
+        means.append(values[draws].mean(axis=1))
+    return np.concatenate(means)
+
+
+def bootstrap_interval(values: np.ndarray, *, level: float = 0.95, resamples: int = RESAMPLES,
+                       seed: int = 0) -> Interval:
+    """The mean of `values` and its percentile bootstrap interval at `level`."""
+    _check_level(level)
+    values = np.asarray(values, dtype=np.float64)
+    means = bootstrap_means(values, resamples=resamples, seed=seed)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return Interval(float(values.mean()), float(low), float(high))
+
+
+def compare_paired(per_user: dict[str, np.ndarray], reference: str, *, level: float = 0.95,
+                   resamples: int = RESAMPLES, seed: int = 0) -> list[Comparison]:
+    """Every model of `per_user` against `reference`, on the same users.
+
+    The p-values (Wilcoxon signed-rank on the per-user differences) are Holm-corrected
+    over the comparisons made here, and a verdict other than "no detectable difference"
+    needs the corrected p-value below 1 - `level`. Identical per-user figures are never
+    a difference.
+    """
+    _check_level(level)
+    if reference not in per_user:
+        raise ConfigError(f"reference model {reference!r} is not among {sorted(per_user)}")
+    base = np.asarray(per_user[reference], dtype=np.float64)
+    others = [name for name in per_user if name != reference]
+    for name in others:
+        if len(per_user[name]) != len(base):
+            raise ConfigError(f"{name!r} has {len(per_user[name])} users, {reference!r} {len(base)}: "
+                              "a paired comparison needs the same users")
+    differences = {name: np.asarray(per_user[name], dtype=np.float64) - base for name in others}
+    p_values = np.array([_signed_rank_p(d) for d in differences.values()])
+    adjusted = holm(p_values)
+    tail = (1 - level) / 2
+    out = []
+    for (name, diff), p, p_adj in zip(differences.items(), p_values, adjusted):
+        means = bootstrap_means(diff, resamples=resamples, seed=seed)
+        low, high = np.quantile(means, [tail, 1 - tail])
+        mean = float(diff.mean())
+        significant = p_adj < 1 - level and mean != 0.0
+        verdict = ("better" if mean > 0 else "worse") if significant else "no detectable difference"
+        out.append(Comparison(name, Interval(mean, float(low), float(high)), float(p), float(p_adj), verdict))
+    return out
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down correction of a family of p-values (same order as given)."""
+    p_values = np.asarray(p_values, dtype=np.float64)
+    m = len(p_values)
+    order = np.argsort(p_values, kind="stable")
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p_values[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
+
+
+def _signed_rank_p(difference: np.ndarray) -> float:
+    if not np.any(difference != 0):
+        return 1.0  # identical figures for every user: nothing to detect
+    return float(stats.wilcoxon(difference, zero_method="wilcox", alternative="two-sided").pvalue)
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise ConfigError(f"confidence level must be between 0 and 1, got {level}")

@@ -1,0 +1,72 @@
+"""Leaderboard risk: how much a model chosen on half the users tells about the other half.
+
+The competition scored a public half of the hidden users during the contest and a
+private half at the end; a model picked because it led on the public half often led
+by luck, and lost ground on the private one. Repeating random 50:50 halvings of the
+test users measures that risk for a given set of models: how often the public leader
+is also the private leader, and how much the leader's figure drops from its public to
+its private half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from movierec.exceptions import ConfigError
+
+REPEATS = 1000
+
+
+@dataclass(frozen=True)
+class LeaderboardRisk:
+    models: tuple[str, ...]
+    repeats: int
+    same_leader: float  # share of halvings whose public leader also leads the private half
+    public_to_private: float  # mean private - public figure of the public leader
+    public_to_private_low: float  # 5th percentile of that change
+    chosen_share: dict[str, float]  # how often each model leads the public half
+    fixed_choice: str | None  # a model chosen beforehand (e.g. best on validation), if any
+    fixed_choice_best_private: float | None  # how often it leads the private half
+
+
+def leaderboard_risk(per_user: dict[str, np.ndarray], *, repeats: int = REPEATS, seed: int = 0,
+                     fixed_choice: str | None = None) -> LeaderboardRisk:
+    """Simulate `repeats` public/private halvings of the users of `per_user` (model -> per-user figure).
+
+    `fixed_choice` names a model chosen without the test users (the run's best on
+    validation): how often it is the private leader is reported beside the public pick.
+    """
+    names = tuple(per_user)
+    if len(names) < 2:
+        raise ConfigError(f"leaderboard risk compares at least two models; got {list(names)}")
+    if fixed_choice is not None and fixed_choice not in per_user:
+        raise ConfigError(f"fixed choice {fixed_choice!r} is not among {list(names)}")
+    scores = np.column_stack([np.asarray(per_user[name], dtype=np.float64) for name in names])  # (users, models)
+    n = len(scores)
+    if n < 2:
+        raise ConfigError(f"leaderboard risk needs at least two users; got {n}")
+    rng = np.random.default_rng(seed)
+    # a random half per repeat: the first n // 2 of a random permutation
+    order = rng.permuted(np.tile(np.arange(n), (repeats, 1)), axis=1)
+    public = np.zeros((repeats, n), dtype=bool)
+    np.put_along_axis(public, order[:, : n // 2], True, axis=1)
+    public_means = public @ scores / public.sum(axis=1, keepdims=True)
+    private_means = ~public @ scores / (~public).sum(axis=1, keepdims=True)
+    leader = public_means.argmax(axis=1)
+    rows = np.arange(repeats)
+    change = private_means[rows, leader] - public_means[rows, leader]
+    fixed_best = None
+    if fixed_choice is not None:
+        fixed_best = float((private_means.argmax(axis=1) == names.index(fixed_choice)).mean())
+    return LeaderboardRisk(
+        models=names,
+        repeats=repeats,
+        same_leader=float((private_means.argmax(axis=1) == leader).mean()),
+        public_to_private=float(change.mean()),
+        public_to_private_low=float(np.quantile(change, 0.05)),
+        chosen_share={name: float((leader == i).mean()) for i, name in enumerate(names)},
+        fixed_choice=fixed_choice,
+        fixed_choice_best_private=fixed_best,
+    )
