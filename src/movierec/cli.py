@@ -53,7 +53,8 @@ def run(
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML file; options given here override it."),
 ) -> None:
-    """Tune every model on validation, test it, and write a run folder with a submission."""
+    """Tune every model on validation, test it, and write a run folder with a submission and report.html."""
+    from movierec.analysis.html_report import write_html_report
     from movierec.config import RunConfig, load_config, with_options
     from movierec.pipeline import run as run_pipeline
 
@@ -63,6 +64,7 @@ def run(
             data_dir=_text(data_dir), split_dir=_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
             out=_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
         result = run_pipeline(settings, log=lambda message: console.print(message, soft_wrap=True, highlight=False))
+        write_html_report([result.out], result.out / "report.html", seed=settings.seed)
     except (MovieRecError, OSError) as error:
         _fail(error)
         return
@@ -101,6 +103,35 @@ def score(
     for note in notes:
         console.log(f"note: {note}")
     console.print_json(json.dumps(evaluation.metrics))
+
+
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run folders written by `movierec run`."),
+    lists: list[str] = typer.Option([], "--lists", help="NAME=FILE: a list file (user,item[,rank]) scored "
+                                    "against the first run's test items, as one more column. Repeatable."),
+    out: Path | None = typer.Option(None, "--out", help="Default: report.html in the run folder (one run) "
+                                    "or in the current folder (several)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the public/private halvings."),
+) -> None:
+    """An HTML page comparing the runs' lists: intervals, paired tests, leaderboard risk, plots."""
+    from movierec.analysis.html_report import write_html_report
+
+    try:
+        extra = {}
+        for entry in lists:
+            name, sep, path = entry.partition("=")
+            if not sep or not name or not path:
+                raise ConfigError(f"--lists takes NAME=FILE, got {entry!r}")
+            extra[name] = Path(path)
+        if seed < 0:
+            raise ConfigError(f"--seed must be a whole number >= 0, got {seed}")
+        target = out or (runs[0] / "report.html" if len(runs) == 1 else Path("report.html"))
+        written = write_html_report(runs, target, lists=extra, seed=seed)
+    except (MovieRecError, OSError) as error:
+        _fail(error)
+        return
+    console.print(f"report: {written}")
 
 
 @app.command()

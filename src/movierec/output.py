@@ -2,7 +2,8 @@
 
 The catalogue (``catalogue/``) is what a loaded run needs to serve its models
 (:mod:`movierec.serving`): the raw ids of users and items in index order, the items'
-titles and side fields for display, and the known items masked at test time.
+titles and side fields for display, and the known items masked at test time; with the
+hidden test items beside them it is also what `movierec report` scores the lists against.
 """
 
 from __future__ import annotations
@@ -69,10 +70,11 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_catalogue(folder: Path, idmap: IdMap, known: sp.csr_matrix, dataset: Dataset | None) -> None:
+def write_catalogue(folder: Path, idmap: IdMap, known: sp.csr_matrix, dataset: Dataset | None, *,
+                    test: sp.csr_matrix | None = None) -> None:
     """`users.csv` and `items.csv` (raw ids in index order; items with title and side
-    fields, several values joined by "|") and `known.npz` (users x items, the items
-    masked at test time) under `folder`."""
+    fields, several values joined by "|"), `known.npz` (users x items, the items
+    masked at test time) and `test.npz` (the hidden test items, for the report) under `folder`."""
     write_csv(pd.DataFrame({"user": idmap.users.to_numpy()}), folder / "users.csv")
     items = pd.DataFrame({"item": idmap.items.to_numpy()})
     if dataset is not None:
@@ -83,6 +85,12 @@ def write_catalogue(folder: Path, idmap: IdMap, known: sp.csr_matrix, dataset: D
             values = field.values.astype({"value": str}).groupby("id")["value"].agg("|".join)
             items[name] = values.reindex(items["item"]).to_numpy()
     write_csv(items, folder / "items.csv")
+    _write_npz(known, folder / "known.npz")
+    if test is not None:
+        _write_npz(test, folder / "test.npz")
+
+
+def _write_npz(matrix: sp.csr_matrix, path: Path) -> None:
     buffer = io.BytesIO()
-    sp.save_npz(buffer, sp.csr_matrix(known, dtype=np.float32))
-    atomic_write_bytes(folder / "known.npz", buffer.getvalue())
+    sp.save_npz(buffer, sp.csr_matrix(matrix, dtype=np.float32))
+    atomic_write_bytes(path, buffer.getvalue())

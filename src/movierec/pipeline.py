@@ -53,6 +53,7 @@ class ModelResult:
     trials: list[dict[str, Any]]
     fit_seconds: float
     test_evaluation: Evaluation = field(repr=False)
+    curve: list[dict[str, Any]] = field(default_factory=list)  # per-epoch record of the chosen fit
 
 
 @dataclass
@@ -154,7 +155,14 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
         f"({history_note}, {seconds:.1f}s)")
     if config.save_models:
         model.save(Path(config.out) / "models" / f"{name}.pkl")
-    return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test)
+    return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test,
+                       training_curve(best_model))
+
+
+def training_curve(model: Recommender) -> list[dict[str, Any]]:
+    """The per-epoch record (loss, validation recall) of a model trained in epochs; [] otherwise."""
+    result = getattr(model, "train_result_", None)  # set by the shared torch loop
+    return [dict(record) for record in result.history] if result is not None else []
 
 
 def fit(model: Recommender, data: EncodedSplit, history: str,
@@ -224,7 +232,7 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
 def write_run(out: Path, config: RunConfig, data: EncodedSplit, results: dict[str, ModelResult],
               best: str, checksum: str, seconds: float) -> None:
     """The run folder: metrics.json, recommendations/, submission.csv, config.toml, report.md,
-    and with the models (models/) the catalogue that serving them needs."""
+    and the catalogue that serving its models (models/) and `movierec report` need."""
     for name, result in results.items():
         evaluation = result.test_evaluation
         frame = recommendations_frame(data.idmap, evaluation.users, evaluation.items, evaluation.scores)
@@ -241,13 +249,12 @@ def write_run(out: Path, config: RunConfig, data: EncodedSplit, results: dict[st
         "notes": data.notes,
         "models": {
             name: {"params": r.params, "refit_params": r.refit_params, "valid": r.valid, "test": r.test,
-                   "seconds": round(r.fit_seconds, 2), "trials": r.trials}
+                   "seconds": round(r.fit_seconds, 2), "trials": r.trials, "curve": r.curve}
             for name, r in results.items()
         },
     }
     write_json(metrics, out / "metrics.json")
-    if config.save_models:
-        write_catalogue(out / CATALOGUE, data.idmap, data.train_valid, data.dataset)
+    write_catalogue(out / CATALOGUE, data.idmap, data.train_valid, data.dataset, test=data.test)
     write_text(config.to_toml(), out / "config.toml")
     write_text(checksum + "\n", out / "split.sha256")
     k = config.k

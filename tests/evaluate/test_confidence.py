@@ -4,7 +4,13 @@ a planted difference and never call identical lists different."""
 import numpy as np
 import pytest
 
-from movierec.evaluate.confidence import bootstrap_interval, bootstrap_means, compare_paired, holm
+from movierec.evaluate.confidence import (
+    bootstrap_interval,
+    bootstrap_intervals,
+    bootstrap_means,
+    compare_paired,
+    holm,
+)
 from movierec.exceptions import ConfigError
 
 
@@ -15,6 +21,14 @@ def test_the_bootstrap_interval_of_a_mean_matches_the_normal_closed_form():
     assert interval.mean == pytest.approx(values.mean())
     assert interval.low == pytest.approx(values.mean() - half, abs=0.1 * half)
     assert interval.high == pytest.approx(values.mean() + half, abs=0.1 * half)
+
+
+def test_intervals_of_several_columns_equal_one_column_at_a_time():
+    rng = np.random.default_rng(2)
+    a, b = rng.random(300), rng.random(300)
+    both = bootstrap_intervals({"a": a, "b": b}, seed=5)
+    assert both["a"] == bootstrap_interval(a, seed=5)  # the same resamples, the same rows
+    assert both["b"].low < both["b"].mean < both["b"].high
 
 
 def test_the_same_seed_gives_the_same_resamples_and_columns_are_resampled_together():

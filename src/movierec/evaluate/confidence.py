@@ -17,7 +17,7 @@ from scipy import stats
 from movierec.exceptions import ConfigError
 
 RESAMPLES = 1000
-CHUNK = 64  # bootstrap resamples drawn at once (bounded memory for many users)
+CHUNK_VALUES = 4_000_000  # resampled values held at once (bounded memory for many users)
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,10 @@ def bootstrap_means(values: np.ndarray, *, resamples: int = RESAMPLES, seed: int
     if resamples < 1:
         raise ConfigError(f"resamples must be at least 1, got {resamples}")
     rng = np.random.default_rng(seed)
+    chunk = max(1, CHUNK_VALUES // values[:1].size // n)
     means = []
-    for start in range(0, resamples, CHUNK):
-        draws = rng.integers(0, n, size=(min(CHUNK, resamples - start), n))
+    for start in range(0, resamples, chunk):
+        draws = rng.integers(0, n, size=(min(chunk, resamples - start), n))
         means.append(values[draws].mean(axis=1))
     return np.concatenate(means)
 
@@ -67,6 +68,18 @@ def bootstrap_interval(values: np.ndarray, *, level: float = 0.95, resamples: in
     tail = (1 - level) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return Interval(float(values.mean()), float(low), float(high))
+
+
+def bootstrap_intervals(columns: dict[str, np.ndarray], *, level: float = 0.95, resamples: int = RESAMPLES,
+                        seed: int = 0) -> dict[str, Interval]:
+    """:func:`bootstrap_interval` of several per-user figures of the same users, from one set of resamples."""
+    _check_level(level)
+    names = list(columns)
+    values = np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in names])
+    means = bootstrap_means(values, resamples=resamples, seed=seed)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail], axis=0)
+    return {name: Interval(float(values[:, i].mean()), float(low[i]), float(high[i])) for i, name in enumerate(names)}
 
 
 def compare_paired(per_user: dict[str, np.ndarray], reference: str, *, level: float = 0.95,

@@ -17,6 +17,7 @@ import numpy as np
 from movierec.exceptions import ConfigError
 
 REPEATS = 1000
+CHUNK_VALUES = 4_000_000  # user memberships drawn at once
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,13 @@ def leaderboard_risk(per_user: dict[str, np.ndarray], *, repeats: int = REPEATS,
     if n < 2:
         raise ConfigError(f"leaderboard risk needs at least two users; got {n}")
     rng = np.random.default_rng(seed)
-    # a random half per repeat: the first n // 2 of a random permutation
-    order = rng.permuted(np.tile(np.arange(n), (repeats, 1)), axis=1)
-    public = np.zeros((repeats, n), dtype=bool)
-    np.put_along_axis(public, order[:, : n // 2], True, axis=1)
-    public_means = public @ scores / public.sum(axis=1, keepdims=True)
-    private_means = ~public @ scores / (~public).sum(axis=1, keepdims=True)
+    public_means, private_means = [], []
+    for start in range(0, repeats, max(1, CHUNK_VALUES // n)):  # bounded memory for many users
+        size = min(max(1, CHUNK_VALUES // n), repeats - start)
+        public = rng.random((size, n)).argsort(axis=1) < n // 2  # a random half of the users per row
+        public_means.append(public @ scores / (n // 2))
+        private_means.append(~public @ scores / (n - n // 2))
+    public_means, private_means = np.concatenate(public_means), np.concatenate(private_means)
     leader = public_means.argmax(axis=1)
     rows = np.arange(repeats)
     change = private_means[rows, leader] - public_means[rows, leader]

@@ -1,0 +1,175 @@
+"""`report.html`: one self-contained page comparing the lists of one or more runs.
+
+Everything is recomputed from the run folders (:mod:`movierec.analysis.run_lists`):
+accuracy with bootstrap intervals over test users, beyond-accuracy figures, paired
+comparisons of the best model with each other one, the leaderboard risk of choosing
+on half the users, and the plots. Images are inline PNGs (data: URIs), so the page
+needs no network and prints as it shows. Lists are compared only with lists of the
+same split (same checksum): runs of different splits get a section each.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from movierec.analysis import report_plots as plots
+from movierec.analysis.run_lists import RunFolder, ScoredLists
+from movierec.atomic import atomic_write_bytes
+from movierec.evaluate import beyond
+from movierec.evaluate.confidence import bootstrap_intervals, compare_paired
+from movierec.evaluate.leaderboard import leaderboard_risk
+from movierec.exceptions import ConfigError
+
+ACCURACY = ("recall@{k}", "recall_plain@{k}", "ndcg@{k}", "precision@{k}", "hit_rate@{k}")
+BEYOND = ("novelty", "popularity", "popularity_lift", "genre_diversity")
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; padding: 0 1rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+td.better { color: #17692a; } td.worse { color: #a4161a; }
+img { max-width: 100%; height: auto; display: block; margin: 0.5rem 0 1.5rem; }
+.note { color: #555; font-size: 0.9rem; max-width: 60rem; }
+@media print { body { margin: 0; max-width: none; } h2 { break-before: page; } img { break-inside: avoid; } }
+"""
+
+
+def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: dict[str, Path] | None = None,
+                      level: float = 0.95, resamples: int = 1000, repeats: int = 1000, seed: int = 0) -> Path:
+    """Write the report of the run `folders` (and extra list files, label -> path, scored
+    against the first run's test items) to `out`; returns `out`."""
+    if not folders:
+        raise ConfigError("the report needs at least one run folder")
+    runs = [RunFolder.read(folder) for folder in folders]
+    several = len(runs) > 1
+    groups: dict[str, tuple[RunFolder, list[ScoredLists]]] = {}
+    for run in runs:
+        scored = [run.scored(model, f"{run.name}/{model}" if several else model) for model in run.models]
+        checksum = run.metrics.get("split_checksum", run.name)
+        if checksum in groups:
+            groups[checksum][1].extend(scored)
+        else:
+            groups[checksum] = (run, scored)
+    for label, path in (lists or {}).items():
+        first = runs[0]
+        groups[first.metrics.get("split_checksum", first.name)][1].append(first.score_lists(path, label))
+    body = [f"<h1>movierec report</h1>{_runs_table(runs)}"]
+    for run, scored in groups.values():
+        body.append(_split_section(run, scored, several or len(groups) > 1, level=level, resamples=resamples,
+                                   repeats=repeats, seed=seed))
+    for run in runs:
+        body.append(_tuning_section(run))
+    page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>movierec report</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
+    out = Path(out)
+    atomic_write_bytes(out, page.encode())
+    return out
+
+
+def _split_section(run: RunFolder, scored: list[ScoredLists], titled: bool, *, level: float, resamples: int,
+                   repeats: int, seed: int) -> str:
+    k = run.k
+    accuracy = [name.format(k=k) for name in ACCURACY]
+    key = accuracy[0]
+    parts = [f"<h2>Test users of {html.escape(run.name)}</h2>" if titled else "<h2>Accuracy</h2>",
+             f"<p class='note'>{len(scored[0].users)} test users; means with {level:.0%} bootstrap intervals "
+             f"({resamples} resamples of the users, seed {seed}). Recall@{k} is hits / min({k}, hidden items).</p>"]
+    rows = []
+    for lists in scored:
+        intervals = bootstrap_intervals({m: lists.per_user[m] for m in accuracy}, level=level, resamples=resamples,
+                                        seed=seed)
+        rows.append([lists.label] + [f"{iv.mean:.4f} <small>[{iv.low:.4f}, {iv.high:.4f}]</small>"
+                                     for iv in intervals.values()])
+    parts.append(_table(["lists", *accuracy], rows))
+    beyond_names = [m for m in BEYOND if m in scored[0].per_user]
+    rows = [[lists.label, *(f"{np.nanmean(lists.per_user[m]):.3f}" for m in beyond_names),
+             *(f"{value:.3f}" for value in lists.catalogue_level.values())] for lists in scored]
+    parts += ["<h3>Beyond accuracy</h3>",
+              "<p class='note'>novelty: mean -log2(share of users who have the item); popularity: mean users per "
+              "listed item, and its ratio to the user's own history (lift); genre diversity: mean pairwise "
+              "cosine distance of the listed items' genres; coverage: share of the catalogue listed to anyone; "
+              "exposure Gini: 0 when every item is listed equally often.</p>",
+              _table(["lists", *beyond_names, *scored[0].catalogue_level], rows)]
+    if len(scored) > 1:
+        parts.append(_comparisons(scored, key, level=level, resamples=resamples, seed=seed))
+        parts.append(_leaderboard(run, scored, key, repeats=repeats, seed=seed))
+    popularity = beyond.item_popularity(run.known)
+    history = run.history_lengths(scored[0].users)
+    parts += ["<h3>Plots</h3>",
+              _image(plots.by_user_activity(scored, history, key), f"{key} by user activity"),
+              _image(plots.by_item_popularity(scored, run.test, popularity), "hidden items found by item popularity"),
+              _image(plots.popularity_distribution(scored, popularity[run.known.indices], popularity),
+                     "recommended popularity against the histories'")]
+    return "".join(parts)
+
+
+def _comparisons(scored: list[ScoredLists], key: str, *, level: float, resamples: int, seed: int) -> str:
+    best = max(scored, key=lambda lists: float(np.mean(lists.per_user[key])))
+    results = compare_paired({lists.label: lists.per_user[key] for lists in scored}, best.label, level=level,
+                             resamples=resamples, seed=seed)
+    rows = [[c.model, f"{c.difference.mean:+.4f} <small>[{c.difference.low:+.4f}, {c.difference.high:+.4f}]</small>",
+             f"{c.p_value:.3g}", f"{c.p_adjusted:.3g}", (c.verdict, c.verdict.split()[0])] for c in results]
+    return (f"<h3>Paired against {html.escape(best.label)} (best {key} on test)</h3>"
+            f"<p class='note'>Per-user difference (model - {html.escape(best.label)}) with its paired bootstrap "
+            f"interval; Wilcoxon signed-rank p-value, Holm-corrected over the {len(results)} comparisons; "
+            f"a verdict needs the corrected p below {1 - level:.2f}.</p>"
+            + _table(["lists", f"difference in {key}", "p", "p (Holm)", "verdict"], rows))
+
+
+def _leaderboard(run: RunFolder, scored: list[ScoredLists], key: str, *, repeats: int, seed: int) -> str:
+    labels = [lists.label for lists in scored]
+    chosen = run.metrics.get("best_model")
+    fixed = chosen if chosen in labels else None
+    risk = leaderboard_risk({lists.label: lists.per_user[key] for lists in scored}, repeats=repeats, seed=seed,
+                            fixed_choice=fixed)
+    lines = [f"In {risk.repeats} random 50:50 splits of the test users into a public and a private half, the "
+             f"model leading the public half led the private half too in <b>{risk.same_leader:.0%}</b> of them; "
+             f"its {key} changed by {risk.public_to_private:+.4f} on average from public to private "
+             f"(5th percentile {risk.public_to_private_low:+.4f})."]
+    if fixed is not None:
+        lines.append(f" The model chosen on validation, {html.escape(fixed)}, led the private half in "
+                     f"<b>{risk.fixed_choice_best_private:.0%}</b> of them.")
+    rows = [[name, f"{share:.1%}"] for name, share in risk.chosen_share.items()]
+    return ("<h3>Leaderboard risk</h3><p class='note'>" + "".join(lines) + "</p>"
+            + _table(["lists", "leads the public half"], rows))
+
+
+def _tuning_section(run: RunFolder) -> str:
+    k = run.k
+    parts = [f"<h2>Tuning: {html.escape(run.name)}</h2>"]
+    for name, model in run.metrics["models"].items():
+        image = plots.validation_curve(name, model.get("trials", []), model.get("curve", []), f"recall@{k}")
+        if image is not None:
+            parts.append(_image(image, f"{name}: validation curve"))
+        weights = (model.get("refit_params") or {}).get("weights")
+        if name == "ensemble" and isinstance(weights, dict) and weights:
+            parts.append(_image(plots.ensemble_weights(weights), "ensemble weights"))
+    if len(parts) == 1:
+        parts.append("<p class='note'>No model of this run was tuned over more than one point.</p>")
+    return "".join(parts)
+
+
+def _runs_table(runs: list[RunFolder]) -> str:
+    rows = [[run.name, run.metrics.get("setting", ""), run.metrics.get("best_model", ""),
+             str(run.k), f"<code>{run.metrics.get('split_checksum', '')[:12]}</code>"] for run in runs]
+    return _table(["run", "setting", "best on validation", "k", "split"], rows)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    def cell(value) -> str:
+        if isinstance(value, tuple):  # (text, css class)
+            return f"<td class='{value[1]}'>{html.escape(value[0])}</td>"
+        return f"<td>{value}</td>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(cell(v) if i else f"<td>{html.escape(str(v))}</td>" for i, v in enumerate(row))
+                   + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _image(data: bytes, alt: str) -> str:
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"

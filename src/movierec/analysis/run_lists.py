@@ -1,0 +1,121 @@
+"""A run folder's lists read back and scored per user: what the HTML report is made of.
+
+A run folder keeps, besides its lists (``recommendations/<model>.csv``), the catalogue
+(raw ids in index order, titles and side fields), the items known at test time and
+the hidden test items (:mod:`movierec.output`). From those alone every per-user
+figure can be recomputed without the models or the data set: accuracy, novelty,
+popularity, diversity. A list file from another library (e.g. RecBole's, as
+`movierec score` reads it) is scored the same way against the run's test items.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from movierec.data.dataset import normalise_ids
+from movierec.data.idmap import IdMap
+from movierec.data.readers._table import read_table
+from movierec.evaluate import beyond, per_user_metrics
+from movierec.evaluate.metrics import coverage
+from movierec.evaluate.score_file import read_lists
+from movierec.exceptions import DataError
+from movierec.output import CATALOGUE
+
+GENRE_FIELD = "genre"
+
+
+@dataclass
+class ScoredLists:
+    """One model's (or one file's) top-k lists for the test users, scored per user."""
+
+    label: str  # how the report names it: the model, or "run/model" beside other runs
+    run: str
+    users: np.ndarray  # test users (indices), one row each
+    items: np.ndarray  # (n_users, k), -1 for empty slots
+    per_user: dict[str, np.ndarray]  # metric -> one value per user
+    catalogue_level: dict[str, float]  # coverage and exposure Gini: one figure per list set
+
+
+@dataclass
+class RunFolder:
+    """What a run folder holds, read once: its metrics, catalogue, known and test items."""
+
+    folder: Path
+    metrics: dict[str, Any]
+    idmap: IdMap
+    items: pd.DataFrame  # per item in index order: raw id, title and side fields
+    known: sp.csr_matrix  # users x items, masked at test time (the history the lists came from)
+    test: sp.csr_matrix  # users x items, the hidden test items
+    genres: sp.csr_matrix | None = field(default=None)  # items x genres, when the run had them
+
+    @classmethod
+    def read(cls, folder: Path | str) -> RunFolder:
+        folder = Path(folder)
+        catalogue = folder / CATALOGUE
+        for needed in (folder / "metrics.json", catalogue / "items.csv", catalogue / "test.npz"):
+            if not needed.is_file():
+                raise DataError(f"{folder}: not a movierec run folder with a catalogue (no {needed.relative_to(folder)}); "
+                                "make one with `movierec run --out DIR`")
+        users = read_table(catalogue / "users.csv", sep=",", required=["user"])
+        items = read_table(catalogue / "items.csv", sep=",", required=["item"])
+        items["item"] = normalise_ids(items["item"])
+        idmap = IdMap(pd.Index(normalise_ids(users["user"])), pd.Index(items["item"]))
+        known = sp.load_npz(catalogue / "known.npz").tocsr()
+        test = sp.load_npz(catalogue / "test.npz").tocsr()
+        metrics = json.loads((folder / "metrics.json").read_text())
+        return cls(folder, metrics, idmap, items, known, test, _genres(items))
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def k(self) -> int:
+        return int(self.metrics.get("k", 10))
+
+    @property
+    def models(self) -> list[str]:
+        """Models with written lists, in the run's order."""
+        written = {path.stem for path in (self.folder / "recommendations").glob("*.csv")}
+        return [name for name in self.metrics["models"] if name in written]
+
+    def scored(self, model: str, label: str | None = None) -> ScoredLists:
+        return self.score_lists(self.folder / "recommendations" / f"{model}.csv", label or model)
+
+    def score_lists(self, path: Path | str, label: str) -> ScoredLists:
+        """Score a list file (user,item[,rank][,score] in raw ids) against this run's test items."""
+        users, items, _ = read_lists(path, self.idmap, self.test, self.k)
+        per_user = per_user_metrics(items, self.test, users=users, k=self.k)
+        popularity = beyond.item_popularity(self.known)
+        per_user["novelty"] = beyond.novelty(items, popularity, self.known.shape[0])
+        per_user["popularity"] = beyond.recommended_popularity(items, popularity)
+        per_user["popularity_lift"] = beyond.popularity_lift(items, popularity, self.known[users])
+        if self.genres is not None:
+            per_user["genre_diversity"] = beyond.intra_list_diversity(items, self.genres)
+        level = {f"coverage@{self.k}": coverage(items, self.idmap.n_items),
+                 "exposure_gini": beyond.exposure_gini(items, self.idmap.n_items)}
+        return ScoredLists(label, self.name, users, items, per_user, level)
+
+    def history_lengths(self, users: np.ndarray) -> np.ndarray:
+        return np.diff(self.known.indptr)[users]
+
+
+def _genres(items: pd.DataFrame) -> sp.csr_matrix | None:
+    """Items x genres multi-hot from the catalogue's "|"-joined genre column, if any."""
+    if GENRE_FIELD not in items:
+        return None
+    values = items[GENRE_FIELD].fillna("").astype(str).str.split("|")
+    exploded = values.explode()
+    exploded = exploded[exploded != ""]
+    codes, names = pd.factorize(exploded)
+    if not len(names):
+        return None
+    rows = exploded.index.to_numpy()
+    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, codes)), shape=(len(items), len(names)))

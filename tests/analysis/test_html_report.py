@@ -1,0 +1,98 @@
+"""The HTML report of a real run (pop, EASE, FM, reranker, ensemble on the fixed mixed
+split), opened in a real headless Chromium: every image loads, no console errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from movierec.analysis.html_report import write_html_report
+from movierec.analysis.run_lists import RunFolder
+from movierec.cli import app
+from movierec.config import RunConfig
+from movierec.exceptions import DataError
+from movierec.pipeline import run
+from tests.synthetic import quiet
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+RERANK = {"members": "ease", "member_params": {"ease": {"l2": 300.0}}, "n_candidates": 30, "iterations": 20,
+          "thread_count": 1}
+
+
+@pytest.fixture(scope="module")
+def report_run(splits_dir: Path, data_dir: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "mixed"
+    config = RunConfig(data="ml-100k", data_dir=str(data_dir), split_dir=str(splits_dir / "ml100k-mixed-s0"),
+                       models=("pop", "ease", "fm", "rerank"), ensemble=True, refit=False, out=str(out),
+                       params={"ease": {"l2": [200.0, 300.0, 500.0]}, "fm": {"epochs": 3, "device": "cpu"},
+                               "rerank": RERANK})
+    run(config, log=quiet)
+    write_html_report([out], out / "report.html")  # what `movierec run` does after the pipeline
+    return out
+
+
+def test_the_page_is_self_contained_and_has_every_section(report_run):
+    page = (report_run / "report.html").read_text()
+    for model in ("pop", "ease", "fm", "rerank", "ensemble"):
+        assert f"<td>{model}</td>" in page
+    for section in ("Beyond accuracy", "Paired against", "Leaderboard risk", "by user activity",
+                    "ease: validation curve", "fm: validation curve"):
+        assert section in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched at view time
+
+
+def test_the_lists_read_back_score_what_the_run_measured(report_run):
+    folder = RunFolder.read(report_run)
+    measured = json.loads((report_run / "metrics.json").read_text())["models"]
+    for model in folder.models:
+        scored = folder.scored(model)
+        for metric in ("recall@10", "ndcg@10", "hit_rate@10"):
+            assert scored.per_user[metric].mean() == pytest.approx(measured[model]["test"][metric], abs=1e-12)
+        assert scored.catalogue_level["coverage@10"] == pytest.approx(measured[model]["test"]["coverage@10"])
+
+
+def test_two_runs_and_a_foreign_list_file_side_by_side(report_run, tmp_path):
+    other = tmp_path / "again"
+    shutil.copytree(report_run, other)
+    foreign = tmp_path / "recbole.csv"
+    shutil.copy(report_run / "recommendations" / "pop.csv", foreign)
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["report", str(report_run), str(other), "--lists", f"recbole={foreign}",
+                                      "--out", str(tmp_path / "both.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "both.html").read_text()
+    assert "<td>mixed/ease</td>" in page and "<td>again/ease</td>" in page and "<td>recbole</td>" in page
+
+
+def test_a_folder_that_is_not_a_run_is_named(tmp_path):
+    with pytest.raises(DataError, match="not a movierec run folder"):
+        write_html_report([tmp_path], tmp_path / "r.html")
+
+
+@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver are not installed "
+                    "(.ci/run installs them)")
+def test_the_page_opens_in_chromium_with_every_image_and_no_console_error(report_run, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1100,1400"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        driver.get((report_run / "report.html").as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0]);")
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert driver.save_screenshot(str(tmp_path / "report.png"))
+    finally:
+        driver.quit()
+    assert len(images) >= 6 and all(loaded for _, loaded in images), images
+    assert errors == []
