@@ -32,6 +32,19 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def _show_progress(quiet: bool) -> None:
+    """Live progress on stderr only for a person watching: a terminal, and no --quiet."""
+    from movierec import progress
+
+    if not quiet and err_console.is_terminal:
+        progress.enable(err_console)
+    else:
+        progress.disable()
+
+
+Quiet = typer.Option(False, "--quiet", "-q", help="No live progress on stderr (it shows only on a terminal).")
+
+
 def _text(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
@@ -52,8 +65,10 @@ def run(
         None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every user."
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML file; options given here override it."),
+    quiet: bool = Quiet,
 ) -> None:
     """Tune every model on validation, test it, and write a run folder with a submission and report.html."""
+    _show_progress(quiet)
     from movierec.analysis.html_report import write_html_report
     from movierec.config import RunConfig, load_config, with_options
     from movierec.pipeline import run as run_pipeline
@@ -143,8 +158,10 @@ def diagnose(
     epochs: int = typer.Option(2, "--epochs"),
     seed: int = typer.Option(0, "--seed"),
     out: Path | None = typer.Option(None, "--out", help="Write the rows as JSON here."),
+    quiet: bool = Quiet,
 ) -> None:
     """Deep CFM with and without batch norm: score spread, gradient norms, dead units per config."""
+    _show_progress(quiet)
     from movierec.analysis.diagnostics import collapse_experiment, collapse_table
     from movierec.atomic import atomic_write_bytes
     from movierec.split import SplitSpec, load_encoded

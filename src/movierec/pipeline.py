@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from movierec import progress as live
 from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
@@ -128,14 +129,17 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
     best_model: Recommender
     best_valid: Evaluation | None = None
     started = time.perf_counter()
-    for params in param_grid(name, config):
-        model = fit(create(name, **params), data, "train", offered=fits.validated)
-        result = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=config.k,
-                          batch_size=config.batch_size)
-        trials.append({"params": params, **result.metrics})
-        log(f"{name} {params}: valid {key} {result[key]:.4f}")
-        if best_valid is None or result[key] > best_valid[key]:
-            best_model, best_valid = model, result
+    grid = param_grid(name, config)
+    with live.task(f"{name}: tuning", total=len(grid)) as line:
+        for params in grid:
+            model = fit(create(name, **params), data, "train", offered=fits.validated)
+            result = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=config.k,
+                              batch_size=config.batch_size)
+            trials.append({"params": params, **result.metrics})
+            log(f"{name} {params}: valid {key} {result[key]:.4f}")
+            if best_valid is None or result[key] > best_valid[key]:
+                best_model, best_valid = model, result
+            line.advance(description=f"{name}: tuning (best valid {key} {best_valid[key]:.4f})")
     params = best_model.get_params()
     # what to train with when no validation is left to stop on (e.g. the best epoch count)
     refit_params = params | (best_model.refit_params() if isinstance(best_model, RefitAware) else {})

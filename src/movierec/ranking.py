@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
 
+from movierec import progress as live
+
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 DEFAULT_BATCH = 1024
+PROGRESS_BATCHES = 8  # fewer batches than this end too soon to be worth a progress line
 
 
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix | None) -> np.ndarray:
@@ -111,11 +115,15 @@ def recommend_batched(
     items_out = np.full((len(users), k), -1, dtype=np.int64)
     scores_out = np.full((len(users), k), -np.inf, dtype=np.float32)
     offset = 0
-    for batch in batches(users, batch_size):
-        scores = np.array(score(batch), dtype=np.float32, copy=True)
-        mask_seen(scores, exclude[batch] if exclude is not None else None)
-        items, values = top_k(scores, k)
-        items_out[offset : offset + len(batch), : items.shape[1]] = items
-        scores_out[offset : offset + len(batch), : items.shape[1]] = values
-        offset += len(batch)
+    n_batches = -(-len(users) // max(batch_size, 1))
+    with live.task("ranking users", total=len(users)) if n_batches >= PROGRESS_BATCHES else nullcontext() as line:
+        for batch in batches(users, batch_size):
+            scores = np.array(score(batch), dtype=np.float32, copy=True)
+            mask_seen(scores, exclude[batch] if exclude is not None else None)
+            items, values = top_k(scores, k)
+            items_out[offset : offset + len(batch), : items.shape[1]] = items
+            scores_out[offset : offset + len(batch), : items.shape[1]] = values
+            offset += len(batch)
+            if line is not None:
+                line.advance(len(batch))
     return items_out, scores_out

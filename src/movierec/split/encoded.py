@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import scipy.sparse as sp
 
+from movierec import progress as live
 from movierec.data.dataset import Dataset
 from movierec.data.download import resolve
 from movierec.data.encoded import EncodedFeatures, encode_fields
@@ -120,6 +121,11 @@ def load_encoded(*, data: str | None, data_dir: str | Path | None, split_dir: st
     (`split_dir`, side fields from `data` when given), and encode it."""
     if data is None and split_dir is None:
         raise ConfigError("give a data set (--data) or a pre-split folder (--split-dir)")
-    dataset = read_dataset(resolve(data, data_dir)) if data is not None else None
-    split = read_split(split_dir) if split_dir is not None else make_split(dataset.interactions, spec)
-    return EncodedSplit(split, dataset)
+    with live.task("reading and splitting the data", total=3) as line:
+        dataset = read_dataset(resolve(data, data_dir)) if data is not None else None
+        line.advance(description="splitting" if split_dir is None else "reading the split")
+        split = read_split(split_dir) if split_dir is not None else make_split(dataset.interactions, spec)
+        line.advance(description="encoding the split")
+        encoded = EncodedSplit(split, dataset)
+        line.advance()
+    return encoded

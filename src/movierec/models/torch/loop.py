@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from movierec import progress as live
+
 EpochStep = Callable[[int], dict[str, Any]]  # epoch number (1-based) -> what to record
 
 
@@ -81,12 +83,22 @@ def fit_epochs(
     validate : validation Recall@k of the module as it is now (called in eval mode,
         without gradients); None trains for exactly `epochs` epochs.
     inspect : measurements taken in eval mode after each epoch (e.g. dead units).
-    progress : show a live progress bar on the terminal.
+    progress : show the epochs on stderr even when the command did not turn progress on.
     """
+    with contextlib.ExitStack() as stack:
+        if progress and not live.enabled():
+            live.enable()
+            stack.callback(live.disable)
+        line = stack.enter_context(live.task(f"{type(module).__name__} epochs", total=epochs))
+        return _fit_epochs(module, epoch_step, epochs=epochs, patience=patience, validate=validate,
+                           inspect=inspect, line=line)
+
+
+def _fit_epochs(module: nn.Module, epoch_step: EpochStep, *, epochs: int, patience: int,
+                validate: Callable[[], float] | None, inspect: Callable[[], dict[str, Any]] | None,
+                line: live.Task) -> TrainResult:
     result = TrainResult(best_epoch=epochs, best_recall=None)
     best_state, stale = None, 0
-    bar = _progress(progress)
-    task = bar.add_task("train", total=epochs) if bar else None
     for epoch in range(1, epochs + 1):
         module.train()
         record = {"epoch": epoch} | epoch_step(epoch)
@@ -102,12 +114,9 @@ def fit_epochs(
             else:
                 stale += 1
         result.history.append(record)
-        if bar:
-            bar.update(task, advance=1, description=_describe(record))
+        line.advance(description=f"{type(module).__name__} {_describe(record)}")
         if validate is not None and stale >= patience:
             break
-    if bar:
-        bar.stop()
     if best_state is not None:
         module.load_state_dict(best_state)
     if validate is None:
@@ -119,13 +128,3 @@ def fit_epochs(
 def _describe(record: dict) -> str:
     text = f"epoch {record['epoch']} loss {record['loss']:.4f}"
     return text + (f" valid recall {record['valid_recall']:.4f}" if "valid_recall" in record else "")
-
-
-def _progress(enabled: bool):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
-    bar.start()
-    return bar
