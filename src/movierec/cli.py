@@ -79,10 +79,13 @@ def run(
             data_dir=_text(data_dir), split_dir=_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
             out=_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
         result = run_pipeline(settings, log=lambda message: console.print(message, soft_wrap=True, highlight=False))
-        write_html_report([result.out], result.out / "report.html", seed=settings.seed)
     except (MovieRecError, OSError) as error:
         _fail(error)
         return
+    try:
+        write_html_report([result.out], result.out / "report.html", seed=settings.seed)
+    except (MovieRecError, OSError, ValueError) as error:  # the run itself is written: say so, keep it
+        err_console.print(f"[bold yellow]warning:[/] report.html not written: {escape(str(error))}", highlight=False)
     table = Table(title=f"test metrics ({'refit' if settings.refit else 'no refit'})")
     for column in ("model", f"recall@{settings.k}", f"recall_plain@{settings.k}", f"ndcg@{settings.k}",
                    f"coverage@{settings.k}", "seconds"):

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.evaluate import beyond
+from movierec.exceptions import ConfigError
 
 # 4 users x 4 items: item 0 seen by all, item 1 by two, item 2 by one, item 3 by none
 HISTORY = sp.csr_matrix(np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]], dtype=np.float32))
@@ -45,3 +46,31 @@ def test_diversity_is_zero_for_alike_items_and_one_for_disjoint_genres():
 ])
 def test_gini_of_exposure(items, expected):
     assert beyond.exposure_gini(items, 4) == pytest.approx(expected)
+
+
+def test_against_plain_loops_on_random_lists():
+    rng = np.random.default_rng(0)
+    n_items, history = 30, sp.random(40, 30, density=0.2, random_state=1, format="csr")
+    history.data[:] = 1
+    genres = sp.random(n_items, 6, density=0.3, random_state=2, format="csr")
+    genres.data[:] = 1
+    items = rng.integers(-1, n_items, size=(40, 8))
+    pop = beyond.item_popularity(history)
+    dense_genres = genres.toarray()
+    for u, row in enumerate(items):
+        real = [i for i in row if i >= 0]
+        novelty = np.mean([-np.log2(max(pop[i], 0.5) / 40) for i in real]) if real else np.nan
+        np.testing.assert_allclose(beyond.novelty(items, pop, 40)[u], novelty)
+        with_genre = [i for i in real if dense_genres[i].any()]
+        distances = [1 - dense_genres[a] @ dense_genres[b] / np.linalg.norm(dense_genres[a]) / np.linalg.norm(dense_genres[b])
+                     for x, a in enumerate(with_genre) for y, b in enumerate(with_genre) if x != y]
+        np.testing.assert_allclose(beyond.intra_list_diversity(items, genres)[u],
+                                   np.mean(distances) if distances else np.nan)
+    counts = np.bincount(items[items >= 0], minlength=n_items)
+    mean_abs_difference = np.abs(counts[:, None] - counts[None, :]).sum() / (2 * n_items * counts.sum())
+    assert beyond.exposure_gini(items, n_items) == pytest.approx(mean_abs_difference)
+
+
+def test_a_list_outside_the_catalogue_is_named():
+    with pytest.raises(ConfigError, match="item index 7 is outside a catalogue of 4 items"):
+        beyond.exposure_gini(np.array([[0, 7]]), 4)

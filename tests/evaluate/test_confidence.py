@@ -53,6 +53,14 @@ def test_a_planted_difference_is_found_and_its_interval_covers_it():
     assert flipped["base"].verdict == "worse"
 
 
+def test_the_verdict_is_about_the_mean_difference():
+    # many users lose a little, a few gain a lot: the mean rises, and so says the verdict
+    difference = np.r_[np.full(380, -0.01), np.full(20, 0.5)]
+    (comparison,) = compare_paired({"ref": np.full(400, 0.5), "other": 0.5 + difference}, "ref")
+    assert comparison.difference.mean > 0 and comparison.verdict == "better"
+    assert comparison.difference.low > 0
+
+
 def test_identical_lists_are_never_called_different():
     values = np.random.default_rng(0).random(500)
     (comparison,) = compare_paired({"a": values, "b": values.copy()}, "a")

@@ -36,6 +36,18 @@ def test_a_small_true_lead_survives_the_private_half_more_often_than_chance():
     assert risk.same_leader > 0.9 and risk.fixed_choice_best_private > 0.9
 
 
-def test_it_needs_two_models():
-    with pytest.raises(ConfigError, match="at least two models"):
-        leaderboard_risk({"a": np.zeros(5)})
+def test_identical_lists_share_the_lead_instead_of_the_first_taking_it():
+    base = np.random.default_rng(0).random(100)
+    risk = leaderboard_risk({"a": base, "b": base.copy()}, repeats=400)
+    assert risk.same_leader == 1.0  # whichever is picked is (jointly) best on the private half
+    assert 0.4 < risk.chosen_share["a"] < 0.6
+
+
+@pytest.mark.parametrize("scores, repeats, message", [
+    ({"a": np.zeros(5)}, 10, "at least two models"),
+    ({"a": np.zeros(5), "b": np.array([0, 1, np.nan, 0, 0])}, 10, "'b' are not all finite"),
+    ({"a": np.zeros(5), "b": np.zeros(5)}, 0, "repeats must be at least 1"),
+])
+def test_bad_inputs_say_what_is_wrong(scores, repeats, message):
+    with pytest.raises(ConfigError, match=message):
+        leaderboard_risk(scores, repeats=repeats)

@@ -23,7 +23,12 @@ from movierec.atomic import atomic_write_bytes
 from movierec.evaluate import beyond
 from movierec.evaluate.confidence import bootstrap_intervals, compare_paired
 from movierec.evaluate.leaderboard import leaderboard_risk
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, DataError
+
+
+class Markup(str):
+    """Text that is already HTML (the report's own markup); every other cell is escaped."""
+
 
 ACCURACY = ("recall@{k}", "recall_plain@{k}", "ndcg@{k}", "precision@{k}", "hit_rate@{k}")
 BEYOND = ("novelty", "popularity", "popularity_lift", "genre_diversity")
@@ -47,17 +52,21 @@ def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: 
         raise ConfigError("the report needs at least one run folder")
     runs = [RunFolder.read(folder) for folder in folders]
     several = len(runs) > 1
-    groups: dict[str, tuple[RunFolder, list[ScoredLists]]] = {}
+    groups: dict[tuple[str, int], tuple[RunFolder, list[ScoredLists]]] = {}
     for run in runs:
+        if not run.models:
+            raise DataError(f"{run.folder}: no lists in recommendations/ to report on")
         scored = [run.scored(model, f"{run.name}/{model}" if several else model) for model in run.models]
-        checksum = run.metrics.get("split_checksum", run.name)
-        if checksum in groups:
-            groups[checksum][1].extend(scored)
-        else:
-            groups[checksum] = (run, scored)
+        groups.setdefault(_group(run), (run, []))[1].extend(scored)
+    first = runs[0]
     for label, path in (lists or {}).items():
-        first = runs[0]
-        groups[first.metrics.get("split_checksum", first.name)][1].append(first.score_lists(path, label))
+        groups[_group(first)][1].append(first.score_lists(path, label))
+    for _, scored in groups.values():
+        labels = [lists.label for lists in scored]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ConfigError(f"two list sets are both called {repeated[0]!r}; give --lists another name "
+                              "or run folders with different names")
     body = [f"<h1>movierec report</h1>{_runs_table(runs)}"]
     for run, scored in groups.values():
         body.append(_split_section(run, scored, several or len(groups) > 1, level=level, resamples=resamples,
@@ -69,6 +78,11 @@ def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: 
     out = Path(out)
     atomic_write_bytes(out, page.encode())
     return out
+
+
+def _group(run: RunFolder) -> tuple[str, int]:
+    """Lists are compared only on the same split (its checksum) and the same k."""
+    return str(run.metrics.get("split_checksum", run.folder)), run.k
 
 
 def _split_section(run: RunFolder, scored: list[ScoredLists], titled: bool, *, level: float, resamples: int,
@@ -83,20 +97,21 @@ def _split_section(run: RunFolder, scored: list[ScoredLists], titled: bool, *, l
     for lists in scored:
         intervals = bootstrap_intervals({m: lists.per_user[m] for m in accuracy}, level=level, resamples=resamples,
                                         seed=seed)
-        rows.append([lists.label] + [f"{iv.mean:.4f} <small>[{iv.low:.4f}, {iv.high:.4f}]</small>"
+        rows.append([lists.label] + [Markup(f"{iv.mean:.4f} <small>[{iv.low:.4f}, {iv.high:.4f}]</small>")
                                      for iv in intervals.values()])
     parts.append(_table(["lists", *accuracy], rows))
     beyond_names = [m for m in BEYOND if m in scored[0].per_user]
-    rows = [[lists.label, *(f"{np.nanmean(lists.per_user[m]):.3f}" for m in beyond_names),
+    average = {m: np.nanmedian if m == "popularity_lift" else np.nanmean for m in beyond_names}
+    rows = [[lists.label, *(f"{average[m](lists.per_user[m]):.3f}" for m in beyond_names),
              *(f"{value:.3f}" for value in lists.catalogue_level.values())] for lists in scored]
     parts += ["<h3>Beyond accuracy</h3>",
               "<p class='note'>novelty: mean -log2(share of users who have the item); popularity: mean users per "
-              "listed item, and its ratio to the user's own history (lift); genre diversity: mean pairwise "
+              "listed item, and (median over users) its ratio to the user's own history's (lift); genre diversity: mean pairwise "
               "cosine distance of the listed items' genres; coverage: share of the catalogue listed to anyone; "
               "exposure Gini: 0 when every item is listed equally often.</p>",
               _table(["lists", *beyond_names, *scored[0].catalogue_level], rows)]
     if len(scored) > 1:
-        parts.append(_comparisons(scored, key, level=level, resamples=resamples, seed=seed))
+        parts.append(_comparisons(run, scored, key, level=level, resamples=resamples, seed=seed))
         parts.append(_leaderboard(run, scored, key, repeats=repeats, seed=seed))
     popularity = beyond.item_popularity(run.known)
     history = run.history_lengths(scored[0].users)
@@ -108,23 +123,28 @@ def _split_section(run: RunFolder, scored: list[ScoredLists], titled: bool, *, l
     return "".join(parts)
 
 
-def _comparisons(scored: list[ScoredLists], key: str, *, level: float, resamples: int, seed: int) -> str:
-    best = max(scored, key=lambda lists: float(np.mean(lists.per_user[key])))
+def _comparisons(run: RunFolder, scored: list[ScoredLists], key: str, *, level: float, resamples: int,
+                 seed: int) -> str:
+    """Each list set against the run's choice on validation (so the reference is not picked on
+    the very test users it is compared on); without one, against the best on test."""
+    labels = {lists.label: lists for lists in scored}
+    chosen = _validation_choice(run, labels)
+    best = labels[chosen] if chosen else max(scored, key=lambda lists: float(np.mean(lists.per_user[key])))
+    how = "chosen on validation" if chosen else f"best {key} on test"
     results = compare_paired({lists.label: lists.per_user[key] for lists in scored}, best.label, level=level,
                              resamples=resamples, seed=seed)
-    rows = [[c.model, f"{c.difference.mean:+.4f} <small>[{c.difference.low:+.4f}, {c.difference.high:+.4f}]</small>",
+    rows = [[c.model, Markup(f"{c.difference.mean:+.4f} <small>[{c.difference.low:+.4f}, "
+                             f"{c.difference.high:+.4f}]</small>"),
              f"{c.p_value:.3g}", f"{c.p_adjusted:.3g}", (c.verdict, c.verdict.split()[0])] for c in results]
-    return (f"<h3>Paired against {html.escape(best.label)} (best {key} on test)</h3>"
+    return (f"<h3>Paired against {html.escape(best.label)} ({how})</h3>"
             f"<p class='note'>Per-user difference (model - {html.escape(best.label)}) with its paired bootstrap "
-            f"interval; Wilcoxon signed-rank p-value, Holm-corrected over the {len(results)} comparisons; "
-            f"a verdict needs the corrected p below {1 - level:.2f}.</p>"
+            f"interval; p-value of a sign-flip permutation test of the mean difference, Holm-corrected over "
+            f"the {len(results)} comparisons; a verdict needs the corrected p below {1 - level:.2f}.</p>"
             + _table(["lists", f"difference in {key}", "p", "p (Holm)", "verdict"], rows))
 
 
 def _leaderboard(run: RunFolder, scored: list[ScoredLists], key: str, *, repeats: int, seed: int) -> str:
-    labels = [lists.label for lists in scored]
-    chosen = run.metrics.get("best_model")
-    fixed = chosen if chosen in labels else None
+    fixed = _validation_choice(run, {lists.label: lists for lists in scored})
     risk = leaderboard_risk({lists.label: lists.per_user[key] for lists in scored}, repeats=repeats, seed=seed,
                             fixed_choice=fixed)
     lines = [f"In {risk.repeats} random 50:50 splits of the test users into a public and a private half, the "
@@ -137,6 +157,15 @@ def _leaderboard(run: RunFolder, scored: list[ScoredLists], key: str, *, repeats
     rows = [[name, f"{share:.1%}"] for name, share in risk.chosen_share.items()]
     return ("<h3>Leaderboard risk</h3><p class='note'>" + "".join(lines) + "</p>"
             + _table(["lists", "leads the public half"], rows))
+
+
+def _validation_choice(run: RunFolder, labels: dict[str, ScoredLists]) -> str | None:
+    """The label of the run's best model on validation, if it is among `labels`."""
+    best = run.metrics.get("best_model")
+    for label in (best, f"{run.name}/{best}"):
+        if label in labels:
+            return label
+    return None
 
 
 def _tuning_section(run: RunFolder) -> str:
@@ -156,18 +185,17 @@ def _tuning_section(run: RunFolder) -> str:
 
 def _runs_table(runs: list[RunFolder]) -> str:
     rows = [[run.name, run.metrics.get("setting", ""), run.metrics.get("best_model", ""),
-             str(run.k), f"<code>{run.metrics.get('split_checksum', '')[:12]}</code>"] for run in runs]
+             str(run.k), str(run.metrics.get("split_checksum", ""))[:12]] for run in runs]
     return _table(["run", "setting", "best on validation", "k", "split"], rows)
 
 
 def _table(header: list[str], rows: list[list]) -> str:
     def cell(value) -> str:
         if isinstance(value, tuple):  # (text, css class)
-            return f"<td class='{value[1]}'>{html.escape(value[0])}</td>"
-        return f"<td>{value}</td>"
+            return f"<td class='{html.escape(value[1])}'>{html.escape(value[0])}</td>"
+        return f"<td>{value if isinstance(value, Markup) else html.escape(str(value))}</td>"
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(cell(v) if i else f"<td>{html.escape(str(v))}</td>" for i, v in enumerate(row))
-                   + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

@@ -1,27 +1,33 @@
-"""The report's figures, each a PNG (bytes) drawn with matplotlib's Agg backend (no screen)."""
+"""The report's figures, each a PNG (bytes).
+
+Figures are made with matplotlib's object API (`Figure`, no pyplot): no global
+backend is switched for whoever imports this, and no figure is kept in pyplot's
+registry, so drawing works without a screen and from any thread.
+"""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-import matplotlib
+import numpy as np
+import scipy.sparse as sp
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-
-from movierec.analysis.run_lists import ScoredLists  # noqa: E402
+from movierec.analysis.run_lists import ScoredLists
 
 BUCKETS = 5
 
 
-def png(figure) -> bytes:
+def png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
     return buffer.getvalue()
+
+
+def _axes(height: float = 3.6):
+    figure = Figure(figsize=(6.4, height))
+    return figure, figure.subplots()
 
 
 def quantile_buckets(values: np.ndarray, n: int = BUCKETS) -> tuple[np.ndarray, list[str]]:
@@ -36,7 +42,7 @@ def quantile_buckets(values: np.ndarray, n: int = BUCKETS) -> tuple[np.ndarray, 
 def by_user_activity(lists: list[ScoredLists], history_lengths: np.ndarray, metric: str) -> bytes:
     """`metric` per bucket of history length (one line per model)."""
     bucket, labels = quantile_buckets(history_lengths)
-    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    figure, axis = _axes()
     for scored in lists:
         values = scored.per_user[metric]
         means = [float(np.mean(values[bucket == b])) if (bucket == b).any() else np.nan for b in range(len(labels))]
@@ -49,7 +55,7 @@ def by_user_activity(lists: list[ScoredLists], history_lengths: np.ndarray, metr
 
 def by_item_popularity(lists: list[ScoredLists], test: sp.csr_matrix, popularity: np.ndarray) -> bytes:
     """Share of hidden test items found in the top k, per bucket of the item's popularity."""
-    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    figure, axis = _axes()
     labels: list[str] = []
     for scored in lists:
         hidden = sp.csr_matrix(test[scored.users], dtype=bool).tocoo()
@@ -70,7 +76,7 @@ def by_item_popularity(lists: list[ScoredLists], test: sp.csr_matrix, popularity
 def popularity_distribution(lists: list[ScoredLists], history_popularity: np.ndarray,
                             popularity: np.ndarray) -> bytes:
     """Distribution of the recommended items' popularity against the histories' items."""
-    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    figure, axis = _axes()
     top = max(float(popularity.max()), 1.0)
     bins = np.logspace(0, np.log10(top + 1), 30)
     axis.hist(history_popularity + 1, bins=bins, density=True, histtype="stepfilled", alpha=0.25, color="grey",
@@ -94,7 +100,7 @@ def validation_curve(model: str, trials: list[dict[str, Any]], curve: list[dict[
     if len(trials) > 1 and numeric:
         x_key = max(numeric, key=lambda key: len({t["params"][key] for t in trials}))
         others = [key for key in varying if key != x_key]
-        figure, axis = plt.subplots(figsize=(6.4, 3.6))
+        figure, axis = _axes()
         groups: dict[str, list[dict]] = {}
         for trial in trials:
             groups.setdefault(", ".join(f"{key}={trial['params'][key]}" for key in others), []).append(trial)
@@ -110,7 +116,7 @@ def validation_curve(model: str, trials: list[dict[str, Any]], curve: list[dict[
         return png(figure)
     epochs = [record for record in curve if "valid_recall" in record]
     if len(epochs) > 1:
-        figure, axis = plt.subplots(figsize=(6.4, 3.6))
+        figure, axis = _axes()
         axis.plot([r["epoch"] for r in epochs], [r["valid_recall"] for r in epochs], marker=".")
         axis.set(xlabel="epoch", ylabel="validation recall", title=f"{model}: validation recall by epoch")
         axis.grid(alpha=0.3)
@@ -119,7 +125,7 @@ def validation_curve(model: str, trials: list[dict[str, Any]], curve: list[dict[
 
 
 def ensemble_weights(weights: dict[str, float]) -> bytes:
-    figure, axis = plt.subplots(figsize=(6.4, 3.0))
+    figure, axis = _axes(3.0)
     names = list(weights)
     axis.bar(names, [weights[name] for name in names])
     axis.set(ylabel="weight", title="ensemble weights (chosen on validation)")

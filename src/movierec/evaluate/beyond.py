@@ -12,6 +12,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from movierec.exceptions import ConfigError
+
+DIVERSITY_VALUES = 4_000_000  # floats of the per-user similarity blocks held at once
+
 
 def item_popularity(history: sp.csr_matrix) -> np.ndarray:
     """Users per item in `history` (users x items)."""
@@ -50,22 +54,31 @@ def intra_list_diversity(items: np.ndarray, genres: sp.csr_matrix) -> np.ndarray
     `genres` is items x genres (multi-hot). Pairs with an item without genres, and
     padded slots, are left out; a list with fewer than two such items gets NaN.
     """
-    n, k = items.shape
     dense = genres.toarray().astype(np.float64)
     norms = np.linalg.norm(dense, axis=1)
     unit = np.divide(dense, norms[:, None], out=np.zeros_like(dense), where=norms[:, None] > 0)
-    valid = (items >= 0) & (norms[np.maximum(items, 0)] > 0)
-    vectors = unit[np.maximum(items, 0)] * valid[..., None]  # (n, k, genres)
-    similarity = np.einsum("nig,njg->nij", vectors, vectors)
-    pairs = valid[:, :, None] & valid[:, None, :] & ~np.eye(k, dtype=bool)
-    n_pairs = pairs.sum(axis=(1, 2))
-    distance = np.where(pairs, 1.0 - similarity, 0.0).sum(axis=(1, 2))
-    return np.where(n_pairs > 0, distance / np.maximum(n_pairs, 1), np.nan)
+    out = np.empty(len(items))
+    k = items.shape[1]
+    step = max(1, DIVERSITY_VALUES // max(k * k + k * dense.shape[1], 1))  # users per block: bounded memory
+    for start in range(0, len(items), step):
+        block = items[start : start + step]
+        valid = (block >= 0) & (norms[np.maximum(block, 0)] > 0)
+        vectors = unit[np.maximum(block, 0)] * valid[..., None]  # (users, k, genres)
+        similarity = vectors @ vectors.transpose(0, 2, 1)
+        pairs = valid[:, :, None] & valid[:, None, :] & ~np.eye(k, dtype=bool)
+        n_pairs = pairs.sum(axis=(1, 2))
+        distance = np.where(pairs, 1.0 - similarity, 0.0).sum(axis=(1, 2))
+        out[start : start + step] = np.where(n_pairs > 0, distance / np.maximum(n_pairs, 1), np.nan)
+    return out
 
 
 def exposure_gini(items: np.ndarray, n_items: int) -> float:
-    """Gini coefficient of how often each catalogue item is recommended (0: even, 1: one item)."""
-    counts = np.sort(np.bincount(items[items >= 0], minlength=n_items).astype(np.float64))
+    """Gini coefficient of how often each catalogue item is recommended: 0 when every item
+    is listed equally often, (n_items - 1) / n_items when one item takes every slot."""
+    listed = items[items >= 0]
+    if listed.size and listed.max() >= n_items:
+        raise ConfigError(f"item index {int(listed.max())} is outside a catalogue of {n_items} items")
+    counts = np.sort(np.bincount(listed, minlength=n_items).astype(np.float64))
     total = counts.sum()
     if n_items == 0 or total == 0:
         return 0.0

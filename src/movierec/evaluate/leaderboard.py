@@ -38,16 +38,23 @@ def leaderboard_risk(per_user: dict[str, np.ndarray], *, repeats: int = REPEATS,
 
     `fixed_choice` names a model chosen without the test users (the run's best on
     validation): how often it is the private leader is reported beside the public pick.
+    A tie for the public lead is broken at random; a model tied for the private lead
+    counts as leading it (identical lists are not told apart by luck).
     """
     names = tuple(per_user)
     if len(names) < 2:
         raise ConfigError(f"leaderboard risk compares at least two models; got {list(names)}")
     if fixed_choice is not None and fixed_choice not in per_user:
         raise ConfigError(f"fixed choice {fixed_choice!r} is not among {list(names)}")
+    if repeats < 1:
+        raise ConfigError(f"repeats must be at least 1, got {repeats}")
     scores = np.column_stack([np.asarray(per_user[name], dtype=np.float64) for name in names])  # (users, models)
     n = len(scores)
     if n < 2:
         raise ConfigError(f"leaderboard risk needs at least two users; got {n}")
+    if not np.isfinite(scores).all():
+        bad = names[int(np.flatnonzero(~np.isfinite(scores).all(axis=0))[0])]
+        raise ConfigError(f"per-user figures of {bad!r} are not all finite; leaderboard risk needs a figure per user")
     rng = np.random.default_rng(seed)
     public_means, private_means = [], []
     for start in range(0, repeats, max(1, CHUNK_VALUES // n)):  # bounded memory for many users
@@ -56,16 +63,18 @@ def leaderboard_risk(per_user: dict[str, np.ndarray], *, repeats: int = REPEATS,
         public_means.append(public @ scores / (n // 2))
         private_means.append(~public @ scores / (n - n // 2))
     public_means, private_means = np.concatenate(public_means), np.concatenate(private_means)
-    leader = public_means.argmax(axis=1)
+    tied_public = np.isclose(public_means, public_means.max(axis=1, keepdims=True), rtol=0, atol=1e-12)
+    leader = np.where(tied_public, rng.random(tied_public.shape), -1.0).argmax(axis=1)
     rows = np.arange(repeats)
     change = private_means[rows, leader] - public_means[rows, leader]
+    leads_private = np.isclose(private_means, private_means.max(axis=1, keepdims=True), rtol=0, atol=1e-12)
     fixed_best = None
     if fixed_choice is not None:
-        fixed_best = float((private_means.argmax(axis=1) == names.index(fixed_choice)).mean())
+        fixed_best = float(leads_private[:, names.index(fixed_choice)].mean())
     return LeaderboardRisk(
         models=names,
         repeats=repeats,
-        same_leader=float((private_means.argmax(axis=1) == leader).mean()),
+        same_leader=float(leads_private[rows, leader].mean()),
         public_to_private=float(change.mean()),
         public_to_private_low=float(np.quantile(change, 0.05)),
         chosen_share={name: float((leader == i).mean()) for i, name in enumerate(names)},
