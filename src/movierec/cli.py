@@ -124,6 +124,55 @@ def score(
 
 
 @app.command()
+def tune(
+    data: str | None = typer.Option(None, "--data", help="Named data set or a path."),
+    data_dir: Path | None = DataDir,
+    split_dir: Path | None = typer.Option(None, "--split-dir", help="Pre-split folder: train/valid/test.csv."),
+    models: str | None = typer.Option(None, "--models", help="Comma-separated models to tune, e.g. fm,ease."),
+    trials: int = typer.Option(20, "--trials", help="Trials per model, added to what the study holds."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Seconds per worker and model."),
+    study: str = typer.Option("movierec", "--study", help="Study name (one study per model: NAME-MODEL)."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (e.g. postgresql+psycopg2://"
+                                       "user@host/db) or a journal file; default: a journal in the study folder."),
+    jobs: int = typer.Option(1, "--jobs", help="Worker processes sharing the study."),
+    worker: int = typer.Option(0, "--worker", help="This machine's number among those sharing a --storage "
+                               "study (seeds its sampler apart from theirs)."),
+    pruner: str = typer.Option("median", "--pruner", help="median, hyperband or none (epoch-trained models)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the split, the models and the sampler."),
+    k: int | None = typer.Option(None, "--k", help="List length; the objective is validation Recall@k."),
+    out: Path = typer.Option(Path("runs/tune"), "--out", help="Study folder: best.toml, trials.csv, plots."),
+    config: Path | None = typer.Option(None, "--config", help="TOML file: data, split, fixed parameters, ranges."),
+    quiet: bool = Quiet,
+) -> None:
+    """Search each model's hyper-parameters on validation with Optuna; write a config that repeats the best."""
+    from movierec.config import RunConfig, load_config, with_options
+    from movierec.tuning import TuneSettings
+    from movierec.tuning import tune as run_tuning
+
+    _show_progress(quiet)
+    try:
+        settings = with_options(load_config(config) if config else RunConfig(), from_file=config is not None,
+                                data=data, data_dir=_text(data_dir), split_dir=_text(split_dir), models=models,
+                                seed=seed, k=k)
+        tuning = TuneSettings(trials=trials, timeout=timeout, study=study, storage=storage, jobs=jobs,
+                              pruner=pruner, out=str(out), worker=worker)
+        results = run_tuning(settings, tuning, log=lambda message: console.print(message, highlight=False))
+    except (MovieRecError, OSError) as error:
+        _fail(error)
+        return
+    table = Table(title=f"best on validation recall@{settings.k}")
+    for column in ("model", "valid", "complete", "pruned", "best parameters"):
+        table.add_column(column)
+    for result in results:
+        searched = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                             for key, value in result.searched.items())
+        table.add_row(result.name, f"{result.best_value:.4f}", str(result.complete), str(result.pruned),
+                      escape(searched))
+    console.print(table)
+    console.print(f"study folder: {out}; repeat the best with: movierec run --config {out / 'best.toml'}")
+
+
+@app.command()
 def report(
     runs: list[Path] = typer.Argument(..., help="Run folders written by `movierec run`."),
     lists: list[str] = typer.Option([], "--lists", help="NAME=FILE: a list file (user,item[,rank]) scored "

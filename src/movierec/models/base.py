@@ -25,6 +25,7 @@ from movierec.atomic import atomic_write_bytes
 from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import DataError, NotFittedError
+from movierec.models.space import Dimension
 from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
 
 Model = TypeVar("Model", bound="Recommender")
@@ -41,6 +42,7 @@ class Recommender(ABC):
 
     name: ClassVar[str] = ""
     param_grid: ClassVar[dict[str, list[Any]]] = {}
+    search_space: ClassVar[dict[str, Dimension]] = {}
 
     X_: sp.csr_matrix  # the history the model was fitted on (users x items)
 

@@ -20,6 +20,7 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.ease import GRAM_CACHE, ItemItemModel, spd_inverse
 from movierec.models.recency import check_recency
+from movierec.models.space import FloatRange
 
 
 def dlae_weights(G: np.ndarray, l2: float, dropout: float) -> np.ndarray:
@@ -53,6 +54,7 @@ class DLAE(ItemItemModel):
 
     name = "dlae"
     param_grid = {"l2": [50.0, 150.0, 300.0, 500.0], "dropout": [0.25, 0.5, 0.7]}
+    search_space = {"l2": FloatRange(10.0, 3000.0, log=True), "dropout": FloatRange(0.05, 0.85)}
 
     def __init__(self, *, l2: float = 150.0, dropout: float = 0.5, recency_decay: float = 1.0,
                  recency_floor: float = 0.0) -> None:

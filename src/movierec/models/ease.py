@@ -34,6 +34,7 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, check_history
 from movierec.models.recency import check_recency, recency_weighted
+from movierec.models.space import Choice, FloatRange
 
 LEAF = 1024  # below this, a Cholesky inverse (potrf/potri) is cheaper than another recursion level
 GRAM_COLUMN_BLOCK = 512  # items per sparse product when building X^T X (bounds its temporaries)
@@ -307,6 +308,7 @@ class EASE(ItemItemModel):
     # tail (temporal protocol); elsewhere the plain history (1.0) does
     param_grid = {"l2": [50.0, 100.0, 200.0, 300.0, 400.0, 500.0, 700.0, 900.0, 1200.0],
                   "recency_decay": [1.0, 0.9]}
+    search_space = {"l2": FloatRange(10.0, 5000.0, log=True), "recency_decay": Choice((1.0, 0.95, 0.9, 0.8))}
 
     def __init__(self, *, l2: float = 300.0, max_items: int | None = None, recency_decay: float = 1.0,
                  recency_floor: float = 0.0) -> None:

@@ -19,6 +19,7 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender
 from movierec.models.ease import EASE, gram, spd_inverse, times_dense
+from movierec.models.space import FloatRange
 
 MAX_USERS = 40_000  # 40,000^2 float32 is 6.4 GB, before the inverse's temporaries
 
@@ -51,6 +52,7 @@ class UserEASE(Recommender):
 
     name = "userease"
     param_grid = {"l2": [10.0, 30.0, 100.0, 300.0, 1000.0]}
+    search_space = {"l2": FloatRange(1.0, 3000.0, log=True)}
 
     def __init__(self, *, l2: float = 100.0, max_users: int = MAX_USERS) -> None:
         self.l2 = l2
@@ -85,6 +87,8 @@ class HybridEASE(Recommender):
     name = "hybridease"
     param_grid = {"l2": [200.0, 300.0, 500.0], "user_l2": [30.0, 100.0, 300.0],
                   "user_weight": [0.25, 0.5, 0.75]}
+    search_space = {"l2": FloatRange(10.0, 5000.0, log=True), "user_l2": FloatRange(1.0, 3000.0, log=True),
+                    "user_weight": FloatRange(0.0, 1.0)}
 
     def __init__(self, *, l2: float = 300.0, user_l2: float = 100.0, user_weight: float = 0.5,
                  max_users: int = MAX_USERS) -> None:

@@ -38,6 +38,7 @@ from movierec.models.composite.rows import (
     validation_rows,
 )
 from movierec.models.single import SINGLE_MODELS
+from movierec.models.space import Choice, FloatRange, IntRange
 from movierec.ranking import top_unseen
 from movierec.sampling import oversample_positives
 
@@ -90,6 +91,8 @@ class Reranker(CompositeModel):
     """
 
     name = "rerank"
+    search_space = {"learning_rate": FloatRange(0.01, 0.1, log=True), "depth": IntRange(3, 8),
+                    "n_candidates": Choice((50, 100, 200))}
     catalogue = SINGLE_MODELS
 
     def __init__(

@@ -12,6 +12,7 @@ import torch
 from movierec.data.encoded import EncodedFeatures
 from movierec.models.base import init_with_defaults
 from movierec.models.ease import EASE
+from movierec.models.space import FloatRange
 from movierec.models.torch.common import TorchRecommender, layouts_for, validation_recall
 from movierec.models.torch.fm import FM
 from movierec.models.torch.modules import CFMModule
@@ -44,6 +45,8 @@ class CFM(TorchRecommender):
 
     name = "cfm"
     param_grid: dict[str, list[Any]] = {}
+    search_space = {"lr": FloatRange(1e-3, 5e-2, log=True), "reg": FloatRange(1e-6, 1e-2, log=True),
+                    "dropout": FloatRange(0.0, 0.5)}
 
     def __init__(self, *, dim: int = 16, channels: int = 32, depth: int = 4, pair_window: int = 2,
                  batch_norm: bool = False, activation: str = "relu", residual: bool = False,

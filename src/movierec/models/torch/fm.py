@@ -9,6 +9,7 @@ import scipy.sparse as sp
 import torch
 
 from movierec.data.encoded import EncodedFeatures
+from movierec.models.space import Choice, FloatRange, IntRange
 from movierec.models.torch.common import TorchRecommender, layouts_for, validation_recall
 from movierec.models.torch.modules import FMModule
 from movierec.models.torch.pairs import train
@@ -36,6 +37,9 @@ class FM(TorchRecommender):
 
     name = "fm"
     param_grid: dict = {}
+    search_space = {"dim": IntRange(16, 128, log=True), "lr": FloatRange(1e-4, 3e-2, log=True),
+                    "reg": FloatRange(1e-4, 1e-1, log=True), "n_negatives": IntRange(1, 16, log=True),
+                    "batch_size": Choice((256, 512, 1024, 2048))}
 
     def __init__(self, *, dim: int = 64, epochs: int = 80, batch_size: int = 1024, lr: float = 5e-3,
                  optimizer: str = "adam", weight_decay: float = 0.0, reg: float = 0.01, loss: str = "bce",

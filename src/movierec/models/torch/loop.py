@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from movierec import progress as live
+from movierec.models.observe import epoch_observers
 
 EpochStep = Callable[[int], dict[str, Any]]  # epoch number (1-based) -> what to record
 
@@ -108,6 +109,8 @@ def _fit_epochs(module: nn.Module, epoch_step: EpochStep, *, epochs: int, patien
         if validate is not None:
             with torch.no_grad():
                 record["valid_recall"] = recall = float(validate())
+            for observer in epoch_observers():
+                observer(epoch, recall)
             if result.best_recall is None or recall > result.best_recall:
                 result.best_recall, result.best_epoch, stale = recall, epoch, 0
                 best_state = {key: value.detach().clone() for key, value in module.state_dict().items()}

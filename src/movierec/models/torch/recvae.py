@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from movierec.exceptions import ConfigError
+from movierec.models.space import FloatRange
 from movierec.models.torch.autoencoder import AutoencoderRecommender
 
 PRIOR_WEIGHTS = (3 / 20, 3 / 4, 1 / 10)  # standard normal, previous posterior, wide normal
@@ -123,6 +124,8 @@ class RecVAE(AutoencoderRecommender):
 
     name = "recvae"
     param_grid: dict = {}
+    search_space = {"dropout": FloatRange(0.1, 0.7), "lr": FloatRange(1e-4, 5e-3, log=True),
+                    "gamma": FloatRange(1e-3, 0.05, log=True)}
 
     def __init__(self, *, hidden: int = 600, latent: int = 200, dropout: float = 0.5, gamma: float = 0.02,
                  encoder_passes: int = 3, decoder_passes: int = 1, epochs: int = 200, batch_size: int = 128,

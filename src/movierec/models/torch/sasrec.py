@@ -30,6 +30,7 @@ from torch import nn
 
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
+from movierec.models.space import Choice, FloatRange, IntRange
 from movierec.models.torch.sequences import ItemTable, SequenceRecommender
 
 LOSSES = ("softmax", "gbce")
@@ -136,6 +137,8 @@ class SASRec(SequenceRecommender):
 
     name = "sasrec"
     param_grid: dict = {}
+    search_space = {"dim": Choice((32, 64, 128)), "n_blocks": IntRange(1, 3), "dropout": FloatRange(0.0, 0.5),
+                    "lr": FloatRange(1e-4, 5e-3, log=True), "max_len": Choice((50, 100, 200))}
 
     def __init__(self, *, dim: int = 64, n_blocks: int = 2, n_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, loss: str = "softmax", n_negatives: int = 256, gbce_t: float = 0.75,

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from movierec.exceptions import ConfigError
+from movierec.models.space import Choice, FloatRange
 from movierec.models.torch.autoencoder import AutoencoderRecommender
 
 
@@ -72,6 +73,8 @@ class MultVAE(AutoencoderRecommender):
     name = "multvae"
     # defaults picked on the ml-100k mixed split's validation part (docs/models.md)
     param_grid: dict = {}
+    search_space = {"dropout": FloatRange(0.1, 0.7), "lr": FloatRange(1e-4, 1e-2, log=True),
+                    "beta_max": FloatRange(0.05, 0.6), "hidden": Choice((200, 400, 600))}
 
     def __init__(self, *, hidden: int = 400, latent: int = 100, dropout: float = 0.5, beta_max: float = 0.2,
                  anneal_steps: int = 2000, epochs: int = 200, batch_size: int = 128, lr: float = 3e-3,

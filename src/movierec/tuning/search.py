@@ -1,0 +1,107 @@
+"""One trial of a model: parameters drawn from its search space, fitted on train, scored on valid.
+
+The objective is exactly `movierec run`'s validation step (the same fit, the same
+masking, the same out-of-fold scorer for the reranker), so a tuned figure is the one
+`movierec run` reports for those parameters. Models trained in epochs report each
+epoch's validation recall to the trial, and a pruner may stop them early.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import optuna
+
+from movierec.config import RunConfig
+from movierec.evaluate import evaluate
+from movierec.exceptions import ConfigError
+from movierec.models.base import validation_scorer
+from movierec.models.observe import observe_epochs
+from movierec.models.registry import MODELS, create
+from movierec.models.space import Choice, Dimension, FloatRange, IntRange, dimension_from_toml
+from movierec.pipeline import SEEDED, fit
+from movierec.split import EncodedSplit
+
+
+def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[str, Any]]:
+    """(dimensions to search, fixed parameters) of model `name` under `config`.
+
+    The model's declared ``search_space``, then its [models.NAME] table on top: a list
+    there becomes a choice, ``{low, high[, log]}`` or ``{choices = [...]}`` a range or
+    a choice, and any other value fixes the parameter (it is not searched).
+    """
+    if name not in MODELS:
+        create(name)  # the error naming the models there are
+    cls = MODELS[name]
+    space = dict(cls.search_space)
+    fixed: dict[str, Any] = {}
+    for key, value in config.params.get(name, {}).items():
+        space.pop(key, None)
+        if isinstance(value, list):
+            space[key] = Choice(tuple(tuple(v) if isinstance(v, list) else v for v in value))
+        elif isinstance(value, dict) and ({"low", "high"} <= set(value) or set(value) == {"choices"}):
+            space[key] = dimension_from_toml(key, value)
+        else:
+            fixed[key] = value
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    unknown = sorted(set(space) - accepted)
+    if unknown:
+        raise ConfigError(f"[models.{name}]: {name} has no parameter {unknown[0]!r} to search")
+    run_values = {"random_state": config.seed, "valid_k": config.k}
+    fixed |= {key: run_values[key] for key in SEEDED if key in accepted and key not in fixed and key not in space}
+    if not space:
+        raise ConfigError(f"{name} declares no search space and [models.{name}] gives no range: nothing to tune")
+    return space, fixed
+
+
+def suggest(trial: optuna.Trial, key: str, dimension: Dimension) -> Any:
+    if isinstance(dimension, FloatRange):
+        return trial.suggest_float(key, dimension.low, dimension.high, log=dimension.log)
+    if isinstance(dimension, IntRange):
+        return trial.suggest_int(key, dimension.low, dimension.high, log=dimension.log)
+    choices = list(dimension.values)
+    if all(isinstance(c, (int, float, str, bool)) or c is None for c in choices):
+        return trial.suggest_categorical(key, choices)
+    index = trial.suggest_categorical(key, list(range(len(choices))))  # e.g. tuples: chosen by position
+    return choices[index]
+
+
+class Objective:
+    """Validation Recall@k of model `name` for the parameters a trial draws."""
+
+    def __init__(self, name: str, data: EncodedSplit, config: RunConfig) -> None:
+        self.name, self.data, self.config = name, data, config
+        self.space, self.fixed = space_of(name, config)
+        self.key = f"recall@{config.k}"
+
+    def params(self, trial: optuna.Trial) -> dict[str, Any]:
+        return self.fixed | {key: suggest(trial, key, dimension) for key, dimension in self.space.items()}
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = self.params(trial)
+        steps = iter(range(1, 1_000_000))
+
+        def report(epoch: int, recall: float) -> None:
+            # one step per validated epoch of every network the model trains (several seeds
+            # of a VAE follow each other), so steps only grow
+            trial.report(recall, next(steps))
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"epoch {epoch}: valid {self.key} {recall:.4f}")
+
+        with observe_epochs(report):
+            model = fit(create(self.name, **params), self.data, "train")
+        result = evaluate(validation_scorer(model), self.data.valid, exclude=self.data.train, k=self.config.k,
+                          batch_size=self.config.batch_size)
+        trial.set_user_attr("params", {key: _plain(value) for key, value in model.get_params().items()})
+        trial.set_user_attr("valid", result.metrics)
+        return result[self.key]
+
+
+def _plain(value: Any) -> Any:
+    """A parameter as JSON can hold it (Optuna keeps user attributes as JSON)."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
+        return value
+    return str(value)

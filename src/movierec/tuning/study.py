@@ -1,0 +1,218 @@
+"""`movierec tune`: an Optuna study per model, in a study folder, shared by any number of workers.
+
+Storage decides who can share a study. The default is Optuna's journal file in the
+study folder (safe for several processes of one machine, nothing to install); any
+Optuna storage URL also works, and many machines share one study through a database
+server (``postgresql+psycopg2://user@host/db``). A study that exists is resumed: its
+trials count, the new ones are added. With ``jobs`` > 1 the requested trials are split
+among that many worker processes, each with its own sampler seed, so the total is
+exactly what was asked for.
+
+The study folder ends with ``best.toml`` (what `movierec run --config` repeats: the
+winning parameters fixed), ``trials.csv`` (every trial of every tuned model) and
+Optuna's history and parameter-importance plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import multiprocessing
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from movierec.atomic import atomic_write_bytes
+from movierec.config import RunConfig, fixed_params
+from movierec.exceptions import ConfigError
+from movierec.output import write_csv, write_text
+from movierec.split import EncodedSplit, load_encoded
+from movierec.tuning.search import Objective
+
+PRUNERS = ("median", "hyperband", "none")
+JOURNAL = "journal.log"
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """How to search: trials (added to what the study holds), workers, storage, pruning."""
+
+    trials: int = 20
+    timeout: float | None = None  # seconds per worker
+    study: str = "movierec"
+    storage: str | None = None  # None: the journal file of the study folder
+    jobs: int = 1
+    pruner: str = "median"
+    out: str = "runs/tune"
+    worker: int = 0  # this process's number among those sharing a study (its sampler's seed offset)
+
+    def __post_init__(self) -> None:
+        for name, value, low in (("trials", self.trials, 1), ("jobs", self.jobs, 1), ("worker", self.worker, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"--{name} must be a whole number >= {low}, got {value!r}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError(f"--timeout must be a number of seconds > 0, got {self.timeout}")
+        if self.pruner not in PRUNERS:
+            raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
+        if not self.study or any(c in self.study for c in "/\\"):
+            raise ConfigError(f"--study must be a plain name, got {self.study!r}")
+
+
+@dataclass
+class ModelStudy:
+    name: str
+    best_value: float
+    best_params: dict[str, Any]  # every parameter of the best trial's model
+    searched: dict[str, Any]  # the ones the study drew
+    complete: int
+    pruned: int
+    failed: int
+
+
+def storage_of(settings: TuneSettings) -> optuna.storages.BaseStorage:
+    """The journal file in the study folder, a journal file named by path, or a database URL."""
+    url = settings.storage
+    if url is None or "://" not in url:
+        path = Path(settings.out) / JOURNAL if url is None else Path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    return database_storage(url)
+
+
+def database_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """Optuna's storage on a database server. Workers that start together on an empty
+    database race to create its tables (one of them meets the other's half-made schema):
+    the loser waits a moment and connects to the finished schema."""
+    import sqlalchemy.exc
+
+    for attempt in range(1, attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            time.sleep(0.5 * attempt)
+    return optuna.storages.RDBStorage(url)  # the last attempt's error, if any, is the user's
+
+
+def pruner_of(settings: TuneSettings, epochs: int | None) -> optuna.pruners.BasePruner:
+    if settings.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=3)
+    if settings.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=3, max_resource=epochs or "auto")
+    return optuna.pruners.NopPruner()
+
+
+def study_name(settings: TuneSettings, model: str) -> str:
+    return f"{settings.study}-{model}"
+
+
+def open_study(settings: TuneSettings, model: str, *, seed: int, epochs: int | None = None) -> optuna.Study:
+    return optuna.create_study(
+        study_name=study_name(settings, model), storage=storage_of(settings), direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner_of(settings, epochs), load_if_exists=True)
+
+
+def shares(total: int, jobs: int) -> list[int]:
+    """`total` trials split among `jobs` workers as evenly as possible (none left out)."""
+    return [total // jobs + (i < total % jobs) for i in range(jobs)]
+
+
+def work(config: RunConfig, settings: TuneSettings, model: str, trials: int, worker: int,
+         data: EncodedSplit | None = None) -> None:
+    """One worker: `trials` trials of `model` on the shared study (reads the data itself)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = data if data is not None else load_encoded(data=config.data, data_dir=config.data_dir,
+                                                     split_dir=config.split_dir, spec=config.split)
+    objective = Objective(model, data, config)
+    epochs = objective.fixed.get("epochs")
+    study = open_study(settings, model, seed=config.seed * 1000 + settings.worker * 100 + worker, epochs=epochs)
+    study.optimize(objective, n_trials=trials, timeout=settings.timeout, catch=())
+
+
+def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStudy]:
+    """Tune every model of `config.models`; writes the study folder and returns each study's summary."""
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
+    results = []
+    for model in config.models:
+        Objective(model, data, config)  # a bad space is an error before any worker starts
+        log(f"{model}: {settings.trials} trials on study {study_name(settings, model)!r} "
+            f"({settings.jobs} worker{'s' if settings.jobs > 1 else ''})")
+        if settings.jobs == 1:
+            work(config, settings, model, settings.trials, 0, data)
+        else:
+            run_workers(config, settings, model)
+        results.append(summarise(open_study(settings, model, seed=config.seed), model))
+        log(f"{model}: best valid recall@{config.k} {results[-1].best_value:.4f} "
+            f"({results[-1].complete} complete, {results[-1].pruned} pruned)")
+    write_outputs(config, settings, results)
+    return results
+
+
+def run_workers(config: RunConfig, settings: TuneSettings, model: str) -> None:
+    context = multiprocessing.get_context("spawn")  # no torch state forked into the workers
+    workers = [context.Process(target=work, args=(config, settings, model, n, i))
+               for i, n in enumerate(shares(settings.trials, settings.jobs)) if n]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join()
+    failed = [process.exitcode for process in workers if process.exitcode != 0]
+    if failed:
+        raise ConfigError(f"{len(failed)} of {len(workers)} tuning workers of {model} failed (exit codes {failed})")
+
+
+def summarise(study: optuna.Study, model: str) -> ModelStudy:
+    states = [trial.state for trial in study.trials]
+    complete = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise ConfigError(f"no trial of {model} completed; every one was pruned or failed")
+    best = study.best_trial
+    return ModelStudy(model, float(best.value), dict(best.user_attrs.get("params", best.params)), dict(best.params),
+                      len(complete),
+                      states.count(optuna.trial.TrialState.PRUNED), states.count(optuna.trial.TrialState.FAIL))
+
+
+def write_outputs(config: RunConfig, settings: TuneSettings, results: list[ModelStudy]) -> None:
+    out = Path(settings.out)
+    best = {result.name: fixed_params(result.best_params) for result in results}
+    repeat = dataclasses.replace(config, params=config.params | best, out=str(out / "run"))
+    write_text(f"# movierec tune: the best trial of each model, fixed; repeat with\n"
+               f"#   movierec run --config {out / 'best.toml'}\n" + repeat.to_toml(), out / "best.toml")
+    rows = []
+    for result in results:
+        study = open_study(settings, result.name, seed=config.seed)
+        for trial in study.trials:
+            rows.append({"model": result.name, "trial": trial.number, "state": trial.state.name,
+                         "value": trial.value, "seconds": trial.duration.total_seconds() if trial.duration else None,
+                         "epochs reported": len(trial.intermediate_values), **{f"param {k}": v for k, v in trial.params.items()}})
+        write_plots(study, out / f"{result.name}-history.png", out / f"{result.name}-importance.png")
+    write_csv(pd.DataFrame(rows), out / "trials.csv")
+
+
+def write_plots(study: optuna.Study, history: Path, importance: Path) -> None:
+    """Optuna's matplotlib plots: the optimisation history, and parameter importances where
+    enough trials completed for them."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # the CLI draws files, never a window
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    for path, draw in ((history, optuna_plots.plot_optimization_history),
+                       (importance, optuna_plots.plot_param_importances)):
+        try:
+            with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                axes = draw(study)
+        except (ValueError, RuntimeError):  # e.g. importances need two complete trials
+            continue
+        buffer = io.BytesIO()
+        axes.figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        plt.close(axes.figure)
+        atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,84 @@
+"""movierec tune on the planted two-block data: spaces, the repeatable best, pruning,
+resuming, and workers sharing one study (a journal file here; PostgreSQL in
+test_postgres.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from movierec.config import RunConfig, load_config
+from movierec.exceptions import ConfigError
+from movierec.models.space import Choice, FloatRange
+from movierec.pipeline import run
+from movierec.split import load_encoded
+from movierec.tuning import TuneSettings, tune
+from movierec.tuning.search import Objective, space_of
+from movierec.tuning.study import open_study, shares
+from tests.synthetic import quiet, write_planted_csv
+
+
+@pytest.fixture()
+def planted(tmp_path: Path) -> RunConfig:
+    path = tmp_path / "planted.csv"
+    write_planted_csv(path)
+    return RunConfig(data=str(path), models=("ease",), out=str(tmp_path / "run"))
+
+
+def test_a_model_s_space_takes_the_config_s_choices_ranges_and_fixed_values(planted):
+    config = RunConfig(data=planted.data, params={"ease": {"l2": {"low": 1.0, "high": 10.0, "log": True},
+                                                           "recency_decay": [1.0, 0.5], "recency_floor": 0.1}})
+    space, fixed = space_of("ease", config)
+    assert space == {"l2": FloatRange(1.0, 10.0, log=True), "recency_decay": Choice((1.0, 0.5))}
+    assert fixed == {"recency_floor": 0.1}
+    with pytest.raises(ConfigError, match="ease has no parameter 'depth'"):
+        space_of("ease", RunConfig(data=planted.data, params={"ease": {"depth": [1, 2]}}))
+    with pytest.raises(ConfigError, match="pop declares no search space"):
+        space_of("pop", planted)
+
+
+def test_the_best_toml_repeats_the_best_trial(planted, tmp_path):
+    settings = TuneSettings(trials=5, out=str(tmp_path / "study"))
+    (result,) = tune(planted, settings, log=quiet)
+    assert result.complete == 5 and set(result.searched) == {"l2", "recency_decay"}
+    assert (tmp_path / "study" / "trials.csv").read_text().count("\nease,") == 5
+    repeated = run(load_config(tmp_path / "study" / "best.toml"), log=quiet)
+    assert repeated.results["ease"].valid["recall@10"] == pytest.approx(result.best_value, abs=1e-12)
+
+
+def test_a_study_that_exists_is_resumed(planted, tmp_path):
+    settings = TuneSettings(trials=2, out=str(tmp_path / "study"))
+    tune(planted, settings, log=quiet)
+    tune(planted, settings, log=quiet)
+    assert len(open_study(settings, "ease", seed=0).trials) == 4
+
+
+def test_an_epoch_trained_model_is_pruned_through_the_shared_loop(planted):
+    data = load_encoded(data=planted.data, data_dir=None, split_dir=None, spec=planted.split)
+    config = RunConfig(data=planted.data, params={"fm": {"epochs": 5, "dim": 8, "device": "cpu"}})
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    study.optimize(Objective("fm", data, config), n_trials=2)  # recall never reaches 2: pruned at once
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.PRUNED] * 2
+    assert all(len(t.intermediate_values) == 1 for t in study.trials)
+
+
+def test_two_workers_share_a_journal_study_and_run_exactly_the_trials_asked(planted, tmp_path):
+    settings = TuneSettings(trials=5, jobs=2, out=str(tmp_path / "study"))
+    (result,) = tune(planted, settings, log=quiet)
+    trials = open_study(settings, "ease", seed=0).trials
+    assert len(trials) == 5 and sorted(t.number for t in trials) == [0, 1, 2, 3, 4]
+    assert result.complete == 5
+    assert shares(5, 2) == [3, 2] and shares(2, 3) == [1, 1, 0]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"trials": 0}, "--trials must be a whole number >= 1"),
+    ({"pruner": "grid"}, "--pruner must be one of median, hyperband, none"),
+    ({"study": "a/b"}, "--study must be a plain name"),
+    ({"timeout": -1.0}, "--timeout must be a number of seconds > 0"),
+])
+def test_bad_settings_name_the_option(options, message):
+    with pytest.raises(ConfigError, match=message):
+        TuneSettings(**options)
