@@ -45,6 +45,10 @@ def _show_progress(quiet: bool) -> None:
 Quiet = typer.Option(False, "--quiet", "-q", help="No live progress on stderr (it shows only on a terminal).")
 
 
+def _silent(_message: str) -> None:
+    """The log of a torchrun rank other than 0 (rank 0 speaks for all)."""
+
+
 def _text(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
@@ -68,19 +72,25 @@ def run(
     quiet: bool = Quiet,
 ) -> None:
     """Tune every model on validation, test it, and write a run folder with a submission and report.html."""
-    _show_progress(quiet)
     from movierec.analysis.html_report import write_html_report
     from movierec.config import RunConfig, load_config, with_options
+    from movierec.models.torch import distributed
     from movierec.pipeline import run as run_pipeline
 
+    distributed.init_from_environment()  # under torchrun: join the other ranks
+    main_rank = distributed.is_main()
+    _show_progress(quiet or not main_rank)
     try:
         settings = with_options(
             load_config(config) if config else RunConfig(), from_file=config is not None, data=data,
             data_dir=_text(data_dir), split_dir=_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
             out=_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
-        result = run_pipeline(settings, log=lambda message: console.print(message, soft_wrap=True, highlight=False))
+        log = (lambda message: console.print(message, soft_wrap=True, highlight=False)) if main_rank else _silent
+        result = run_pipeline(settings, log=log)
     except (MovieRecError, OSError) as error:
         _fail(error)
+        return
+    if not main_rank:
         return
     try:
         write_html_report([result.out], result.out / "report.html", seed=settings.seed)

@@ -29,6 +29,7 @@ from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, RefitAware, ReusesFits, validation_scorer
 from movierec.models.registry import MODELS, create
+from movierec.models.torch import distributed
 from movierec.output import (
     CATALOGUE,
     markdown_table,
@@ -105,7 +106,8 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
     checksum = data.split.checksum()
     if config.submission == "all":
         write_final_submission(best, results[best].refit_params, data, config, log)
-    write_run(out, config, data, results, best, checksum, time.perf_counter() - started)
+    if distributed.is_main():  # under torchrun every rank runs this; one writes
+        write_run(out, config, data, results, best, checksum, time.perf_counter() - started)
     log(f"best on validation: {best}; wrote {out}")
     return RunResult(out, results, best, checksum)
 
@@ -157,7 +159,7 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
     seconds = time.perf_counter() - started
     log(f"{name}: test {key} {test[key]:.4f}, ndcg@{config.k} {test[f'ndcg@{config.k}']:.4f} "
         f"({history_note}, {seconds:.1f}s)")
-    if config.save_models:
+    if config.save_models and distributed.is_main():
         model.save(Path(config.out) / "models" / f"{name}.pkl")
     return ModelResult(name, params, refit_params, best_valid.metrics, test.metrics, trials, seconds, test,
                        training_curve(best_model))
@@ -203,7 +205,8 @@ def write_final_submission(name: str, params: dict[str, Any], data: EncodedSplit
     users = np.arange(data.idmap.n_users)
     items, scores = model.recommend(users, config.k, exclude=data.everything, batch_size=config.batch_size)
     frame = recommendations_frame(data.idmap, users, items, scores)
-    write_csv(frame[["user", "item"]], Path(config.out) / "submission.csv")
+    if distributed.is_main():
+        write_csv(frame[["user", "item"]], Path(config.out) / "submission.csv")
     log(f"submission: {name} refitted on all {data.everything.nnz} interactions, {len(users)} users")
 
 

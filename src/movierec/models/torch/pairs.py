@@ -3,7 +3,8 @@
 Each epoch draws positives (optionally rebalanced per user) and `n_negatives` sampled
 negatives per positive, and takes optimizer steps over shuffled batches with BPR or
 binary cross-entropy; the epochs run in the shared loop
-(:func:`movierec.models.torch.loop.fit_epochs`). Per-layer gradient norms,
+(:func:`movierec.models.torch.loop.fit_epochs`). Launched by torchrun, each rank
+takes its shard of every batch (:mod:`movierec.models.torch.distributed`). Per-layer gradient norms,
 dead-activation shares and timings are recorded in the history so that a collapsing
 deep model shows up in numbers (:mod:`movierec.analysis.diagnostics`).
 """
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from movierec.exceptions import ConfigError
+from movierec.models.torch import distributed
 from movierec.models.torch.loop import TrainResult, deterministic_algorithms, fit_epochs, seed_everything
 from movierec.models.torch.probes import ActivationProbe, gradient_norms
 from movierec.sampling import PositiveSampler, popularity_negatives, uniform_negatives
@@ -102,6 +104,7 @@ def train(
     with deterministic_algorithms():
         rng = seed_everything(config.seed)
         module.to(device)
+        trained = distributed.wrap(module, device)  # module itself in one process
         optimizer = make_optimizer(module, config)
         sampler = PositiveSampler(X, balance=config.positive_balance)
         keys = seen_keys(X)
@@ -118,8 +121,11 @@ def train(
             users_t, items_t = torch.from_numpy(users).to(device), torch.from_numpy(items).to(device)
             total, norms, n_norms = 0.0, {}, 0
             for step, start in enumerate(range(0, len(users), config.batch_size)):
-                batch = slice(start, start + config.batch_size)
-                scores, penalty = module(users_t[batch], items_t[batch])
+                stop = min(start + config.batch_size, len(users))
+                if stop - start < distributed.world_size():
+                    break  # a tail too short to give every rank a row (only when data-parallel)
+                batch = distributed.shard(start, stop)  # this rank's part of the global batch
+                scores, penalty = trained(users_t[batch], items_t[batch])
                 loss = pair_loss(scores, config.loss) + config.reg * penalty
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -133,7 +139,8 @@ def train(
                     "grad_norms": {name: value / max(n_norms, 1) for name, value in norms.items()}}
 
         inspect = (lambda: {"dead_share": dead_shares(module, probe_batch, device)}) if probe_batch is not None else None
-        return fit_epochs(module, epoch_step, epochs=config.epochs, patience=config.patience, validate=validate,
+        return fit_epochs(module, epoch_step, epochs=config.epochs, patience=config.patience,
+                          validate=distributed.main_decides(validate) if validate is not None else None,
                           inspect=inspect, progress=config.progress)
 
 
