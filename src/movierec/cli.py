@@ -155,11 +155,14 @@ def tune(
     quiet: bool = Quiet,
 ) -> None:
     """Search each model's hyper-parameters on validation with Optuna; write a config that repeats the best."""
+    import optuna
+
     from movierec.config import RunConfig, load_config, with_options
     from movierec.tuning import TuneSettings
     from movierec.tuning import tune as run_tuning
 
     _show_progress(quiet)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the table below says what a trial log would
     try:
         settings = with_options(load_config(config) if config else RunConfig(), from_file=config is not None,
                                 data=data, data_dir=_text(data_dir), split_dir=_text(split_dir), models=models,

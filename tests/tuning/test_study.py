@@ -4,6 +4,7 @@ test_postgres.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import optuna
@@ -48,11 +49,15 @@ def test_the_best_toml_repeats_the_best_trial(planted, tmp_path):
     assert repeated.results["ease"].valid["recall@10"] == pytest.approx(result.best_value, abs=1e-12)
 
 
-def test_a_study_that_exists_is_resumed(planted, tmp_path):
+def test_a_study_that_exists_is_resumed_with_new_draws_and_the_same_objective(planted, tmp_path):
     settings = TuneSettings(trials=2, out=str(tmp_path / "study"))
     tune(planted, settings, log=quiet)
     tune(planted, settings, log=quiet)
-    assert len(open_study(settings, "ease", seed=0).trials) == 4
+    trials = open_study(settings, "ease", seed=0).trials
+    assert len(trials) == 4
+    assert {t.params["l2"] for t in trials[:2]}.isdisjoint({t.params["l2"] for t in trials[2:]})
+    with pytest.raises(ConfigError, match="was tuned with another k"):
+        tune(dataclasses.replace(planted, k=5), settings, log=quiet)
 
 
 def test_an_epoch_trained_model_is_pruned_through_the_shared_loop(planted):
@@ -68,9 +73,31 @@ def test_two_workers_share_a_journal_study_and_run_exactly_the_trials_asked(plan
     settings = TuneSettings(trials=5, jobs=2, out=str(tmp_path / "study"))
     (result,) = tune(planted, settings, log=quiet)
     trials = open_study(settings, "ease", seed=0).trials
-    assert len(trials) == 5 and sorted(t.number for t in trials) == [0, 1, 2, 3, 4]
-    assert result.complete == 5
+    assert len(trials) == 5 and result.complete == 5
+    assert len({t.params["l2"] for t in trials}) == 5  # the workers' samplers drew apart
     assert shares(5, 2) == [3, 2] and shares(2, 3) == [1, 1, 0]
+
+
+def test_bad_options_of_the_command_are_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from movierec.cli import app
+
+    data = tmp_path / "planted.csv"
+    write_planted_csv(data)
+    for options, message in ((["--storage", "nosuchdb://x"], "--storage 'nosuchdb://x': cannot open it"),
+                             (["--models", "pop"], "pop declares no search space"),
+                             (["--trials", "0"], "--trials must be a whole number >= 1")):
+        result = CliRunner().invoke(app, ["tune", "--data", str(data), "--out", str(tmp_path / "s"), *options])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_torch_model_s_best_toml_repeats_its_trial(planted, tmp_path):
+    config = dataclasses.replace(planted, models=("fm",), params={"fm": {"epochs": 3, "dim": 8, "device": "cpu",
+                                                                         "batch_size": 128}})
+    (result,) = tune(config, TuneSettings(trials=2, pruner="none", out=str(tmp_path / "study")), log=quiet)
+    repeated = run(dataclasses.replace(load_config(tmp_path / "study" / "best.toml"), refit=False), log=quiet)
+    assert repeated.results["fm"].valid["recall@10"] == pytest.approx(result.best_value, abs=1e-12)
 
 
 @pytest.mark.parametrize("options, message", [
@@ -78,6 +105,7 @@ def test_two_workers_share_a_journal_study_and_run_exactly_the_trials_asked(plan
     ({"pruner": "grid"}, "--pruner must be one of median, hyperband, none"),
     ({"study": "a/b"}, "--study must be a plain name"),
     ({"timeout": -1.0}, "--timeout must be a number of seconds > 0"),
+    ({"timeout": float("nan")}, "--timeout must be a number of seconds > 0"),
 ])
 def test_bad_settings_name_the_option(options, message):
     with pytest.raises(ConfigError, match=message):

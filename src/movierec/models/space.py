@@ -56,16 +56,28 @@ def _check_range(low: float, high: float, log: bool) -> None:
 
 
 def dimension_from_toml(name: str, value: Any) -> Dimension:
-    """A dimension written in a config: ``{low, high[, log]}`` or ``{choices = [...]}``.
+    """A dimension written in a config's [models.NAME] table: ``{low, high[, log]}`` or
+    ``{choices = [...]}``. Integers on both ends make an integer range.
 
-    Integers on both ends make an integer range. Used to override or extend a
-    model's declared space from ``[tune.space.MODEL]``.
+    Examples
+    --------
+    >>> dimension_from_toml("lr", {"low": 1e-4, "high": 1e-2, "log": True})
+    FloatRange(low=0.0001, high=0.01, log=True)
     """
     if isinstance(value, dict) and set(value) == {"choices"} and isinstance(value["choices"], list):
+        if not value["choices"]:
+            raise ConfigError(f"search space of {name!r}: choices must name at least one value")
         return Choice(tuple(value["choices"]))
     if isinstance(value, dict) and {"low", "high"} <= set(value) <= {"low", "high", "log"}:
-        low, high, log = value["low"], value["high"], bool(value.get("log", False))
-        if isinstance(low, int) and isinstance(high, int) and not isinstance(low, bool):
-            return IntRange(low, high, log)
-        return FloatRange(float(low), float(high), log)
+        low, high, log = value["low"], value["high"], value.get("log", False)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)) \
+                or not isinstance(log, bool):
+            raise ConfigError(f"search space of {name!r}: low and high must be numbers and log true or false, "
+                              f"got {value!r}")
+        try:
+            if isinstance(low, int) and isinstance(high, int):
+                return IntRange(low, high, log)
+            return FloatRange(float(low), float(high), log)
+        except ConfigError as error:
+            raise ConfigError(f"search space of {name!r}: {error}") from None
     raise ConfigError(f"search space of {name!r}: expected {{low, high, log}} or {{choices = [...]}}, got {value!r}")

@@ -3,7 +3,9 @@
 The objective is exactly `movierec run`'s validation step (the same fit, the same
 masking, the same out-of-fold scorer for the reranker), so a tuned figure is the one
 `movierec run` reports for those parameters. Models trained in epochs report each
-epoch's validation recall to the trial, and a pruner may stop them early.
+epoch's validation recall to the trial, and a pruner may stop them early; a model
+that trains several networks (a VAE's seeds, CFM's FM pretraining) is judged by the
+first one it trains, so a step means the same epoch in every trial.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import numpy as np
 import optuna
 
 from movierec.config import RunConfig
@@ -74,18 +77,22 @@ class Objective:
         self.name, self.data, self.config = name, data, config
         self.space, self.fixed = space_of(name, config)
         self.key = f"recall@{config.k}"
+        create(name, **self.fixed)  # a bad fixed value is one error now, not a failure in every trial
 
     def params(self, trial: optuna.Trial) -> dict[str, Any]:
         return self.fixed | {key: suggest(trial, key, dimension) for key, dimension in self.space.items()}
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = self.params(trial)
-        steps = iter(range(1, 1_000_000))
+        first_fit = {"done": False, "last": 0}
 
         def report(epoch: int, recall: float) -> None:
-            # one step per validated epoch of every network the model trains (several seeds
-            # of a VAE follow each other), so steps only grow
-            trial.report(recall, next(steps))
+            # only the first network's epochs: a later fit starts again at epoch 1
+            if first_fit["done"] or epoch <= first_fit["last"]:
+                first_fit["done"] = True
+                return
+            first_fit["last"] = epoch
+            trial.report(recall, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"epoch {epoch}: valid {self.key} {recall:.4f}")
 
@@ -93,15 +100,19 @@ class Objective:
             model = fit(create(self.name, **params), self.data, "train")
         result = evaluate(validation_scorer(model), self.data.valid, exclude=self.data.train, k=self.config.k,
                           batch_size=self.config.batch_size)
-        trial.set_user_attr("params", {key: _plain(value) for key, value in model.get_params().items()})
+        trial.set_user_attr("params", {key: plain(value) for key, value in model.get_params().items()})
         trial.set_user_attr("valid", result.metrics)
         return result[self.key]
 
 
-def _plain(value: Any) -> Any:
-    """A parameter as JSON can hold it (Optuna keeps user attributes as JSON)."""
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
+def plain(value: Any) -> Any:
+    """A parameter as JSON and TOML hold it: numpy scalars as Python ones, tuples as lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    return str(value)
+    raise ConfigError(f"parameter value {value!r} ({type(value).__name__}) cannot be written to a study or a TOML file")

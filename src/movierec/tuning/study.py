@@ -17,22 +17,26 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import multiprocessing
+import sys
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 
 from movierec.atomic import atomic_write_bytes
 from movierec.config import RunConfig, fixed_params
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, MovieRecError
+from movierec.models.torch.loop import share_cores
 from movierec.output import write_csv, write_text
 from movierec.split import EncodedSplit, load_encoded
-from movierec.tuning.search import Objective
+from movierec.tuning.search import Objective, plain
 
 PRUNERS = ("median", "hyperband", "none")
 JOURNAL = "journal.log"
@@ -55,7 +59,7 @@ class TuneSettings:
         for name, value, low in (("trials", self.trials, 1), ("jobs", self.jobs, 1), ("worker", self.worker, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"--{name} must be a whole number >= {low}, got {value!r}")
-        if self.timeout is not None and self.timeout <= 0:
+        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
             raise ConfigError(f"--timeout must be a number of seconds > 0, got {self.timeout}")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
@@ -90,12 +94,18 @@ def database_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
     the loser waits a moment and connects to the finished schema."""
     import sqlalchemy.exc
 
-    for attempt in range(1, attempts):
+    for attempt in range(1, attempts + 1):
         try:
             return optuna.storages.RDBStorage(url)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts:
+                raise
             time.sleep(0.5 * attempt)
-    return optuna.storages.RDBStorage(url)  # the last attempt's error, if any, is the user's
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ConfigError(f"--storage {url!r}: cannot open it ({first_line}); expected e.g. "
+                              "postgresql+psycopg2://user@host/db or sqlite:///study.db") from None
+    raise ConfigError(f"--storage {url!r}: no attempt was made")
 
 
 def pruner_of(settings: TuneSettings, epochs: int | None) -> optuna.pruners.BasePruner:
@@ -110,10 +120,20 @@ def study_name(settings: TuneSettings, model: str) -> str:
     return f"{settings.study}-{model}"
 
 
-def open_study(settings: TuneSettings, model: str, *, seed: int, epochs: int | None = None) -> optuna.Study:
-    return optuna.create_study(
+def open_study(settings: TuneSettings, model: str, *, seed: int, worker: int = 0,
+               epochs: int | None = None) -> optuna.Study:
+    """The study of `model`, created or resumed. Its sampler's seed mixes the run seed, the
+    machine's --worker, the worker process and how many trials the study already holds,
+    so a resumed study or another worker draws new points; with workers running side by
+    side, TPE's constant liar keeps them from drawing the same point at once."""
+    study = optuna.create_study(
         study_name=study_name(settings, model), storage=storage_of(settings), direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner_of(settings, epochs), load_if_exists=True)
+        pruner=pruner_of(settings, epochs), load_if_exists=True)
+    entropy = [seed, settings.worker, worker, len(study.trials)]
+    sampler_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+    shared = settings.jobs > 1 or settings.storage is not None
+    study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, constant_liar=shared)
+    return study
 
 
 def shares(total: int, jobs: int) -> list[int]:
@@ -124,19 +144,43 @@ def shares(total: int, jobs: int) -> list[int]:
 def work(config: RunConfig, settings: TuneSettings, model: str, trials: int, worker: int,
          data: EncodedSplit | None = None) -> None:
     """One worker: `trials` trials of `model` on the shared study (reads the data itself)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = data if data is not None else load_encoded(data=config.data, data_dir=config.data_dir,
                                                      split_dir=config.split_dir, spec=config.split)
     objective = Objective(model, data, config)
-    epochs = objective.fixed.get("epochs")
-    study = open_study(settings, model, seed=config.seed * 1000 + settings.worker * 100 + worker, epochs=epochs)
+    study = open_study(settings, model, seed=config.seed, worker=worker, epochs=objective.fixed.get("epochs"))
+    check_objective(study, objective, data)
     study.optimize(objective, n_trials=trials, timeout=settings.timeout, catch=())
+
+
+def check_objective(study: optuna.Study, objective: Objective, data: EncodedSplit) -> None:
+    """A resumed study must be about the same split, k and fixed parameters."""
+    what = {"split": data.split.checksum(), "k": objective.config.k,
+            "fixed": {key: plain(value) for key, value in objective.fixed.items()}}
+    recorded = study.user_attrs.get("objective")
+    if recorded is None:
+        study.set_user_attr("objective", what)
+    elif recorded != what:
+        differs = next(key for key in what if recorded.get(key) != what[key])
+        raise ConfigError(f"study {study.study_name!r} was tuned with another {differs} ({recorded.get(differs)!r}, "
+                          f"now {what[differs]!r}); give another --study to start afresh")
+
+
+def _worker_process(config: RunConfig, settings: TuneSettings, model: str, trials: int, worker: int) -> None:
+    """A spawned worker: its share of the cores, Optuna's log kept to warnings, one line on an error."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    share_cores(settings.jobs)
+    try:
+        work(config, settings, model, trials, worker)
+    except MovieRecError as error:
+        print(f"error: worker {worker}: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStudy]:
     """Tune every model of `config.models`; writes the study folder and returns each study's summary."""
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
+    storage_of(settings)  # a storage that cannot be opened is an error before the data is read
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
     results = []
     for model in config.models:
@@ -147,7 +191,7 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
             work(config, settings, model, settings.trials, 0, data)
         else:
             run_workers(config, settings, model)
-        results.append(summarise(open_study(settings, model, seed=config.seed), model))
+        results.append(summarise(open_study(settings, model, seed=config.seed), model, Objective(model, data, config)))
         log(f"{model}: best valid recall@{config.k} {results[-1].best_value:.4f} "
             f"({results[-1].complete} complete, {results[-1].pruned} pruned)")
     write_outputs(config, settings, results)
@@ -156,7 +200,7 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
 
 def run_workers(config: RunConfig, settings: TuneSettings, model: str) -> None:
     context = multiprocessing.get_context("spawn")  # no torch state forked into the workers
-    workers = [context.Process(target=work, args=(config, settings, model, n, i))
+    workers = [context.Process(target=_worker_process, args=(config, settings, model, n, i))
                for i, n in enumerate(shares(settings.trials, settings.jobs)) if n]
     for process in workers:
         process.start()
@@ -164,16 +208,18 @@ def run_workers(config: RunConfig, settings: TuneSettings, model: str) -> None:
         process.join()
     failed = [process.exitcode for process in workers if process.exitcode != 0]
     if failed:
-        raise ConfigError(f"{len(failed)} of {len(workers)} tuning workers of {model} failed (exit codes {failed})")
+        raise MovieRecError(f"{len(failed)} of {len(workers)} tuning workers of {model} failed "
+                            f"(exit codes {failed}; their errors are above)")
 
 
-def summarise(study: optuna.Study, model: str) -> ModelStudy:
+def summarise(study: optuna.Study, model: str, objective: Objective) -> ModelStudy:
     states = [trial.state for trial in study.trials]
     complete = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise ConfigError(f"no trial of {model} completed; every one was pruned or failed")
     best = study.best_trial
-    return ModelStudy(model, float(best.value), dict(best.user_attrs.get("params", best.params)), dict(best.params),
+    params = dict(best.user_attrs.get("params", best.params))
+    return ModelStudy(model, float(best.value), params, {key: params[key] for key in objective.space if key in params},
                       len(complete),
                       states.count(optuna.trial.TrialState.PRUNED), states.count(optuna.trial.TrialState.FAIL))
 
@@ -190,7 +236,9 @@ def write_outputs(config: RunConfig, settings: TuneSettings, results: list[Model
         for trial in study.trials:
             rows.append({"model": result.name, "trial": trial.number, "state": trial.state.name,
                          "value": trial.value, "seconds": trial.duration.total_seconds() if trial.duration else None,
-                         "epochs reported": len(trial.intermediate_values), **{f"param {k}": v for k, v in trial.params.items()}})
+                         "epochs reported": len(trial.intermediate_values),
+                         **{f"param {k}": v for k, v in trial.user_attrs.get("params", trial.params).items()
+                            if k in trial.params}})
         write_plots(study, out / f"{result.name}-history.png", out / f"{result.name}-importance.png")
     write_csv(pd.DataFrame(rows), out / "trials.csv")
 
@@ -198,9 +246,6 @@ def write_outputs(config: RunConfig, settings: TuneSettings, results: list[Model
 def write_plots(study: optuna.Study, history: Path, importance: Path) -> None:
     """Optuna's matplotlib plots: the optimisation history, and parameter importances where
     enough trials completed for them."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # the CLI draws files, never a window
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as optuna_plots
 
