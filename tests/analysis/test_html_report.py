@@ -18,6 +18,8 @@ from movierec.exceptions import ConfigError, DataError
 from movierec.pipeline import run
 from tests.synthetic import quiet
 
+# a real run of five models and a real browser: the slow run of .ci/run
+pytestmark = pytest.mark.slow
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 RERANK = {"members": "ease", "member_params": {"ease": {"l2": 300.0}}, "n_candidates": 30, "iterations": 20,
           "thread_count": 1}

@@ -62,6 +62,7 @@ def postgres():
         shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.mark.slow  # starts a server / a process group: the slow run of .ci/run
 def test_two_processes_share_one_study_on_postgresql(postgres, tmp_path):
     data = tmp_path / "planted.csv"
     write_planted_csv(data)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import movierec
 from movierec.models.torch import distributed
@@ -40,6 +41,7 @@ def _run(tmp_path: Path, data: Path, out: str, processes: int) -> dict:
     return json.loads((tmp_path / out / "metrics.json").read_text())["models"]
 
 
+@pytest.mark.slow  # starts a server / a process group: the slow run of .ci/run
 def test_two_gloo_processes_learn_what_one_does_and_the_model_serves(tmp_path):
     data = tmp_path / "planted.csv"
     write_planted_csv(data)
