@@ -45,6 +45,15 @@ def _show_progress(quiet: bool) -> None:
 Quiet = typer.Option(False, "--quiet", "-q", help="No live progress on stderr (it shows only on a terminal).")
 
 
+def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+
+
 def _silent(_message: str) -> None:
     """The log of a torchrun rank other than 0 (rank 0 speaks for all)."""
 
@@ -96,19 +105,10 @@ def run(
         write_html_report([result.out], result.out / "report.html", seed=settings.seed)
     except (MovieRecError, OSError, ValueError) as error:  # the run itself is written: say so, keep it
         err_console.print(f"[bold yellow]warning:[/] report.html not written: {escape(str(error))}", highlight=False)
-    table = Table(title=f"test metrics ({'refit' if settings.refit else 'no refit'})")
-    for column in ("model", f"recall@{settings.k}", f"recall_plain@{settings.k}", f"ndcg@{settings.k}",
-                   f"coverage@{settings.k}", "seconds"):
-        table.add_column(column)
-    for name, model_result in result.results.items():
-        metrics = model_result.test
-        table.add_row(
-            name + (" *" if name == result.best else ""),
-            *(f"{metrics[c]:.4f}" for c in (f"recall@{settings.k}", f"recall_plain@{settings.k}",
-                                              f"ndcg@{settings.k}", f"coverage@{settings.k}")),
-            f"{model_result.fit_seconds:.1f}",
-        )
-    console.print(table)
+    columns = [f"{name}@{settings.k}" for name in ("recall", "recall_plain", "ndcg", "coverage")]
+    _print_table(f"test metrics ({'refit' if settings.refit else 'no refit'})", ["model", *columns, "seconds"],
+                 [[name + (" *" if name == result.best else ""), *(f"{r.test[c]:.4f}" for c in columns),
+                   f"{r.fit_seconds:.1f}"] for name, r in result.results.items()])
     console.print(f"run folder: {result.out}  (submission from *, best on validation)")
 
 
@@ -173,15 +173,10 @@ def tune(
     except (MovieRecError, OSError) as error:
         _fail(error)
         return
-    table = Table(title=f"best on validation recall@{settings.k}")
-    for column in ("model", "valid", "complete", "pruned", "best parameters"):
-        table.add_column(column)
-    for result in results:
-        searched = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-                             for key, value in result.searched.items())
-        table.add_row(result.name, f"{result.best_value:.4f}", str(result.complete), str(result.pruned),
-                      escape(searched))
-    console.print(table)
+    _print_table(f"best on validation recall@{settings.k}", ["model", "valid", "complete", "pruned", "best parameters"],
+                 [[r.name, f"{r.best_value:.4f}", str(r.complete), str(r.pruned),
+                   ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                             for key, value in r.searched.items())] for r in results])
     console.print(f"study folder: {out}; repeat the best with: movierec run --config {out / 'best.toml'}")
 
 
@@ -195,15 +190,10 @@ def report(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the public/private halvings."),
 ) -> None:
     """An HTML page comparing the runs' lists: intervals, paired tests, leaderboard risk, plots."""
-    from movierec.analysis.html_report import write_html_report
+    from movierec.analysis.html_report import parse_lists, write_html_report
 
     try:
-        extra = {}
-        for entry in lists:
-            name, sep, path = entry.partition("=")
-            if not sep or not name or not path:
-                raise ConfigError(f"--lists takes NAME=FILE, got {entry!r}")
-            extra[name] = Path(path)
+        extra = parse_lists(lists)
         if seed < 0:
             raise ConfigError(f"--seed must be a whole number >= 0, got {seed}")
         target = out or (runs[0] / "report.html" if len(runs) == 1 else Path("report.html"))

@@ -80,6 +80,17 @@ def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: 
     return out
 
 
+def parse_lists(entries: Sequence[str]) -> dict[str, Path]:
+    """``NAME=FILE`` entries (the CLI's --lists) as label -> path."""
+    out = {}
+    for entry in entries:
+        name, sep, path = entry.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--lists takes NAME=FILE, got {entry!r}")
+        out[name] = Path(path)
+    return out
+
+
 def _group(run: RunFolder) -> tuple[str, int]:
     """Lists are compared only on the same split (its checksum) and the same k."""
     return str(run.metrics.get("split_checksum", run.folder)), run.k
