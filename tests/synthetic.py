@@ -11,6 +11,8 @@ so a model that learns anything recommends within the user's block.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -51,6 +53,20 @@ def planted_interactions(seed: int = 0, n_users: int = 60, block: int = 20) -> p
 
 def write_planted_csv(path, seed: int = 0) -> None:
     planted_interactions(seed).to_csv(path, index=False)
+
+
+def real_mixed_run(out: Path, data_dir: Path, splits_dir: Path, models: tuple[str, ...], **settings):
+    """`movierec run` on the fixed ml-100k mixed split with a small reranker over EASE (fast)."""
+    from movierec.config import RunConfig
+    from movierec.pipeline import run
+
+    rerank = {"members": "ease", "member_params": {"ease": {"l2": 300.0}}, "n_candidates": 30, "iterations": 20,
+              "thread_count": 1}
+    params = {"rerank": rerank} | settings.pop("params", {})
+    config = RunConfig(data="ml-100k", data_dir=str(data_dir), split_dir=str(splits_dir / "ml100k-mixed-s0"),
+                       models=models, out=str(out), params=params, **settings)
+    run(config, log=quiet)
+    return out
 
 
 def quiet(_message: str) -> None:

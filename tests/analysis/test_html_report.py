@@ -13,26 +13,19 @@ import pytest
 from movierec.analysis.html_report import write_html_report
 from movierec.analysis.run_lists import RunFolder
 from movierec.cli import app
-from movierec.config import RunConfig
 from movierec.exceptions import ConfigError, DataError
-from movierec.pipeline import run
-from tests.synthetic import quiet
+from tests.synthetic import real_mixed_run
 
 # a real run of five models and a real browser: the slow run of .ci/run
 pytestmark = pytest.mark.slow
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-RERANK = {"members": "ease", "member_params": {"ease": {"l2": 300.0}}, "n_candidates": 30, "iterations": 20,
-          "thread_count": 1}
 
 
 @pytest.fixture(scope="module")
 def report_run(splits_dir: Path, data_dir: Path, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "mixed"
-    config = RunConfig(data="ml-100k", data_dir=str(data_dir), split_dir=str(splits_dir / "ml100k-mixed-s0"),
-                       models=("pop", "ease", "fm", "rerank"), ensemble=True, refit=False, out=str(out),
-                       params={"ease": {"l2": [200.0, 300.0, 500.0]}, "fm": {"epochs": 3, "device": "cpu"},
-                               "rerank": RERANK})
-    run(config, log=quiet)
+    out = real_mixed_run(tmp_path_factory.mktemp("report") / "mixed", data_dir, splits_dir,
+                         ("pop", "ease", "fm", "rerank"), ensemble=True, refit=False,
+                         params={"ease": {"l2": [200.0, 300.0, 500.0]}, "fm": {"epochs": 3, "device": "cpu"}})
     write_html_report([out], out / "report.html")  # what `movierec run` does after the pipeline
     return out
 
