@@ -94,3 +94,17 @@ def _write_npz(matrix: sp.csr_matrix, path: Path) -> None:
     buffer = io.BytesIO()
     sp.save_npz(buffer, sp.csr_matrix(matrix, dtype=np.float32))
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_catalogue(folder: Path) -> tuple[IdMap, pd.DataFrame, sp.csr_matrix]:
+    """What :func:`write_catalogue` wrote under `folder`: the IdMap in the run's own index
+    order, the items' table (raw id, title, side fields) and the known items."""
+    from movierec.data.dataset import normalise_ids
+    from movierec.data.readers._table import read_table
+
+    users = read_table(folder / "users.csv", sep=",", required=["user"])
+    items = read_table(folder / "items.csv", sep=",", required=["item"])
+    items["item"] = normalise_ids(items["item"])
+    # the run's own index order, as written (IdMap.from_ids would sort again)
+    idmap = IdMap(pd.Index(normalise_ids(users["user"])), pd.Index(items["item"]))
+    return idmap, items, sp.load_npz(folder / "known.npz").tocsr()

@@ -19,14 +19,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from movierec.data.dataset import normalise_ids
 from movierec.data.idmap import IdMap
-from movierec.data.readers._table import read_table
 from movierec.evaluate import beyond, per_user_metrics
 from movierec.evaluate.metrics import coverage
 from movierec.evaluate.score_file import read_lists
 from movierec.exceptions import DataError
-from movierec.output import CATALOGUE
+from movierec.output import CATALOGUE, read_catalogue
 
 GENRE_FIELD = "genre"
 
@@ -63,11 +61,7 @@ class RunFolder:
             if not needed.is_file():
                 raise DataError(f"{folder}: not a movierec run folder with a catalogue (no {needed.relative_to(folder)}); "
                                 "make one with `movierec run --out DIR`")
-        users = read_table(catalogue / "users.csv", sep=",", required=["user"])
-        items = read_table(catalogue / "items.csv", sep=",", required=["item"])
-        items["item"] = normalise_ids(items["item"])
-        idmap = IdMap(pd.Index(normalise_ids(users["user"])), pd.Index(items["item"]))
-        known = sp.load_npz(catalogue / "known.npz").tocsr()
+        idmap, items, known = read_catalogue(catalogue)
         test = sp.load_npz(catalogue / "test.npz").tocsr()
         metrics = json.loads((folder / "metrics.json").read_text())
         return cls(folder, metrics, idmap, items, known, test, _genres(items))

@@ -21,12 +21,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from movierec.data.dataset import normalise_ids
-from movierec.data.idmap import IdMap
-from movierec.data.readers._table import read_table
 from movierec.exceptions import ConfigError, DataError, MovieRecError
 from movierec.models.base import FoldIn, Recommender
-from movierec.output import CATALOGUE
+from movierec.output import CATALOGUE, read_catalogue
 from movierec.ranking import top_unseen
 
 
@@ -72,12 +69,7 @@ class LoadedRun:
         if not (catalogue / "items.csv").is_file():
             raise DataError(f"{self.folder}: not a run folder with saved models (no {CATALOGUE}/items.csv); "
                             "run `movierec run` with save_models = true")
-        users = read_table(catalogue / "users.csv", sep=",", required=["user"])
-        self.catalogue = read_table(catalogue / "items.csv", sep=",", required=["item"])
-        self.catalogue["item"] = normalise_ids(self.catalogue["item"])
-        # the run's own index order, as written (IdMap.from_ids would sort again)
-        self.idmap = IdMap(pd.Index(normalise_ids(users["user"])), pd.Index(self.catalogue["item"]))
-        self.known = sp.load_npz(catalogue / "known.npz").tocsr()
+        self.idmap, self.catalogue, self.known = read_catalogue(catalogue)
         metrics = json.loads((self.folder / "metrics.json").read_text())
         self.models = sorted(path.stem for path in (self.folder / "models").glob("*.pkl"))
         if not self.models:
