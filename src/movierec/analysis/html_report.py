@@ -20,7 +20,6 @@ import numpy as np
 from movierec.analysis import report_plots as plots
 from movierec.analysis.run_lists import RunFolder, ScoredLists
 from movierec.atomic import atomic_write_bytes
-from movierec.evaluate import beyond
 from movierec.evaluate.confidence import bootstrap_intervals, compare_paired
 from movierec.evaluate.leaderboard import leaderboard_risk
 from movierec.exceptions import ConfigError, DataError
@@ -124,7 +123,7 @@ def _split_section(run: RunFolder, scored: list[ScoredLists], titled: bool, *, l
     if len(scored) > 1:
         parts.append(_comparisons(run, scored, key, level=level, resamples=resamples, seed=seed))
         parts.append(_leaderboard(run, scored, key, repeats=repeats, seed=seed))
-    popularity = beyond.item_popularity(run.known)
+    popularity = run.popularity
     history = run.history_lengths(scored[0].users)
     parts += ["<h3>Plots</h3>",
               _image(plots.by_user_activity(scored, history, key), f"{key} by user activity"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,11 @@ class RunFolder:
     def name(self) -> str:
         return self.folder.name
 
+    @cached_property
+    def popularity(self) -> np.ndarray:
+        """Users per item in the known items (the history the lists were made from)."""
+        return beyond.item_popularity(self.known)
+
     @property
     def k(self) -> int:
         return int(self.metrics.get("k", 10))
@@ -87,7 +93,7 @@ class RunFolder:
         """Score a list file (user,item[,rank][,score] in raw ids) against this run's test items."""
         users, items, _ = read_lists(path, self.idmap, self.test, self.k)
         per_user = per_user_metrics(items, self.test, users=users, k=self.k)
-        popularity = beyond.item_popularity(self.known)
+        popularity = self.popularity
         per_user["novelty"] = beyond.novelty(items, popularity, self.known.shape[0])
         per_user["popularity"] = beyond.recommended_popularity(items, popularity)
         per_user["popularity_lift"] = beyond.popularity_lift(items, popularity, self.known[users])
