@@ -142,11 +142,12 @@ def shares(total: int, jobs: int) -> list[int]:
 
 
 def work(config: RunConfig, settings: TuneSettings, model: str, trials: int, worker: int,
-         data: EncodedSplit | None = None) -> None:
-    """One worker: `trials` trials of `model` on the shared study (reads the data itself)."""
-    data = data if data is not None else load_encoded(data=config.data, data_dir=config.data_dir,
-                                                     split_dir=config.split_dir, spec=config.split)
-    objective = Objective(model, data, config)
+         objective: Objective | None = None) -> None:
+    """One worker: `trials` trials of `model` on the shared study (a spawned worker reads the data itself)."""
+    if objective is None:
+        data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
+        objective = Objective(model, data, config)
+    data = objective.data
     study = open_study(settings, model, seed=config.seed, worker=worker, epochs=objective.fixed.get("epochs"))
     check_objective(study, objective, data)
     study.optimize(objective, n_trials=trials, timeout=settings.timeout, catch=())
@@ -184,14 +185,14 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
     results = []
     for model in config.models:
-        Objective(model, data, config)  # a bad space is an error before any worker starts
+        objective = Objective(model, data, config)  # a bad space is an error before any worker starts
         log(f"{model}: {settings.trials} trials on study {study_name(settings, model)!r} "
             f"({settings.jobs} worker{'s' if settings.jobs > 1 else ''})")
         if settings.jobs == 1:
-            work(config, settings, model, settings.trials, 0, data)
+            work(config, settings, model, settings.trials, 0, objective)
         else:
             run_workers(config, settings, model)
-        results.append(summarise(open_study(settings, model, seed=config.seed), model, Objective(model, data, config)))
+        results.append(summarise(open_study(settings, model, seed=config.seed), model, objective))
         log(f"{model}: best valid recall@{config.k} {results[-1].best_value:.4f} "
             f"({results[-1].complete} complete, {results[-1].pruned} pruned)")
     write_outputs(config, settings, results)
