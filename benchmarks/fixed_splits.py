@@ -10,6 +10,7 @@ Usage::
     python benchmarks/fixed_splits.py --table ease          # pop and EASE, the anchors' figures
     python benchmarks/fixed_splits.py --table protocols     # EASE against popularity per protocol
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
+    python benchmarks/fixed_splits.py --table ease-search   # EASE's golden-section l2 against the 9-point grid
 
 Writes ``benchmarks/results/<table>.json`` (per run: command, seconds, every model's
 chosen parameters, validation and test metrics) and prints the table as markdown.
@@ -53,14 +54,21 @@ def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
             for setting in SETTINGS:
                 args = ["--data", "ml-100k", "--protocol", protocol, "--models", "pop,ease"]
                 out.append((f"{protocol} {setting}", args + (["--no-refit"] if setting == "no-refit" else [])))
+    elif table == "ease-search":
+        places = [(f"{split} split", ["--split-dir", str(shared / "splits" / f"ml100k-{split}-s0")]) for split in SPLITS]
+        places += [(f"{protocol} protocol", ["--data", "ml-100k", "--protocol", protocol])
+                   for protocol in ("competition", "random", "temporal")]
+        for place, args in places:
+            out.append((f"{place} grid", ["--config", "benchmarks/configs/ease-grid9.toml", *args, "--no-refit"]))
+            out.append((f"{place} golden", [*args, "--models", "ease", "--no-refit"]))
     else:
-        raise SystemExit(f"unknown table {table!r}; expected composite, ease, cfm or protocols")
+        raise SystemExit(f"unknown table {table!r}; expected composite, ease, cfm, protocols or ease-search")
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", required=True, help="composite, ease, cfm or protocols")
+    parser.add_argument("--table", required=True, help="composite, ease, cfm, protocols or ease-search")
     parser.add_argument("--only", default=None, help="run only the labels containing this text, e.g. 'mixed no-refit'")
     parser.add_argument("--runs-dir", default="runs/results")
     args = parser.parse_args()
@@ -77,11 +85,27 @@ def main() -> None:
         subprocess.run(command, check=True)
         metrics = json.loads((out / "metrics.json").read_text())
         row = {"run": label, "command": "movierec run " + shlex.join(run_args), "seconds": round(time.perf_counter() - started),
-               "models": {name: {"params": m["params"], "valid": m["valid"], "test": m["test"]}
+               "models": {name: {"params": m["params"], "valid": m["valid"], "test": m["test"],
+                                 "fits": len({json.dumps(t["params"].get("l2")) for t in m["trials"]})}
                           for name, m in metrics["models"].items()}}
         rows = [r for r in rows if r["run"] != label] + [row]
         atomic_write_bytes(results_path, (json.dumps(rows, indent=1) + "\n").encode())
-    print(markdown(rows))
+    print(search_markdown(rows) if args.table == "ease-search" else markdown(rows))
+
+
+def search_markdown(rows: list[dict]) -> str:
+    """One line per place: the grid's and the search's l2, inverses, valid and test Recall@10."""
+    lines = ["| data | grid: l2, inverses, valid | golden: l2, inverses, valid | test grid / golden |",
+             "|---|---|---|---|"]
+    by_run = {row["run"]: row["models"]["ease"] for row in rows}
+    for place in dict.fromkeys(row["run"].rsplit(" ", 1)[0] for row in rows):
+        grid, golden = by_run.get(f"{place} grid"), by_run.get(f"{place} golden")
+        if grid is None or golden is None:
+            continue
+        cells = [f"{m['params']['l2']:g}, {m['fits']}, {m['valid']['recall@10']:.4f}" for m in (grid, golden)]
+        lines.append(f"| {place} | {cells[0]} | {cells[1]} | "
+                     f"{grid['test']['recall@10']:.4f} / {golden['test']['recall@10']:.4f} |")
+    return "\n".join(lines)
 
 
 def markdown(rows: list[dict]) -> str:

@@ -69,6 +69,16 @@ def test_param_grid_uses_config_over_model_grid():
     assert len(param_grid("ease", RunConfig())) > 1
 
 
+def test_ease_searches_l2_by_golden_section_unless_the_config_gives_it(planted_csv, tmp_path):
+    searched = run(config_for(planted_csv, tmp_path / "a", models=("ease",), params={}), log=quiet).results["ease"]
+    probed = [trial["params"]["l2"] for trial in searched.trials]
+    assert probed[0] == 300.0 and 1 < len(set(probed)) <= 5  # at most five inverses
+    assert len(probed) == 2 * len(set(probed))  # both recency decays at every l2 (one B each)
+    assert searched.valid["recall@10"] == max(trial["recall@10"] for trial in searched.trials)
+    given = run(config_for(planted_csv, tmp_path / "b", models=("ease",)), log=quiet).results["ease"]
+    assert {trial["params"]["l2"] for trial in given.trials} == {1.0, 10.0}
+
+
 ANCHORS = {  # ../shared/anchors.md, reference dense EASE, Recall@10 and NDCG@10
     ("mixed", False): (0.2957, 0.3102),
     ("mixed", True): (0.3179, 0.3331),

@@ -1,7 +1,8 @@
 """The end-to-end run behind `movierec run`: tune on validation, test, write the run folder.
 
 For each model: every point of its grid is fitted on train and scored on valid
-(train masked); the best by Recall@k is then tested. With refit (the default, the
+(train masked), at every value of its line search where it has one (EASE's l2, by
+golden section); the best by Recall@k is then tested. With refit (the default, the
 competition's setting) it is refitted on train+valid and recommends from that
 history; without (RecBole's setting) the train-fitted model recommends from train.
 Either way train+valid items are masked at test time.
@@ -29,6 +30,7 @@ from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, RefitAware, ReusesFits, validation_scorer
 from movierec.models.registry import MODELS, create
+from movierec.models.space import LineSearch, golden_section
 from movierec.models.torch import distributed
 from movierec.output import (
     CATALOGUE,
@@ -128,20 +130,30 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
     fits = fits if fits is not None else Fits()
     key = f"recall@{config.k}"
     trials = []
-    best_model: Recommender
-    best_valid: Evaluation | None = None
+    best: list[Any] = []  # [model, its validation Evaluation]
     started = time.perf_counter()
     grid = param_grid(name, config)
-    with live.task(f"{name}: tuning", total=len(grid)) as line:
-        for params in grid:
-            model = fit(create(name, **params), data, "train", offered=fits.validated)
-            result = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=config.k,
-                              batch_size=config.batch_size)
-            trials.append({"params": params, **result.metrics})
-            log(f"{name} {params}: valid {key} {result[key]:.4f}")
-            if best_valid is None or result[key] > best_valid[key]:
-                best_model, best_valid = model, result
-            line.advance(description=f"{name}: tuning (best valid {key} {best_valid[key]:.4f})")
+    search = line_search(name, config)
+
+    def validate(params: dict[str, Any]) -> float:
+        model = fit(create(name, **params), data, "train", offered=fits.validated)
+        result = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=config.k,
+                          batch_size=config.batch_size)
+        trials.append({"params": params, **result.metrics})
+        log(f"{name} {params}: valid {key} {result[key]:.4f}")
+        if not best or result[key] > best[1][key]:
+            best[:] = [model, result]
+        line.advance(description=f"{name}: tuning (best valid {key} {best[1][key]:.4f})")
+        return result[key]
+
+    total = len(grid) * (search.max_fits if search else 1)
+    with live.task(f"{name}: tuning", total=total) as line:
+        if search is None:
+            for params in grid:
+                validate(params)
+        else:
+            golden_section(lambda value: max(validate(params | {search.param: value}) for params in grid), search)
+    best_model, best_valid = best
     params = best_model.get_params()
     # what to train with when no validation is left to stop on (e.g. the best epoch count)
     refit_params = params | (best_model.refit_params() if isinstance(best_model, RefitAware) else {})
@@ -216,6 +228,8 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
     A list value is a grid (a list inside it, one sequence-valued point: see
     :func:`movierec.config.fixed_params`); a scalar or a table is one fixed value. The run's seed and
     k become `random_state` and `valid_k` of models that take them, unless set there.
+    The parameter of the model's line search, unless the config sets it, is not in
+    the grid: :func:`line_search` gives it.
     """
     if name not in MODELS:
         create(name)  # the error naming the models there are
@@ -234,6 +248,14 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
         raise ConfigError(f"[models.{name}]: empty grid for {empty}; give at least one value")
     keys = list(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def line_search(name: str, config: RunConfig) -> LineSearch | None:
+    """The model's golden-section search, unless the config gives its parameter (a value or a grid)."""
+    search = MODELS[name].line_search
+    if search is None or search.param in config.params.get(name, {}):
+        return None
+    return search
 
 
 def write_run(out: Path, config: RunConfig, data: EncodedSplit, results: dict[str, ModelResult],

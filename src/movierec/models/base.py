@@ -25,7 +25,7 @@ from movierec.atomic import atomic_write_bytes
 from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import DataError, NotFittedError
-from movierec.models.space import Dimension
+from movierec.models.space import Dimension, LineSearch
 from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
 
 Model = TypeVar("Model", bound="Recommender")
@@ -38,11 +38,15 @@ class Recommender(ABC):
     ----------------
     name : registry name.
     param_grid : hyper-parameter values tried on validation by the pipeline.
+    search_space : the ranges `movierec tune` samples from.
+    line_search : one parameter the pipeline searches by golden section (each grid
+        point tried at every value it probes) unless the run's config fixes it.
     """
 
     name: ClassVar[str] = ""
     param_grid: ClassVar[dict[str, list[Any]]] = {}
     search_space: ClassVar[dict[str, Dimension]] = {}
+    line_search: ClassVar[LineSearch | None] = None
 
     X_: sp.csr_matrix  # the history the model was fitted on (users x items)
 

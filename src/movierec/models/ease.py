@@ -14,8 +14,8 @@ keep that manageable (benchmarks in ``benchmarks/``):
   4/3 n^3 flops run at the machine's GEMM rate (a whole-matrix potri ran several
   times below it here);
 * the Gram matrix, the inverse and B share one buffer (no copies beyond the block
-  temporaries), and the Gram matrix of the last X is cached, so a grid of ``l2``
-  values over the same training matrix pays for ``X^T X`` once;
+  temporaries), and the Gram matrix of the last X is cached, so the ``l2``
+  values a search probes over the same training matrix pay for ``X^T X`` once;
 * ``max_items`` fits EASE on the most popular items only (others score -inf).
 """
 
@@ -34,7 +34,7 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, check_history
 from movierec.models.recency import check_recency, recency_weighted
-from movierec.models.space import Choice, FloatRange
+from movierec.models.space import Choice, FloatRange, LineSearch
 
 LEAF = 1024  # below this, a Cholesky inverse (potrf/potri) is cheaper than another recursion level
 GRAM_COLUMN_BLOCK = 512  # items per sparse product when building X^T X (bounds its temporaries)
@@ -145,7 +145,7 @@ def ease_weights(G: np.ndarray, l2: float, *, overwrite: bool = False) -> np.nda
 class _GramCache:
     """The Gram matrix of the last training matrix, reused while that object lives.
 
-    The pipeline fits one EASE per ``l2`` of the grid on the same ``X``; X^T X is
+    The pipeline fits one EASE per ``l2`` its search probes on the same ``X``; X^T X is
     the same each time. The entry is keyed by the object's identity plus a checksum
     of its structure and values (so an in-place change is noticed) and dropped when
     X is freed. A new matrix that differs from the cached one in a minority of its
@@ -305,9 +305,10 @@ class EASE(ItemItemModel):
 
     name = "ease"
     # recency 0.9 wins on validation only where the hidden items are the sequence's
-    # tail (temporal protocol); elsewhere the plain history (1.0) does
-    param_grid = {"l2": [50.0, 100.0, 200.0, 300.0, 400.0, 500.0, 700.0, 900.0, 1200.0],
-                  "recency_decay": [1.0, 0.9]}
+    # tail (temporal protocol); elsewhere the plain history (1.0) does. Both share each
+    # l2's B, so the grid costs one inverse per l2 the line search probes.
+    param_grid = {"recency_decay": [1.0, 0.9]}
+    line_search = LineSearch("l2", start=300.0, low=20.0, high=5000.0, max_fits=5)
     search_space = {"l2": FloatRange(10.0, 5000.0, log=True), "recency_decay": Choice((1.0, 0.95, 0.9, 0.8))}
 
     def __init__(self, *, l2: float = 300.0, max_items: int | None = None, recency_decay: float = 1.0,
