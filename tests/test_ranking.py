@@ -105,3 +105,12 @@ def test_recommend_batched_does_not_modify_the_model_scores():
     exclude = sp.csr_matrix(np.eye(3, 4, dtype=np.float32))
     recommend_batched(lambda u: table, np.arange(3), 2, exclude=exclude)  # a view, not a copy
     assert np.isfinite(table).all()
+
+
+def test_top_k_leaves_its_input_alone_and_takes_read_only_views():
+    scores = np.array([[0.5, np.nan, 0.9, 0.1]], dtype=np.float32)
+    before = scores.copy()
+    assert top_k(scores, 2)[0].tolist() == [[2, 0]]
+    np.testing.assert_array_equal(scores, before)  # NaN replaced in a copy, not here
+    broadcast = np.broadcast_to(np.array([1.0, 3.0, 2.0]), (4, 3))  # stride 0, read-only
+    assert top_k(broadcast, 2)[0].tolist() == [[1, 2]] * 4

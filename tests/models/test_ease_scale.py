@@ -105,19 +105,6 @@ def test_max_items_fits_the_top_items_and_never_recommends_the_rest() -> None:
         EASE(max_items=0).fit(X)
 
 
-def test_dense_sparse_and_blocked_scoring_agree(monkeypatch) -> None:
-    X = random_binary(100, 50, 0.1, seed=8)
-    model = EASE(l2=10.0).fit(X)
-    users = np.arange(30)
-    monkeypatch.setattr(ease_module, "DENSE_SCORING_DENSITY", 0.0)
-    dense = model.score(users)
-    monkeypatch.setattr(ease_module, "DENSE_SCORING_DENSITY", 1.0)
-    np.testing.assert_allclose(model.score(users), dense, rtol=1e-5, atol=1e-6)
-    monkeypatch.setattr(ease_module, "SCORING_COLUMN_BLOCK", 7)  # threaded column blocks, ragged last one
-    monkeypatch.setattr(ease_module, "SCORING_THREADS", 2)
-    np.testing.assert_allclose(model.score(users), dense, rtol=1e-5, atol=1e-6)
-
-
 def test_gram_of_a_grown_matrix_is_updated_not_recomputed(monkeypatch) -> None:
     """Refit on train + valid after tuning on train: G + X^T D + D^T X + D^T D."""
     train = random_binary(200, 50, 0.1, seed=9)

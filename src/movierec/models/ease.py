@@ -33,15 +33,13 @@ from scipy.linalg import lapack
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, check_history
+from movierec.models.products import history_times
 from movierec.models.recency import check_recency, recency_weighted
 from movierec.models.space import Choice, FloatRange, LineSearch
 
 LEAF = 1024  # below this, a Cholesky inverse (potrf/potri) is cheaper than another recursion level
 GRAM_COLUMN_BLOCK = 512  # items per sparse product when building X^T X (bounds its temporaries)
-DENSE_SCORING_DENSITY = 0.05  # above this share of ones, X_batch @ B goes through dense GEMM
-SCORING_COLUMN_BLOCK = 256  # columns of B per sparse product: a block stays in cache across rows
-SMALL_BATCH = 32  # fewer rows than this are scored in one sparse product, without column blocks
-SCORING_THREADS = min(4, os.cpu_count() or 1)  # scipy's sparse product releases the GIL
+GRAM_THREADS = min(4, os.cpu_count() or 1)  # scipy's sparse product releases the GIL
 _POOL: ThreadPoolExecutor | None = None
 UPDATE_MAX_SHARE = 0.3  # a cached Gram matrix is updated, not recomputed, below this share of changed entries
 
@@ -51,8 +49,8 @@ def gram(X: sp.csr_matrix) -> np.ndarray:
 
     The sparse product of a whole MovieLens-size matrix holds hundreds of millions of
     non-zeros before densifying; blocks of `GRAM_COLUMN_BLOCK` items keep that
-    temporary small, are written straight into one dense array, and run on the
-    scoring thread pool (scipy releases the GIL): 2.5x faster than one product here.
+    temporary small, are written straight into one dense array, and run on a small
+    thread pool (scipy releases the GIL): 2.5x faster than one product here.
     """
     n_items = X.shape[1]
     XT = sp.csr_matrix(X.T, dtype=np.float32)
@@ -70,12 +68,12 @@ def gram(X: sp.csr_matrix) -> np.ndarray:
 def _map(function, starts: range) -> None:
     """Run `function` over `starts` on the module's thread pool (inline with one thread)."""
     global _POOL
-    if SCORING_THREADS < 2 or len(starts) < 2:
+    if GRAM_THREADS < 2 or len(starts) < 2:
         for start in starts:
             function(start)
         return
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(SCORING_THREADS, thread_name_prefix="ease")
+        _POOL = ThreadPoolExecutor(GRAM_THREADS, thread_name_prefix="ease")
     list(_POOL.map(function, starts))
 
 
@@ -270,9 +268,9 @@ class ItemItemModel(Recommender):
 
     def _scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
         if getattr(self, "items_", None) is None:
-            return times_dense(rows, self.B_)
+            return history_times(rows, self.B_)
         scores = np.full(rows.shape, -np.inf, dtype=np.float32)
-        scores[:, self.items_] = times_dense(rows[:, self.items_], self.B_)
+        scores[:, self.items_] = history_times(rows[:, self.items_], self.B_)
         return scores
 
 
@@ -333,28 +331,3 @@ class EASE(ItemItemModel):
         fitted = X if self.items_ is None else X[:, self.items_]
         self.B_ = _cached_weights(GRAM_CACHE.get(X, fitted, self.items_), self.l2)
         self.history_ = self._weighted(X, timestamps)
-
-
-def times_dense(rows: sp.csr_matrix, B: np.ndarray) -> np.ndarray:
-    """rows @ B, the scoring hot path.
-
-    scipy's sparse x dense product streams one row of B per non-zero, single-threaded,
-    so it is bound by memory bandwidth: at 6,807 items a batch of 1,024 users reads
-    about 3.6 GB. Column blocks of B small enough to stay in cache, spread over a few
-    threads, measured 3.5x faster here; dense batches go through GEMM instead.
-    """
-    n_rows, n_cols = rows.shape[0], B.shape[1]
-    if n_rows < SMALL_BATCH:  # a few rows (a served request) read few rows of B: no GEMM, no column blocks
-        return np.asarray(rows @ B)
-    if rows.nnz > DENSE_SCORING_DENSITY * n_rows * rows.shape[1]:
-        return rows.toarray() @ B
-    if n_cols <= 2 * SCORING_COLUMN_BLOCK or SCORING_THREADS < 2:
-        return np.asarray(rows @ B)
-    out = np.empty((n_rows, n_cols), dtype=np.float32)
-
-    def block(start: int) -> None:
-        stop = min(start + SCORING_COLUMN_BLOCK, n_cols)
-        out[:, start:stop] = rows @ np.ascontiguousarray(B[:, start:stop])
-
-    _map(block, range(0, n_cols, SCORING_COLUMN_BLOCK))
-    return out

@@ -18,7 +18,8 @@ import scipy.sparse as sp
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender
-from movierec.models.ease import EASE, gram, spd_inverse, times_dense
+from movierec.models.ease import EASE, gram, spd_inverse
+from movierec.models.products import history_times
 from movierec.models.space import FloatRange
 
 MAX_USERS = 40_000  # 40,000^2 float32 is 6.4 GB, before the inverse's temporaries
@@ -71,7 +72,7 @@ class UserEASE(Recommender):
         self.items_by_user_ = sp.csr_matrix(X.T)  # C[users] @ X as a sparse x dense product
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(times_dense(self.items_by_user_, np.ascontiguousarray(self.C_[users].T)).T)
+        return np.ascontiguousarray(history_times(self.items_by_user_, np.ascontiguousarray(self.C_[users].T)).T)
 
 
 class HybridEASE(Recommender):
