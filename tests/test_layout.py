@@ -77,7 +77,8 @@ def test_score_math_imports_no_model_and_evaluation_no_config():
         if name.startswith("movierec.evaluate"):
             assert not imported & {"movierec.config", "movierec.pipeline"}, f"{name} reads the run config"
         if name.startswith(("movierec.models.popularity", "movierec.models.ease")):
-            assert "torch" not in path.read_text(), f"{name} must not import torch"
+            # the closed forms are numpy/scipy; torch serves them only as the scoring kernel
+            assert "torch" not in path.read_text(), f"{name} must not import torch (the kernel is models.products)"
 
 
 def test_modules_stay_small_and_docstrings_point_at_no_journal():
