@@ -22,6 +22,7 @@ from torch import nn
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import check_history
+from movierec.models.torch import distributed
 from movierec.models.torch.common import TorchRecommender, validation_recall
 from movierec.models.torch.loop import TrainResult, deterministic_algorithms, fit_epochs, seed_everything
 
@@ -57,13 +58,17 @@ class AutoencoderRecommender(TorchRecommender):
         """A fresh network for `n_items` items."""
 
     @abstractmethod
-    def _start(self, module: nn.Module) -> Any:
+    def _start(self, module: nn.Module) -> dict[str, Any]:
         """Optimisers and counters the epochs share (whatever `_epoch` needs)."""
 
     @abstractmethod
     def _epoch(self, module: nn.Module, X: sp.csr_matrix, rng: np.random.Generator, device: torch.device,
-               state: Any) -> float:
-        """Train one epoch over the rows of `X`; returns a mean loss per user (for the history)."""
+               state: dict[str, Any]) -> float:
+        """Train one epoch over the rows of `X`; returns a mean loss per user (for the history).
+
+        ``state["forward"]`` is the module to call in training: the module itself, or
+        its data-parallel wrapper under torchrun (attributes are read and set on `module`).
+        """
 
     def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
              timestamps: sp.csr_matrix | None) -> None:
@@ -86,7 +91,7 @@ class AutoencoderRecommender(TorchRecommender):
 
     def _train(self, module: nn.Module, X: sp.csr_matrix, valid: sp.csr_matrix | None,
                rng: np.random.Generator, device: torch.device) -> TrainResult:
-        state = self._start(module)
+        state = self._start(module) | {"forward": distributed.wrap(module, device)}
 
         def validate() -> float:
             return validation_recall(lambda users: self._forward(module, X[users], device), valid, X,
@@ -94,11 +99,13 @@ class AutoencoderRecommender(TorchRecommender):
 
         return fit_epochs(module, lambda epoch: {"loss": self._epoch(module, X, rng, device, state)},
                           epochs=self.epochs, patience=self.patience,
-                          validate=validate if valid is not None else None)
+                          validate=distributed.main_decides(validate) if valid is not None else None)
 
     def _batches(self, n_rows: int, rng: np.random.Generator) -> list[np.ndarray]:
-        """The rows of one pass over the users, shuffled, in about `batch_size` blocks."""
-        return np.array_split(rng.permutation(n_rows), max(1, -(-n_rows // self.batch_size)))
+        """This rank's rows of each batch of one pass over the users, shuffled, in about
+        `batch_size` blocks (every rank draws the same permutation)."""
+        blocks = np.array_split(rng.permutation(n_rows), max(1, -(-n_rows // self.batch_size)))
+        return [distributed.shard_rows(rows) for rows in blocks if len(rows) >= distributed.world_size()]
 
     @staticmethod
     @torch.no_grad()

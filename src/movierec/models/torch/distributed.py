@@ -1,8 +1,9 @@
 """Data-parallel training under torch.distributed (launched with `torchrun`).
 
 Every rank runs the same program on the same data with the same seed, so every rank
-draws the same epoch of training pairs; each then takes its shard of every global
-batch, DDP averages the gradients, and the step is the one a single process would
+draws the same epoch of training pairs (FM family), user rows (the autoencoders) or
+sequences (SASRec, BERT4Rec); each then takes its shard of every global batch, DDP
+averages the gradients, and the step is the one a single process would
 take on the whole batch. Validation runs on rank 0 and its figure is broadcast, so
 every rank makes the same early-stopping decision and ends with the same weights.
 The same seed gives the same result for a given world size. Outside torchrun
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -50,13 +52,27 @@ def init_from_environment() -> bool:
     return True
 
 
+class _DataParallel(nn.parallel.DistributedDataParallel):
+    """DDP whose attributes fall through to the wrapped module, so a loss written against
+    the module (``module.table.items()``, ``module.log_prior(...)``) takes the wrapper as
+    it is; only calling it goes through DDP (which is what arms the gradient averaging)."""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "module":  # not wrapped yet (DDP's own __init__): nothing to fall through to
+                raise
+            return getattr(self.module, name)
+
+
 def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     """`module` in DistributedDataParallel when training data-parallel, else itself."""
     if not active():
         return module
     # some field tables get no gradient in a batch without those fields: tell DDP to expect that
-    return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
-                                               find_unused_parameters=True)
+    return _DataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
+                         find_unused_parameters=True)
 
 
 def shard(start: int, stop: int) -> slice:
@@ -65,6 +81,11 @@ def shard(start: int, stop: int) -> slice:
     n = stop - start
     low = start + here * (n // size) + min(here, n % size)
     return slice(low, low + n // size + (here < n % size))
+
+
+def shard_rows(rows: np.ndarray) -> np.ndarray:
+    """This rank's part of a batch given as row indices (all of it in one process)."""
+    return rows[shard(0, len(rows))]
 
 
 def main_decides(measure: Callable[[], float]) -> Callable[[], float]:

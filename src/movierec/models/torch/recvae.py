@@ -160,26 +160,27 @@ class RecVAE(AutoencoderRecommender):
         loss returned is the last decoder pass's."""
         module.dropout = self.dropout
         for _ in range(self.encoder_passes):
-            self._pass(module, X, rng, device, state["encoder"])
+            self._pass(state["forward"], X, rng, device, state["encoder"])
         module.remember_encoder()
         module.dropout = 0.0
         total = 0.0
         for _ in range(self.decoder_passes):
-            total = self._pass(module, X, rng, device, state["decoder"])
+            total = self._pass(state["forward"], X, rng, device, state["decoder"])
         return total
 
     def _pass(self, module: RecVAEModule, X: sp.csr_matrix, rng: np.random.Generator, device: torch.device,
               optimizer: torch.optim.Optimizer) -> float:
-        """One pass over the users updating the parameters `optimizer` holds; mean loss per user."""
-        total = 0.0
+        """One pass over the users updating the parameters `optimizer` holds; mean loss per user.
+        `module` is the one to call: the network or its data-parallel wrapper."""
+        total, count = 0.0, 0
         for rows in self._batches(X.shape[0], rng):
             batch = torch.from_numpy(X[rows].toarray()).to(device)
             loss = recvae_loss(module, batch, self.gamma)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(rows)
-        return total / X.shape[0]
+            total, count = total + float(loss.detach()) * len(rows), count + len(rows)
+        return total / max(count, 1)
 
     def _check_params(self) -> None:
         super()._check_params()

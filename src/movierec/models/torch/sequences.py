@@ -26,6 +26,7 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import ConfigError, DataError
 from movierec.models.base import check_history
+from movierec.models.torch import distributed
 from movierec.models.torch.common import TorchRecommender, validation_recall
 from movierec.models.torch.fields import FieldEmbedder, side_layouts
 from movierec.models.torch.loop import TrainResult, deterministic_algorithms, fit_epochs, seed_everything
@@ -141,13 +142,17 @@ class SequenceRecommender(TorchRecommender):
         rng = np.random.default_rng(self.random_state)
 
         lengths = (trainable > 0).sum(1).numpy()
+        trained = distributed.wrap(module, device)  # the module itself in one process
 
         def epoch_step(_epoch: int) -> dict[str, Any]:
             total, count = 0.0, 0
             for rows in length_batches(lengths, self.batch_size, rng):
+                if len(rows) < distributed.world_size():
+                    continue  # a batch too short to give every rank a sequence (only when data-parallel)
+                rows = distributed.shard_rows(rows)  # this rank's part of the global batch
                 batch = trainable[torch.from_numpy(rows)]
                 batch = batch[:, batch.shape[1] - int(lengths[rows].max()):].to(device)  # no all-padding columns
-                loss = self._batch_loss(module, batch, generator)
+                loss = self._batch_loss(trained, batch, generator)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -159,7 +164,7 @@ class SequenceRecommender(TorchRecommender):
                                      k=self.valid_k, max_users=self.max_valid_users, seed=self.random_state)
 
         return fit_epochs(module, epoch_step, epochs=self.epochs, patience=self.patience,
-                          validate=validate if valid is not None else None)
+                          validate=distributed.main_decides(validate) if valid is not None else None)
 
     def _min_length(self) -> int:
         """Shortest sequence worth a training step (SASRec needs an input and a target)."""

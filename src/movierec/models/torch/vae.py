@@ -105,18 +105,18 @@ class MultVAE(AutoencoderRecommender):
 
     def _epoch(self, module: MultVAEModule, X: sp.csr_matrix, rng: np.random.Generator, device: torch.device,
                state: dict) -> float:
-        total = 0.0
+        total, count = 0.0, 0
         for rows in self._batches(X.shape[0], rng):
             batch = torch.from_numpy(X[rows].toarray()).to(device)
             beta = self.beta_max * min(1.0, state["step"] / max(self.anneal_steps, 1))
-            logits, mu, logvar = module(batch)
+            logits, mu, logvar = state["forward"](batch)
             loss = vae_loss(logits, batch, mu, logvar, beta)
             state["optimizer"].zero_grad()
             loss.backward()
             state["optimizer"].step()
-            total += float(loss.detach()) * len(rows)
+            total, count = total + float(loss.detach()) * len(rows), count + len(rows)
             state["step"] += 1
-        return total / X.shape[0]
+        return total / max(count, 1)
 
     def _check_params(self) -> None:
         super()._check_params()
