@@ -4,7 +4,7 @@ A folder written by `write_split`::
 
     split/
       train.csv  valid.csv  test.csv     user,item,timestamp (sorted by user, time, item)
-      checksum.sha256                    sha256 over the three canonical CSVs
+      checksum.sha256                    sha256 over the three parts in canonical order
 """
 
 from __future__ import annotations
@@ -98,3 +98,15 @@ def test_fixed_shared_splits_read_and_round_trip(splits_dir, tmp_path, name):
     assert split.summary()["train"] + split.summary()["valid"] + split.summary()["test"] == 100_000
     checksum = write_split(split, tmp_path)
     assert read_split(tmp_path).checksum() == checksum
+
+
+def test_the_checksum_reads_values_not_their_storage(interactions):
+    split = make_split(interactions, SplitSpec(seed=1, fraction=0.2))
+    narrow = Split(**{name: frame.astype({"user": "int32", "item": "int16"}) for name, frame in split.parts().items()})
+    assert narrow.checksum() == split.checksum()  # the same ids in narrower integers
+    texts = Split(**{name: frame.astype({"item": str}) for name, frame in split.parts().items()})
+    assert texts.checksum() != split.checksum()  # text ids are other ids
+    later = split.test.assign(timestamp=split.test["timestamp"] + 1)
+    assert Split(split.train, split.valid, later).checksum() != split.checksum()
+    swapped = Split(split.train, split.test, split.valid)  # the same rows, in other parts
+    assert swapped.checksum() != split.checksum()
