@@ -24,23 +24,25 @@ from tests.synthetic import random_binary
 
 
 @pytest.mark.parametrize("n", [7, 33, 100])
-def test_block_inverse_equals_the_float64_inverse(n: int) -> None:
+def test_cholesky_inverse_equals_the_float64_inverse(monkeypatch, n: int) -> None:
+    monkeypatch.setattr(ease_module, "MIRROR_TILE", 16)  # several tiles, a ragged last one
     X = random_binary(3 * n, n, 0.2, seed=n)
     A = (X.T @ X).toarray().astype(np.float32) + 5 * np.eye(n, dtype=np.float32)
     expected = np.linalg.inv(A.astype(np.float64))
-    result = spd_inverse(A.copy(), leaf=4)  # 4-item leaves: several recursion levels
+    result = ease_module.spd_inverse(A.copy())
     np.testing.assert_allclose(result, expected, atol=1e-5 * np.abs(expected).max())
-    np.testing.assert_allclose(result, result.T, atol=1e-6 * np.abs(expected).max())  # symmetric up to rounding
+    np.testing.assert_array_equal(result, result.T)  # one triangle computed, the other its mirror
 
 
-def test_block_inverse_works_in_place_and_rejects_an_indefinite_matrix() -> None:
+def test_the_inverse_works_in_place_and_rejects_an_indefinite_matrix(monkeypatch) -> None:
     A = np.diag(np.arange(1.0, 41.0)).astype(np.float32)
-    out = spd_inverse(A, leaf=8)
+    monkeypatch.setattr(ease_module, "MIRROR_TILE", 7)  # several tiles, a ragged last one
+    out = ease_module.spd_inverse(A)
     assert out is A
     np.testing.assert_allclose(np.diag(A), 1.0 / np.arange(1.0, 41.0), rtol=1e-6)
     indefinite = np.diag(np.r_[np.ones(20), -np.ones(20)]).astype(np.float32)
     with pytest.raises(ConfigError, match="positive definite"):
-        spd_inverse(indefinite, leaf=8)
+        spd_inverse(indefinite)
 
 
 def test_blocked_gram_equals_the_sparse_product(monkeypatch) -> None:

@@ -8,13 +8,10 @@ Cost is one n_items^3 inverse, so at MovieLens-20M size (26,744 items) the work 
 memory are dominated by two dense float32 n x n matrices (2.9 GB each). Three things
 keep that manageable (benchmarks in ``benchmarks/``):
 
-* the inverse is a recursive block (Schur complement) inverse: blocks of at most
-  ``LEAF`` items are inverted through Cholesky (LAPACK potrf/potri, never a general
-  LU inverse), and larger ones are combined by matrix products, so most of the
-  4/3 n^3 flops run at the machine's GEMM rate (a whole-matrix potri ran several
-  times below it here);
-* the Gram matrix, the inverse and B share one buffer (no copies beyond the block
-  temporaries), and the Gram matrix of the last X is cached, so the ``l2``
+* the inverse is one in-place Cholesky inverse (LAPACK potrf + potri, never a
+  general LU inverse): n^3 flops at about the machine's GEMM rate;
+* the Gram matrix, the inverse and B share one buffer (no copies), and the Gram
+  matrix of the last X is cached, so the ``l2``
   values a search probes over the same training matrix pay for ``X^T X`` once;
 * ``max_items`` fits EASE on the most popular items only (others score -inf).
 """
@@ -37,7 +34,7 @@ from movierec.models.products import history_times
 from movierec.models.recency import check_recency, recency_weighted
 from movierec.models.space import Choice, FloatRange, LineSearch
 
-LEAF = 1024  # below this, a Cholesky inverse (potrf/potri) is cheaper than another recursion level
+MIRROR_TILE = 512  # rows per step when mirroring potri's triangle (the transposed block stays in cache)
 GRAM_COLUMN_BLOCK = 512  # items per sparse product when building X^T X (bounds its temporaries)
 GRAM_THREADS = min(4, os.cpu_count() or 1)  # scipy's sparse product releases the GIL
 _POOL: ThreadPoolExecutor | None = None
@@ -77,56 +74,43 @@ def _map(function, starts: range) -> None:
     list(_POOL.map(function, starts))
 
 
-def spd_inverse(A: np.ndarray, *, leaf: int = LEAF) -> np.ndarray:
+def spd_inverse(A: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite float32 matrix, in place (returns `A`).
 
-    Recursive 2x2 block inverse through the Schur complement ``S = A22 - A12^T A11^-1 A12``
-    (block LDL^T, no pivoting needed for SPD input): four half-size matrix products per
-    level, 4/3 n^3 flops in all, nearly all of them BLAS GEMMs; leaves of at most `leaf`
-    rows are inverted through Cholesky (potrf/potri). Extra
-    memory is about one n x n matrix of block temporaries.
+    One Cholesky factorisation and its inverse (LAPACK potrf + potri, n^3 flops in
+    all, never a general LU inverse), run in A's own buffer: a C-ordered symmetric
+    matrix is its own transpose, so it is handed to LAPACK as the Fortran-ordered
+    ``A.T`` and nothing is copied. potri fills one triangle; the other is mirrored in
+    tiles. At 6,807 items this is 1.1x the n^3 / GEMM-rate bound (benchmarks/RESULTS.md);
+    a recursive Schur-complement inverse over Cholesky leaves, used before, was 2x.
 
     Raises
     ------
     ConfigError
         The matrix is singular or not positive definite (l2 too small for it).
     """
-    n = len(A)
-    if n <= leaf:
-        return _cholesky_inverse(A)
-    h = n // 2
-    inv11 = spd_inverse(np.ascontiguousarray(A[:h, :h]), leaf=leaf)
-    W = inv11 @ A[:h, h:]  # A11^-1 A12
-    schur = np.ascontiguousarray(A[h:, h:])
-    schur -= A[:h, h:].T @ W
-    inv22 = spd_inverse(schur, leaf=leaf)
-    if not np.all(np.isfinite(np.diagonal(inv22))) or np.diagonal(inv22).min() <= 0:
-        raise ConfigError("Gram matrix + l2 I is not positive definite; increase l2")
-    V = W @ inv22
-    inv11 += V @ W.T
-    A[:h, :h] = inv11
-    del inv11
-    A[:h, h:] = V
-    A[:h, h:] *= -1
-    A[h:, :h] = A[:h, h:].T
-    A[h:, h:] = inv22
-    return A
-
-
-def _cholesky_inverse(A: np.ndarray) -> np.ndarray:
-    """In-place SPD inverse of a leaf block through LAPACK potrf + potri (Cholesky, no LU).
-
-    Also the positive-definiteness check: potrf fails on anything that is not SPD.
-    """
-    factor, info = lapack.spotrf(A, lower=False, clean=False, overwrite_a=True)
+    if A.dtype != np.float32 or not A.flags.c_contiguous:
+        raise ValueError("spd_inverse works in place on a C-contiguous float32 matrix")
+    factor, info = lapack.spotrf(A.T, lower=False, clean=False, overwrite_a=True)
     if info != 0:
         raise ConfigError(f"Gram matrix + l2 I is not positive definite (potrf info={info}); increase l2")
     inverse, info = lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise ConfigError(f"Gram matrix + l2 I is singular (potri info={info}); increase l2")
-    upper = np.triu(inverse)  # potri fills the upper triangle only; mirror it
-    A[...] = upper + np.triu(upper, 1).T
+    if not np.shares_memory(inverse, A):  # LAPACK wrappers copy only inputs they cannot use as they are
+        A[...] = inverse.T
+    _mirror_lower(A)
     return A
+
+
+def _mirror_lower(A: np.ndarray) -> None:
+    """Copy the lower triangle of the square `A` onto its upper one, a tile at a time."""
+    n, tile = len(A), MIRROR_TILE
+    for start in range(0, n, tile):
+        stop = min(start + tile, n)
+        A[start:stop, stop:] = A[stop:, start:stop].T
+        diagonal = A[start:stop, start:stop]
+        diagonal[...] = np.tril(diagonal) + np.tril(diagonal, -1).T
 
 
 def ease_weights(G: np.ndarray, l2: float, *, overwrite: bool = False) -> np.ndarray:
