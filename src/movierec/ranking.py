@@ -1,7 +1,7 @@
 """Top-k with masking, written once: models, the evaluator and ensembles all use it.
 
-The selection runs through ``torch.topk`` (one pass, on every core torch is given;
-6x numpy's argpartition on 1,024 x 6,807 scores here), with numpy's exact tie rule
+The selection runs through ``torch.topk`` (one pass, on every core torch is given,
+where numpy's argpartition copies the block and runs on one), with an exact tie rule
 on top: the lower item index wins, also at the k-th place.
 """
 

@@ -81,8 +81,7 @@ def spd_inverse(A: np.ndarray) -> np.ndarray:
     all, never a general LU inverse), run in A's own buffer: a C-ordered symmetric
     matrix is its own transpose, so it is handed to LAPACK as the Fortran-ordered
     ``A.T`` and nothing is copied. potri fills one triangle; the other is mirrored in
-    tiles. At 6,807 items this is 1.1x the n^3 / GEMM-rate bound (benchmarks/RESULTS.md);
-    a recursive Schur-complement inverse over Cholesky leaves, used before, was 2x.
+    tiles. Its time against the n^3 / GEMM-rate bound: benchmarks/RESULTS.md.
 
     Raises
     ------

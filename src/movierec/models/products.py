@@ -8,9 +8,7 @@ sparse x dense product does, on one thread). Instead B is taken a block of
 `COLUMN_BLOCK` columns at a time, small enough (1.7 MB at 6,807 items) that the block
 stays in a core's L2 cache while every history of the batch sums its rows, through
 torch's ``embedding_bag`` (a weighted sum of table rows per bag, on every core torch
-is given). Measured here (2 cores, 1,024 users x 6,807 items): 56 ms against 126 ms
-for column blocks through scipy on a thread pool and 430 ms for scipy alone
-(benchmarks/RESULTS.md, "Full-ranking top-10").
+is given). Speed against the former scipy path: docs/results.md, "Speed and memory".
 """
 
 from __future__ import annotations
