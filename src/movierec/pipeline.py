@@ -130,20 +130,22 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
     fits = fits if fits is not None else Fits()
     key = f"recall@{config.k}"
     trials = []
-    best: list[Any] = []  # [model, its validation Evaluation]
+    best_model: Recommender | None = None
+    best_valid: Evaluation | None = None
     started = time.perf_counter()
     grid = param_grid(name, config)
     search = line_search(name, config)
 
     def validate(params: dict[str, Any]) -> float:
+        nonlocal best_model, best_valid
         model = fit(create(name, **params), data, "train", offered=fits.validated)
         result = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=config.k,
                           batch_size=config.batch_size)
         trials.append({"params": params, **result.metrics})
         log(f"{name} {params}: valid {key} {result[key]:.4f}")
-        if not best or result[key] > best[1][key]:
-            best[:] = [model, result]
-        line.advance(description=f"{name}: tuning (best valid {key} {best[1][key]:.4f})")
+        if best_valid is None or result[key] > best_valid[key]:
+            best_model, best_valid = model, result
+        line.advance(description=f"{name}: tuning (best valid {key} {best_valid[key]:.4f})")
         return result[key]
 
     total = len(grid) * (search.max_fits if search else 1)
@@ -153,7 +155,7 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
                 validate(params)
         else:
             golden_section(lambda value: max(validate(params | {search.param: value}) for params in grid), search)
-    best_model, best_valid = best
+    assert best_model is not None and best_valid is not None  # a grid has at least one point
     params = best_model.get_params()
     # what to train with when no validation is left to stop on (e.g. the best epoch count)
     refit_params = params | (best_model.refit_params() if isinstance(best_model, RefitAware) else {})
