@@ -17,7 +17,15 @@ import movierec
 from movierec.models.torch import distributed
 from tests.synthetic import write_planted_csv
 
-CONFIG = """[run]
+SEQUENCE = """epochs = 8
+dim = 16
+n_heads = 1
+n_blocks = 1
+max_len = 20
+batch_size = 32
+device = "cpu"
+"""
+CONFIG = f"""[run]
 models = ["pop", "fm", "multvae", "recvae", "sasrec", "bert4rec"]
 refit = false
 
@@ -40,24 +48,12 @@ batch_size = 32
 device = "cpu"
 
 [models.sasrec]
-epochs = 8
 loss = "softmax"
 dropout = 0.0
-dim = 16
-n_heads = 1
-n_blocks = 1
-max_len = 20
-batch_size = 32
-device = "cpu"
+{SEQUENCE}
 
 [models.bert4rec]
-epochs = 8
-dim = 16
-n_heads = 1
-n_blocks = 1
-max_len = 20
-batch_size = 32
-device = "cpu"
+{SEQUENCE}
 """
 TRAINED = ("fm", "multvae", "recvae", "sasrec", "bert4rec")
 # FM's (negatives drawn per epoch) and SASRec's (full softmax, no dropout) steps are those
