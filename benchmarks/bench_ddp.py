@@ -53,11 +53,12 @@ def main() -> None:
     cores = os.cpu_count() or 1
     for processes in map(int, args.processes.split(",")):
         out = Path(args.runs_dir) / f"{args.preset}-{processes}"
-        command = [*launch(processes), "run", "--config", CONFIGS[args.preset], *where, "--out", str(out), "--quiet"]
         threads = max(1, cores // processes)
-        print(f"$ OMP_NUM_THREADS={threads} {' '.join(command[1:])}", flush=True)
+        command = [*launch(processes), "run", "--config", CONFIGS[args.preset], *where, "--out", str(out),
+                   "--threads", str(threads), "--quiet"]
+        print(f"$ {' '.join(command[1:])}", flush=True)
         started = time.perf_counter()
-        subprocess.run(command, check=True, env=os.environ | {"OMP_NUM_THREADS": str(threads)})
+        subprocess.run(command, check=True)
         seconds = time.perf_counter() - started
         models = json.loads((out / "metrics.json").read_text())["models"]
         row = {"preset": args.preset, "processes": processes, "threads_each": threads, "cores": cores,

@@ -40,16 +40,14 @@ def planted_csv(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread():
-    """torch on one thread in every test: tiny matrices gain nothing from threads, and on
-    a shared 2-core machine torch's spinning workers made one test take 107 s instead of 6."""
-    import torch
+@pytest.fixture(autouse=True)
+def one_thread():
+    """torch and the BLAS on one thread in every test: tiny matrices gain nothing from threads, and
+    on a shared 2-core machine torch's spinning workers made one test take 107 s instead of 6. Set
+    before each test, since a command run in-process sets its own count (`--threads`)."""
+    from movierec.threads import use_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    use_threads(1)
 
 
 @pytest.fixture()

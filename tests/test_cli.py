@@ -48,6 +48,7 @@ def test_bad_input_gives_a_clear_error_and_exit_code(tmp_path):
     (["--k", "100000"], "--k 100000 exceeds the catalogue's 45 items; give --k between 1 and 45"),
     (["--models", "pop,nosuch"], "--models: unknown model(s) 'nosuch'; available:"),
     (["--protocol", "nope"], "protocol 'nope' unknown"),
+    (["--threads", "0"], "--threads must be a whole number >= 1, got 0"),
 ])
 def test_bad_options_are_one_line_naming_the_option(tmp_path, options, message):
     data = tmp_path / "planted.csv"

@@ -43,6 +43,19 @@ def _show_progress(quiet: bool) -> None:
 
 
 Quiet = typer.Option(False, "--quiet", "-q", help="No live progress on stderr (it shows only on a terminal).")
+Threads = typer.Option(None, "--threads", help="torch and BLAS threads per process (default: the cores other "
+                       "work leaves free, measured at start).")
+
+
+def _use_threads(threads: int | None, *, processes: int = 1) -> int:
+    """Set this process's thread count (:func:`movierec.threads.use_threads`); a bad value is one error line."""
+    from movierec.threads import use_threads
+
+    try:
+        return use_threads(threads, processes=processes)
+    except MovieRecError as error:
+        _fail(error)
+        raise  # not reached: _fail exits
 
 
 def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -78,6 +91,7 @@ def run(
         None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every user."
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML file; options given here override it."),
+    threads: int | None = Threads,
     quiet: bool = Quiet,
 ) -> None:
     """Tune every model on validation, test it, and write a run folder with a submission and report.html."""
@@ -89,6 +103,7 @@ def run(
     distributed.init_from_environment()  # under torchrun: join the other ranks
     main_rank = distributed.is_main()
     _show_progress(quiet or not main_rank)
+    used = _use_threads(threads, processes=distributed.world_size())
     try:
         settings = with_options(
             load_config(config) if config else RunConfig(), from_file=config is not None, data=data,
@@ -109,7 +124,8 @@ def run(
     _print_table(f"test metrics ({'refit' if settings.refit else 'no refit'})", ["model", *columns, "seconds"],
                  [[name + (" *" if name == result.best else ""), *(f"{r.test[c]:.4f}" for c in columns),
                    f"{r.fit_seconds:.1f}"] for name, r in result.results.items()])
-    console.print(f"run folder: {result.out}  (submission from *, best on validation)")
+    console.print(f"run folder: {result.out}  (submission from *, best on validation; {used} thread"
+                  f"{'s' if used > 1 else ''}{'' if threads else ', the cores free at start'})", soft_wrap=True)
 
 
 @app.command()
@@ -152,6 +168,7 @@ def tune(
     k: int | None = typer.Option(None, "--k", help="List length; the objective is validation Recall@k."),
     out: Path = typer.Option(Path("runs/tune"), "--out", help="Study folder: best.toml, trials.csv, plots."),
     config: Path | None = typer.Option(None, "--config", help="TOML file: data, split, fixed parameters, ranges."),
+    threads: int | None = Threads,
     quiet: bool = Quiet,
 ) -> None:
     """Search each model's hyper-parameters on validation with Optuna; write a config that repeats the best."""
@@ -163,12 +180,13 @@ def tune(
 
     _show_progress(quiet)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the table below says what a trial log would
+    per_worker = _use_threads(threads, processes=max(jobs, 1))
     try:
         settings = with_options(load_config(config) if config else RunConfig(), from_file=config is not None,
                                 data=data, data_dir=_text(data_dir), split_dir=_text(split_dir), models=models,
                                 seed=seed, k=k)
         tuning = TuneSettings(trials=trials, timeout=timeout, study=study, storage=storage, jobs=jobs,
-                              pruner=pruner, out=str(out), worker=worker)
+                              pruner=pruner, out=str(out), worker=worker, threads=per_worker)
         results = run_tuning(settings, tuning, log=lambda message: console.print(message, highlight=False))
     except (MovieRecError, OSError) as error:
         _fail(error)
@@ -334,6 +352,7 @@ def serve(
     model: str | None = typer.Option(None, "--model", help="Default model (default: best on validation)."),
     token: str | None = typer.Option(None, "--token", envvar="MOVIEREC_SERVE_TOKEN",
                                       help="Require `Authorization: Bearer TOKEN` (also $MOVIEREC_SERVE_TOKEN)."),
+    threads: int | None = Threads,
 ) -> None:
     """Serve a run's models over HTTP (FastAPI; OpenAPI docs at /docs). Loads the run's pickles: serve only
     run folders you trust."""
@@ -342,6 +361,7 @@ def serve(
     from movierec.serving import load_run
     from movierec.serving.app import create_app
 
+    _use_threads(threads)
     try:
         service = create_app(load_run(run_dir), default_model=model, token=token)
     except (MovieRecError, OSError) as error:

@@ -33,9 +33,9 @@ import pandas as pd
 from movierec.atomic import atomic_write_bytes
 from movierec.config import RunConfig, fixed_params
 from movierec.exceptions import ConfigError, MovieRecError
-from movierec.models.torch.loop import share_cores
 from movierec.output import write_csv, write_text
 from movierec.split import EncodedSplit, load_encoded
+from movierec.threads import use_threads
 from movierec.tuning.search import Objective, plain
 
 PRUNERS = ("median", "hyperband", "none")
@@ -54,6 +54,7 @@ class TuneSettings:
     pruner: str = "median"
     out: str = "runs/tune"
     worker: int = 0  # this process's number among those sharing a study (its sampler's seed offset)
+    threads: int | None = None  # torch and BLAS threads of each worker (None: its share of the free cores)
 
     def __post_init__(self) -> None:
         for name, value, low in (("trials", self.trials, 1), ("jobs", self.jobs, 1), ("worker", self.worker, 0)):
@@ -169,7 +170,7 @@ def check_objective(study: optuna.Study, objective: Objective, data: EncodedSpli
 def _worker_process(config: RunConfig, settings: TuneSettings, model: str, trials: int, worker: int) -> None:
     """A spawned worker: its share of the cores, Optuna's log kept to warnings, one line on an error."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    share_cores(settings.jobs)
+    use_threads(settings.threads, processes=settings.jobs)
     try:
         work(config, settings, model, trials, worker)
     except MovieRecError as error:

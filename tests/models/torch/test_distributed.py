@@ -5,7 +5,6 @@ BERT4Rec), and the saved models serve in a plain process."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +67,9 @@ def _run(tmp_path: Path, data: Path, out: str, processes: int) -> dict:
     config.write_text(CONFIG)
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
               "-m"] if processes > 1 else [sys.executable, "-m"]
-    environment = os.environ | {"OMP_NUM_THREADS": "1"}
     result = subprocess.run([*launch, "movierec.cli", "run", "--config", str(config), "--data", str(data),
-                             "--out", str(tmp_path / out), "--quiet"], capture_output=True, text=True, timeout=300,
-                            env=environment)
+                             "--out", str(tmp_path / out), "--threads", "1", "--quiet"], capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return json.loads((tmp_path / out / "metrics.json").read_text())["models"]
 

@@ -12,7 +12,6 @@ restores the best weights at the end. The sampled-pair models (FM, CFM, deep CFM
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,12 +33,6 @@ class TrainResult:
     best_epoch: int
     best_recall: float | None
     history: list[dict] = field(default_factory=list)
-
-
-def share_cores(processes: int) -> None:
-    """Give this process its share of the machine's cores for torch's threads (one of
-    `processes` running side by side), so workers do not oversubscribe the CPU."""
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(processes, 1)))
 
 
 def resolve_device(device: str) -> torch.device:
