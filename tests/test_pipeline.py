@@ -61,6 +61,25 @@ def test_no_refit_tests_the_train_fitted_model(planted_csv, tmp_path):
     assert json.loads((tmp_path / "n" / "metrics.json").read_text())["setting"] == "no-refit"
 
 
+def test_no_refit_tests_a_sequence_model_on_its_sequences_continued_through_valid(planted_csv, tmp_path):
+    from movierec.evaluate import evaluate
+    from movierec.models.base import Recommender
+    from movierec.split import load_encoded
+
+    spec = SplitSpec("temporal", 2, 0.0, 0)
+    config = config_for(planted_csv, tmp_path / "n", refit=False, models=("sasrec",), split=spec,
+                        params={"sasrec": {"dim": 16, "epochs": 3, "device": "cpu"}})
+    result = run(config, log=quiet).results["sasrec"]
+    data = load_encoded(data=str(planted_csv), data_dir=None, split_dir=None, spec=spec)
+    saved = Recommender.load(tmp_path / "n" / "models" / "sasrec.pkl")
+    assert saved.X_.nnz == data.train_valid.nnz  # the model known users are served from: train+valid
+    tested = evaluate(saved.score, data.test, exclude=data.train_valid, k=10)
+    assert tested.metrics == result.test
+    from_train = evaluate(lambda users: saved.score_history(data.train[users], data.timestamps("train")[users]),
+                          data.test, exclude=data.train_valid, k=10)
+    assert from_train.metrics != result.test  # the validation items changed what comes next
+
+
 def test_param_grid_uses_config_over_model_grid():
     config = RunConfig(params={"ease": {"l2": 5.0}})
     assert param_grid("ease", config) == [{"l2": 5.0, "recency_decay": 1.0}, {"l2": 5.0, "recency_decay": 0.9}]

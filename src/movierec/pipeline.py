@@ -4,8 +4,9 @@ For each model: every point of its grid is fitted on train and scored on valid
 (train masked), at every value of its line search where it has one (EASE's l2, by
 golden section); the best by Recall@k is then tested. With refit (the default, the
 competition's setting) it is refitted on train+valid and recommends from that
-history; without (RecBole's setting) the train-fitted model recommends from train.
-Either way train+valid items are masked at test time.
+history; without (RecBole's setting) the train-fitted model recommends from train, and
+a sequence model from each user's sequence continued through the validation items, as
+RecBole tests its sequential models. Either way train+valid items are masked at test time.
 
 Models with members (reranker, ensemble) are offered the fits the run already made,
 so a member validated alone is not trained again inside them.
@@ -28,7 +29,7 @@ from movierec import progress as live
 from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate
 from movierec.exceptions import ConfigError
-from movierec.models.base import Recommender, RefitAware, ReusesFits, validation_scorer
+from movierec.models.base import ContinuesSequences, Recommender, RefitAware, ReusesFits, validation_scorer
 from movierec.models.registry import MODELS, create
 from movierec.models.space import LineSearch, golden_section
 from movierec.models.torch import distributed
@@ -166,6 +167,10 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
         history_note = "refit on train+valid"
         if keep:
             fits.refitted[name] = model
+    elif isinstance(best_model, ContinuesSequences):
+        # the validation items are history at test time: the sequence goes on through them
+        model = best_model.continued(data.train_valid, data.timestamps("train_valid"))
+        history_note = "fitted on train, sequences continued through valid"
     else:
         model = best_model
         history_note = "fitted on train"

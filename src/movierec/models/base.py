@@ -180,6 +180,20 @@ class FoldIn(Protocol):
 
 
 @runtime_checkable
+class ContinuesSequences(Protocol):
+    """A sequence model: what it recommends follows a user's latest items, so without refit
+    it is tested on each sequence continued through the validation items (the protocol of
+    RecBole's sequential models and of the SASRec paper), while a static model recommends
+    from the history it was fitted on.
+
+    `continued` returns a copy that scores known users from the longer `history` (the
+    fitted history plus later items, one row per known user), its weights unchanged.
+    """
+
+    def continued(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> Recommender: ...
+
+
+@runtime_checkable
 class RefitAware(Protocol):
     """Says which parameters to use when refitting without validation (e.g. epochs found)."""
 

@@ -96,6 +96,26 @@ def test_order_is_what_fold_in_reads():
     assert np.argmax(np.where(row.toarray() > 0, -np.inf, reversed_scores)) != NEXT.indices[user]
 
 
+def test_a_continued_model_scores_known_users_from_the_longer_sequences():
+    """Fitted on the first 10 items of each ring, continued through items 11 and 12: the
+    same network then recommends item 13, as fold-in of the whole history does."""
+    keep = np.asarray(T[X.nonzero()]).ravel() <= LENGTH - 2
+    rows, cols = X.nonzero()
+    short = csr_from_indices(rows[keep], cols[keep], X.shape)
+    short_times = sp.csr_matrix((np.asarray(T[X.nonzero()]).ravel()[keep], (rows[keep], cols[keep])), shape=X.shape)
+    short_times.sort_indices()
+    model = SASRec(dim=16, epochs=40, batch_size=8, device="cpu").fit(short, timestamps=short_times)
+    before = model.score(np.arange(N_USERS))
+    longer = model.continued(X, T)
+    items, _ = longer.recommend(np.arange(N_USERS), k=1)
+    assert (items[:, 0] == NEXT.indices).mean() >= 0.9
+    np.testing.assert_allclose(longer.score(np.arange(N_USERS)), longer.score_history(X, T), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(model.score(np.arange(N_USERS)), before)  # a copy: the fitted model is as it was
+    assert longer.module_ is model.module_ and longer.X_.nnz == X.nnz
+    with pytest.raises(DataError, match="continues the sequences of its 40 users"):
+        model.continued(X[:5], T[:5])
+
+
 def test_sequence_models_need_timestamps_and_sane_parameters():
     with pytest.raises(DataError, match="timestamps"):
         SASRec(epochs=1, device="cpu").fit(X)

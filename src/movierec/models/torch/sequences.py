@@ -14,6 +14,7 @@ is scored by running its sequence through the network.
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from typing import Any
 
@@ -183,6 +184,19 @@ class SequenceRecommender(TorchRecommender):
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._forward(self.module_, self.sequences_[users], torch.device("cpu"))
+
+    def continued(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> SequenceRecommender:
+        """A copy scoring known users from `history` (e.g. train+valid): the same network,
+        each user's sequence rebuilt from the longer history (:class:`ContinuesSequences`)."""
+        rows = check_history(self, history)
+        if rows.shape[0] != self.sequences_.shape[0]:
+            raise DataError(f"{self.name} continues the sequences of its {self.sequences_.shape[0]} users; the "
+                            f"history has {rows.shape[0]} rows")
+        times = aligned_timestamps(rows, timestamps)
+        longer = copy.copy(self)
+        longer.X_ = rows
+        longer.sequences_ = user_sequences(rows, times if times is not None else np.zeros(rows.nnz), self.max_len)
+        return longer
 
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         """Next-item scores for histories the model was not fitted on (fold-in).
