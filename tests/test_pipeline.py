@@ -80,6 +80,20 @@ def test_no_refit_tests_a_sequence_model_on_its_sequences_continued_through_vali
     assert from_train.metrics != result.test  # the validation items changed what comes next
 
 
+def test_no_refit_continues_the_sequence_members_of_a_composite_only(planted_csv, tmp_path):
+    from movierec.models.base import Recommender
+    from movierec.split import load_encoded
+
+    spec = SplitSpec("temporal", 2, 0.0, 0)
+    config = config_for(planted_csv, tmp_path / "n", refit=False, models=("pop", "sasrec"), split=spec,
+                        ensemble=True, params={"sasrec": {"dim": 16, "epochs": 3, "device": "cpu"}})
+    run(config, log=quiet)
+    data = load_encoded(data=str(planted_csv), data_dir=None, split_dir=None, spec=spec)
+    members = Recommender.load(tmp_path / "n" / "models" / "ensemble.pkl").members_
+    assert members["sasrec"].X_.nnz == data.train_valid.nnz
+    assert members["pop"].X_.nnz == data.train.nnz
+
+
 def test_param_grid_uses_config_over_model_grid():
     config = RunConfig(params={"ease": {"l2": 5.0}})
     assert param_grid("ease", config) == [{"l2": 5.0, "recency_decay": 1.0}, {"l2": 5.0, "recency_decay": 0.9}]

@@ -168,9 +168,9 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
         if keep:
             fits.refitted[name] = model
     elif isinstance(best_model, ContinuesSequences):
-        # the validation items are history at test time: the sequence goes on through them
+        # the validation items are history at test time: sequences go on through them
         model = best_model.continued(data.train_valid, data.timestamps("train_valid"))
-        history_note = "fitted on train, sequences continued through valid"
+        history_note = "fitted on train; sequences continued through valid"
     else:
         model = best_model
         history_note = "fitted on train"

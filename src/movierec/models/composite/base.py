@@ -11,6 +11,7 @@ the members on the inner history for as long as the members' early stopping foun
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.models.base import Recommender
+from movierec.models.base import ContinuesSequences, Recommender
 from movierec.models.composite.members import (
     Catalogue,
     check_members,
@@ -110,6 +111,16 @@ class CompositeModel(Recommender):
     def stopped_member_params(self) -> dict[str, dict[str, Any]]:
         """The members' parameters with what their early stopping found (e.g. epochs)."""
         return stopped_params(self.member_settings(), self.members_)
+
+    def continued(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> CompositeModel:
+        """A copy whose sequence members score known users from `history` (train+valid), as
+        they are tested alone without refit (:class:`ContinuesSequences`); the other members
+        and what this model learned on top of them are unchanged."""
+        self._check_fitted()
+        longer = copy.copy(self)
+        longer.members_ = {alias: member.continued(history, timestamps) if isinstance(member, ContinuesSequences)
+                           else member for alias, member in self.members_.items()}
+        return longer
 
     def refit_params(self) -> dict[str, Any]:
         """The members' parameters with what their early stopping found, for a refit without valid."""
