@@ -11,6 +11,7 @@ Usage::
     python benchmarks/fixed_splits.py --table protocols     # EASE against popularity per protocol
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
     python benchmarks/fixed_splits.py --table ease-search   # EASE's golden-section l2 against the 9-point grid
+    python benchmarks/fixed_splits.py --table sequence      # SASRec and BERT4Rec against EASE, temporal protocol
 
 Writes ``benchmarks/results/<table>.json`` (per run: command, seconds, every model's
 chosen parameters, validation and test metrics) and prints the table as markdown.
@@ -31,6 +32,7 @@ from movierec.atomic import atomic_write_bytes
 
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
+TABLES = ("composite", "ease", "cfm", "protocols", "ease-search", "sequence")
 
 
 def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
@@ -61,14 +63,18 @@ def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
         for place, args in places:
             out.append((f"{place} grid", ["--config", "benchmarks/configs/ease-grid9.toml", *args, "--no-refit"]))
             out.append((f"{place} golden", [*args, "--models", "ease", "--no-refit"]))
+    elif table == "sequence":
+        for setting in SETTINGS:
+            args = ["--data", "ml-100k", "--protocol", "temporal", "--models", "pop,ease,sasrec,bert4rec"]
+            out.append((f"temporal {setting}", args + (["--no-refit"] if setting == "no-refit" else [])))
     else:
-        raise SystemExit(f"unknown table {table!r}; expected composite, ease, cfm, protocols or ease-search")
+        raise SystemExit(f"unknown table {table!r}; expected {', '.join(TABLES)}")
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", required=True, help="composite, ease, cfm, protocols or ease-search")
+    parser.add_argument("--table", required=True, choices=TABLES)
     parser.add_argument("--only", default=None, help="run only the labels containing this text, e.g. 'mixed no-refit'")
     parser.add_argument("--runs-dir", default="runs/results")
     args = parser.parse_args()

@@ -60,11 +60,25 @@ def hold_out(
         # rank each user's earlier rows by a random key; the first n_random are held
         key = rng.random(n_rows)
         key[held] = 2.0  # tail rows sort last, out of the draw
-        order = np.lexsort((key, users))
+        order = _by_user_then_key(users, key)
         rank = np.empty(n_rows, dtype=np.int64)
         rank[order] = np.arange(n_rows) - starts[users[order]]
         held |= rank < n_random
     return held
+
+
+def _by_user_then_key(users: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``np.lexsort((key, users))`` for keys in [0, 2], through one sort of ``4 * user + key``.
+
+    Rounding keeps that sum's order, so where no two sums round to the same float the
+    order is lexsort's exactly; where some do (keys closer than the float's spacing),
+    lexsort itself decides. Several times faster than lexsort on millions of rows.
+    """
+    combined = users * 4.0 + key
+    order = np.argsort(combined, kind="stable")
+    if np.any(np.diff(combined[order]) <= 0):
+        return np.lexsort((key, users))
+    return order
 
 
 def holdout_matrix(
