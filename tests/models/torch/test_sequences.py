@@ -116,10 +116,19 @@ def test_a_continued_model_scores_known_users_from_the_longer_sequences():
         model.continued(X[:5], T[:5])
 
 
+def test_several_seeds_score_with_the_mean_of_the_networks_one_seed_each_trains():
+    settings = {"dim": 16, "epochs": 3, "batch_size": 8, "device": "cpu"}
+    both = SASRec(n_seeds=2, **settings).fit(X, timestamps=T)
+    first, second = (SASRec(random_state=seed, **settings).fit(X, timestamps=T) for seed in (0, 1))
+    users = np.arange(N_USERS)
+    np.testing.assert_allclose(both.score(users), (first.score(users) + second.score(users)) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both.score_history(X[:3], T[:3]), both.score(users[:3]), rtol=1e-5, atol=1e-6)
+
+
 def test_sequence_models_need_timestamps_and_sane_parameters():
     with pytest.raises(DataError, match="timestamps"):
         SASRec(epochs=1, device="cpu").fit(X)
-    for bad in ({"dim": 10, "n_heads": 3}, {"loss": "hinge"}, {"gbce_t": 2.0}, {"max_len": 0}):
+    for bad in ({"dim": 10, "n_heads": 3}, {"loss": "hinge"}, {"gbce_t": 2.0}, {"max_len": 0}, {"n_seeds": 0}):
         with pytest.raises(ConfigError):
             SASRec(**bad, device="cpu").fit(X, timestamps=T)
     with pytest.raises(ConfigError, match="mask_prob"):

@@ -124,6 +124,8 @@ class SASRec(SequenceRecommender):
         the best epoch's weights.
     use_features : add every item side field (genres, year, ...) to the item embedding.
     max_valid_users : validation users scored per epoch (a seeded sample beyond it).
+    n_seeds : networks trained from seeds random_state, random_state + 1, ..., each
+        early-stopped on its own; scores are the mean of their logits.
 
     Examples
     --------
@@ -144,7 +146,7 @@ class SASRec(SequenceRecommender):
                  dropout: float = 0.2, loss: str = "softmax", n_negatives: int = 256, gbce_t: float = 0.75,
                  epochs: int = 200, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
                  patience: int = 10, use_features: bool = False, max_valid_users: int | None = 10_000,
-                 valid_k: int = 10, random_state: int = 0, device: str = "auto") -> None:
+                 n_seeds: int = 1, valid_k: int = 10, random_state: int = 0, device: str = "auto") -> None:
         self.dim = dim
         self.n_blocks = n_blocks
         self.n_heads = n_heads
@@ -160,6 +162,7 @@ class SASRec(SequenceRecommender):
         self.patience = patience
         self.use_features = use_features
         self.max_valid_users = max_valid_users
+        self.n_seeds = n_seeds
         self.valid_k = valid_k
         self.random_state = random_state
         self.device = device

@@ -109,6 +109,7 @@ class SequenceRecommender(TorchRecommender):
     patience: int
     max_valid_users: int | None
     use_features: bool
+    n_seeds: int
 
     @abstractmethod
     def _build(self, n_items: int, features: EncodedFeatures | None) -> nn.Module:
@@ -129,18 +130,26 @@ class SequenceRecommender(TorchRecommender):
                             "non-zeros as X)")
         self.sequences_ = user_sequences(X, aligned_timestamps(X, timestamps), self.max_len)
         device = self._device()
-        with deterministic_algorithms():
-            seed_everything(self.random_state)
-            module = self._build(X.shape[1], features if self.use_features else None).to(device)
-            self.train_result_ = self._train(module, X, valid, device)
-        self.module_ = module.to("cpu").eval()
+        self.modules_, self.train_results_ = [], []
+        for offset in range(self.n_seeds):
+            with deterministic_algorithms():
+                seed_everything(self.random_state + offset)
+                module = self._build(X.shape[1], features if self.use_features else None).to(device)
+                self.train_results_.append(self._train(module, X, valid, device, self.random_state + offset))
+            self.modules_.append(module.to("cpu").eval())
+        self.module_, self.train_result_ = self.modules_[0], self.train_results_[0]
+
+    @property
+    def best_epoch_(self) -> int:
+        """The seeds' early-stopped epoch counts, averaged: what a refit trains each network for."""
+        return round(float(np.mean([result.best_epoch for result in self.train_results_])))
 
     def _train(self, module: nn.Module, X: sp.csr_matrix, valid: sp.csr_matrix | None,
-               device: torch.device) -> TrainResult:
+               device: torch.device, seed: int) -> TrainResult:
         optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        generator = torch.Generator().manual_seed(self.random_state)
+        generator = torch.Generator().manual_seed(seed)
         trainable = torch.from_numpy(self.sequences_[(self.sequences_ > 0).sum(1) >= self._min_length()])
-        rng = np.random.default_rng(self.random_state)
+        rng = np.random.default_rng(seed)
 
         lengths = (trainable > 0).sum(1).numpy()
         trained = distributed.wrap(module, device)  # the module itself in one process
@@ -182,8 +191,16 @@ class SequenceRecommender(TorchRecommender):
             out[start:start + SCORE_BATCH] = (self._last_state(module, block) @ items.T).cpu().numpy()
         return out
 
+    def _mean_scores(self, sequences: np.ndarray) -> np.ndarray:
+        """The networks' next-item scores, averaged over the seeds (one network: its own)."""
+        modules = self.__dict__.get("modules_") or [self.module_]  # models saved before seeds: one network
+        out = self._forward(modules[0], sequences, torch.device("cpu"))
+        for module in modules[1:]:
+            out += self._forward(module, sequences, torch.device("cpu"))
+        return out / len(modules) if len(modules) > 1 else out
+
     def _score(self, users: np.ndarray) -> np.ndarray:
-        return self._forward(self.module_, self.sequences_[users], torch.device("cpu"))
+        return self._mean_scores(self.sequences_[users])
 
     def continued(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> SequenceRecommender:
         """A copy scoring known users from `history` (e.g. train+valid): the same network,
@@ -207,11 +224,13 @@ class SequenceRecommender(TorchRecommender):
         times = aligned_timestamps(rows, timestamps)
         if times is None:
             times = np.zeros(rows.nnz)
-        return self._forward(self.module_, user_sequences(rows, times, self.max_len), torch.device("cpu"))
+        return self._mean_scores(user_sequences(rows, times, self.max_len))
 
     def _check_params(self) -> None:
         super()._check_params()
-        counts = {"max_len": self.max_len, "epochs": self.epochs, "batch_size": self.batch_size}
+        counts = {"max_len": self.max_len, "epochs": self.epochs, "batch_size": self.batch_size,
+                  "n_seeds": self.n_seeds}
         low = {name: value for name, value in counts.items() if value < 1}
         if low or self.lr <= 0:
-            raise ConfigError(f"{self.name} needs max_len, epochs, batch_size >= 1 and lr > 0; got {low or self.lr}")
+            raise ConfigError(f"{self.name} needs max_len, epochs, batch_size, n_seeds >= 1 and lr > 0; got "
+                              f"{low or self.lr}")
