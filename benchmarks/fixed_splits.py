@@ -7,6 +7,7 @@ as they start, the same ones docs/results.md shows), and this script gathers the
 Usage::
 
     MOVIEREC_DATA_DIR=../shared/data python benchmarks/fixed_splits.py --table composite
+    python benchmarks/fixed_splits.py --table composite-sasrec   # the same with SASRec as a member
     python benchmarks/fixed_splits.py --table ease          # pop and EASE, the anchors' figures
     python benchmarks/fixed_splits.py --table protocols     # EASE against popularity per protocol
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
@@ -32,18 +33,19 @@ from movierec.atomic import atomic_write_bytes
 
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
-TABLES = ("composite", "ease", "cfm", "protocols", "ease-search", "sequence")
+TABLES = ("composite", "composite-sasrec", "ease", "cfm", "protocols", "ease-search", "sequence")
 
 
 def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
     """(label, `movierec run` arguments) of every run of a table."""
     out = []
-    if table in ("composite", "ease"):
+    if table in ("composite", "composite-sasrec", "ease"):
         for split in SPLITS:
             for setting in SETTINGS:
                 args = ["--split-dir", str(shared / "splits" / f"ml100k-{split}-s0")]
-                if table == "composite":
-                    args = ["--config", f"benchmarks/configs/ml100k-{split}.toml", *args]
+                if table != "ease":
+                    suffix = "-sasrec" if table == "composite-sasrec" else ""
+                    args = ["--config", f"benchmarks/configs/ml100k-{split}{suffix}.toml", *args]
                 else:
                     args += ["--models", "pop,ease"]
                 out.append((f"{split} {setting}", args + (["--no-refit"] if setting == "no-refit" else [])))
