@@ -67,7 +67,7 @@ def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
             out.append((f"{place} golden", [*args, "--models", "ease", "--no-refit"]))
     elif table == "sequence":
         for setting in SETTINGS:
-            args = ["--data", "ml-100k", "--protocol", "temporal", "--models", "pop,ease,sasrec,bert4rec"]
+            args = ["--config", "benchmarks/configs/ml100k-temporal.toml"]
             out.append((f"temporal {setting}", args + (["--no-refit"] if setting == "no-refit" else [])))
     else:
         raise SystemExit(f"unknown table {table!r}; expected {', '.join(TABLES)}")
