@@ -79,6 +79,8 @@ def main() -> None:
     parser.add_argument("--table", required=True, choices=TABLES)
     parser.add_argument("--only", default=None, help="run only the labels containing this text, e.g. 'mixed no-refit'")
     parser.add_argument("--runs-dir", default="runs/results")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="passed to every run (figures of the torch models depend on the thread count)")
     args = parser.parse_args()
     shared = Path(os.environ.get("MOVIEREC_DATA_DIR", "../shared/data")).resolve().parent
     results_path = Path("benchmarks/results") / f"{args.table}.json"
@@ -86,6 +88,8 @@ def main() -> None:
     for label, run_args in runs(args.table, shared):
         if args.only and args.only not in label:
             continue
+        if args.threads is not None:
+            run_args = [*run_args, "--threads", str(args.threads)]
         out = Path(args.runs_dir) / args.table / label.replace(" ", "-")
         command = [sys.executable, "-m", "movierec.cli", "run", *run_args, "--out", str(out)]
         print("$ movierec run " + shlex.join([*run_args, "--out", str(out)]), flush=True)
