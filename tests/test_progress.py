@@ -56,7 +56,7 @@ def test_other_threads_stay_silent_and_leave_no_display_open():
 
 def _run(tmp_path, monkeypatch, *options: str) -> str:
     console, buffer = _terminal()
-    monkeypatch.setattr(cli, "err_console", console)
+    monkeypatch.setattr(cli.common, "err_console", console)
     data = tmp_path / "planted.csv"
     write_planted_csv(data)
     result = CliRunner().invoke(cli.app, ["run", "--data", str(data), "--models", "pop,ease",
@@ -74,7 +74,7 @@ def test_a_command_on_a_terminal_shows_its_tuning_and_quiet_silences_it(tmp_path
 
 def test_a_command_whose_stderr_is_not_a_terminal_shows_none(tmp_path, monkeypatch):
     console = Console(file=io.StringIO(), force_terminal=False)
-    monkeypatch.setattr(cli, "err_console", console)
+    monkeypatch.setattr(cli.common, "err_console", console)
     data = tmp_path / "planted.csv"
     write_planted_csv(data)
     result = CliRunner().invoke(cli.app, ["run", "--data", str(data), "--models", "pop,ease", "--out", str(tmp_path / "r")])

@@ -1,6 +1,7 @@
 """The `movierec` command: a thin typer layer over the library.
 
-Options override values of ``--config FILE.toml``; the library never sees argv.
+Options override values of ``--config FILE.toml``; the library never sees argv. The
+commands that read, split, write and export data sets are in :mod:`movierec.cli.data`.
 """
 
 from __future__ import annotations
@@ -9,70 +10,27 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from movierec.cli import data as _data  # noqa: F401  (registers the data, split and export commands)
+from movierec.cli.common import (
+    DataDir,
+    Quiet,
+    Threads,
+    app,
+    console,
+    err_console,
+    fail,
+    path_text,
+    print_table,
+    set_threads,
+    show_progress,
+    silent,
+)
 from movierec.exceptions import ConfigError, MovieRecError
 
-app = typer.Typer(help="Top-N movie recommendation from implicit feedback.", no_args_is_help=True)
-data_app = typer.Typer(help="Find, download and inspect data sets.", no_args_is_help=True)
-export_app = typer.Typer(help="Write a split in other libraries' formats.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
-app.add_typer(export_app, name="export")
-console = Console()
-err_console = Console(stderr=True)
-
-DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR).")
-
-
-def _fail(error: Exception) -> None:
-    """One line on stderr naming what was wrong; exit status 2. No traceback reaches a user."""
-    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-def _show_progress(quiet: bool) -> None:
-    """Live progress on stderr only for a person watching: a terminal, and no --quiet."""
-    from movierec import progress
-
-    if not quiet and err_console.is_terminal:
-        progress.enable(err_console)
-    else:
-        progress.disable()
-
-
-Quiet = typer.Option(False, "--quiet", "-q", help="No live progress on stderr (it shows only on a terminal).")
-Threads = typer.Option(None, "--threads", help="torch and BLAS threads per process (default: the cores other "
-                       "work leaves free, measured at start).")
-
-
-def _use_threads(threads: int | None, *, processes: int = 1) -> int:
-    """Set this process's thread count (:func:`movierec.threads.use_threads`); a bad value is one error line."""
-    from movierec.threads import use_threads
-
-    try:
-        return use_threads(threads, processes=processes)
-    except MovieRecError as error:
-        _fail(error)
-        raise  # not reached: _fail exits
-
-
-def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
-
-
-def _silent(_message: str) -> None:
-    """The log of a torchrun rank other than 0 (rank 0 speaks for all)."""
-
-
-def _text(path: Path | None) -> str | None:
-    return None if path is None else str(path)
+__all__ = ["app"]
 
 
 @app.command()
@@ -102,17 +60,17 @@ def run(
 
     distributed.init_from_environment()  # under torchrun: join the other ranks
     main_rank = distributed.is_main()
-    _show_progress(quiet or not main_rank)
-    used = _use_threads(threads, processes=distributed.world_size())
+    show_progress(quiet or not main_rank)
+    used = set_threads(threads, processes=distributed.world_size())
     try:
         settings = with_options(
             load_config(config) if config else RunConfig(), from_file=config is not None, data=data,
-            data_dir=_text(data_dir), split_dir=_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
-            out=_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
-        log = (lambda message: console.print(message, soft_wrap=True, highlight=False)) if main_rank else _silent
+            data_dir=path_text(data_dir), split_dir=path_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
+            out=path_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
+        log = (lambda message: console.print(message, soft_wrap=True, highlight=False)) if main_rank else silent
         result = run_pipeline(settings, log=log)
     except (MovieRecError, OSError) as error:
-        _fail(error)
+        fail(error)
         return
     if not main_rank:
         return
@@ -121,7 +79,7 @@ def run(
     except (MovieRecError, OSError, ValueError) as error:  # the run itself is written: say so, keep it
         err_console.print(f"[bold yellow]warning:[/] report.html not written: {escape(str(error))}", highlight=False)
     columns = [f"{name}@{settings.k}" for name in ("recall", "recall_plain", "ndcg", "coverage")]
-    _print_table(f"test metrics ({'refit' if settings.refit else 'no refit'})", ["model", *columns, "seconds"],
+    print_table(f"test metrics ({'refit' if settings.refit else 'no refit'})", ["model", *columns, "seconds"],
                  [[name + (" *" if name == result.best else ""), *(f"{r.test[c]:.4f}" for c in columns),
                    f"{r.fit_seconds:.1f}"] for name, r in result.results.items()])
     console.print(f"run folder: {result.out}  (submission from *, best on validation; {used} thread"
@@ -142,7 +100,7 @@ def score(
         data = EncodedSplit(read_split(split_dir))
         evaluation, notes = score_file(recs, data.idmap, data.test, k=k)
     except (MovieRecError, OSError) as error:
-        _fail(error)
+        fail(error)
         return
     for note in notes:
         console.log(f"note: {note}")
@@ -178,20 +136,20 @@ def tune(
     from movierec.tuning import TuneSettings
     from movierec.tuning import tune as run_tuning
 
-    _show_progress(quiet)
+    show_progress(quiet)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the table below says what a trial log would
-    per_worker = _use_threads(threads, processes=max(jobs, 1))
+    per_worker = set_threads(threads, processes=max(jobs, 1))
     try:
         settings = with_options(load_config(config) if config else RunConfig(), from_file=config is not None,
-                                data=data, data_dir=_text(data_dir), split_dir=_text(split_dir), models=models,
+                                data=data, data_dir=path_text(data_dir), split_dir=path_text(split_dir), models=models,
                                 seed=seed, k=k)
         tuning = TuneSettings(trials=trials, timeout=timeout, study=study, storage=storage, jobs=jobs,
                               pruner=pruner, out=str(out), worker=worker, threads=per_worker)
         results = run_tuning(settings, tuning, log=lambda message: console.print(message, highlight=False))
     except (MovieRecError, OSError) as error:
-        _fail(error)
+        fail(error)
         return
-    _print_table(f"best on validation recall@{settings.k}", ["model", "valid", "complete", "pruned", "best parameters"],
+    print_table(f"best on validation recall@{settings.k}", ["model", "valid", "complete", "pruned", "best parameters"],
                  [[r.name, f"{r.best_value:.4f}", str(r.complete), str(r.pruned),
                    ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
                              for key, value in r.searched.items())] for r in results])
@@ -217,7 +175,7 @@ def report(
         target = out or (runs[0] / "report.html" if len(runs) == 1 else Path("report.html"))
         written = write_html_report(runs, target, lists=extra, seed=seed)
     except (MovieRecError, OSError) as error:
-        _fail(error)
+        fail(error)
         return
     console.print(f"report: {written}")
 
@@ -234,7 +192,7 @@ def diagnose(
     quiet: bool = Quiet,
 ) -> None:
     """Deep CFM with and without batch norm: score spread, gradient norms, dead units per config."""
-    _show_progress(quiet)
+    show_progress(quiet)
     from movierec.analysis.diagnostics import collapse_experiment, collapse_table
     from movierec.atomic import atomic_write_bytes
     from movierec.split import SplitSpec, load_encoded
@@ -244,61 +202,11 @@ def diagnose(
         rows = collapse_experiment(encoded.train, encoded.valid, encoded.features("train"), depth=depth,
                                    epochs=epochs, seed=seed)
     except (MovieRecError, OSError) as error:
-        _fail(error)
+        fail(error)
         return
     console.print(collapse_table(rows))
     if out is not None:
         atomic_write_bytes(out, json.dumps(rows, indent=1).encode())
-
-
-@app.command("split")
-def split_command(
-    data: str = typer.Option("ml-100k", "--data"),
-    data_dir: Path | None = DataDir,
-    protocol: str = typer.Option("competition", "--protocol"),
-    tail: int = typer.Option(2, "--tail", help="Last items held out per user (competition, temporal)."),
-    fraction: float = typer.Option(0.1, "--fraction", help="Share held out at random (competition, random)."),
-    seed: int = typer.Option(0, "--seed"),
-    out: Path = typer.Option(..., "--out"),
-) -> None:
-    """Split a data set and write train/valid/test.csv with a checksum."""
-    from movierec.data.download import resolve
-    from movierec.data.readers import read_dataset
-    from movierec.split import SplitSpec, make_split, write_split
-
-    try:
-        dataset = read_dataset(resolve(data, data_dir))
-        split = make_split(dataset.interactions, SplitSpec(protocol, tail, fraction, seed))
-        checksum = write_split(split, out)
-    except (MovieRecError, OSError) as error:
-        _fail(error)
-        return
-    console.print(f"{split.summary()} -> {out}\nsha256 {checksum}")
-
-
-@export_app.command("recbole")
-def export_recbole_command(
-    split_dir: Path = typer.Option(..., "--split-dir"),
-    out: Path = typer.Option(..., "--out"),
-    name: str = typer.Option("movierec", "--name", help="RecBole data set name (file prefix)."),
-    data: str | None = typer.Option(None, "--data", help="Data set whose side fields go to .item/.user."),
-    data_dir: Path | None = DataDir,
-) -> None:
-    """Write the split as RecBole benchmark files (NAME.train/valid/test.inter)."""
-    from movierec.data.download import resolve
-    from movierec.data.readers import read_dataset
-    from movierec.export.recbole import export_recbole
-    from movierec.split import read_split
-
-    try:
-        dataset = read_dataset(resolve(data, data_dir)) if data else None
-        written = export_recbole(read_split(split_dir), out, name, dataset)
-    except (MovieRecError, OSError) as error:
-        _fail(error)
-        return
-    for path in written:
-        console.print(str(path))
-    console.print(f"RecBole config: dataset: {name}, data_path: {out}, benchmark_filename: [train, valid, test]")
 
 
 @app.command()
@@ -325,7 +233,7 @@ def recommend(
             result = run.recommend_history([item.strip() for item in history.split(",") if item.strip()], k, name)
             frame, unknown = result.items, result.unknown_items
     except (MovieRecError, OSError) as error:
-        _fail(error)
+        fail(error)
         return
     if as_json:
         payload = {"user": user, "model": name, "items": json.loads(frame.to_json(orient="records"))}
@@ -361,59 +269,11 @@ def serve(
     from movierec.serving import load_run
     from movierec.serving.app import create_app
 
-    _use_threads(threads)
+    set_threads(threads)
     try:
         service = create_app(load_run(run_dir), default_model=model, token=token)
     except (MovieRecError, OSError) as error:
-        _fail(error)
+        fail(error)
         return
     console.print(f"serving {run_dir} on http://{host}:{port} (docs: /docs)")
     uvicorn.run(service, host=host, port=port, log_level="warning")
-
-
-@data_app.command("download")
-def download(name: str, data_dir: Path | None = DataDir) -> None:
-    """Fetch a named MovieLens data set from GroupLens into the data directory."""
-    from movierec.data.download import resolve
-
-    try:
-        console.print(str(resolve(name, data_dir)))
-    except (MovieRecError, OSError) as error:
-        _fail(error)
-
-
-@data_app.command("info")
-def info(data: str, data_dir: Path | None = DataDir) -> None:
-    """Read a data set and print its size and side fields."""
-    from movierec.data.download import resolve
-    from movierec.data.readers import read_dataset
-
-    try:
-        dataset = read_dataset(resolve(data, data_dir, download=False))
-    except (MovieRecError, OSError) as error:
-        _fail(error)
-        return
-    console.print_json(json.dumps(dataset.summary() | {"notes": dataset.notes}))
-
-
-
-@data_app.command("synth")
-def synth(
-    preset: str = typer.Option("competition", "--preset", help="ml100k, competition or ml20m."),
-    out: Path = typer.Option(..., "--out", help="Folder to write (competition layout)."),
-    seed: int = typer.Option(0, "--seed"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
-) -> None:
-    """Write a synthetic MovieLens-like data set of a preset's size (for benchmarks)."""
-    from movierec.data.synth import synthesize
-
-    try:
-        summary = synthesize(preset, out, seed=seed, overwrite=overwrite)
-    except (MovieRecError, OSError) as error:
-        _fail(error)
-        return
-    console.print(f"{summary.n_users} users, {summary.n_items} items, {summary.n_interactions} interactions "
-                  f"-> {summary.path} ({summary.seconds:.1f}s)")
-
-if __name__ == "__main__":  # pragma: no cover
-    app()

@@ -1,0 +1,72 @@
+"""What the `movierec` commands share: the typer apps, the consoles, the one-line error,
+live progress and the thread count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from movierec.exceptions import MovieRecError
+
+app = typer.Typer(help="Top-N movie recommendation from implicit feedback.", no_args_is_help=True)
+data_app = typer.Typer(help="Find, download and inspect data sets.", no_args_is_help=True)
+export_app = typer.Typer(help="Write a split in other libraries' formats.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(export_app, name="export")
+console = Console()
+err_console = Console(stderr=True)
+
+DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR).")
+
+
+def fail(error: Exception) -> None:
+    """One line on stderr naming what was wrong; exit status 2. No traceback reaches a user."""
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def show_progress(quiet: bool) -> None:
+    """Live progress on stderr only for a person watching: a terminal, and no --quiet."""
+    from movierec import progress
+
+    if not quiet and err_console.is_terminal:
+        progress.enable(err_console)
+    else:
+        progress.disable()
+
+
+Quiet = typer.Option(False, "--quiet", "-q", help="No live progress on stderr (it shows only on a terminal).")
+Threads = typer.Option(None, "--threads", help="torch and BLAS threads per process (default: the cores other "
+                       "work leaves free, measured at start).")
+
+
+def set_threads(threads: int | None, *, processes: int = 1) -> int:
+    """Set this process's thread count (:func:`movierec.threads.use_threads`); a bad value is one error line."""
+    from movierec.threads import use_threads
+
+    try:
+        return use_threads(threads, processes=processes)
+    except MovieRecError as error:
+        fail(error)
+        raise  # not reached: fail exits
+
+
+def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+
+
+def silent(_message: str) -> None:
+    """The log of a torchrun rank other than 0 (rank 0 speaks for all)."""
+
+
+def path_text(path: Path | None) -> str | None:
+    return None if path is None else str(path)

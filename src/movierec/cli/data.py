@@ -1,0 +1,106 @@
+"""`movierec split`, `movierec export` and `movierec data`: data sets in, files out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from movierec.cli.common import DataDir, app, console, data_app, export_app, fail
+from movierec.exceptions import MovieRecError
+
+
+@app.command("split")
+def split_command(
+    data: str = typer.Option("ml-100k", "--data"),
+    data_dir: Path | None = DataDir,
+    protocol: str = typer.Option("competition", "--protocol"),
+    tail: int = typer.Option(2, "--tail", help="Last items held out per user (competition, temporal)."),
+    fraction: float = typer.Option(0.1, "--fraction", help="Share held out at random (competition, random)."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(..., "--out"),
+) -> None:
+    """Split a data set and write train/valid/test.csv with a checksum."""
+    from movierec.data.download import resolve
+    from movierec.data.readers import read_dataset
+    from movierec.split import SplitSpec, make_split, write_split
+
+    try:
+        dataset = read_dataset(resolve(data, data_dir))
+        split = make_split(dataset.interactions, SplitSpec(protocol, tail, fraction, seed))
+        checksum = write_split(split, out)
+    except (MovieRecError, OSError) as error:
+        fail(error)
+        return
+    console.print(f"{split.summary()} -> {out}\nsha256 {checksum}")
+
+
+@export_app.command("recbole")
+def export_recbole_command(
+    split_dir: Path = typer.Option(..., "--split-dir"),
+    out: Path = typer.Option(..., "--out"),
+    name: str = typer.Option("movierec", "--name", help="RecBole data set name (file prefix)."),
+    data: str | None = typer.Option(None, "--data", help="Data set whose side fields go to .item/.user."),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Write the split as RecBole benchmark files (NAME.train/valid/test.inter)."""
+    from movierec.data.download import resolve
+    from movierec.data.readers import read_dataset
+    from movierec.export.recbole import export_recbole
+    from movierec.split import read_split
+
+    try:
+        dataset = read_dataset(resolve(data, data_dir)) if data else None
+        written = export_recbole(read_split(split_dir), out, name, dataset)
+    except (MovieRecError, OSError) as error:
+        fail(error)
+        return
+    for path in written:
+        console.print(str(path))
+    console.print(f"RecBole config: dataset: {name}, data_path: {out}, benchmark_filename: [train, valid, test]")
+
+
+@data_app.command("download")
+def download(name: str, data_dir: Path | None = DataDir) -> None:
+    """Fetch a named MovieLens data set from GroupLens into the data directory."""
+    from movierec.data.download import resolve
+
+    try:
+        console.print(str(resolve(name, data_dir)))
+    except (MovieRecError, OSError) as error:
+        fail(error)
+
+
+@data_app.command("info")
+def info(data: str, data_dir: Path | None = DataDir) -> None:
+    """Read a data set and print its size and side fields."""
+    from movierec.data.download import resolve
+    from movierec.data.readers import read_dataset
+
+    try:
+        dataset = read_dataset(resolve(data, data_dir, download=False))
+    except (MovieRecError, OSError) as error:
+        fail(error)
+        return
+    console.print_json(json.dumps(dataset.summary() | {"notes": dataset.notes}))
+
+
+
+@data_app.command("synth")
+def synth(
+    preset: str = typer.Option("competition", "--preset", help="ml100k, competition or ml20m."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (competition layout)."),
+    seed: int = typer.Option(0, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Write a synthetic MovieLens-like data set of a preset's size (for benchmarks)."""
+    from movierec.data.synth import synthesize
+
+    try:
+        summary = synthesize(preset, out, seed=seed, overwrite=overwrite)
+    except (MovieRecError, OSError) as error:
+        fail(error)
+        return
+    console.print(f"{summary.n_users} users, {summary.n_items} items, {summary.n_interactions} interactions "
+                  f"-> {summary.path} ({summary.seconds:.1f}s)")
