@@ -84,11 +84,6 @@ class AutoencoderRecommender(TorchRecommender):
         self.train_seconds_ = time.perf_counter() - started
         self.module_, self.train_result_ = self.modules_[0], self.train_results_[0]
 
-    @property
-    def best_epoch_(self) -> int:
-        """The seeds' early-stopped epoch counts, averaged: what a refit trains each network for."""
-        return round(float(np.mean([result.best_epoch for result in self.train_results_])))
-
     def _train(self, module: nn.Module, X: sp.csr_matrix, valid: sp.csr_matrix | None,
                rng: np.random.Generator, device: torch.device) -> TrainResult:
         state = self._start(module) | {"forward": distributed.wrap(module, device)}

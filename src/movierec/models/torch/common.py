@@ -68,7 +68,10 @@ class TorchRecommender(Recommender):
 
     @property
     def best_epoch_(self) -> int:
-        return self.train_result_.best_epoch
+        """The epoch early stopping kept; with several seeds (`train_results_`) their mean,
+        what a refit trains each network for."""
+        results = self.__dict__.get("train_results_") or [self.train_result_]
+        return round(float(np.mean([result.best_epoch for result in results])))
 
     def refit_params(self) -> dict[str, Any]:
         """The epoch count early stopping chose, for a refit on train+valid without validation."""

@@ -139,11 +139,6 @@ class SequenceRecommender(TorchRecommender):
             self.modules_.append(module.to("cpu").eval())
         self.module_, self.train_result_ = self.modules_[0], self.train_results_[0]
 
-    @property
-    def best_epoch_(self) -> int:
-        """The seeds' early-stopped epoch counts, averaged: what a refit trains each network for."""
-        return round(float(np.mean([result.best_epoch for result in self.train_results_])))
-
     def _train(self, module: nn.Module, X: sp.csr_matrix, valid: sp.csr_matrix | None,
                device: torch.device, seed: int) -> TrainResult:
         optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
