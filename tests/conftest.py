@@ -41,13 +41,15 @@ def planted_csv(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
+def one_thread(monkeypatch):
     """torch and the BLAS on one thread in every test: tiny matrices gain nothing from threads, and
-    on a shared 2-core machine torch's spinning workers made one test take 107 s instead of 6. Set
-    before each test, since a command run in-process sets its own count (`--threads`)."""
-    from movierec.threads import use_threads
+    on a shared 2-core machine torch's spinning workers made one test take 107 s instead of 6.
+    Commands run in-process find one core free too (their default count); tests of the
+    measurement itself call `tests.test_threads.FREE_CORES`, the real one."""
+    from movierec import threads
 
-    use_threads(1)
+    threads.use_threads(1)
+    monkeypatch.setattr(threads, "free_cores", lambda **_: 1)
 
 
 @pytest.fixture()

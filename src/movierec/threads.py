@@ -22,7 +22,6 @@ from threadpoolctl import threadpool_limits
 from movierec.exceptions import ConfigError
 
 SAMPLE_SECONDS = 0.25  # the interval over which idle time is measured
-_limits = None  # the BLAS limit in force (threadpoolctl restores it when replaced)
 
 
 def available_cores() -> int:
@@ -83,10 +82,9 @@ def use_threads(threads: int | None, *, processes: int = 1) -> int:
     `threads` None: the free cores (:func:`free_cores`) shared among `processes`
     workers started side by side; a number: exactly that many per process.
     """
-    global _limits
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"--threads must be a whole number >= 1, got {threads!r}")
     count = threads if threads is not None else max(1, free_cores() // max(processes, 1))
     torch.set_num_threads(count)
-    _limits = threadpool_limits(limits=count)
+    threadpool_limits(limits=count)  # in force from now on (not a context: nothing restores it)
     return count
