@@ -204,10 +204,9 @@ class SequenceRecommender(TorchRecommender):
         if rows.shape[0] != self.sequences_.shape[0]:
             raise DataError(f"{self.name} continues the sequences of its {self.sequences_.shape[0]} users; the "
                             f"history has {rows.shape[0]} rows")
-        times = aligned_timestamps(rows, timestamps)
         longer = copy.copy(self)
         longer.X_ = rows
-        longer.sequences_ = user_sequences(rows, times if times is not None else np.zeros(rows.nnz), self.max_len)
+        longer.sequences_ = self._sequences_of(rows, timestamps)
         return longer
 
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
@@ -216,10 +215,12 @@ class SequenceRecommender(TorchRecommender):
         `timestamps` order each history; without them its items are taken in index order.
         """
         rows = check_history(self, history)
+        return self._mean_scores(self._sequences_of(rows, timestamps))
+
+    def _sequences_of(self, rows: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> np.ndarray:
+        """The sequences of history rows; without timestamps their items are taken in index order."""
         times = aligned_timestamps(rows, timestamps)
-        if times is None:
-            times = np.zeros(rows.nnz)
-        return self._mean_scores(user_sequences(rows, times, self.max_len))
+        return user_sequences(rows, times if times is not None else np.zeros(rows.nnz), self.max_len)
 
     def _check_params(self) -> None:
         super()._check_params()
