@@ -1,10 +1,12 @@
 import json
+import math
 
 import pandas as pd
 import pytest
 
 from movierec.config import RunConfig
-from movierec.pipeline import param_grid, run
+from movierec.models.space import LineSearch
+from movierec.pipeline import param_grid, run, search_grid
 from movierec.split import SplitSpec
 from tests.synthetic import quiet
 
@@ -106,10 +108,27 @@ def test_ease_searches_l2_by_golden_section_unless_the_config_gives_it(planted_c
     searched = run(config_for(planted_csv, tmp_path / "a", models=("ease",), params={}), log=quiet).results["ease"]
     probed = [trial["params"]["l2"] for trial in searched.trials]
     assert probed[0] == 300.0 and 1 < len(set(probed)) <= 5  # at most five inverses
-    assert len(probed) == 2 * len(set(probed))  # both recency decays at every l2 (one B each)
+    decays = [trial["params"]["recency_decay"] for trial in searched.trials]
+    assert decays[:2] == [1.0, 0.9] and len(set(decays[2:-1])) == 1  # the grid at 300, the search for its best
+    assert len(probed) == len(set(probed)) + 2  # and the other decay once more, at the l2 found
     assert searched.valid["recall@10"] == max(trial["recall@10"] for trial in searched.trials)
     given = run(config_for(planted_csv, tmp_path / "b", models=("ease",)), log=quiet).results["ease"]
     assert {trial["params"]["l2"] for trial in given.trials} == {1.0, 10.0}
+
+
+def test_the_grid_beside_a_line_search_catches_a_point_that_wins_elsewhere():
+    """Point "b" loses at the start and wins at the optimum the search finds for "a"."""
+    calls = []
+
+    def validate(params):
+        calls.append(params)
+        return -abs(math.log(params["l2"] / 100.0)) + (0.5 if params["p"] == "b" and params["l2"] < 200 else 0.0)
+
+    search = LineSearch("l2", start=1000.0, low=1.0, high=10_000.0, max_fits=5)
+    search_grid(validate, [{"p": "a"}, {"p": "b"}], search)
+    assert [c["p"] for c in calls[:2]] == ["a", "b"] and {c["p"] for c in calls[2:-1]} == {"a"}
+    assert calls[-1]["p"] == "b" and calls[-1]["l2"] < 200  # where the search ended for "a"
+    assert len(calls) == 2 * 2 + search.max_fits - 2
 
 
 ANCHORS = {  # ../shared/anchors.md, reference dense EASE, Recall@10 and NDCG@10

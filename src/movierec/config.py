@@ -62,6 +62,9 @@ class RunConfig:
     # also blend the listed models into a registered "ensemble" (weights tuned on valid)
     ensemble: bool = False
     batch_size: int = 1024
+    # each candidate's validation Recall@k is measured on at most this many users, a sample
+    # seeded by `seed` (the same for every candidate and model); 0: every validation user
+    valid_users: int = 10_000
     save_models: bool = True
     # "test": submission = the best model's lists for the test users (what was scored);
     # "all": refit the best model on every interaction and list for every user (the
@@ -70,7 +73,8 @@ class RunConfig:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, value, low in (("k", self.k, 1), ("seed", self.seed, 0), ("batch_size", self.batch_size, 1)):
+        for name, value, low in (("k", self.k, 1), ("seed", self.seed, 0), ("batch_size", self.batch_size, 1),
+                                 ("valid_users", self.valid_users, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be a whole number >= {low}, got {value!r}")
         if not self.models:

@@ -52,6 +52,19 @@ def evaluate(
     return evaluate_lists(items, truth, users=users, k=k, scores=values)
 
 
+def sample_users(truth: sp.csr_matrix, max_users: int | None, seed: int) -> np.ndarray:
+    """The users with hidden items in `truth`, or a sorted seeded sample of `max_users` of them.
+
+    Choosing a hyper-parameter needs the difference between candidates, which the same
+    sample of 10,000 users measures to well within its noise at a fraction of a full
+    ranking's cost when users are many.
+    """
+    users = users_with_items(truth)
+    if max_users and len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    return users
+
+
 def evaluate_lists(
     items: np.ndarray,
     truth: sp.csr_matrix,

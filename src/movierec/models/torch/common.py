@@ -10,8 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from movierec.data.encoded import EncodedFeatures
-from movierec.data.interactions import users_with_items
-from movierec.evaluate import evaluate
+from movierec.evaluate import evaluate, sample_users
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender
 from movierec.models.torch.fields import FieldLayout, side_layouts
@@ -34,9 +33,7 @@ def layouts_for(
 def validation_recall(score: ScoreFn, valid: sp.csr_matrix, X: sp.csr_matrix, *, k: int, max_users: int | None,
                       seed: int) -> float:
     """Recall@k on `valid` with the training items masked, on at most `max_users` users (seeded)."""
-    users = users_with_items(valid)
-    if max_users is not None and len(users) > max_users:
-        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    users = sample_users(valid, max_users, seed)
     return evaluate(score, valid, exclude=X, users=users, k=k, batch_size=256)[f"recall@{k}"]
 
 
