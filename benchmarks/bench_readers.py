@@ -3,7 +3,10 @@
 Writes a synthetic data set in the competition layout (`movierec.data.synth`, the
 same generator as ``movierec data synth``) into a temporary folder, then reads it
 with `read_dataset` in a fresh process per repeat, so the peak RSS is the reader's
-alone. Writes benchmarks/results/bench_readers.json.
+alone; beside it, in the same run, pandas' pyarrow engine reading the same files
+(`pd.read_csv(engine="pyarrow")` on the interactions, the side tables as they are: no
+checks, no id encoding), the yardstick issue 23 names. Writes
+benchmarks/results/bench_readers.json.
 
 Usage::
 
@@ -38,6 +41,31 @@ print(json.dumps({"seconds": seconds, "rows": len(dataset.interactions),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+PANDAS = """
+import json, resource, sys, time
+from pathlib import Path
+import pandas as pd
+started = time.perf_counter()
+folder = Path(sys.argv[1])
+rows = len(pd.read_csv(folder / "train_ratings.csv", engine="pyarrow"))
+for side in sorted(folder.glob("*.tsv")):
+    pd.read_csv(side, sep="\\t", engine="pyarrow")
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "rows": rows,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(script: str, folder: Path, repeats: int) -> list[dict]:
+    """`repeats` fresh processes running `script` on `folder`; what each printed."""
+    runs = []
+    for _ in range(repeats):
+        output = subprocess.run([sys.executable, "-c", script, str(folder)], check=True,
+                                capture_output=True, text=True).stdout
+        runs.append(json.loads(output.strip().splitlines()[-1]))
+        print(runs[-1])
+    return runs
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,22 +76,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-readers-") as scratch:
         folder = Path(scratch) / args.preset
         made = synthesize(args.preset, folder, seed=0)
-        runs = []
-        for _ in range(args.repeats):
-            output = subprocess.run([sys.executable, "-c", CHILD, str(folder)], check=True,
-                                    capture_output=True, text=True).stdout
-            runs.append(json.loads(output.strip().splitlines()[-1]))
-            print(runs[-1])
+        runs = measure(CHILD, folder, args.repeats)
+        pandas_runs = measure(PANDAS, folder, args.repeats)
     result = {
         "preset": args.preset,
         "rows_written": made.n_interactions,
         "runs": runs,
         "best_seconds": min(run["seconds"] for run in runs),
+        "pandas_pyarrow_runs": pandas_runs,
+        "pandas_pyarrow_best_seconds": min(run["seconds"] for run in pandas_runs),
         "machine": platform.platform(),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_write_bytes(Path(args.out), (json.dumps(result, indent=2) + "\n").encode())
-    print(f"best {result['best_seconds']:.1f} s for {made.n_interactions} rows -> {args.out}")
+    print(f"best {result['best_seconds']:.1f} s (pandas' pyarrow engine {result['pandas_pyarrow_best_seconds']:.1f} s) "
+          f"for {made.n_interactions} rows -> {args.out}")
 
 
 if __name__ == "__main__":

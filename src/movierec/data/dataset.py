@@ -118,8 +118,10 @@ class Dataset:
         user_fields = _ids_like(self.user_fields, self.interactions["user"])
         frame = self.interactions
         before = len(frame)
-        frame = frame.sort_values(["user", "timestamp"], kind="stable")
-        frame = frame.drop_duplicates(["user", "item"], keep="first").reset_index(drop=True)
+        order = _by_user_then_time(frame)
+        if order is not None:
+            frame = frame.take(order)
+        frame = frame[~_repeated_pairs(frame)].reset_index(drop=True)
         notes = list(self.notes)
         if len(frame) < before:
             notes.append(f"collapsed {before - len(frame)} duplicate (user, item) rows")
@@ -143,6 +145,38 @@ class Dataset:
             "item_event_fields": ", ".join(f"{f.name}(multi-hot, per training history)"
                                            for f in self.item_events.values()),
         }
+
+
+def _by_user_then_time(frame: pd.DataFrame) -> np.ndarray | None:
+    """The stable order by (user, timestamp), or None where the rows are in it already
+    (readers' files usually are: one linear check spares a sort of millions of rows)."""
+    user, time = frame["user"], frame["timestamp"].to_numpy()
+    if pd.api.types.is_integer_dtype(user):
+        codes = user.to_numpy()
+        step = np.diff(codes)
+        if (step >= 0).all() and (np.diff(time)[step == 0] >= 0).all():
+            return None
+        return np.lexsort((time, codes))
+    return frame.reset_index(drop=True).sort_values(["user", "timestamp"], kind="stable").index.to_numpy()
+
+
+def _repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose (user, item) pair occurred on an earlier row.
+
+    Integer ids whose product of ranges fits 63 bits are one int64 key each; a stable
+    sort of the keys puts each pair's rows together in row order (several times faster
+    than pandas' hashing `duplicated` at millions of rows)."""
+    user, item = frame["user"], frame["item"]
+    if len(frame) and pd.api.types.is_integer_dtype(user) and pd.api.types.is_integer_dtype(item):
+        u, i = user.to_numpy(np.int64), item.to_numpy(np.int64)
+        u_span, i_span = int(u.max()) - int(u.min()) + 1, int(i.max()) - int(i.min()) + 1
+        if u_span * i_span < 2 ** 62:
+            key = (u - u.min()) * i_span + (i - i.min())
+            order = np.argsort(key, kind="stable")
+            repeated = np.zeros(len(key), dtype=bool)
+            repeated[order[1:][key[order[1:]] == key[order[:-1]]]] = True
+            return repeated
+    return frame.duplicated(["user", "item"], keep="first").to_numpy()
 
 
 def _ids_like(fields: dict[str, RawField], ids: pd.Series) -> dict[str, RawField]:

@@ -101,6 +101,11 @@ class SequenceRecommender(TorchRecommender):
     item). The module must expose ``table`` (an :class:`ItemTable`).
     """
 
+    # the encoder masks padding keys (BERT4Rec): left padding changes no real position's
+    # state, so scoring sorts sequences by length and drops each block's padding columns.
+    # SASRec's causal attention sees its padding, and scores at the full width it trained
+    # its early positions at.
+    padding_free: bool = False
     max_len: int
     epochs: int
     batch_size: int
@@ -181,9 +186,15 @@ class SequenceRecommender(TorchRecommender):
         module.eval()
         out = np.empty((len(sequences), self.X_.shape[1]), dtype=np.float32)
         items = module.table.items()
+        lengths = (sequences > 0).sum(1)
+        order = np.argsort(lengths, kind="stable") if self.padding_free else np.arange(len(sequences))
         for start in range(0, len(sequences), SCORE_BATCH):
-            block = torch.from_numpy(sequences[start:start + SCORE_BATCH]).to(device)
-            out[start:start + SCORE_BATCH] = (self._last_state(module, block) @ items.T).cpu().numpy()
+            rows = order[start:start + SCORE_BATCH]
+            block = sequences[rows]
+            if self.padding_free:  # one padding column stays: the next item's slot
+                block = block[:, max(0, block.shape[1] - int(lengths[rows].max()) - 1):]
+            state = self._last_state(module, torch.from_numpy(np.ascontiguousarray(block)).to(device))
+            out[rows] = (state @ items.T).cpu().numpy()
         return out
 
     def _mean_scores(self, sequences: np.ndarray) -> np.ndarray:

@@ -1,0 +1,30 @@
+"""Dataset.normalised: duplicates collapsed to the first in time, as pandas' sort and drop would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from movierec.data.dataset import Dataset
+
+
+@pytest.mark.parametrize("ids", ["integer", "text", "wide"])
+@pytest.mark.parametrize("presorted", [False, True], ids=["shuffled", "sorted"])
+def test_normalised_keeps_each_pair_s_first_row_in_time(ids, presorted):
+    rng = np.random.default_rng(0)
+    n = 20_000
+    frame = pd.DataFrame({"user": rng.integers(0, 300, n), "item": rng.integers(0, 200, n),
+                          "timestamp": rng.integers(0, 40, n)})
+    if presorted:
+        frame = frame.sort_values(["user", "timestamp"], kind="stable").reset_index(drop=True)
+    if ids == "text":
+        frame["user"] = ("u" + frame["user"].astype(str)).astype(object)
+    if ids == "wide":  # ranges whose product overflows one int64 key: pandas' own duplicated
+        frame["user"] *= 2 ** 40
+        frame["item"] *= 2 ** 30
+    expected = (frame.sort_values(["user", "timestamp"], kind="stable")
+                .drop_duplicates(["user", "item"], keep="first").reset_index(drop=True))
+    result = Dataset("x", frame).normalised()
+    pd.testing.assert_frame_equal(result.interactions, expected)
+    assert result.notes == [f"collapsed {n - len(expected)} duplicate (user, item) rows"]
