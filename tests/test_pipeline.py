@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from movierec.config import RunConfig
+from movierec.exceptions import ConfigError
 from movierec.models.space import LineSearch
 from movierec.pipeline import param_grid, run, search_grid
 from movierec.split import SplitSpec
@@ -114,6 +115,18 @@ def test_ease_searches_l2_by_golden_section_unless_the_config_gives_it(planted_c
     assert searched.valid["recall@10"] == max(trial["recall@10"] for trial in searched.trials)
     given = run(config_for(planted_csv, tmp_path / "b", models=("ease",)), log=quiet).results["ease"]
     assert {trial["params"]["l2"] for trial in given.trials} == {1.0, 10.0}
+
+
+def test_validation_scores_a_seeded_sample_of_users_the_same_for_every_candidate(planted_csv, tmp_path):
+    everyone = run(config_for(planted_csv, tmp_path / "a", valid_users=0), log=quiet).results["ease"]
+    n_valid = int(everyone.valid["users"])
+    sampled = [run(config_for(planted_csv, tmp_path / name, valid_users=n_valid // 2), log=quiet).results["ease"]
+               for name in ("b", "c")]
+    assert {trial["users"] for trial in sampled[0].trials} == {n_valid // 2}
+    assert sampled[0].trials == sampled[1].trials  # seeded: the same users, the same figures
+    assert sampled[0].test["users"] == everyone.test["users"]  # the test is every test user's
+    with pytest.raises(ConfigError, match="valid_users"):
+        config_for(planted_csv, tmp_path / "d", valid_users=-1)
 
 
 def test_the_grid_beside_a_line_search_catches_a_point_that_wins_elsewhere():

@@ -73,10 +73,11 @@ class RunConfig:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, value, low in (("k", self.k, 1), ("seed", self.seed, 0), ("batch_size", self.batch_size, 1),
-                                 ("valid_users", self.valid_users, 0)):
+        for name, where, value, low in (("k", "--k", self.k, 1), ("seed", "--seed", self.seed, 0),
+                                        ("batch_size", "[run] in the config", self.batch_size, 1),
+                                        ("valid_users", "[run] in the config", self.valid_users, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be a whole number >= {low}, got {value!r}")
+                raise ConfigError(f"{name} ({where}) must be a whole number >= {low}, got {value!r}")
         if not self.models:
             raise ConfigError("no models given (--models); e.g. --models pop,ease")
         if self.submission not in SUBMISSIONS:
