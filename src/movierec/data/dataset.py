@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from movierec.data.interactions import sorted_by
 from movierec.exceptions import DataError
 
 INTERACTION_COLUMNS = ("user", "item", "timestamp")
@@ -118,9 +119,7 @@ class Dataset:
         user_fields = _ids_like(self.user_fields, self.interactions["user"])
         frame = self.interactions
         before = len(frame)
-        order = _by_user_then_time(frame)
-        if order is not None:
-            frame = frame.take(order)
+        frame = sorted_by(frame, ["user", "timestamp"])
         frame = frame[~_repeated_pairs(frame)].reset_index(drop=True)
         notes = list(self.notes)
         if len(frame) < before:
@@ -145,19 +144,6 @@ class Dataset:
             "item_event_fields": ", ".join(f"{f.name}(multi-hot, per training history)"
                                            for f in self.item_events.values()),
         }
-
-
-def _by_user_then_time(frame: pd.DataFrame) -> np.ndarray | None:
-    """The stable order by (user, timestamp), or None where the rows are in it already
-    (readers' files usually are: one linear check spares a sort of millions of rows)."""
-    user, time = frame["user"], frame["timestamp"].to_numpy()
-    if pd.api.types.is_integer_dtype(user):
-        codes = user.to_numpy()
-        step = np.diff(codes)
-        if (step >= 0).all() and (np.diff(time)[step == 0] >= 0).all():
-            return None
-        return np.lexsort((time, codes))
-    return frame.reset_index(drop=True).sort_values(["user", "timestamp"], kind="stable").index.to_numpy()
 
 
 def _repeated_pairs(frame: pd.DataFrame) -> np.ndarray:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from movierec.atomic import atomic_write_bytes
 from movierec.data.dataset import INTERACTION_COLUMNS
+from movierec.data.interactions import sorted_by
 from movierec.data.readers.plain_csv import read_plain_csv
 from movierec.exceptions import DataError, SplitError
 
@@ -126,6 +127,4 @@ def _column_bytes(values: pd.Series) -> bytes:
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.loc[:, list(INTERACTION_COLUMNS)].sort_values(
-        ["user", "timestamp", "item"], kind="stable"
-    )
+    return sorted_by(frame.loc[:, list(INTERACTION_COLUMNS)], ["user", "timestamp", "item"])

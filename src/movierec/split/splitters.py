@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from movierec.data.interactions import sorted_by
 from movierec.exceptions import SplitError
 from movierec.split.holdout import hold_out
 from movierec.split.split import Split
@@ -103,7 +104,7 @@ def _sorted(interactions: pd.DataFrame) -> pd.DataFrame:
     missing = {"user", "item", "timestamp"} - set(interactions.columns)
     if missing:
         raise SplitError(f"interactions need columns user, item, timestamp; missing {sorted(missing)}")
-    return interactions.sort_values(["user", "timestamp", "item"], kind="stable").reset_index(drop=True)
+    return sorted_by(interactions, ["user", "timestamp", "item"]).reset_index(drop=True)
 
 
 def _hold_mixed(
