@@ -20,7 +20,7 @@ def sorted_by(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """
     if not all(pd.api.types.is_integer_dtype(frame[column]) for column in columns):
         return frame.sort_values(columns, kind="stable")
-    keys = [frame[column].to_numpy() for column in columns]
+    keys = [frame[column].to_numpy(np.int64) for column in columns]  # signed: np.diff of unsigned wraps
     tied = np.ones(max(len(frame) - 1, 0), dtype=bool)  # rows equal to the next in every column so far
     for key in keys:
         step = np.diff(key)
