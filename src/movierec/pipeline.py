@@ -191,10 +191,10 @@ def search_grid(validate: Callable[[dict[str, Any]], float], grid: list[dict[str
     """A grid beside a line search, one coordinate at a time: every grid point at the
     search's start, the line search for the best of them, the others at the value found.
 
-    EASE pays an n^3 inverse and a full validation ranking per (recency decay, l2)
-    pair; searching l2 for every decay costs len(grid) x max_fits of them, this
-    2 x len(grid) + max_fits - 2. The last step catches a grid point that overtakes the
-    start's best only at another value.
+    EASE pays a full validation ranking per (recency decay, l2) pair (and an n^3
+    inverse per l2, which the decays share); searching l2 for every decay costs
+    len(grid) x max_fits rankings, this 2 x len(grid) + max_fits - 2. The last step
+    catches a grid point that overtakes the start's best only at another value.
     """
     at_start = [validate(params | {search.param: search.start}) for params in grid]
     winner = grid[int(np.argmax(at_start))]  # the first of the best, as ties keep the earlier
