@@ -125,15 +125,16 @@ def test_several_seeds_score_with_the_mean_of_the_networks_one_seed_each_trains(
     np.testing.assert_allclose(both.score_history(X[:3], T[:3]), both.score(users[:3]), rtol=1e-5, atol=1e-6)
 
 
-def test_bert4rec_scores_without_its_padding_as_with_it():
-    """Its padding keys are masked, so the length-sorted, trimmed blocks score as the
+@pytest.mark.parametrize("model_class", [SASRec, BERT4Rec])
+def test_sequence_models_score_without_their_padding_as_with_it(model_class):
+    """Padding keys are masked, so the length-sorted, trimmed blocks score as the
     full-width sequences do (users of lengths 1..12, blocks of several widths)."""
     keep = np.asarray(T[X.nonzero()]).ravel() <= 1 + np.arange(N_USERS)[X.nonzero()[0]] % LENGTH
     rows, cols = X.nonzero()
     ragged = csr_from_indices(rows[keep], cols[keep], X.shape)
     times = sp.csr_matrix((np.asarray(T[X.nonzero()]).ravel()[keep], (rows[keep], cols[keep])), shape=X.shape)
     times.sort_indices()
-    model = BERT4Rec(dim=16, epochs=2, batch_size=8, max_len=16, device="cpu").fit(ragged, timestamps=times)
+    model = model_class(dim=16, epochs=2, batch_size=8, max_len=16, device="cpu").fit(ragged, timestamps=times)
     trimmed = model.score(np.arange(N_USERS))
     model.padding_free = False  # the instance scores at the full width
     np.testing.assert_allclose(trimmed, model.score(np.arange(N_USERS)), rtol=1e-4, atol=1e-5)

@@ -73,8 +73,6 @@ class BERT4Rec(SequenceRecommender):
         return SASRecModule(n_items, self.dim, self.n_blocks, self.n_heads, self.max_len, self.dropout, features,
                             extra_tokens=1, causal=False, ffn_dim=4 * self.dim, activation="gelu")
 
-    padding_free = True  # bidirectional attention with padding keys masked
-
     def _mask_token(self) -> int:
         return self.X_.shape[1] + 1
 

@@ -41,8 +41,9 @@ NEGATIVE_SHARE = 8  # at most 1/8 of the items
 
 class AttentionBlock(nn.Module):
     """Pre-norm transformer block: multi-head self-attention through torch's
-    `scaled_dot_product_attention` (its flash kernel when causal), then a point-wise
-    two-layer feed-forward network, each with a residual link and dropout."""
+    `scaled_dot_product_attention` under a boolean mask of the keys each position may
+    see, then a point-wise two-layer feed-forward network, each with a residual link
+    and dropout."""
 
     def __init__(self, dim: int, n_heads: int, ffn_dim: int, dropout: float, activation: str) -> None:
         super().__init__()
@@ -54,17 +55,21 @@ class AttentionBlock(nn.Module):
                                  nn.Dropout(dropout), nn.Linear(ffn_dim, dim))
         self.residual_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, *, causal: bool, keep: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, keep: torch.Tensor) -> torch.Tensor:
         batch, length, dim = x.shape
         q, k, v = self.qkv(self.attention_norm(x)).view(batch, length, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
         # no dropout on the attention weights: on the CPU it forces the kernel that materialises them
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, is_causal=causal)
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
         x = x + self.residual_dropout(self.out(attended.transpose(1, 2).reshape(batch, length, dim)))
         return x + self.residual_dropout(self.ffn(self.ffn_norm(x)))
 
 
 class SASRecModule(nn.Module):
     """(B, L) tokens -> (B, L, dim) states; position l sees only positions <= l (`causal`).
+
+    Padding keys are masked, so a sequence's states do not depend on how much left
+    padding its batch gives it: training at each batch's width and scoring at another
+    give one network the same inputs.
 
     Positions count from the end (sequences are right-aligned), so the most recent item
     always has the same position embedding, whatever the batch's length. The feed-forward
@@ -89,11 +94,13 @@ class SASRecModule(nn.Module):
         x = self.table()[tokens] * (self.table.fields.tables[0].embedding_dim ** 0.5)
         x = self.dropout(x + self.positions.weight[-tokens.shape[1]:])
         x = x.masked_fill(padding.unsqueeze(-1), 0.0)
-        # causal with left padding: a padded position attends to earlier (zero) positions only, so no row of
-        # the attention is all masked; bidirectional: every position attends to the real items
-        keep = None if self.causal else ~padding[:, None, None, :]
+        keep = ~padding[:, None, None, :]  # (B, 1, 1, L): every position attends to real items only
+        if self.causal:  # ... at or before it; a padding position to itself, so no row is all masked
+            length = tokens.shape[1]
+            earlier = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
+            keep = (keep & earlier) | torch.eye(length, dtype=torch.bool, device=tokens.device)
         for block in self.blocks:
-            x = block(x, causal=self.causal, keep=keep)
+            x = block(x, keep=keep)
         return self.norm(x)
 
 

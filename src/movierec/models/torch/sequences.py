@@ -101,11 +101,9 @@ class SequenceRecommender(TorchRecommender):
     item). The module must expose ``table`` (an :class:`ItemTable`).
     """
 
-    # the encoder masks padding keys (BERT4Rec): left padding changes no real position's
-    # state, so scoring sorts sequences by length and drops each block's padding columns.
-    # SASRec's causal attention sees its padding, and scores at the full width it trained
-    # its early positions at.
-    padding_free: bool = False
+    # the encoders mask padding keys: left padding changes no real position's state, so
+    # scoring sorts sequences by length and drops each block's padding columns
+    padding_free: bool = True
     max_len: int
     epochs: int
     batch_size: int
