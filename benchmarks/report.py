@@ -31,16 +31,27 @@ def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def describe_machine(m: dict | None) -> str:
+    """One line: cores, BLAS, load and date of a task's run (older results files did not record it)."""
+    if not m:
+        return "Machine: not recorded for this section (measured before sections kept their own)."
+    return (f"Machine: {m.get('cpus')} cores, {', '.join(m.get('blas', []))}, OPENBLAS_CORETYPE="
+            f"{m.get('openblas_coretype')}, load average at start {m.get('load_average_at_start')}, {m.get('date')}.")
+
+
 def preset_section(doc: dict) -> str:
     data = doc.get("data", {})
     spec = data.get("spec", {})
-    m = doc.get("machine", {})
     parts = [f"## {doc['preset']}: {_fmt(spec.get('n_users'))} users x {_fmt(spec.get('n_items'))} items, "
-             f"{_fmt(data.get('interactions'))} interactions (seed {data.get('seed')})\n",
-             f"Machine: {m.get('cpus')} cores, {', '.join(m.get('blas', []))}, OPENBLAS_CORETYPE="
-             f"{m.get('openblas_coretype')}, load average at start {m.get('load_average_at_start')}, {m.get('date')}.\n"]
+             f"{_fmt(data.get('interactions'))} interactions (seed {data.get('seed')})\n"]
+    machines = doc.get("machines", {})
+
+    def heading(task: str, title: str) -> list[str]:
+        """A section's title and the machine its rows were measured on (sections run at different times)."""
+        return [f"### {title}\n", describe_machine(machines.get(task)) + "\n"]
+
     if doc.get("ease"):
-        parts += ["### EASE fit against the bound and against np.linalg.inv\n",
+        parts += [*heading("ease", "EASE fit against the bound and against np.linalg.inv"),
                   "bound = n^3 flops / float32 GEMM rate measured in the same process before and after; "
                   "solve = l2 on the diagonal + inverse + B (in one buffer); inv = `np.linalg.inv` of the same "
                   "matrix (RecBole's EASE).\n",
@@ -50,22 +61,22 @@ def preset_section(doc: dict) -> str:
                                       ("gram_s", "Gram s"), ("fit_s", "fit s"), ("matrix_mb", "n x n MB"),
                                       ("solve_extra_mb", "solve extra MB")])]
     if doc.get("ranking"):
-        parts += ["### Full-ranking top-10 (every item scored, seen items masked)\n",
+        parts += [*heading("ranking", "Full-ranking top-10 (every item scored, seen items masked)"),
                   table(doc["ranking"], [("model", "model"), ("n_users", "users"), ("n_items", "items"),
                                          ("batch_size", "batch"), ("users_per_s", "users/s"), ("rank_s", "seconds"),
                                          ("score_block_mb", "score block MB"), ("peak_rss_mb", "peak RSS MB"),
                                          ("fit_s", "fit s"), ("fm_positives_per_s", "FM positives/s (1 epoch)")])]
     if doc.get("sampling"):
-        parts += ["### Negative sampling (every positive pair, 4 negatives each)\n",
+        parts += [*heading("sampling", "Negative sampling (every positive pair, 4 negatives each)"),
                   table(doc["sampling"], [("sampler", "sampler"), ("pairs", "pairs"), ("samples_per_s", "samples/s"),
                                           ("seconds", "seconds"), ("peak_extra_mb", "extra peak MB")])]
     if doc.get("knn"):
-        parts += ["### Reranker item-kNN matrix (each item's nearest neighbours by cosine, built in item blocks)\n",
+        parts += [*heading("knn", "Reranker item-kNN matrix (each item's nearest neighbours by cosine, built in item blocks)"),
                   table(doc["knn"], [("n_items", "items"), ("nnz", "interactions"), ("neighbours", "neighbours"),
                                      ("seconds", "seconds"), ("peak_extra_mb", "extra peak MB"),
                                      ("knn_mb", "kNN MB"), ("dense_mb", "dense items x items MB")])]
     if doc.get("readers"):
-        parts += ["### Readers (`read_dataset`, same interactions in each layout)\n",
+        parts += [*heading("readers", "Readers (`read_dataset`, same interactions in each layout)"),
                   table(doc["readers"], [("layout", "layout"), ("rows", "rows"), ("file_mb", "MB on disk"),
                                          ("seconds", "seconds"), ("rows_per_s", "rows/s"),
                                          ("peak_extra_mb", "peak MB")])]
@@ -78,7 +89,7 @@ def preset_section(doc: dict) -> str:
                          "ease_s": ease.get("seconds"), "trials": ease.get("trials"),
                          "recall": ease.get("test_recall@10"),
                          "pop": ((r.get("models") or {}).get("pop") or {}).get("test_recall@10")})
-        parts += ["### End to end `movierec run --models pop,ease` (wall and peak RSS by GNU time)\n",
+        parts += [*heading("e2e", "End to end `movierec run --models pop,ease` (wall and peak RSS by GNU time)"),
                   table(rows, [("label", "config"), ("ok", "ok"), ("wall_s", "wall s"), ("cpu_s", "CPU s"),
                                ("peak_rss_mb", "peak RSS MB"),
                                ("ease_s", "EASE s (tune+test)"), ("trials", "l2 values"),

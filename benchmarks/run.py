@@ -173,8 +173,14 @@ def main() -> None:
     path = RESULTS / f"{args.preset}.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
     results["preset"] = args.preset
-    results["machine"] = machine()
+    results.pop("machine", None)  # one machine per section now (`machines`): sections run at different times
     only = set(args.only.split(","))
+
+    def runs(name: str) -> bool:
+        """Whether task `name` runs now; if so, the machine as it starts (its section's header)."""
+        if name in only:
+            results.setdefault("machines", {})[name] = machine()
+        return name in only
     data = ensure_data(args.preset, args.work, args.seed)
     results["data"] = json.loads((data / "synth.json").read_text())
     plan = PLANS[args.preset]
@@ -183,37 +189,37 @@ def main() -> None:
         path.write_text(json.dumps(results, indent=1, default=str) + "\n")
         write_report(RESULTS, HERE / "RESULTS.md")
 
-    if "ease" in only:
+    if runs("ease"):
         sizes = args.ease_sizes or ",".join(map(str, plan["ease"]))
         fresh = task("ease", "--data", str(data), "--sizes", sizes, timeout=args.timeout)
         measured = {row.get("n_items") for row in fresh}  # rows of other sizes from earlier runs stay
         kept = [row for row in results.get("ease", []) if row.get("n_items") not in measured]
         results["ease"] = sorted(kept + fresh, key=lambda row: row.get("n_items") or 0)
         save()
-    if "ranking" in only:
+    if runs("ranking"):
         rows = []
         for model, items, users in plan["ranking"]:
             extra = (["--items", str(items)] if items else []) + (["--users", str(users)] if users else [])
             rows += task("ranking", "--data", str(data), "--model", model, *extra, timeout=args.timeout)
         results["ranking"] = rows
         save()
-    if "sampling" in only:
+    if runs("sampling"):
         results["sampling"] = task("sampling", "--data", str(data), timeout=args.timeout)
         save()
-    if "knn" in only:
+    if runs("knn"):
         results["knn"] = task("knn", "--data", str(data), timeout=args.timeout)
         save()
-    if "readers" in only:
+    if runs("readers"):
         rows = []
         for source in write_layouts(data, args.work / f"{args.preset}-s{args.seed}-layouts"):
             rows += task("reader", "--path", str(source), timeout=args.timeout)
         results["readers"] = rows
         save()
-    if "fm" in only and (HERE / "bench_fm.py").is_file():
+    if (HERE / "bench_fm.py").is_file() and runs("fm"):
         results["fm_bench"] = timed_command([sys.executable, str(HERE / "bench_fm.py")],
                                             args.timeout)
         save()
-    if "e2e" in only:
+    if runs("e2e"):
         configs = args.e2e_config or [None]
         rows = [r for r in results.get("e2e", []) if r.get("config") not in {
             str(c.resolve().relative_to(HERE.parent)) if c else None for c in configs}]
