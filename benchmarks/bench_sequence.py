@@ -88,7 +88,11 @@ def main() -> None:
                     row |= to_early_stop(model_name, data)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    atomic_write_bytes(Path(args.out), (json.dumps(rows, indent=1) + "\n").encode())
+    out = Path(args.out)  # rows of the (data set, model) pairs not run now are kept
+    fresh = {(row["dataset"], row["model"]) for row in rows}
+    kept = [row for row in (json.loads(out.read_text()) if out.is_file() else [])
+            if (row["dataset"], row["model"]) not in fresh]
+    atomic_write_bytes(out, (json.dumps(kept + rows, indent=1) + "\n").encode())
 
 
 if __name__ == "__main__":
