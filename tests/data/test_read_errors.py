@@ -117,6 +117,12 @@ def test_competition_ratings_without_time_column(tmp_path):
     _raises(folder, "train_ratings.csv", "missing column", "time")
 
 
+@pytest.mark.parametrize("time, fragment", [("", "'time' is empty"), ("12:00", "expects an integer, found '12:00'")])
+def test_competition_ratings_with_a_bad_time(tmp_path, time, fragment):
+    folder = _folder(tmp_path, train_ratings__csv=f"user,item,time\n1,2,3\n1,4,{time}\n")
+    _raises(folder, "train_ratings.csv", "line 3", fragment)
+
+
 def test_competition_side_row_without_value(tmp_path):
     folder = _folder(
         tmp_path,

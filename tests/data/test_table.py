@@ -12,11 +12,12 @@ or raise the same DataError. For example (one file per line, / marks a newline):
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from movierec.data.readers import _table
-from movierec.data.readers._table import read_table
+from movierec.data.readers._table import read_table, to_int
 from movierec.exceptions import DataError
 
 CASES = {
@@ -83,3 +84,15 @@ def test_quoted_fields_and_values_are_text(tmp_path):
     frame = read_table(path, sep=",", required=["movieId", "title"])
     assert frame["title"].tolist() == ["Heat, The (1995)", 'say "hi"']
     assert frame["movieId"].tolist() == ["1", "2"]  # text: ids are normalised later
+
+
+def test_integer_columns_are_numbers_only_where_every_value_is_a_plain_integer(tmp_path):
+    """``integers`` spares the text column; a column with one odd value stays text for to_int."""
+    path = tmp_path / "train_ratings.csv"
+    path.write_bytes(b"user,item,time\n1,tt2,3\n4,tt5,6.0\n")
+    frame = read_table(path, sep=",", required=["user", "item", "time"], integers=("user", "item", "time"))
+    assert frame["user"].dtype == np.int64 and frame["user"].tolist() == [1, 4]
+    assert frame["item"].tolist() == ["tt2", "tt5"]
+    assert frame["time"].tolist() == ["3", "6.0"]
+    assert to_int(frame, "time").tolist() == [3, 6]
+    assert to_int(frame, "user").tolist() == [1, 4]

@@ -23,9 +23,12 @@ from movierec.models.ease import (
 from tests.synthetic import random_binary
 
 
+@pytest.mark.parametrize("potrf_max", [None, 16])
 @pytest.mark.parametrize("n", [7, 33, 100])
-def test_cholesky_inverse_equals_the_float64_inverse(monkeypatch, n: int) -> None:
+def test_cholesky_inverse_equals_the_float64_inverse(monkeypatch, n: int, potrf_max: int | None) -> None:
     monkeypatch.setattr(ease_module, "MIRROR_TILE", 16)  # several tiles, a ragged last one
+    if potrf_max is not None:  # factored in blocks, as above OpenBLAS's threaded potrf's limit
+        monkeypatch.setattr(ease_module, "POTRF_MAX", potrf_max)
     X = random_binary(3 * n, n, 0.2, seed=n)
     A = (X.T @ X).toarray().astype(np.float32) + 5 * np.eye(n, dtype=np.float32)
     expected = np.linalg.inv(A.astype(np.float64))
@@ -42,6 +45,9 @@ def test_the_inverse_works_in_place_and_rejects_an_indefinite_matrix(monkeypatch
     np.testing.assert_allclose(np.diag(A), 1.0 / np.arange(1.0, 41.0), rtol=1e-6)
     indefinite = np.diag(np.r_[np.ones(20), -np.ones(20)]).astype(np.float32)
     with pytest.raises(ConfigError, match="positive definite"):
+        spd_inverse(indefinite.copy())
+    monkeypatch.setattr(ease_module, "POTRF_MAX", 8)  # the failing minor lies in the third block
+    with pytest.raises(ConfigError, match=r"info=21\)"):
         spd_inverse(indefinite)
 
 

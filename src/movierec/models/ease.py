@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
@@ -35,6 +35,10 @@ from movierec.models.recency import check_recency, recency_weighted
 from movierec.models.space import Choice, FloatRange, LineSearch
 
 MIRROR_TILE = 512  # rows per step when mirroring potri's triangle (the transposed block stays in cache)
+# Largest matrix handed to one potrf call. OpenBLAS 0.3.31's threaded spotrf (scipy's
+# wheels) segfaults from about 26,500 items on (26,000 passes; one thread passes at
+# 26,744), so larger matrices are factored in blocks of this size (docs/results.md).
+POTRF_MAX = 16384
 GRAM_COLUMN_BLOCK = 512  # items per sparse product when building X^T X (bounds its temporaries)
 GRAM_THREADS = min(4, os.cpu_count() or 1)  # scipy's sparse product releases the GIL
 _POOL: ThreadPoolExecutor | None = None
@@ -80,7 +84,8 @@ def spd_inverse(A: np.ndarray) -> np.ndarray:
     One Cholesky factorisation and its inverse (LAPACK potrf + potri, n^3 flops in
     all, never a general LU inverse), run in A's own buffer: a C-ordered symmetric
     matrix is its own transpose, so it is handed to LAPACK as the Fortran-ordered
-    ``A.T`` and nothing is copied. potri fills one triangle; the other is mirrored in
+    ``A.T`` and nothing is copied (above `POTRF_MAX` items the factorisation works on
+    copies of one block at a time). potri fills one triangle; the other is mirrored in
     tiles. Its time against the n^3 / GEMM-rate bound: benchmarks/RESULTS.md.
 
     Raises
@@ -90,9 +95,7 @@ def spd_inverse(A: np.ndarray) -> np.ndarray:
     """
     if A.dtype != np.float32 or not A.flags.c_contiguous:
         raise ValueError("spd_inverse works in place on a C-contiguous float32 matrix")
-    factor, info = lapack.spotrf(A.T, lower=False, clean=False, overwrite_a=True)
-    if info != 0:
-        raise ConfigError(f"Gram matrix + l2 I is not positive definite (potrf info={info}); increase l2")
+    factor = _cholesky_upper(A.T)
     inverse, info = lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise ConfigError(f"Gram matrix + l2 I is singular (potri info={info}); increase l2")
@@ -100,6 +103,37 @@ def spd_inverse(A: np.ndarray) -> np.ndarray:
         A[...] = inverse.T
     _mirror_lower(A)
     return A
+
+
+def _cholesky_upper(F: np.ndarray) -> np.ndarray:
+    """U with F = U^T U in F's own buffer (F Fortran-ordered; its lower triangle is left as is).
+
+    One potrf up to `POTRF_MAX` rows; above, a right-looking blocked Cholesky: each
+    diagonal block is factored by potrf, the block row right of it solved by trsm and
+    the trailing matrix updated by syrk, the same n^3 / 3 flops in BLAS-3 calls.
+    """
+    n = len(F)
+    if n <= POTRF_MAX:
+        return _potrf(F, 0)
+    for start in range(0, n, POTRF_MAX):
+        stop = min(start + POTRF_MAX, n)
+        F[start:stop, start:stop] = _potrf(F[start:stop, start:stop], start)
+        if stop == n:
+            break
+        row = blas.strsm(1.0, F[start:stop, start:stop], F[start:stop, stop:], side=0, lower=0, trans_a=1)
+        F[start:stop, stop:] = row
+        F[stop:, stop:] = blas.ssyrk(-1.0, row, beta=1.0, c=F[stop:, stop:], trans=1, lower=0)
+        del row
+    return F
+
+
+def _potrf(F: np.ndarray, offset: int) -> np.ndarray:
+    """potrf of the diagonal block starting at row `offset` (which the error counts from)."""
+    factor, info = lapack.spotrf(F, lower=False, clean=False, overwrite_a=True)
+    if info != 0:
+        info = info + offset if info > 0 else info
+        raise ConfigError(f"Gram matrix + l2 I is not positive definite (potrf info={info}); increase l2")
+    return factor
 
 
 def _mirror_lower(A: np.ndarray) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from movierec.data.dataset import arrow_int64
@@ -28,13 +29,18 @@ def read_table(
     encodings: tuple[str, ...] = ("utf-8", "latin-1"),
     quoting: bool = True,
     allow_empty: tuple[str, ...] | list[str] = (),
+    integers: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Read a delimited file as text columns, checking the required columns.
 
     ``names`` given: the file has no header and these are its columns. Otherwise the
     first line is the header. Multi-character separators such as GroupLens' ``::``
     are rewritten to a tab first. Arrow parses well-formed files; anything it
-    declines goes through pandas, which names the malformed line.
+    declines goes through pandas, which names the malformed line. Columns named in
+    `integers` come back as int64 when every value in them is a plain integer (cast
+    in Arrow: no column of millions of Python strings is built); a column with one
+    value that is not (``42.0``, empty) stays text, for :func:`to_int` to accept or
+    to report with its line.
 
     Raises
     ------
@@ -53,7 +59,7 @@ def read_table(
         # byte-wise rewrite is safe; both parsers need a one-character separator
         raw = raw.replace(sep.encode("ascii"), b"\t")
         sep = "\t"
-    frame = _parse_arrow(raw, sep, names, quoting) if USE_ARROW else None
+    frame = _parse_arrow(raw, sep, names, quoting, integers) if USE_ARROW else None
     if frame is None:
         frame = _parse_pandas(raw, path, sep, names, encodings, quoting)
     del raw
@@ -76,14 +82,19 @@ def read_table(
 def check_filled(frame: pd.DataFrame, columns: list[str]) -> None:
     """Raise a DataError naming the first line where one of `columns` is empty."""
     for column in columns:
+        if pd.api.types.is_integer_dtype(frame[column]):  # parsed as numbers: no value was empty
+            continue
         empty = frame[column].str.strip() == ""
         if empty.any():
             line = line_of(frame, int(np.flatnonzero(empty.to_numpy())[0]))
             raise DataError(f"{frame.attrs.get('path', '<table>')}, line {line}: column {column!r} is empty")
 
 
-def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool) -> pd.DataFrame | None:
+def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool,
+                 integers: tuple[str, ...] = ()) -> pd.DataFrame | None:
     """Arrow's multi-threaded parser (3-8x pandas' on ratings files), or None.
+
+    Columns in `integers` that hold plain integers only come back as int64.
 
     None sends the file to :func:`_parse_pandas`, which accepts short rows, keeps
     blank lines' positions, falls back to latin-1 and names a malformed row's line:
@@ -117,7 +128,23 @@ def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool) -
         )
     except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error, StopIteration):
         return None
+    for column in integers:
+        if column in columns:
+            table = _as_int64(table, column)
     return table.to_pandas()
+
+
+def _as_int64(table: pa.Table, column: str) -> pa.Table:
+    """`table` with the text `column` cast to int64 when every value is a plain integer.
+
+    Casting in Arrow spares building millions of Python strings for a column that is
+    only ever used as numbers; a column with anything else stays text.
+    """
+    try:
+        cast = pc.cast(table[column], pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return table
+    return table.set_column(table.schema.get_field_index(column), column, cast)
 
 
 def _parse_pandas(
@@ -163,6 +190,8 @@ def line_of(frame: pd.DataFrame, row: int, header_lines: int | None = None) -> i
 
 def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
     """Column as int64 (floats like ``874965478.0`` accepted), naming the first bad line."""
+    if pd.api.types.is_integer_dtype(frame[column]):
+        return frame[column].astype(np.int64)
     fast = arrow_int64(frame[column])
     if fast is not None:
         return fast

@@ -29,7 +29,8 @@ SIDE_FILES = {
 
 
 def read_competition(folder: Path) -> Dataset:
-    ratings = read_table(folder / RATINGS_FILE, sep=",", required=["user", "item", "time"])
+    ratings = read_table(folder / RATINGS_FILE, sep=",", required=["user", "item", "time"],
+                         integers=("user", "item", "time"))
     interactions = interactions_frame(
         ratings["user"], ratings["item"], to_int(ratings, "time")
     )

@@ -25,7 +25,7 @@ def read_ml100k(folder: Path) -> Dataset:
     """ml-100k: ``u.data`` (tab), ``u.item`` (pipe, latin-1, 19 genre flags), ``u.user``."""
     ratings = read_table(
         folder / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"],
-        required=["user", "item", "timestamp"],
+        required=["user", "item", "timestamp"], integers=("user", "item", "timestamp"),
     )
     interactions = interactions_frame(
         to_int(ratings, "user"), to_int(ratings, "item"), to_int(ratings, "timestamp")
@@ -80,7 +80,7 @@ def read_dat(folder: Path, name: str) -> Dataset:
     """ml-1m and ml-10m: ``ratings.dat``, ``movies.dat``, ``users.dat``/``tags.dat``, ``::``."""
     ratings = read_table(
         folder / "ratings.dat", sep="::", names=["user", "item", "rating", "timestamp"],
-        required=["user", "item", "timestamp"], quoting=False,
+        required=["user", "item", "timestamp"], quoting=False, integers=("user", "item", "timestamp"),
     )
     interactions = interactions_frame(
         to_int(ratings, "user"), to_int(ratings, "item"), to_int(ratings, "timestamp")
@@ -111,7 +111,8 @@ def read_dat(folder: Path, name: str) -> Dataset:
 def read_csv_layout(folder: Path, name: str) -> Dataset:
     """ml-20m/25m/latest(-small): ``ratings.csv``, ``movies.csv``, ``tags.csv`` with headers."""
     ratings = read_table(
-        folder / "ratings.csv", sep=",", required=["userId", "movieId", "timestamp"]
+        folder / "ratings.csv", sep=",", required=["userId", "movieId", "timestamp"],
+        integers=("userId", "movieId", "timestamp"),
     )
     interactions = interactions_frame(
         to_int(ratings, "userId"), to_int(ratings, "movieId"), to_int(ratings, "timestamp")
