@@ -30,6 +30,9 @@ CASES = {
     "bom": (b"\xef\xbb\xbfuser,item\n1,2\n", ",", None, True),
     "header only": (b"user,item\n", ",", None, True),
     "blank lines": (b"user,item\n1,2\n\n3,4\n\n", ",", None, True),
+    "blank crlf lines": (b"user,item\r\n1,2\r\n\r\n3,4\r\n", ",", None, True),
+    "blank line, one column": (b"item\n1\n\n2\n", ",", None, True),
+    "leading blank line": (b"\nuser,item\n1,2\n", ",", None, True),
     "empty fields": (b"user,item,tag\n1,2,\n3,,x\n", ",", None, True),
     "spaces kept": (b"user,item\n 1 , 2\n", ",", None, True),
     "short row": (b"user,item,timestamp\n1,2,3\n4,5\n", ",", None, True),
@@ -63,6 +66,29 @@ def test_arrow_and_pandas_agree(tmp_path, monkeypatch, case):
         assert fast[1] == careful[1]
     else:
         pd.testing.assert_frame_equal(fast[1], careful[1])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_columns_parsed_as_integers_hold_what_to_int_reads_from_the_text(tmp_path, monkeypatch, case):
+    payload, sep, names, quoting = CASES[case]
+    path = tmp_path / "table.txt"
+    path.write_bytes(payload)
+    integers = ("user", "item", "rating", "timestamp", "movieId")
+    try:
+        fast = read_table(path, sep=sep, names=names, required=[], quoting=quoting, integers=integers)
+    except DataError as error:
+        fast = str(error)
+    monkeypatch.setattr(_table, "USE_ARROW", False)
+    careful = _outcome(path, sep, names, quoting)
+    if isinstance(fast, str):
+        assert careful == ("error", fast)
+        return
+    assert careful[0] == "frame"
+    for column in fast.columns:
+        if pd.api.types.is_integer_dtype(fast[column]):
+            pd.testing.assert_series_equal(fast[column], to_int(careful[1], column))
+        else:
+            pd.testing.assert_series_equal(fast[column], careful[1][column])
 
 
 def test_well_formed_files_take_the_arrow_path(tmp_path, monkeypatch):

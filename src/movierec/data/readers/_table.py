@@ -96,24 +96,46 @@ def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool,
 
     Columns in `integers` that hold plain integers only come back as int64.
 
-    None sends the file to :func:`_parse_pandas`, which accepts short rows, keeps
-    blank lines' positions, falls back to latin-1 and names a malformed row's line:
-    anything unusual (blank lines, a parse error, bytes that are not UTF-8, repeated
-    header names) takes that path, so both give the same frame or the same error.
+    Blank lines come back as rows of empty fields, as from pandas, so the index stays
+    the line's position when read_table drops them. None sends the file to
+    :func:`_parse_pandas`, which accepts short rows, falls back to latin-1 and names a
+    malformed row's line: anything unusual (a parse error, bytes that are not UTF-8,
+    repeated header names, a leading blank line) takes that path, so both give the
+    same frame or the same error.
     """
-    if not raw or raw[:1] in (b"\n", b"\r") or b"\n\n" in raw or b"\n\r\n" in raw:
+    if not raw or raw[:1] in (b"\n", b"\r"):
         return None
     try:
         if names is None:
-            first = raw.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+            end = raw.find(b"\n")
+            first = raw[:end if end >= 0 else len(raw)].decode("utf-8").rstrip("\r")
             columns = next(csv.reader([first], delimiter=sep, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE))
         else:
             columns = list(names)
         if not columns or len(set(columns)) != len(columns):
             return None
+        numeric = [column for column in integers if column in columns]
+        table = _arrow_read(raw, sep, columns, names is not None, quoting, numeric) if numeric else None
+        if table is None:  # a value that is not a plain integer: all text, then cast column by column
+            table = _arrow_read(raw, sep, columns, names is not None, quoting, [])
+            for column in numeric:
+                table = _as_int64(table, column)
+    except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    return table.to_pandas()
+
+
+def _arrow_read(raw: bytes, sep: str, columns: list[str], headerless: bool, quoting: bool,
+                numeric: list[str]) -> pa.Table | None:
+    """The file as an Arrow table, `numeric` columns parsed as int64 and the rest as text.
+
+    None when a `numeric` column holds anything else (or is empty somewhere); the
+    file's own errors propagate when every column is text.
+    """
+    try:
         table = pacsv.read_csv(
             io.BytesIO(raw),
-            read_options=pacsv.ReadOptions(column_names=columns, skip_rows=0 if names else 1, encoding="utf8"),
+            read_options=pacsv.ReadOptions(column_names=columns, skip_rows=0 if headerless else 1, encoding="utf8"),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
                 quote_char='"' if quoting else False,
@@ -121,17 +143,18 @@ def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool,
                 ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={column: pa.string() for column in columns},
+                column_types={column: pa.int64() if column in numeric else pa.string() for column in columns},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error, StopIteration):
+    except pa.ArrowInvalid:
+        if numeric:
+            return None
+        raise
+    if any(table[column].null_count for column in numeric):
         return None
-    for column in integers:
-        if column in columns:
-            table = _as_int64(table, column)
-    return table.to_pandas()
+    return table
 
 
 def _as_int64(table: pa.Table, column: str) -> pa.Table:
