@@ -107,6 +107,21 @@ def test_recommend_batched_does_not_modify_the_model_scores():
     assert np.isfinite(table).all()
 
 
+def test_owned_blocks_are_masked_in_place_and_rank_as_copies_do():
+    table = np.random.default_rng(0).random((5, 6)).astype(np.float32)
+    exclude = sp.csr_matrix(np.eye(5, 6, dtype=np.float32))
+    handed = []
+
+    def fresh(users):
+        handed.append(table[users].copy())
+        return handed[-1]
+
+    copied = recommend_batched(lambda u: table[u], np.arange(5), 3, exclude=exclude, batch_size=2)
+    owned = recommend_batched(fresh, np.arange(5), 3, exclude=exclude, batch_size=2, owned=True)
+    np.testing.assert_array_equal(owned[0], copied[0])
+    assert np.isneginf(handed[0][0, 0])  # masked where it was handed over: no copy made
+
+
 def test_top_k_leaves_its_input_alone_and_takes_read_only_views():
     scores = np.array([[0.5, np.nan, 0.9, 0.1]], dtype=np.float32)
     before = scores.copy()

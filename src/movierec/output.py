@@ -8,13 +8,17 @@ hidden test items beside them it is also what `movierec report` scores the lists
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import scipy.sparse as sp
 
 from movierec.atomic import atomic_write_bytes
@@ -39,9 +43,26 @@ def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, sc
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, float_format="%.6g")
-    atomic_write_bytes(path, buffer.getvalue().encode())
+    """`frame` as CSV (no index), floats in their shortest exact form.
+
+    Arrow's writer where no field needs quoting (ids, ranks, scores: at MovieLens-20M
+    size, 1.4M list rows a model, pandas' ``to_csv`` took 6 s a file and Arrow takes a
+    tenth of it); pandas', which quotes what needs it, where a field holds a comma,
+    a quote or a newline (titles, text ids).
+    """
+    try:
+        buffer = io.BytesIO()
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
+        buffer.write(header.getvalue().encode())
+        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer,
+                        write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"))
+        payload = buffer.getvalue()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        text = io.StringIO()
+        frame.to_csv(text, index=False)
+        payload = text.getvalue().encode()
+    atomic_write_bytes(path, payload)
 
 
 def write_json(payload: Any, path: Path) -> None:
@@ -91,8 +112,19 @@ def write_catalogue(folder: Path, idmap: IdMap, known: sp.csr_matrix, dataset: D
 
 
 def _write_npz(matrix: sp.csr_matrix, path: Path) -> None:
+    """`matrix` as scipy's ``.npz`` (what ``sp.load_npz`` reads), deflated at level 1.
+
+    ``sp.save_npz`` deflates at zlib's default level 6: 10 s for MovieLens-20M's known
+    items where level 1 takes 2 s, for a file 8 % larger.
+    """
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    members = {"indices": matrix.indices, "indptr": matrix.indptr, "format": np.array(b"csr"),
+               "shape": np.array(matrix.shape), "data": matrix.data}
     buffer = io.BytesIO()
-    sp.save_npz(buffer, sp.csr_matrix(matrix, dtype=np.float32))
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as archive:
+        for name, array in members.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -143,7 +143,7 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
         nonlocal best_model, best_valid
         model = fit(create(name, **params), data, "train", offered=fits.validated)
         result = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=config.k,
-                          batch_size=config.batch_size, users=valid_users)
+                          batch_size=config.batch_size, users=valid_users, owned=True)
         trials.append({"params": params, **result.metrics})
         log(f"{name} {params}: valid {key} {result[key]:.4f}")
         if best_valid is None or result[key] > best_valid[key]:
@@ -176,7 +176,8 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
     else:
         model = best_model
         history_note = "fitted on train"
-    test = evaluate(model.score, data.test, exclude=data.train_valid, k=config.k, batch_size=config.batch_size)
+    test = evaluate(model.score, data.test, exclude=data.train_valid, k=config.k, batch_size=config.batch_size,
+                    owned=True)
     seconds = time.perf_counter() - started
     log(f"{name}: test {key} {test[key]:.4f}, ndcg@{config.k} {test[f'ndcg@{config.k}']:.4f} "
         f"({history_note}, {seconds:.1f}s)")

@@ -37,6 +37,7 @@ def evaluate(
     k: int = 10,
     batch_size: int = DEFAULT_BATCH,
     users: np.ndarray | None = None,
+    owned: bool = False,
 ) -> Evaluation:
     """Rank every item for each user with hidden items in `truth`, then score the lists.
 
@@ -46,9 +47,10 @@ def evaluate(
     truth : users x items hidden positives.
     exclude : users x items known positives, masked before ranking.
     users : defaults to every user with at least one hidden item.
+    owned : `score` returns blocks the caller owns (a model's scores), masked in place.
     """
     users = users_with_items(truth) if users is None else np.asarray(users)
-    items, values = recommend_batched(score, users, k, exclude=exclude, batch_size=batch_size)
+    items, values = recommend_batched(score, users, k, exclude=exclude, batch_size=batch_size, owned=owned)
     return evaluate_lists(items, truth, users=users, k=k, scores=values)
 
 

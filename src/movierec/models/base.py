@@ -106,7 +106,11 @@ class Recommender(ABC):
 
     # ---- shared behaviour -------------------------------------------------
     def score(self, users: np.ndarray) -> np.ndarray:
-        """Scores of every item for `users` (indices), shape (len(users), n_items)."""
+        """Scores of every item for `users` (indices), shape (len(users), n_items).
+
+        The array is the caller's: rankers mask it in place, and nothing of the model
+        may be reached through it.
+        """
         self._check_fitted()
         return self._score(self._check_users(users))
 
@@ -131,7 +135,7 @@ class Recommender(ABC):
         """
         self._check_fitted()
         mask = exclude if exclude is not None else (self.X_ if exclude_seen else None)
-        return recommend_batched(self.score, np.asarray(users), k, exclude=mask, batch_size=batch_size)
+        return recommend_batched(self.score, np.asarray(users), k, exclude=mask, batch_size=batch_size, owned=True)
 
     @property
     def n_items(self) -> int:

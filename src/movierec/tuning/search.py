@@ -99,7 +99,7 @@ class Objective:
         with observe_epochs(report):
             model = fit(create(self.name, **params), self.data, "train")
         result = evaluate(validation_scorer(model), self.data.valid, exclude=self.data.train, k=self.config.k,
-                          batch_size=self.config.batch_size)
+                          batch_size=self.config.batch_size, owned=True)
         trial.set_user_attr("params", {key: plain(value) for key, value in model.get_params().items()})
         trial.set_user_attr("valid", result.metrics)
         return result[self.key]
