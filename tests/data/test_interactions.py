@@ -11,7 +11,7 @@ from movierec.data.interactions import sorted_by
 COLUMNS = ["user", "timestamp", "item"]
 
 
-@pytest.mark.parametrize("case", ["shuffled", "sorted", "tie-broken-wrong", "text"])
+@pytest.mark.parametrize("case", ["shuffled", "sorted", "tie-broken-wrong", "users-only", "text"])
 def test_sorted_by_gives_pandas_stable_order(case):
     rng = np.random.default_rng(0)
     n = 5_000
@@ -22,6 +22,8 @@ def test_sorted_by_gives_pandas_stable_order(case):
     if case == "tie-broken-wrong":  # in order by user and time, not by item within a tie
         frame = frame.sort_values(["user", "timestamp"], kind="stable").iloc[::-1]
         frame = frame.sort_values(["user", "timestamp"], kind="stable")
+    if case == "users-only":  # in user order only: time and item sorted within each user's run
+        frame = frame.sample(frac=1.0, random_state=1).sort_values("user", kind="stable")
     if case == "text":
         frame["user"] = ("u" + frame["user"].astype(str)).astype(object)
     result = sorted_by(frame, COLUMNS)

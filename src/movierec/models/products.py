@@ -5,8 +5,8 @@ row of B to its user's scores, so the work is memory traffic, not flops: at 6,80
 items one row of B is 27 KB, and a batch of 1,024 users with 130 items each would
 stream 3.6 GB through the caches if it went row by row over whole rows (scipy's
 sparse x dense product does, on one thread). Instead B is taken a block of
-`COLUMN_BLOCK` columns at a time, small enough (1.7 MB at 6,807 items) that the block
-stays in a core's L2 cache while every history of the batch sums its rows, through
+`COLUMN_BLOCK` columns at a time, small enough (7 MB at 6,807 items) that the block
+stays in the caches while every history of the batch sums its rows, through
 torch's ``embedding_bag`` (a weighted sum of table rows per bag, on every core torch
 is given). Speed against the former scipy path: docs/results.md, "Speed and memory".
 """
@@ -20,7 +20,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-COLUMN_BLOCK = 64  # columns of B per pass: 64 floats per row keep the block in L2 at MovieLens sizes
+COLUMN_BLOCK = 256  # columns of B per pass: fastest of 32-1024 at 6,807 and 26,744 items (docs/results.md)
 DENSE_DENSITY = 0.05  # above this share of non-zeros, a dense GEMM does less work than the sparse sums
 SMALL_BATCH = 32  # fewer rows than this (a served request) read few rows of B: scipy's product directly
 
