@@ -114,7 +114,8 @@ def test_max_items_fits_the_top_items_and_never_recommends_the_rest() -> None:
 
 
 def test_gram_of_a_grown_matrix_is_updated_not_recomputed(monkeypatch) -> None:
-    """Refit on train + valid after tuning on train: G + X^T D + D^T X + D^T D."""
+    """Refit on train + valid after tuning on train: G + X_old^T D + D^T X_new, in column blocks."""
+    monkeypatch.setattr(ease_module, "GRAM_COLUMN_BLOCK", 16)  # 50 items: a ragged last block
     train = random_binary(200, 50, 0.1, seed=9)
     extra = random_binary(200, 50, 0.03, seed=10)
     grown = sp.csr_matrix(((train + extra) > 0).astype(np.float32))

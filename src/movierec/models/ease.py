@@ -214,19 +214,29 @@ class _GramCache:
 
 
 def _updated_gram(G: np.ndarray, X_old: sp.csr_matrix, X_new: sp.csr_matrix) -> np.ndarray | None:
-    """X_new^T X_new from G = X_old^T X_old when the two differ in few entries, else None."""
+    """X_new^T X_new from G = X_old^T X_old when the two differ in few entries, else None.
+
+    With D = X_new - X_old, X_new^T X_new = G + X_old^T D + D^T X_new: two sparse
+    products with D, built a block of columns at a time (as :func:`gram` does) and
+    added to G's block densely, on the module's thread pool.
+    """
     if X_old.shape != X_new.shape:
         return None
     delta = sp.csr_matrix(X_new - X_old, dtype=np.float32)
     delta.eliminate_zeros()
     if delta.nnz > UPDATE_MAX_SHARE * max(X_new.nnz, 1):
         return None
-    updated = G.copy()
-    cross = sp.coo_matrix(X_old.T @ delta)  # summed duplicates: each (row, col) once
-    updated[cross.row, cross.col] += cross.data
-    updated[cross.col, cross.row] += cross.data
-    own = sp.coo_matrix(delta.T @ delta)
-    updated[own.row, own.col] += own.data
+    n_items = X_new.shape[1]
+    old_T, delta_T = sp.csr_matrix(X_old.T, dtype=np.float32), sp.csr_matrix(delta.T)
+    delta_c, new_c = sp.csc_matrix(delta), sp.csc_matrix(X_new, dtype=np.float32)
+    updated = np.empty_like(G)
+
+    def block(start: int) -> None:
+        stop = min(start + GRAM_COLUMN_BLOCK, n_items)
+        change = old_T @ delta_c[:, start:stop] + delta_T @ new_c[:, start:stop]
+        updated[:, start:stop] = G[:, start:stop] + change.toarray()
+
+    _map(block, range(0, n_items, GRAM_COLUMN_BLOCK))
     return updated
 
 
