@@ -20,7 +20,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-COLUMN_BLOCK = 256  # columns of B per pass: fastest of 32-1024 at 6,807 and 26,744 items (docs/results.md)
+COLUMN_BLOCK = 256  # columns of B per pass: the fastest of 32-1024 at 6,807 and 26,744 items on a 2-core SkylakeX
 DENSE_DENSITY = 0.05  # above this share of non-zeros, a dense GEMM does less work than the sparse sums
 SMALL_BATCH = 32  # fewer rows than this (a served request) read few rows of B: scipy's product directly
 
