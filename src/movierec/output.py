@@ -45,10 +45,10 @@ def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, sc
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """`frame` as CSV (no index), floats in their shortest exact form.
 
-    Arrow's writer where no field needs quoting (ids, ranks, scores: at MovieLens-20M
-    size, 1.4M list rows a model, pandas' ``to_csv`` took 6 s a file and Arrow takes a
-    tenth of it); pandas', which quotes what needs it, where a field holds a comma,
-    a quote or a newline (titles, text ids).
+    Arrow's writer where no field needs quoting (ids, ranks, scores: many times faster
+    than pandas' ``to_csv`` on the lists of a large run, docs/results.md); pandas',
+    which quotes what needs it, where a field holds a comma, a quote or a newline
+    (titles, text ids).
     """
     try:
         buffer = io.BytesIO()
@@ -114,8 +114,8 @@ def write_catalogue(folder: Path, idmap: IdMap, known: sp.csr_matrix, dataset: D
 def _write_npz(matrix: sp.csr_matrix, path: Path) -> None:
     """`matrix` as scipy's ``.npz`` (what ``sp.load_npz`` reads), deflated at level 1.
 
-    ``sp.save_npz`` deflates at zlib's default level 6: 10 s for MovieLens-20M's known
-    items where level 1 takes 2 s, for a file 8 % larger.
+    ``sp.save_npz`` deflates at zlib's default level 6, several times slower than level
+    1 on large matrices for a file only slightly smaller (docs/results.md).
     """
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     members = {"indices": matrix.indices, "indptr": matrix.indptr, "format": np.array(b"csr"),

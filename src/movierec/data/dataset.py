@@ -158,7 +158,7 @@ def _repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
         u_span, i_span = int(u.max()) - int(u.min()) + 1, int(i.max()) - int(i.min()) + 1
         if u_span * i_span < 2 ** 62:
             key = (u - u.min()) * i_span + (i - i.min())
-            ordered = np.sort(key)  # no pair repeats (the usual case): a plain sort tells, 3x faster
+            ordered = np.sort(key)  # no pair repeats (the usual case): a plain sort tells, faster
             if not (ordered[1:] == ordered[:-1]).any():
                 return np.zeros(len(key), dtype=bool)
             del ordered
