@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from movierec.ranking import mask_seen, recommend_batched, top_k
+from movierec.exceptions import DataError
+from movierec.ranking import SameRow, mask_seen, recommend_batched, top_k
 
 
 def test_top_k_orders_best_first_with_values():
@@ -129,3 +130,38 @@ def test_top_k_leaves_its_input_alone_and_takes_read_only_views():
     np.testing.assert_array_equal(scores, before)  # NaN replaced in a copy, not here
     broadcast = np.broadcast_to(np.array([1.0, 3.0, 2.0]), (4, 3))  # stride 0, read-only
     assert top_k(broadcast, 2)[0].tolist() == [[1, 2]] * 4
+
+
+def _check_range(users):
+    users = np.asarray(users, dtype=np.int64)
+    if users.size and (users.min() < 0 or users.max() >= 40):
+        raise DataError("user out of range")
+    return users
+
+
+@pytest.mark.parametrize(("k", "batch_size"), [(1, 7), (5, 1000), (12, 3)])
+def test_same_row_lists_are_the_masked_block_lists(k, batch_size):
+    """Popularity-like scores with many ties; some users have seen nearly every item,
+    so their lists run out of unseen items and end in masked ones at -inf."""
+    rng = np.random.default_rng(3)
+    row = rng.integers(0, 6, 30).astype(np.float32)
+    exclude = sp.random(40, 30, density=0.4, format="lil", random_state=4, dtype=np.float32)
+    exclude[5, :] = 1.0
+    exclude[6, :27] = 1.0
+    exclude[7, np.argsort(-row, kind="stable")[:20]] = 1.0  # the 20 best items seen
+    exclude = exclude.tocsr()
+    users = np.array([7, 5, 0, 6, 39, 3, 3, 12] + list(range(13, 30)))
+    same = SameRow(row, _check_range)
+    block = recommend_batched(lambda u: np.tile(row, (len(u), 1)), users, k, exclude=exclude, batch_size=batch_size)
+    fast = recommend_batched(same, users, k, exclude=exclude, batch_size=batch_size)
+    np.testing.assert_array_equal(fast[0], block[0])
+    np.testing.assert_array_equal(fast[1], block[1])
+    unmasked = recommend_batched(same, users, k)
+    assert unmasked[0].tolist() == [np.argsort(-row, kind="stable")[:k].tolist()] * len(users)
+
+
+def test_same_row_checks_the_users_and_scores_as_a_block():
+    same = SameRow(np.array([1.0, 3.0, 2.0]), _check_range)
+    assert same(np.array([0, 1])).tolist() == [[1.0, 3.0, 2.0]] * 2
+    with pytest.raises(DataError, match="out of range"):
+        recommend_batched(same, np.array([0, 40]), 2)

@@ -176,7 +176,7 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
     else:
         model = best_model
         history_note = "fitted on train"
-    test = evaluate(model.score, data.test, exclude=data.train_valid, k=config.k, batch_size=config.batch_size,
+    test = evaluate(model.scorer(), data.test, exclude=data.train_valid, k=config.k, batch_size=config.batch_size,
                     owned=True)
     seconds = time.perf_counter() - started
     log(f"{name}: test {key} {test[key]:.4f}, ndcg@{config.k} {test[f'ndcg@{config.k}']:.4f} "

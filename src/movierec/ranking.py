@@ -2,7 +2,9 @@
 
 The selection runs through ``torch.topk`` (one pass, on every core torch is given,
 where numpy's argpartition copies the block and runs on one), with an exact tie rule
-on top: the lower item index wins, also at the k-th place.
+on top: the lower item index wins, also at the k-th place. A score function whose rows
+are all one vector (popularity) is a `SameRow`: its lists are read off one ordering of
+the items, never a block per batch.
 """
 
 from __future__ import annotations
@@ -116,6 +118,67 @@ def _own_block(scores: np.ndarray) -> np.ndarray:
     return np.array(scores, dtype=np.float32, copy=True)
 
 
+class SameRow:
+    """A score function giving every user the same `row` of scores (popularity).
+
+    Called, it returns the tiled block like any score function; `recommend_batched`
+    instead walks the items once in score order and gives each user the first k it
+    has not seen: the same lists as masking the block, at the cost of the histories.
+    `check_users` validates the users asked for (raising as the model does).
+    """
+
+    def __init__(self, row: np.ndarray, check_users: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.row = np.asarray(row, dtype=np.float32)
+        self.check_users = check_users
+
+    def __call__(self, users: np.ndarray) -> np.ndarray:
+        return np.tile(self.row, (len(self.check_users(users)), 1))
+
+
+def _same_row_lists(row: np.ndarray, users: np.ndarray, k: int, exclude: sp.csr_matrix | None,
+                    batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """What `recommend_batched` gives for the block `row` repeated, read off one item order.
+
+    For each batch, the items are taken in score order (lower index first on ties, as
+    `top_k` breaks them) up to a width holding k unseen items for every user; the
+    first k unseen per row are the list. Rows with fewer than k unseen items in the
+    whole catalogue go through the block path, which lists masked items after them.
+    """
+    n_items = len(row)
+    order = np.argsort(-row, kind="stable")
+    rank = np.empty(n_items, dtype=np.int64)
+    rank[order] = np.arange(n_items)
+    items_out = np.empty((len(users), k), dtype=np.int64)
+    scores_out = np.empty((len(users), k), dtype=np.float32)
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        items, values = items_out[start : start + len(batch)], scores_out[start : start + len(batch)]
+        if exclude is None:
+            items[:] = order[:k]
+            values[:] = row[order[:k]]
+            continue
+        seen = exclude[batch].tocsr()
+        seen_rank = rank[seen.indices]
+        seen_row = np.repeat(np.arange(len(batch)), np.diff(seen.indptr))
+        width = k
+        while True:  # widen (at least doubling) until every row has k unseen items inside
+            inside = seen_rank < width
+            need = k + int(np.bincount(seen_row[inside], minlength=len(batch)).max(initial=0))
+            if need <= width or width == n_items:
+                break
+            width = min(n_items, max(need, 2 * width))
+        free = np.ones((len(batch), width), dtype=bool)
+        free[seen_row[inside], seen_rank[inside]] = False
+        full = free.sum(axis=1) >= k
+        keep = free[full] & (np.cumsum(free[full], axis=1) <= k)
+        items[full] = order[np.nonzero(keep)[1].reshape(-1, k)]
+        values[full] = row[items[full]]
+        if not full.all():
+            short = np.flatnonzero(~full)
+            items[short], values[short] = top_k(mask_seen(np.tile(row, (len(short), 1)), seen[short]), k)
+    return items_out, scores_out
+
+
 def batches(users: np.ndarray, batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
     for start in range(0, len(users), batch_size):
         yield users[start : start + batch_size]
@@ -137,10 +200,13 @@ def recommend_batched(
     blocks nobody else holds, as ``Recommender.score`` does) on the block itself, which
     spares a copy of every score block.
     Masked items that still reach the list (fewer than k unmasked) keep score -inf.
+    A `SameRow` score function is ranked from one item order (the same lists).
     With k above the number of items, the tail of each list is padded with item -1
     and score -inf (the metrics never count -1 as a hit).
     """
     users = np.asarray(users, dtype=np.int64)
+    if isinstance(score, SameRow) and 0 < k < len(score.row) and np.isfinite(score.row).all():
+        return _same_row_lists(score.row, score.check_users(users), k, exclude, batch_size)
     items_out = np.full((len(users), k), -1, dtype=np.int64)
     scores_out = np.full((len(users), k), -np.inf, dtype=np.float32)
     offset = 0

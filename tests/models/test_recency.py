@@ -23,6 +23,16 @@ def test_steps_count_later_items_and_ties_share_a_step():
     assert steps_from_last(X, T.data).tolist() == [0, 2, 1, 0, 0]
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.37])  # whole seconds (one int64 sort) and fractions (lexsort)
+def test_steps_agree_with_a_count_of_later_entries(scale):
+    rng = np.random.default_rng(2)
+    X = sp.random(30, 40, density=0.3, format="csr", random_state=3, dtype=np.float32)
+    times = rng.integers(1_000_000_000, 1_000_000_020, X.nnz) * scale  # many ties per user
+    rows = np.repeat(np.arange(30), np.diff(X.indptr))
+    later = [(times[(rows == row)] > time).sum() for row, time in zip(rows, times)]
+    assert steps_from_last(X, times).tolist() == later
+
+
 def test_weights_by_hand():
     X, T = _history()
     weighted = recency_weighted(X, T, decay=0.5, floor=0.2).toarray()

@@ -77,14 +77,29 @@ def timestamps_csr(frame: pd.DataFrame, idmap: IdMap) -> sp.csr_matrix:
     A repeated (user, item) keeps its earliest time, so time features see when an item
     was first watched. Models that use time take it as ``fit(..., timestamps=)``.
     """
-    first = frame.sort_values("timestamp", kind="stable").drop_duplicates(["user", "item"])
-    rows = idmap.user_index(first["user"])
-    cols = idmap.item_index(first["item"])
+    return timestamps_from_indices(idmap.user_index(frame["user"]), idmap.item_index(frame["item"]),
+                                   frame["timestamp"].to_numpy(dtype=np.float64), (idmap.n_users, idmap.n_items))
+
+
+def timestamps_from_indices(rows: np.ndarray, cols: np.ndarray, seconds: np.ndarray,
+                            shape: tuple[int, int]) -> sp.csr_matrix:
+    """`timestamps_csr` from encoded (row, col, seconds) triples: one integer sort of
+    the pairs, a second one by time only where some pair repeats."""
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    seconds = np.asarray(seconds, dtype=np.float64)
+    pair = rows * shape[1] + cols
+    order = np.argsort(pair, kind="stable")
+    first = np.ones(len(order), dtype=bool)
+    np.not_equal(pair[order[1:]], pair[order[:-1]], out=first[1:])
+    if not first.all():  # the earliest time of each repeated pair first
+        order = np.lexsort((seconds, pair))
+        np.not_equal(pair[order[1:]], pair[order[:-1]], out=first[1:])
+    kept = order[first]
+    index_dtype = np.int32 if max(shape[1], len(kept)) < 2 ** 31 else np.int64  # as scipy picks
+    indptr = np.zeros(shape[0] + 1, dtype=index_dtype)
+    np.cumsum(np.bincount(rows[kept], minlength=shape[0]), out=indptr[1:])
     # explicit zeros (data without time) stay stored, so the pattern still equals X's
-    seconds = first["timestamp"].to_numpy(dtype=np.float64)
-    times = sp.csr_matrix((seconds, (rows, cols)), shape=(idmap.n_users, idmap.n_items))
-    times.sort_indices()
-    return times
+    return sp.csr_matrix((seconds[kept], cols[kept].astype(index_dtype), indptr), shape=shape)
 
 
 def aligned_timestamps(X: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> np.ndarray | None:

@@ -114,6 +114,11 @@ class Recommender(ABC):
         self._check_fitted()
         return self._score(self._check_users(users))
 
+    def scorer(self) -> ScoreFn:
+        """The score function rankings use: `score`, or one they can take a shortcut
+        through (a `ranking.SameRow` where every user gets the same scores)."""
+        return self.score
+
     def _check_users(self, users: np.ndarray) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
         if users.size and (users.min() < 0 or users.max() >= self.X_.shape[0]):
@@ -135,7 +140,8 @@ class Recommender(ABC):
         """
         self._check_fitted()
         mask = exclude if exclude is not None else (self.X_ if exclude_seen else None)
-        return recommend_batched(self.score, np.asarray(users), k, exclude=mask, batch_size=batch_size, owned=True)
+        return recommend_batched(self.scorer(), np.asarray(users), k, exclude=mask, batch_size=batch_size,
+                                owned=True)
 
     @property
     def n_items(self) -> int:
@@ -223,7 +229,7 @@ class ReusesFits(Protocol):
 
 def validation_scorer(model: Recommender) -> ScoreFn:
     """What to measure `model`'s validation part with: its out-of-fold scores where it has them."""
-    return model.score_out_of_fold if isinstance(model, OutOfFold) else model.score
+    return model.score_out_of_fold if isinstance(model, OutOfFold) else model.scorer()
 
 
 def check_matrix(X: sp.spmatrix, what: str = "X") -> sp.csr_matrix:
@@ -274,8 +280,9 @@ def fit_fingerprint(
     """A digest of everything a fit reads besides its parameters: two fits with equal
     parameters and fingerprints are the same fit. Hashes the arrays in place (no copy);
     the same matrix stored with its indices in another order hashes differently, which
-    costs a refit, never a wrong reuse."""
-    digest = hashlib.blake2b(digest_size=16)
+    costs a refit, never a wrong reuse. SHA-256, which runs at twice blake2b's rate
+    on CPUs with SHA instructions, so hashing stays a small part of a fit."""
+    digest = hashlib.sha256()
 
     def add(matrix: sp.spmatrix | None) -> None:
         if matrix is None:
@@ -292,7 +299,7 @@ def fit_fingerprint(
         for name in sorted(fields):
             digest.update(f"{kind}:{name}".encode())
             add(fields[name].matrix)
-    return digest.hexdigest()
+    return digest.hexdigest()[:32]
 
 
 def init_with_defaults(parent: Callable[..., None], **defaults: Any) -> Callable[..., None]:

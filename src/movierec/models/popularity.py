@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
 from movierec.models.base import Recommender, check_history
+from movierec.ranking import SameRow
 
 
 class Popularity(Recommender):
@@ -33,6 +34,11 @@ class Popularity(Recommender):
         # a real (writable) block, not a read-only broadcast view: callers own the
         # scores they get and may mask them in place
         return np.tile(self.counts_, (len(users), 1))
+
+    def scorer(self) -> SameRow:
+        """Every user's scores are the counts: rankings read them off one item order."""
+        self._check_fitted()
+        return SameRow(self.counts_, self._check_users)
 
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         """The same counts for every history (popularity ignores who asks)."""

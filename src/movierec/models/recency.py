@@ -35,7 +35,7 @@ def steps_from_last(X: sp.csr_matrix, times: np.ndarray) -> np.ndarray:
     """
     n_rows = X.shape[0]
     rows = np.repeat(np.arange(n_rows), np.diff(X.indptr))
-    order = np.lexsort((-times, rows))  # by user, latest first
+    order = _latest_first(rows, times)
     sorted_rows, sorted_times = rows[order], times[order]
     position = np.arange(len(order))
     starts_group = np.ones(len(order), dtype=bool)
@@ -44,6 +44,17 @@ def steps_from_last(X: sp.csr_matrix, times: np.ndarray) -> np.ndarray:
     steps = np.empty(len(order), dtype=np.int64)
     steps[order] = group_start - X.indptr[sorted_rows]
     return steps
+
+
+def _latest_first(rows: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The stable order by (row, latest time first): ``np.lexsort((-times, rows))``, as
+    one argsort of an int64 key where the times are whole seconds (the usual case)."""
+    if len(times):
+        earliest, latest = times.min(), times.max()
+        span = latest - earliest + 1
+        if np.isfinite(span) and span * (int(rows[-1]) + 1) < 2.0 ** 62 and (times == np.floor(times)).all():
+            return np.argsort(rows * np.int64(span) + (latest - times).astype(np.int64), kind="stable")
+    return np.lexsort((-times, rows))
 
 
 def recency_weighted(X: sp.csr_matrix, timestamps: sp.csr_matrix | None, *, decay: float,

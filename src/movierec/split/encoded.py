@@ -21,6 +21,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
@@ -29,7 +30,7 @@ from movierec.data.dataset import Dataset
 from movierec.data.download import resolve
 from movierec.data.encoded import EncodedFeatures, encode_fields
 from movierec.data.idmap import IdMap
-from movierec.data.interactions import timestamps_csr, to_csr
+from movierec.data.interactions import csr_from_indices, timestamps_from_indices
 from movierec.data.readers import read_dataset
 from movierec.exceptions import ConfigError
 from movierec.split.split import Split, read_split
@@ -57,9 +58,10 @@ class EncodedSplit:
         self.dataset = dataset
         every = pd.concat([split.train, split.valid, split.test], ignore_index=True)
         self.idmap = IdMap.from_ids(every["user"], every["item"])
-        self.train = to_csr(split.train, self.idmap)
-        self.valid = to_csr(split.valid, self.idmap)
-        self.test = to_csr(split.test, self.idmap)
+        shape = (self.idmap.n_users, self.idmap.n_items)
+        self._indices = {part: (self.idmap.user_index(getattr(split, part)["user"]),
+                                self.idmap.item_index(getattr(split, part)["item"])) for part in _PARTS["all"]}
+        self.train, self.valid, self.test = (csr_from_indices(*self._indices[part], shape) for part in _PARTS["all"])
         self.notes = list(dataset.notes) if dataset is not None else []
         self._static = EncodedFeatures()
         if dataset is not None:
@@ -88,7 +90,10 @@ class EncodedSplit:
     def timestamps(self, name: str) -> sp.csr_matrix:
         """Seconds with exactly the non-zeros of ``history(name)``."""
         if _check(name) not in self._times:
-            self._times[name] = timestamps_csr(self._frame(name), self.idmap)
+            parts = _PARTS[name]
+            rows, cols = (np.concatenate([self._indices[part][axis] for part in parts]) for axis in (0, 1))
+            seconds = np.concatenate([getattr(self.split, part)["timestamp"].to_numpy(np.float64) for part in parts])
+            self._times[name] = timestamps_from_indices(rows, cols, seconds, (self.idmap.n_users, self.idmap.n_items))
         return self._times[name]
 
     def features(self, name: str) -> EncodedFeatures:
