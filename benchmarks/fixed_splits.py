@@ -13,6 +13,7 @@ Usage::
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
     python benchmarks/fixed_splits.py --table ease-search   # EASE's golden-section l2 against the 9-point grid
     python benchmarks/fixed_splits.py --table sequence      # SASRec and BERT4Rec against EASE, temporal protocol
+    python benchmarks/fixed_splits.py --table fm            # FM's defaults on the mixed split, timed (2 threads)
 
 Writes ``benchmarks/results/<table>.json`` (per run: command, seconds, every model's
 chosen parameters, validation and test metrics) and prints the table as markdown.
@@ -33,7 +34,7 @@ from movierec.atomic import atomic_write_bytes
 
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
-TABLES = ("composite", "composite-sasrec", "ease", "cfm", "protocols", "ease-search", "sequence")
+TABLES = ("composite", "composite-sasrec", "ease", "cfm", "protocols", "ease-search", "sequence", "fm")
 
 
 def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
@@ -65,6 +66,9 @@ def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
         for place, args in places:
             out.append((f"{place} grid", ["--config", "benchmarks/configs/ease-grid9.toml", *args, "--no-refit"]))
             out.append((f"{place} golden", [*args, "--models", "ease", "--no-refit"]))
+    elif table == "fm":  # what RecBole's FM was timed on (../shared/anchors.md): train to early stop, then test
+        out.append(("mixed no-refit", ["--split-dir", str(shared / "splits" / "ml100k-mixed-s0"), "--data", "ml-100k",
+                                       "--models", "fm", "--no-refit", "--threads", "2"]))
     elif table == "sequence":
         for setting in SETTINGS:
             args = ["--config", "benchmarks/configs/ml100k-temporal.toml"]
@@ -97,12 +101,13 @@ def main() -> None:
         subprocess.run(command, check=True)
         metrics = json.loads((out / "metrics.json").read_text())
         row = {"run": label, "command": "movierec run " + shlex.join(run_args), "seconds": round(time.perf_counter() - started),
-               "models": {name: {"params": m["params"], "valid": m["valid"], "test": m["test"],
+               "models": {name: {"params": m["params"], "valid": m["valid"], "test": m["test"], "seconds": m["seconds"],
+                                 "epochs": len(m.get("curve", [])),
                                  "fits": len({json.dumps(t["params"].get("l2")) for t in m["trials"]})}
                           for name, m in metrics["models"].items()}}
         rows = [r for r in rows if r["run"] != label] + [row]
         atomic_write_bytes(results_path, (json.dumps(rows, indent=1) + "\n").encode())
-    print(search_markdown(rows) if args.table == "ease-search" else markdown(rows))
+    print({"ease-search": search_markdown, "fm": timed_markdown}.get(args.table, markdown)(rows))
 
 
 def search_markdown(rows: list[dict]) -> str:
@@ -117,6 +122,16 @@ def search_markdown(rows: list[dict]) -> str:
         cells = [f"{m['params']['l2']:g}, {m['fits']}, {m['valid']['recall@10']:.4f}" for m in (grid, golden)]
         lines.append(f"| {place} | {cells[0]} | {cells[1]} | "
                      f"{grid['test']['recall@10']:.4f} / {golden['test']['recall@10']:.4f} |")
+    return "\n".join(lines)
+
+
+def timed_markdown(rows: list[dict]) -> str:
+    """Per run and model: epochs trained, the model's seconds (train to early stop + test), test Recall@10."""
+    lines = ["| run | model | epochs | model seconds | whole run s | valid R@10 | test R@10 |", "|---" * 7 + "|"]
+    for row in rows:
+        for name, m in row["models"].items():
+            lines.append(f"| {row['run']} | {name} | {m.get('epochs', '')} | {m.get('seconds', '')} | {row['seconds']} | "
+                         f"{m['valid']['recall@10']:.4f} | {m['test']['recall@10']:.4f} |")
     return "\n".join(lines)
 
 

@@ -117,10 +117,12 @@ def _cholesky_upper(F: np.ndarray) -> np.ndarray:
         return _potrf(F, 0)
     for start in range(0, n, POTRF_MAX):
         stop = min(start + POTRF_MAX, n)
-        F[start:stop, start:stop] = _potrf(F[start:stop, start:stop], start)
+        diagonal = _potrf(F[start:stop, start:stop], start)
+        F[start:stop, start:stop] = diagonal
         if stop == n:
             break
-        row = blas.strsm(1.0, F[start:stop, start:stop], F[start:stop, stop:], side=0, lower=0, trans_a=1)
+        row = blas.strsm(1.0, diagonal, F[start:stop, stop:], side=0, lower=0, trans_a=1)
+        del diagonal
         F[start:stop, stop:] = row
         F[stop:, stop:] = blas.ssyrk(-1.0, row, beta=1.0, c=F[stop:, stop:], trans=1, lower=0)
         del row

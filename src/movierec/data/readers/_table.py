@@ -37,8 +37,9 @@ def read_table(
     first line is the header. Multi-character separators such as GroupLens' ``::``
     are rewritten to a tab first. Arrow parses well-formed files; anything it
     declines goes through pandas, which names the malformed line. Columns named in
-    `integers` come back as int64 when every value in them is a plain integer (cast
-    in Arrow: no column of millions of Python strings is built); a column with one
+    `integers` come back as int64 when every value in them is a plain integer (parsed
+    as int64 by Arrow, or read as text and cast there when another column held
+    Arrow back: no column of millions of Python strings is built); a column with one
     value that is not (``42.0``, empty) stays text, for :func:`to_int` to accept or
     to report with its line.
 
