@@ -92,7 +92,7 @@ def main() -> None:
     for label, run_args in runs(args.table, shared):
         if args.only and args.only not in label:
             continue
-        if args.threads is not None:
+        if args.threads is not None and "--threads" not in run_args:
             run_args = [*run_args, "--threads", str(args.threads)]
         out = Path(args.runs_dir) / args.table / label.replace(" ", "-")
         command = [sys.executable, "-m", "movierec.cli", "run", *run_args, "--out", str(out)]

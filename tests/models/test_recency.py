@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from movierec.exceptions import ConfigError, DataError
 from movierec.models.ease import EASE
-from movierec.models.recency import recency_weighted, steps_from_last
+from movierec.models.recency import _latest_first, recency_weighted, steps_from_last
 
 
 def _history() -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -31,6 +31,20 @@ def test_steps_agree_with_a_count_of_later_entries(scale):
     rows = np.repeat(np.arange(30), np.diff(X.indptr))
     later = [(times[(rows == row)] > time).sum() for row, time in zip(rows, times)]
     assert steps_from_last(X, times).tolist() == later
+
+
+@pytest.mark.parametrize("times", [
+    [5.0, 5.0, 3.0, 9.0, 5.0, 3.0, 1.0, 9.0],  # ties within users: the int64 key
+    [-5.0, 5.0, -3.0, 9.0, 5.0, 3.0, -1.0, 9.0],  # negative seconds: the key too
+    [2.0 ** 60, 2.0, 3.0, 9.0, 5.0, 3.0, 1.0, 9.0],  # a span beyond exact float differences: lexsort
+    [0.5, 5.0, 3.0, 9.0, 5.0, 3.0, 1.0, 9.0],  # fractions: lexsort
+])
+def test_latest_first_is_lexsorts_order(times):
+    rows = np.array([0, 0, 0, 0, 2, 2, 2, 2])
+    times = np.array(times)
+    np.testing.assert_array_equal(_latest_first(rows, times), np.lexsort((-times, rows)))
+    as_int = times.astype(np.int64)  # other dtypes are lexsorted as they are
+    np.testing.assert_array_equal(_latest_first(rows, as_int), np.lexsort((-as_int, rows)))
 
 
 def test_weights_by_hand():

@@ -280,8 +280,8 @@ def fit_fingerprint(
     """A digest of everything a fit reads besides its parameters: two fits with equal
     parameters and fingerprints are the same fit. Hashes the arrays in place (no copy);
     the same matrix stored with its indices in another order hashes differently, which
-    costs a refit, never a wrong reuse. SHA-256, which runs at twice blake2b's rate
-    on CPUs with SHA instructions, so hashing stays a small part of a fit."""
+    costs a refit, never a wrong reuse. SHA-256: CPUs with SHA instructions hash it
+    faster than blake2b, and a run hashes every fit's inputs."""
     digest = hashlib.sha256()
 
     def add(matrix: sp.spmatrix | None) -> None:

@@ -48,11 +48,13 @@ def steps_from_last(X: sp.csr_matrix, times: np.ndarray) -> np.ndarray:
 
 def _latest_first(rows: np.ndarray, times: np.ndarray) -> np.ndarray:
     """The stable order by (row, latest time first): ``np.lexsort((-times, rows))``, as
-    one argsort of an int64 key where the times are whole seconds (the usual case)."""
-    if len(times):
-        earliest, latest = times.min(), times.max()
+    one argsort of an int64 key where the times are float64 whole seconds (the usual
+    case) whose span keeps every difference exact and the key inside int64."""
+    if len(times) and times.dtype == np.float64:
+        earliest, latest = float(times.min()), float(times.max())
         span = latest - earliest + 1
-        if np.isfinite(span) and span * (int(rows[-1]) + 1) < 2.0 ** 62 and (times == np.floor(times)).all():
+        if np.isfinite(span) and span <= 2.0 ** 53 and span * (int(rows.max()) + 1) < 2.0 ** 62 \
+                and (times == np.floor(times)).all():
             return np.argsort(rows * np.int64(span) + (latest - times).astype(np.int64), kind="stable")
     return np.lexsort((-times, rows))
 

@@ -59,8 +59,11 @@ class EncodedSplit:
         every = pd.concat([split.train, split.valid, split.test], ignore_index=True)
         self.idmap = IdMap.from_ids(every["user"], every["item"])
         shape = (self.idmap.n_users, self.idmap.n_items)
-        self._indices = {part: (self.idmap.user_index(getattr(split, part)["user"]),
-                                self.idmap.item_index(getattr(split, part)["item"])) for part in _PARTS["all"]}
+        # kept (as int32 where they fit) for the timestamps each history builds on first use
+        small = np.int32 if max(shape) < 2 ** 31 else np.int64
+        self._indices = {part: (self.idmap.user_index(getattr(split, part)["user"]).astype(small),
+                                self.idmap.item_index(getattr(split, part)["item"]).astype(small))
+                         for part in _PARTS["all"]}
         self.train, self.valid, self.test = (csr_from_indices(*self._indices[part], shape) for part in _PARTS["all"])
         self.notes = list(dataset.notes) if dataset is not None else []
         self._static = EncodedFeatures()

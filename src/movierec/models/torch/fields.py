@@ -111,8 +111,8 @@ class FieldEmbedder(nn.Module):
         """Per field: one value of weight 1 for every entity (ids, a complete one-hot field).
 
         Pooling such a field is its embedding lookup, so `forward` skips the weight
-        product and the sum: the same numbers with a third of the operations, which
-        is most of a small model's step.
+        product and the sum: the same numbers with fewer operations, whose overhead is
+        what a small model's step costs.
         """
         return tuple(bool(getattr(self, f"index_{p}").shape[1] == 1 and (getattr(self, f"weight_{p}") == 1).all())
                      for p in range(len(self.tables)))
