@@ -91,9 +91,15 @@ def popularity_negatives(
     Returns int64 array (len(users), n_negatives); raises DataError like
     :func:`uniform_negatives`.
     """
+    return _rejection(X, users, n_negatives, rng, keys, probabilities=popularity_probabilities(X, alpha=alpha))
+
+
+def popularity_probabilities(X: sp.csr_matrix, *, alpha: float = 0.75) -> np.ndarray:
+    """Each item's probability under :func:`popularity_negatives` before seen items are
+    rejected: ``(count + 1) ** alpha``, normalised."""
     counts = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
     weights = np.power(counts + 1.0, alpha)
-    return _rejection(X, users, n_negatives, rng, keys, probabilities=weights / weights.sum())
+    return weights / weights.sum()
 
 
 def _rejection(

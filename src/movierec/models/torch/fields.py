@@ -126,6 +126,10 @@ class FieldEmbedder(nn.Module):
     def n_fields(self) -> int:
         return len(self.tables)
 
+    def entities(self) -> torch.Tensor:
+        """Every entity's index, 0..n-1, on the embedder's device."""
+        return torch.arange(self.index_0.shape[0], device=self.index_0.device)
+
     def forward(self, entities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         embeddings, linear = [], 0.0
         for position, (table, first_order) in enumerate(zip(self.tables, self.linear)):

@@ -9,10 +9,14 @@ import scipy.sparse as sp
 import torch
 
 from movierec.data.encoded import EncodedFeatures
+from movierec.exceptions import ConfigError
 from movierec.models.space import Choice, FloatRange, IntRange
+from movierec.models.torch.catalogue import train_catalogue
 from movierec.models.torch.common import TorchRecommender, layouts_for, validation_recall
 from movierec.models.torch.modules import FMModule
 from movierec.models.torch.pairs import train
+
+TRAININGS = ("pairs", "catalogue")
 
 
 class FM(TorchRecommender):
@@ -21,7 +25,11 @@ class FM(TorchRecommender):
     Fields: user id, item id and every side field given (multi-hot fields pooled by
     `pooling`). Objective: binary cross-entropy (default) or BPR (Rendle et al. 2009)
     over each positive and `n_negatives` sampled unseen items, plus ``reg`` times the
-    squared norm of the embeddings in the batch. Defaults were chosen on the ml-100k
+    squared norm of the embeddings in the batch. With ``training="catalogue"`` the same
+    BCE loss is taken in expectation over the draws instead: each step a batch of
+    `batch_size` users against every item, unseen items weighted by how often the
+    sampler would draw them (:mod:`movierec.models.torch.catalogue`; exact, no
+    sampling noise, several times faster on a CPU). Defaults were chosen on the ml-100k
     mixed split's validation part (docs/models.md). Full ranking is exact and costs one
     matrix product: the model splits into a user side and an item side
     (:class:`FMModule`). Without features it is matrix factorization with user and
@@ -44,8 +52,8 @@ class FM(TorchRecommender):
     def __init__(self, *, dim: int = 64, epochs: int = 80, batch_size: int = 1024, lr: float = 5e-3,
                  optimizer: str = "adam", weight_decay: float = 0.0, reg: float = 0.01, loss: str = "bce",
                  n_negatives: int = 4, negatives: str = "uniform", positive_balance: float = 0.0,
-                 pooling: str = "mean", use_features: bool = True, patience: int = 8, valid_k: int = 10,
-                 random_state: int = 0, device: str = "auto", verbose: bool = False) -> None:
+                 pooling: str = "mean", use_features: bool = True, patience: int = 8, training: str = "pairs",
+                 valid_k: int = 10, random_state: int = 0, device: str = "auto", verbose: bool = False) -> None:
         self.dim = dim
         self.epochs = epochs
         self.batch_size = batch_size
@@ -60,6 +68,7 @@ class FM(TorchRecommender):
         self.pooling = pooling
         self.use_features = use_features
         self.patience = patience
+        self.training = training
         self.valid_k = valid_k
         self.random_state = random_state
         self.device = device
@@ -78,8 +87,9 @@ class FM(TorchRecommender):
                                      max_users=None, seed=self.random_state)
 
         started = time.perf_counter()
-        self.train_result_ = train(module, X, self._train_config(), device=device,
-                                   validate=validate if valid is not None else None)
+        trainer = train_catalogue if self.training == "catalogue" else train
+        self.train_result_ = trainer(module, X, self._train_config(), device=device,
+                                     validate=validate if valid is not None else None)
         self.train_seconds_ = time.perf_counter() - started
         self.module_ = module.to("cpu")
         (self.user_vectors_, self.user_terms_,
@@ -101,6 +111,14 @@ class FM(TorchRecommender):
         scores += user_terms[users, None]
         scores += item_terms[None, :]
         return scores
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.training not in TRAININGS:
+            raise ConfigError(f"fm training must be one of {TRAININGS}, got {self.training!r}")
+        if self.training == "catalogue" and self.loss != "bce":
+            raise ConfigError(f"fm training 'catalogue' takes loss 'bce' (BPR's expectation pairs every positive "
+                              f"with every item), got loss {self.loss!r}")
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._product((self.user_vectors_, self.user_terms_, self.item_vectors_, self.item_terms_), users)

@@ -56,14 +56,20 @@ def deterministic_algorithms():
     lookups) add in thread-dependent order, so two fits with one seed would differ in
     the last bits, and anything fed their scores (a reranker) would move with them.
     ``warn_only`` keeps ops that have no deterministic version running (with a warning).
+    Deterministic mode also fills every new tensor's memory with NaN by default, a
+    debugging aid that changes no result of code that writes before it reads, and costs
+    a pass over every buffer (the score blocks of each validation ranking): it is off here.
     """
     enabled = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    fill = torch.utils.deterministic.fill_uninitialized_memory
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
 def fit_epochs(

@@ -49,6 +49,17 @@ class FMModule(nn.Module):
         """(sum of item field embeddings (B, dim), per-item term (B,))."""
         return self._side(*self.items(items))
 
+    def catalogue(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scores of `users` against every item (B, n_items), and the squared norms of the
+        field embeddings of each user (B,) and each item (n_items,): what training against
+        the whole catalogue needs (:mod:`movierec.models.torch.catalogue`)."""
+        user_embeddings, user_linear = self.users(users)
+        item_embeddings, item_linear = self.items(self.items.entities())
+        user_total, user_term = self._side(user_embeddings, user_linear)
+        item_total, item_term = self._side(item_embeddings, item_linear)
+        scores = torch.addmm(item_term.unsqueeze(0), user_total, item_total.T) + (user_term + self.bias).unsqueeze(1)
+        return scores, user_embeddings.pow(2).sum((1, 2)), item_embeddings.pow(2).sum((1, 2))
+
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Each distinct user and item of the batch is embedded once: with n negatives per
         # positive most item slots repeat, and the embedding backward dominates a step.
