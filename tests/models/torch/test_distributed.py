@@ -62,9 +62,9 @@ TRAINED = ("fm", "multvae", "recvae", "sasrec", "bert4rec")
 TOLERANCE = {"fm": 0.01, "sasrec": 0.01, "multvae": 0.035, "recvae": 0.035, "bert4rec": 0.035}
 
 
-def _run(tmp_path: Path, data: Path, out: str, processes: int) -> dict:
+def _run(tmp_path: Path, data: Path, out: str, processes: int, text: str = CONFIG) -> dict:
     config = tmp_path / "fm.toml"
-    config.write_text(CONFIG)
+    config.write_text(text)
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
               "-m"] if processes > 1 else [sys.executable, "-m"]
     result = subprocess.run([*launch, "movierec.cli", "run", "--config", str(config), "--data", str(data),
@@ -93,3 +93,29 @@ def test_two_gloo_processes_learn_what_one_does_and_the_model_serves(tmp_path):
 def test_one_process_shards_nothing():
     assert not distributed.active() and distributed.shard(0, 10) == slice(0, 10) and distributed.is_main()
     assert distributed.main_decides(lambda: 0.5)() == 0.5
+
+
+CATALOGUE_CONFIG = """[run]
+models = ["pop", "fm"]
+refit = false
+
+[models.fm]
+training = "catalogue"
+epochs = 8
+dim = 16
+batch_size = 16
+lr = 0.02
+device = "cpu"
+"""
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_fm_against_the_catalogue(tmp_path):
+    # each rank normalises its loss by its own users' draws, so two processes take nearly, not
+    # exactly, one process's steps
+    data = tmp_path / "planted.csv"
+    write_planted_csv(data)
+    one, two = (_run(tmp_path, data, out, processes, CATALOGUE_CONFIG) for out, processes in (("one", 1), ("two", 2)))
+    assert len(two["fm"]["curve"]) == len(one["fm"]["curve"])
+    assert abs(two["fm"]["valid"]["recall@10"] - one["fm"]["valid"]["recall@10"]) <= 0.02
+    assert two["fm"]["valid"]["recall@10"] > two["pop"]["valid"]["recall@10"] + 0.1

@@ -134,9 +134,10 @@ def train_catalogue(
             order = active[rng.permutation(len(active))]
             total = 0.0
             for start in range(0, len(order), config.batch_size):
-                batch = distributed.shard_rows(order[start:start + config.batch_size])
-                if not len(batch):
-                    continue
+                block = order[start:start + config.batch_size]
+                if len(block) < distributed.world_size():
+                    break  # a tail too short to give every rank a user (only when data-parallel)
+                batch = distributed.shard_rows(block)
                 users = torch.as_tensor(batch, device=device)
                 rows = X[batch]
                 draws = draws_all[users]
