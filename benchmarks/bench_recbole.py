@@ -38,11 +38,11 @@ from movierec.split.split import read_split
 HERE = Path(__file__).resolve().parent
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+def timed(command: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> tuple[float, str]:
     """Wall seconds of one process and its standard output."""
     print("$ " + shlex.join(command), flush=True)
     started = time.perf_counter()
-    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=cwd)
     return time.perf_counter() - started, done.stdout
 
 
@@ -63,7 +63,8 @@ def main() -> None:
         export_recbole(read_split(split_dir), scratch, name, read_dataset(data_dir / "ml-100k"))
         seconds, stdout = timed([args.recbole_python, str(HERE / "recbole_fm.py"), scratch, name,
                                  str(Path(scratch) / "checkpoints"), "--threads", str(args.threads)],
-                                env=os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
+                                env=os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"},
+                                cwd=scratch)  # RecBole writes its log/ and log_tensorboard/ folders here
         recbole = json.loads(stdout.strip().splitlines()[-1])
         rows.append({"library": "RecBole 1.2.1", "config": "FM, RecBole's defaults", "wall_seconds": round(seconds, 1),
                      "epochs": recbole["epochs"], "valid_recall_plain@10": recbole["valid"]["recall@10"],
