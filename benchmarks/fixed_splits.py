@@ -14,6 +14,7 @@ Usage::
     python benchmarks/fixed_splits.py --table ease-search   # EASE's golden-section l2 against the 9-point grid
     python benchmarks/fixed_splits.py --table sequence      # SASRec and BERT4Rec against EASE, temporal protocol
     python benchmarks/fixed_splits.py --table fm            # FM's defaults on the mixed split, timed (2 threads)
+    python benchmarks/fixed_splits.py --table user-ease     # user EASE and the item+user hybrid beside EASE
 
 Writes ``benchmarks/results/<table>.json`` (per run: command, seconds, every model's
 chosen parameters, validation and test metrics) and prints the table as markdown.
@@ -34,21 +35,22 @@ from movierec.atomic import atomic_write_bytes
 
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
-TABLES = ("composite", "composite-sasrec", "ease", "cfm", "protocols", "ease-search", "sequence", "fm")
+TABLES = ("composite", "composite-sasrec", "ease", "cfm", "protocols", "ease-search", "sequence", "fm", "user-ease")
 
 
 def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
     """(label, `movierec run` arguments) of every run of a table."""
     out = []
-    if table in ("composite", "composite-sasrec", "ease"):
+    if table in ("composite", "composite-sasrec", "ease", "user-ease"):
         for split in SPLITS:
             for setting in SETTINGS:
                 args = ["--split-dir", str(shared / "splits" / f"ml100k-{split}-s0")]
-                if table != "ease":
+                if table.startswith("composite"):
                     suffix = "-sasrec" if table == "composite-sasrec" else ""
                     args = ["--config", f"benchmarks/configs/ml100k-{split}{suffix}.toml", *args]
                 else:
-                    args += ["--models", "pop,ease"]
+                    args += ["--data", "ml-100k", "--models", "ease,userease,hybridease"] if table == "user-ease" \
+                        else ["--models", "pop,ease"]
                 out.append((f"{split} {setting}", args + (["--no-refit"] if setting == "no-refit" else [])))
     elif table == "cfm":
         for split in SPLITS:
