@@ -8,6 +8,7 @@ Usage::
 
     MOVIEREC_DATA_DIR=../shared/data python benchmarks/fixed_splits.py --table composite
     python benchmarks/fixed_splits.py --table composite-sasrec   # the same with SASRec as a member
+    python benchmarks/fixed_splits.py --table composite-sasrec-catalogue   # ... and FM trained on the catalogue (mixed)
     python benchmarks/fixed_splits.py --table ease          # pop and EASE, the anchors' figures
     python benchmarks/fixed_splits.py --table protocols     # EASE against popularity per protocol
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
@@ -35,18 +36,22 @@ from movierec.atomic import atomic_write_bytes
 
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
-TABLES = ("composite", "composite-sasrec", "ease", "cfm", "protocols", "ease-search", "sequence", "fm", "user-ease")
+TABLES = ("composite", "composite-sasrec", "composite-sasrec-catalogue", "ease", "cfm", "protocols", "ease-search",
+          "sequence", "fm", "user-ease")
+# the config suffix of each composite table (benchmarks/configs/ml100k-<split><suffix>.toml) and its splits
+COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
+             "composite-sasrec-catalogue": ("-sasrec-catalogue", ("mixed",))}
 
 
 def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
     """(label, `movierec run` arguments) of every run of a table."""
     out = []
-    if table in ("composite", "composite-sasrec", "ease", "user-ease"):
-        for split in SPLITS:
+    if table in (*COMPOSITE, "ease", "user-ease"):
+        suffix, splits = COMPOSITE.get(table, ("", SPLITS))
+        for split in splits:
             for setting in SETTINGS:
                 args = ["--split-dir", str(shared / "splits" / f"ml100k-{split}-s0")]
-                if table.startswith("composite"):
-                    suffix = "-sasrec" if table == "composite-sasrec" else ""
+                if table in COMPOSITE:
                     args = ["--config", f"benchmarks/configs/ml100k-{split}{suffix}.toml", *args]
                 else:
                     args += ["--data", "ml-100k", "--models", "ease,userease,hybridease"] if table == "user-ease" \
