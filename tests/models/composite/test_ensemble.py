@@ -207,3 +207,17 @@ def test_a_slot_mix_fills_from_two_members_and_falls_back_to_one_without_evidenc
         create("ensemble", members=("ease", "pop", "dlae"), mix="slots").fit(X, valid=VALID)
     with pytest.raises(ConfigError, match="mix"):
         create("ensemble", **MEMBERS | {"mix": "per-user"}).fit(X, valid=VALID)
+
+
+@pytest.mark.parametrize("mix", ["slots", "global"])
+def test_a_continued_ensemble_mixes_only_items_its_continued_history_lacks(mix):
+    # no refit: tested from train+valid while fitted on train; the valid items are masked
+    # by the evaluator, so they must neither fill a slot of the mix nor take a rank in it
+    model = create("ensemble", members=("ease", "pop"), member_params={"ease": {"l2": 5.0}}, mix=mix,
+                   weights=None if mix == "slots" else {"ease": 1.0, "pop": 1.0}, valid_k=4).fit(X, valid=VALID)
+    longer = model.continued(X + VALID, None)
+    users = np.arange(N_USERS)
+    scores = longer.score(users)
+    assert np.isneginf(scores[(X + VALID).toarray() > 0]).all()
+    assert np.isfinite(np.sort(scores, axis=1)[:, -4:]).all()  # every list still has 4 unseen items
+    np.testing.assert_array_equal(model.score(users) > -np.inf, X.toarray() == 0)  # the fit itself masks train

@@ -190,8 +190,18 @@ class Ensemble(CompositeModel):
             stacked, truth_rows, k=self.valid_k, methods=methods, n_trials=self.n_trials, rrf_k=self.rrf_k,
             seed=self.random_state, **guard)
 
+    def continued(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> Ensemble:
+        """The composite's continued copy (its sequence members read `history`), which also
+        masks `history` in the members' scores before they are ranked and mixed: the items a
+        user's continued history holds are not recommended, so they must not take ranks in
+        the blend, nor the slots of a slot mix (which would leave those slots empty)."""
+        longer = super().continued(history, timestamps)
+        longer.seen_ = sp.csr_matrix(history)
+        return longer
+
     def _score(self, users: np.ndarray, out_of_fold: bool = False) -> np.ndarray:
-        blocks = self._member_scores(self.members_, self.X_, users, out_of_fold=out_of_fold)
+        seen = self.__dict__.get("seen_", self.X_)  # the fitted history, or the continued one
+        blocks = self._member_scores(self.members_, seen, users, out_of_fold=out_of_fold)
         if self.slots_ is not None:
             return slot_scores(blocks[0], blocks[1], self.slots_)
         if not self.bucket_choices_:
