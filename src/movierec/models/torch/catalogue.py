@@ -8,8 +8,8 @@ sampler's item probabilities, ``P_u`` the share of them on the user's own items;
 uniform draws ``n_negatives * n_u / (n_items - n_u)``). A step here is a batch of users
 scored against every item, one matrix product for a model that splits into a user side
 and an item side (:meth:`FMModule.catalogue`), and that loss computed exactly: no
-sampling noise, and a few dozen steps an epoch where the pairs need one per thousand
-positives. The per-batch L2 penalty is the pairs' in expectation too (each embedding
+sampling noise, and one step per `batch_size` users where the pairs take one per
+thousand positives. The per-batch L2 penalty is the pairs' in expectation too (each embedding
 weighted by how often it would appear in a batch), which is what keeps rare items from
 being shrunk by epochs in which they would never be drawn. This is the non-sampling
 idea of Chen et al., "Efficient Non-Sampling Factorization Machines for Optimal

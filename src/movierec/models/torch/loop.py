@@ -58,7 +58,7 @@ def deterministic_algorithms():
     ``warn_only`` keeps ops that have no deterministic version running (with a warning).
     Deterministic mode also fills every new tensor's memory with NaN by default, a
     debugging aid that changes no result of code that writes before it reads, and costs
-    a pass over every buffer (the score blocks of each validation ranking): it is off here.
+    a pass over every new buffer: it is off here.
     """
     enabled = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
