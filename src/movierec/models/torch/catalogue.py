@@ -33,7 +33,7 @@ from movierec.exceptions import ConfigError
 from movierec.models.torch import distributed
 from movierec.models.torch.loop import TrainResult, deterministic_algorithms, fit_epochs, seed_everything
 from movierec.models.torch.pairs import TrainConfig, make_optimizer
-from movierec.sampling import PositiveSampler
+from movierec.sampling import PositiveSampler, positive_pairs
 from movierec.sampling.negatives import popularity_probabilities
 
 
@@ -77,8 +77,7 @@ def expected_loss(scores: torch.Tensor, rows: sp.csr_matrix, draws: torch.Tensor
     (``softplus(-s) = softplus(s) - s``): one pass over the block, the positives gathered.
     """
     device = scores.device
-    user = torch.as_tensor(np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr)), device=device)
-    item = torch.as_tensor(rows.indices.astype(np.int64), device=device)
+    user, item = (torch.as_tensor(part, device=device) for part in positive_pairs(rows))
     counts = torch.as_tensor(np.diff(rows.indptr), dtype=scores.dtype, device=device)
     unseen_mass = torch.zeros_like(counts).index_add_(0, user, probabilities[item])
     unseen_mass = (1.0 - unseen_mass).clamp(min=1e-12)
@@ -120,10 +119,14 @@ def train_catalogue(
         trained = distributed.wrap(CatalogueScores(module), device)
         optimizer = make_optimizer(module, config)
         counts = np.diff(X.indptr)
-        sampler = PositiveSampler(X, balance=config.positive_balance)
-        per_positive = np.where(counts > 0, sampler.draws_per_user / np.maximum(counts, 1), 0.0) \
-            if config.positive_balance > 0 else (counts > 0).astype(np.float64)
+        if config.positive_balance > 0:  # the rebalanced draws of each user's positives
+            draws_per_user = PositiveSampler(X, balance=config.positive_balance).draws_per_user
+            per_positive = np.where(counts > 0, draws_per_user / np.maximum(counts, 1), 0.0)
+        else:
+            per_positive = (counts > 0).astype(np.float64)
         draws_all = torch.as_tensor(per_positive, dtype=torch.float32, device=device)
+        # the sampled rows each user would fill in an epoch: one per positive draw
+        rows_all = draws_all * torch.as_tensor(counts, dtype=torch.float32, device=device)
         probabilities = torch.as_tensor(item_probabilities(X, config), dtype=torch.float32, device=device)
         total_draws = float((per_positive * counts).sum())
         active = np.flatnonzero(counts > 0)
@@ -143,8 +146,7 @@ def train_catalogue(
                 draws = draws_all[users]
                 scores, user_norms, item_norms = trained(users)
                 summed, appearances = expected_loss(scores, rows, draws, probabilities, config.n_negatives)
-                # the sampled rows each user would fill: one per positive draw
-                user_draws = draws * torch.as_tensor(np.diff(rows.indptr), dtype=draws.dtype, device=device)
+                user_draws = rows_all[users]
                 batch_draws = user_draws.sum()
                 penalty = (user_draws @ user_norms + appearances @ item_norms / per_row) / batch_draws
                 loss = summed / (batch_draws * per_row) + config.reg * penalty
