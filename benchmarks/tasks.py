@@ -122,9 +122,8 @@ def task_ease(args: argparse.Namespace) -> list[dict]:
 
 
 def task_ranking(args: argparse.Namespace) -> list[dict]:
-    """Full-ranking top-10 over every item: users/s and peak RSS of the ranking phase."""
+    """Full-ranking top-10 over every item, as `recommend` ranks: users/s and peak RSS of the ranking phase."""
     from movierec.models.registry import create
-    from movierec.ranking import recommend_batched
 
     X = load_matrix(args.data, args.items, args.users)
     params = {"ease": {"l2": 300.0}, "pop": {},
@@ -136,7 +135,7 @@ def task_ranking(args: argparse.Namespace) -> list[dict]:
     reset_peak()
     rss = status_mb("VmRSS")
     started = time.perf_counter()
-    recommend_batched(model.score, users, 10, exclude=X, batch_size=args.batch)
+    model.recommend(users, 10, exclude=X, batch_size=args.batch)
     seconds = time.perf_counter() - started
     row = {
         "model": args.model, "n_users": X.shape[0], "n_items": X.shape[1], "nnz": int(X.nnz),

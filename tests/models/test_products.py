@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.models import products
-from movierec.models.products import history_times
+from movierec.models.products import HistoryProduct, history_times
 
 
 def weighted_rows(n_rows: int, n_cols: int, density: float, seed: int) -> sp.csr_matrix:
@@ -39,3 +39,35 @@ def test_a_read_only_or_strided_matrix_is_only_read():
     before = B.copy()
     np.testing.assert_allclose(history_times(rows, B), rows @ before, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(B, before)
+
+
+def test_history_product_sums_from_its_copied_blocks_bit_for_bit(monkeypatch):
+    """Contiguous copied blocks (a ragged last one) give the strided path's sums exactly."""
+    monkeypatch.setattr(products, "COPIED_BLOCK", 16)
+    rows = weighted_rows(200, 70, 0.03, seed=4)
+    B = np.random.default_rng(4).standard_normal((70, 70)).astype(np.float32)
+    scorer = HistoryProduct(rows.__getitem__, B)
+    users = np.arange(200)
+    assert products.product_path(rows) == "sparse"
+    np.testing.assert_array_equal(scorer(users), history_times(rows, B))
+    blocks = scorer._blocks
+    assert [block.shape[1] for block in blocks] == [16, 16, 16, 16, 6]
+    assert all(block.is_contiguous() for block in blocks)
+    scorer(users[::-1])
+    assert scorer._blocks is blocks  # one copy for every batch of the ranking
+
+
+def test_history_product_scores_only_its_columns_and_copies_only_small_matrices(monkeypatch):
+    rows = weighted_rows(100, 50, 0.03, seed=5)
+    columns = np.arange(0, 50, 2)
+    B = np.random.default_rng(5).standard_normal((25, 25)).astype(np.float32)
+    monkeypatch.setattr(products, "BLOCK_COPY_BYTES", B.nbytes - 1)
+    scorer = HistoryProduct(rows.__getitem__, B, columns)
+    scores = scorer(np.arange(100))
+    assert scorer._blocks is None  # above the size limit: the strided path
+    np.testing.assert_array_equal(scores[:, columns], history_times(rows[:, columns], B))
+    assert np.all(scores[:, 1::2] == -np.inf)
+    monkeypatch.setattr(products, "BLOCK_COPY_BYTES", B.nbytes)
+    few = HistoryProduct(rows.__getitem__, B, columns)
+    few(np.arange(5))
+    assert few._blocks is None  # a served request: scipy's product, no copy

@@ -30,7 +30,7 @@ from scipy.linalg import blas, lapack
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, check_history
-from movierec.models.products import history_times
+from movierec.models.products import HistoryProduct
 from movierec.models.recency import check_recency, recency_weighted
 from movierec.models.space import Choice, FloatRange, LineSearch
 
@@ -284,6 +284,12 @@ class ItemItemModel(Recommender):
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._scores_of(self.history_[users])
 
+    def scorer(self) -> HistoryProduct:
+        """`score` as a `HistoryProduct`, which copies B's column blocks once for all of a ranking's batches."""
+        self._check_fitted()
+        return HistoryProduct(lambda users: self.history_[self._check_users(users)], self.B_,
+                              getattr(self, "items_", None))
+
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         """Scores for users given only their histories (rows of a (n, n_items) matrix).
 
@@ -296,11 +302,7 @@ class ItemItemModel(Recommender):
         return recency_weighted(X, timestamps, decay=self.recency_decay, floor=self.recency_floor)
 
     def _scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
-        if getattr(self, "items_", None) is None:
-            return history_times(rows, self.B_)
-        scores = np.full(rows.shape, -np.inf, dtype=np.float32)
-        scores[:, self.items_] = history_times(rows[:, self.items_], self.B_)
-        return scores
+        return HistoryProduct(self.history_.__getitem__, self.B_, getattr(self, "items_", None)).scores_of(rows)
 
 
 class EASE(ItemItemModel):

@@ -9,44 +9,104 @@ sparse x dense product does, on one thread). Instead B is taken a block of
 stays in the caches while every history of the batch sums its rows, through
 torch's ``embedding_bag`` (a weighted sum of table rows per bag, on every core torch
 is given). Speed against the former scipy path: docs/results.md, "Speed and memory".
+
+``embedding_bag`` takes its fast kernel only on a contiguous table, so a strided
+column block of B runs markedly slower than the same block copied. A ranking scores
+every user a batch at a time, so `HistoryProduct` (the item-item models' scorer)
+copies B's column blocks once and sums every batch from the copies: one more items x
+items matrix for the ranking's duration, made only below `BLOCK_COPY_BYTES`. The sums
+are the same, bit for bit, either way.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-COLUMN_BLOCK = 256  # columns of B per pass: the fastest of 32-1024 at 6,807 and 26,744 items on a 2-core SkylakeX
+COLUMN_BLOCK = 256  # columns of B per pass over a strided view: the fastest of 32-1024 on a 2-core SkylakeX
+COPIED_BLOCK = 64  # columns per contiguous copied block (1.7 MB at 6,807 items: an L2 cache)
 DENSE_DENSITY = 0.05  # above this share of non-zeros, a dense GEMM does less work than the sparse sums
 SMALL_BATCH = 32  # fewer rows than this (a served request) read few rows of B: scipy's product directly
+BLOCK_COPY_BYTES = 2**30  # B up to this size is copied into contiguous column blocks for a ranking
 
 
-def history_times(rows: sp.csr_matrix, B: np.ndarray) -> np.ndarray:
+def history_times(rows: sp.csr_matrix, B: np.ndarray, blocks: list[torch.Tensor] | None = None) -> np.ndarray:
     """``rows @ B`` as a dense (n_rows, B.shape[1]) array of B's dtype.
 
     `rows` is a sparse matrix (weighted histories allowed), `B` a dense float matrix
-    with as many rows as `rows` has columns.
+    with as many rows as `rows` has columns; `blocks` are B's `column_blocks` where the
+    caller keeps them (the sums are the same, faster).
     """
     rows = sp.csr_matrix(rows)
-    n_rows, n_cols = rows.shape[0], B.shape[1]
-    if n_rows < SMALL_BATCH:
+    path = product_path(rows)
+    if path == "scipy":
         return np.asarray(rows @ B, dtype=B.dtype)
-    if rows.nnz > DENSE_DENSITY * n_rows * rows.shape[1]:
+    if path == "dense":
         return rows.toarray().astype(B.dtype, copy=False) @ B
-    with warnings.catch_warnings():  # B may be read-only (a shared fit); it is only read here
-        warnings.simplefilter("ignore", UserWarning)
-        table = torch.from_numpy(B)
+    if blocks is None:
+        table = _table(B)
+        blocks = [table[:, start:start + COLUMN_BLOCK] for start in range(0, B.shape[1], COLUMN_BLOCK)]
     indices = torch.from_numpy(rows.indices.astype(np.int64))
     offsets = torch.from_numpy(rows.indptr[:-1].astype(np.int64))
     weights = torch.from_numpy(rows.data.astype(B.dtype, copy=False))
-    out = torch.empty((n_rows, n_cols), dtype=table.dtype)
     with torch.inference_mode():
-        for start in range(0, n_cols, COLUMN_BLOCK):
-            block = table[:, start:start + COLUMN_BLOCK]
-            out[:, start:start + COLUMN_BLOCK] = F.embedding_bag(indices, block, offsets, mode="sum",
-                                                                 per_sample_weights=weights)
-    return out.numpy()
+        sums = [F.embedding_bag(indices, block, offsets, mode="sum", per_sample_weights=weights) for block in blocks]
+        return torch.cat(sums, dim=1).numpy()
+
+
+def product_path(rows: sp.csr_matrix) -> str:
+    """How `history_times` multiplies `rows`: "scipy" (a few rows), "dense" (a GEMM) or "sparse" (row sums)."""
+    if rows.shape[0] < SMALL_BATCH:
+        return "scipy"
+    return "dense" if rows.nnz > DENSE_DENSITY * rows.shape[0] * rows.shape[1] else "sparse"
+
+
+def column_blocks(B: np.ndarray) -> list[torch.Tensor]:
+    """B's columns as contiguous blocks of `COPIED_BLOCK` columns (together, a copy of B)."""
+    table = _table(B)
+    with torch.inference_mode():
+        return [table[:, start:start + COPIED_BLOCK].contiguous() for start in range(0, B.shape[1], COPIED_BLOCK)]
+
+
+def _table(B: np.ndarray) -> torch.Tensor:
+    with warnings.catch_warnings():  # B may be read-only (a shared fit); it is only read here
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(B)
+
+
+class HistoryProduct:
+    """The score function of an item-item model over many batches: ``rows_of(users) @ B``.
+
+    B's columns stand for the items `columns` (ascending; None: every item), the
+    others score -inf. The first batch summed sparsely copies B into contiguous
+    column blocks (when B is at most `BLOCK_COPY_BYTES`), which every later batch
+    reuses; the copy lives as long as this object, one ranking.
+    """
+
+    def __init__(self, rows_of: Callable[[np.ndarray], sp.csr_matrix], B: np.ndarray,
+                 columns: np.ndarray | None = None) -> None:
+        self.rows_of = rows_of
+        self.B = B
+        self.columns = columns
+        self._blocks: list[torch.Tensor] | None = None
+
+    def __call__(self, users: np.ndarray) -> np.ndarray:
+        return self.scores_of(self.rows_of(users))
+
+    def scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
+        """``rows @ B`` over every item (rows are users x items histories)."""
+        rows = sp.csr_matrix(rows)
+        fitted = rows if self.columns is None else rows[:, self.columns]
+        if self._blocks is None and self.B.nbytes <= BLOCK_COPY_BYTES and product_path(fitted) == "sparse":
+            self._blocks = column_blocks(self.B)
+        product = history_times(fitted, self.B, self._blocks)
+        if self.columns is None:
+            return product
+        scores = np.full(rows.shape, -np.inf, dtype=np.float32)
+        scores[:, self.columns] = product
+        return scores
