@@ -20,7 +20,7 @@ from movierec.models.base import Recommender, RefitAware
 from movierec.models.registry import create, model_names
 from movierec.models.torch.cfm import CFM, DeepCFM
 from movierec.models.torch.fm import FM
-from movierec.models.torch.modules import PatchConv3d, conv_plan
+from movierec.models.torch.modules import PatchConv3d, conv_plan, window_layout
 
 N_USERS, N_ITEMS, BLOCK = 24, 20, 10
 
@@ -118,7 +118,7 @@ def test_registered():
 
 @pytest.mark.parametrize("window", [(2, 2, 2), (1, 2, 2), (2, 1, 1)])
 def test_patch_convolution_equals_conv3d(window):
-    """The reshape + matmul convolution against torch's own Conv3d (kernel = stride)."""
+    """The reshape + matmul convolution on window-ordered positions against torch's own Conv3d (kernel = stride)."""
     torch.manual_seed(0)
     patch = PatchConv3d(3, 5, window)
     reference = torch.nn.Conv3d(3, 5, window, stride=window)
@@ -127,9 +127,37 @@ def test_patch_convolution_equals_conv3d(window):
         reference.weight.copy_(kernel)
         reference.bias.copy_(patch.linear.bias)
         x = torch.randn(2, 5, 7, 6, 3)  # channels-last, odd sizes dropped like VALID padding
-        ours = patch(x)
+        ours = patch(windowed(x, [window]))
         theirs = reference(x.permute(0, 4, 1, 2, 3)).permute(0, 2, 3, 4, 1)
-    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours, theirs.reshape(2, -1, 5), rtol=1e-5, atol=1e-5)
+
+
+def windowed(x: torch.Tensor, plan: list[tuple[int, int, int]]) -> torch.Tensor:
+    """A channels-last (N, D, H, W, C) cube laid out in window order for `plan`: (N, positions, C)."""
+    (d, h, w), factors, axes = window_layout(tuple(x.shape[1:4]), plan)
+    channels = x.shape[-1]
+    kept = x[:, :d, :h, :w].reshape(len(x), *factors, channels)
+    return kept.permute(0, *axes, len(factors) + 1).reshape(len(x), -1, channels)
+
+
+def test_window_layout_nests_every_layers_windows_and_skips_dropped_positions():
+    """Against a direct recursion: each output position lists its window's inputs, each of those its own."""
+    shape, plan = (5, 4, 6), [(2, 2, 2), (2, 1, 3), (1, 2, 1)]
+    grid = np.arange(np.prod(shape)).reshape(shape).tolist()
+    cells = np.empty(shape, dtype=object)
+    for index in np.ndindex(*shape):
+        cells[index] = [int(np.ravel_multi_index(index, shape))]
+    for window in plan:
+        size = [s // w for s, w in zip(cells.shape, window)]
+        merged = np.empty(size, dtype=object)
+        for index in np.ndindex(*size):
+            merged[index] = [v for offset in np.ndindex(*window)
+                             for v in cells[tuple(i * w + o for i, w, o in zip(index, window, offset))]]
+        cells = merged
+    expected = [v for index in np.ndindex(*cells.shape) for v in cells[index]]
+    cube = torch.arange(np.prod(shape)).reshape(1, *shape, 1)
+    assert windowed(cube, plan).ravel().tolist() == expected
+    assert len(expected) == 4 * 4 * 6 < len(np.ravel(grid))  # pair 4 never reaches the output
 
 
 def test_conv_plan_reaches_one_and_stays_valid():

@@ -8,6 +8,7 @@ not shrunk by epochs in which they never appear).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -80,30 +81,49 @@ class FMModule(nn.Module):
 
 
 class PatchConv3d(nn.Module):
-    """A 3D convolution whose kernel equals its stride, computed as reshape + matmul.
+    """A 3D convolution whose kernel equals its stride, on positions laid out in window order.
 
-    Input and output are channels-last, (N, D, H, W, C). Non-overlapping windows
-    make the convolution a linear map of each flattened window, which runs an order
-    of magnitude faster on CPU than ``nn.Conv3d`` for these small cubes; a trailing
-    slice that does not fill a window is dropped, as a VALID convolution does.
+    The input is (N, positions, C) with each window's positions consecutive, so the
+    convolution is one linear map of each flattened run of
+    ``kd * kh * kw`` positions (see `window_layout`): a reshape (no copy) and a matmul,
+    with the window's elements in (kd, kh, kw, C) order. Non-overlapping windows make this an order of
+    magnitude faster on CPU than ``nn.Conv3d`` for these small cubes.
     """
 
     def __init__(self, c_in: int, c_out: int, window: tuple[int, int, int], bias: bool = True) -> None:
         super().__init__()
         self.window = window
-        self.linear = nn.Linear(c_in * window[0] * window[1] * window[2], c_out, bias=bias)
+        self.size = window[0] * window[1] * window[2]
+        self.linear = nn.Linear(c_in * self.size, c_out, bias=bias)
 
     def windows(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, D', H', W', kd * kh * kw, C): the input cut into windows."""
-        n, *sizes, channels = x.shape
-        kd, kh, kw = self.window
-        d, h, w = (size // k for size, k in zip(sizes, self.window))
-        x = x[:, : d * kd, : h * kh, : w * kw]
-        x = x.reshape(n, d, kd, h, kh, w, kw, channels).permute(0, 1, 3, 5, 2, 4, 6, 7)
-        return x.reshape(n, d, h, w, kd * kh * kw, channels)
+        """(N, windows, kd * kh * kw, C): the input's runs of window positions."""
+        return x.reshape(len(x), -1, self.size, x.shape[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.windows(x).flatten(-2))
+        return self.linear(x.reshape(len(x), -1, self.size * x.shape[-1]))
+
+
+def window_layout(shape: tuple[int, int, int],
+                  plan: list[tuple[int, int, int]]) -> tuple[tuple[int, int, int], tuple[int, ...], tuple[int, ...]]:
+    """How to lay a C-ordered cube of `shape` out in window order for the stack `plan`.
+
+    Returns ``(extent, factors, axes)``: the cube's leading ``extent`` (what VALID
+    windows keep at every layer; the rest reaches no output), reshaped to `factors`
+    (each axis split into its final size and one factor per layer's window, last
+    layer first) and permuted by `axes` to (final position, last layer's window
+    offset, ..., first layer's offset). Every layer's windows are then consecutive
+    runs of its input, so `PatchConv3d` needs no copy.
+    """
+    finals = list(shape)
+    for window in plan:
+        finals = [size // k for size, k in zip(finals, window)]
+    extent = tuple(final * int(np.prod([window[axis] for window in plan])) for axis, final in enumerate(finals))
+    per_axis = [[finals[axis]] + [window[axis] for window in reversed(plan)] for axis in range(3)]
+    factors = tuple(size for sizes in per_axis for size in sizes)
+    width = len(plan) + 1  # factors per axis
+    axes = tuple(1 + axis * width + level for level in range(width) for axis in range(3))
+    return extent, factors, axes
 
 
 class ConvBlock(nn.Module):
@@ -124,7 +144,7 @@ class ConvBlock(nn.Module):
             self.project = nn.Linear(c_in, c_out, bias=False) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv(x)
+        out = self.conv(x)  # (N, windows, c_out)
         if self.norm is not None:
             out = self.norm(out.reshape(-1, out.shape[-1])).view(out.shape)
         if self.residual:
@@ -153,7 +173,10 @@ class CFMModule(nn.Module):
     The field embeddings of a (user, item) pair form an interaction cube: the outer
     product ``v_f v_g^T`` of every field pair f < g stacked into (n_pairs, dim, dim).
     A 3D convolution stack (windows of 2 halving each axis) shrinks the cube, the remaining positions are averaged
-    into a vector, and ``y = w0 + sum_f w_f + h^T dropout(conv(cube))``. With
+    into a vector, and ``y = w0 + sum_f w_f + h^T dropout(conv(cube))``. Only the cube
+    positions that reach the output are built, directly in window order
+    (`window_layout`), so no layer copies its input and none computes what a later
+    VALID window drops (batch norm's statistics cover the positions that count). With
     ``fm_term`` the FM pairwise sum ``sum_{f<g} <v_f, v_g>`` is added as well (not in
     the paper), so an FM-pretrained model starts at FM's ranking.
     """
@@ -168,9 +191,17 @@ class CFMModule(nn.Module):
         self.fm_term = fm_term
         n_fields = self.users.n_fields + self.items.n_fields
         left, right = torch.triu_indices(n_fields, n_fields, offset=1)
+        plan = conv_plan(len(left), dim, depth, pair_window)
         self.register_buffer("left", left)
         self.register_buffer("right", right)
-        plan = conv_plan(len(left), dim, depth, pair_window)
+        # the cube's positions (pair, i, j) that reach the output, in window order, as
+        # indices into the flattened field embeddings: position = v_left[i] * v_right[j]
+        extent, factors, axes = window_layout((len(left), dim, dim), plan)
+        grid = torch.arange(len(left) * dim * dim).view(len(left), dim, dim)[: extent[0], : extent[1], : extent[2]]
+        pair, i, j = np.unravel_index(grid.reshape(factors).permute(*(a - 1 for a in axes)).reshape(-1).numpy(),
+                                      (len(left), dim, dim))
+        self.register_buffer("first", left[pair] * dim + torch.from_numpy(i), persistent=False)
+        self.register_buffer("second", right[pair] * dim + torch.from_numpy(j), persistent=False)
         widths = [1] + [channels] * depth
         self.blocks = nn.ModuleList(
             ConvBlock(widths[i], widths[i + 1], window, batch_norm=batch_norm, activation=activation,
@@ -183,12 +214,13 @@ class CFMModule(nn.Module):
 
     def interaction(self, user_embeddings: torch.Tensor, item_embeddings: torch.Tensor) -> torch.Tensor:
         """The convolutional part alone, (N,), for aligned user and item field embeddings."""
-        fields = torch.cat([user_embeddings, item_embeddings], dim=1)
-        cube = torch.einsum("npi,npj->npij", fields[:, self.left], fields[:, self.right])
-        hidden = cube.unsqueeze(-1)  # channels-last (N, pairs, dim, dim, 1)
+        fields = torch.cat([user_embeddings, item_embeddings], dim=1).flatten(1)
+        # index_select, not fields[:, index]: its backward adds columns where indexing's accumulates element-wise
+        cube = torch.index_select(fields, 1, self.first) * torch.index_select(fields, 1, self.second)
+        hidden = cube.unsqueeze(-1)  # (N, positions in window order, 1 channel)
         for block in self.blocks:
             hidden = block(hidden)
-        return self.out(self.dropout(hidden.mean((1, 2, 3)))).squeeze(-1)
+        return self.out(self.dropout(hidden.mean(1))).squeeze(-1)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         per_row = items.shape[1] if items.dim() == 2 else 1
