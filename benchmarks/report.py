@@ -62,8 +62,11 @@ def preset_section(doc: dict) -> str:
                                       ("solve_extra_mb", "solve extra MB")])]
     if doc.get("ranking"):
         parts += [*heading("ranking", "Full-ranking top-10 (every item scored, seen items masked)"),
+                  "EASE's bound = the sparse product's flops (2 per history item and column of B) at the float32 "
+                  "GEMM rate measured after the ranking.\n",
                   table(doc["ranking"], [("model", "model"), ("n_users", "users"), ("n_items", "items"),
                                          ("batch_size", "batch"), ("users_per_s", "users/s"), ("rank_s", "seconds"),
+                                         ("bound_s", "bound s"), ("rank_over_bound", "seconds / bound"),
                                          ("score_block_mb", "score block MB"), ("peak_rss_mb", "peak RSS MB"),
                                          ("fit_s", "fit s"), ("fm_positives_per_s", "FM positives/s (1 epoch)")])]
     if doc.get("sampling"):

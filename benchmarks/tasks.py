@@ -145,6 +145,10 @@ def task_ranking(args: argparse.Namespace) -> list[dict]:
     }
     if args.model == "fm":  # one epoch over every positive (plus its n_negatives)
         row["fm_positives_per_s"] = X.nnz / fit_s
+    if args.model == "ease":  # the product's flops (2 per history item and column of B) at the GEMM rate
+        rate = gemm_rate()
+        row |= {"gemm_gflops": rate / 1e9, "product_gflop": 2.0 * X.nnz * X.shape[1] / 1e9,
+                "bound_s": 2.0 * X.nnz * X.shape[1] / rate, "rank_over_bound": seconds * rate / (2.0 * X.nnz * X.shape[1])}
     return [row]
 
 

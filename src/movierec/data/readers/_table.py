@@ -123,7 +123,7 @@ def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool,
                 table = _as_int64(table, column)
     except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error, StopIteration):
         return None
-    return table.to_pandas()
+    return table.to_pandas(split_blocks=True)  # one block per column: no copy into a 2-D block
 
 
 def _arrow_read(raw: bytes, sep: str, columns: list[str], headerless: bool, quoting: bool,
