@@ -145,10 +145,14 @@ def task_ranking(args: argparse.Namespace) -> list[dict]:
     }
     if args.model == "fm":  # one epoch over every positive (plus its n_negatives)
         row["fm_positives_per_s"] = X.nnz / fit_s
-    if args.model == "ease":  # the product's flops (2 per history item and column of B) at the GEMM rate
+    if args.model == "ease":  # the product's flops at the GEMM rate: 2 per history item and column of B,
+        from movierec.models.products import DENSE_DENSITY  # or the dense GEMM's where histories are that dense
+
         rate = gemm_rate()
-        row |= {"gemm_gflops": rate / 1e9, "product_gflop": 2.0 * X.nnz * X.shape[1] / 1e9,
-                "bound_s": 2.0 * X.nnz * X.shape[1] / rate, "rank_over_bound": seconds * rate / (2.0 * X.nnz * X.shape[1])}
+        dense = X.nnz > DENSE_DENSITY * X.shape[0] * X.shape[1]
+        flops = 2.0 * (X.shape[0] if dense else X.nnz / X.shape[1]) * X.shape[1] ** 2
+        row |= {"gemm_gflops": rate / 1e9, "product": "dense" if dense else "sparse", "product_gflop": flops / 1e9,
+                "bound_s": flops / rate, "rank_over_bound": seconds * rate / flops}
     return [row]
 
 
