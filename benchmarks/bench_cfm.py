@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/bench_cfm.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if not args.data and "MOVIEREC_DATA_DIR" not in os.environ:
+        parser.error("set MOVIEREC_DATA_DIR to the folder holding ml-100k, or pass --data DIR")
     path = Path(args.data) if args.data else Path(os.environ["MOVIEREC_DATA_DIR"]) / "ml-100k"
     dataset = read_dataset(path)
     frame = dataset.interactions

@@ -64,7 +64,8 @@ def preset_section(doc: dict) -> str:
         parts += [*heading("ranking", "Full-ranking top-10 (every item scored, seen items masked)"),
                   "EASE's bound = the product's flops at the float32 GEMM rate measured after the ranking: 2 per "
                   "history item and column of B, or the dense GEMM's where the histories fill more than 5 % of the "
-                  "matrix (ml-100k), as `movierec.models.products` computes them.\n",
+                  "matrix (ml-100k; `movierec.models.products` makes that choice per batch, the bound on the whole "
+                  "matrix).\n",
                   table(doc["ranking"], [("model", "model"), ("n_users", "users"), ("n_items", "items"),
                                          ("batch_size", "batch"), ("users_per_s", "users/s"), ("rank_s", "seconds"),
                                          ("bound_s", "bound s"), ("rank_over_bound", "seconds / bound"),

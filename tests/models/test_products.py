@@ -42,19 +42,24 @@ def test_a_read_only_or_strided_matrix_is_only_read():
 
 
 def test_history_product_sums_from_its_copied_blocks_bit_for_bit(monkeypatch):
-    """Contiguous copied blocks (a ragged last one) give the strided path's sums exactly."""
+    """From the second sparse batch on, contiguous copied blocks (a ragged last one) give
+    the sums of strided views of B exactly."""
     monkeypatch.setattr(products, "COPIED_BLOCK", 16)
+    monkeypatch.setattr(products, "COLUMN_BLOCK", 24)  # the reference: strided 24-column views
     rows = weighted_rows(200, 70, 0.03, seed=4)
     B = np.random.default_rng(4).standard_normal((70, 70)).astype(np.float32)
     scorer = HistoryProduct(rows.__getitem__, B)
     users = np.arange(200)
     assert products.product_path(rows) == "sparse"
-    np.testing.assert_array_equal(scorer(users), history_times(rows, B))
+    expected = history_times(rows, B)
+    np.testing.assert_array_equal(scorer(users), expected)
+    assert scorer._blocks is None  # a ranking of one batch never copies B
+    np.testing.assert_array_equal(scorer(users), expected)
     blocks = scorer._blocks
     assert [block.shape[1] for block in blocks] == [16, 16, 16, 16, 6]
     assert all(block.is_contiguous() for block in blocks)
-    scorer(users[::-1])
-    assert scorer._blocks is blocks  # one copy for every batch of the ranking
+    np.testing.assert_array_equal(scorer(users[::-1]), expected[::-1])
+    assert scorer._blocks is blocks  # one copy for every later batch of the ranking
 
 
 def test_history_product_scores_only_its_columns_and_copies_only_small_matrices(monkeypatch):
@@ -63,11 +68,13 @@ def test_history_product_scores_only_its_columns_and_copies_only_small_matrices(
     B = np.random.default_rng(5).standard_normal((25, 25)).astype(np.float32)
     monkeypatch.setattr(products, "BLOCK_COPY_BYTES", B.nbytes - 1)
     scorer = HistoryProduct(rows.__getitem__, B, columns)
-    scores = scorer(np.arange(100))
+    for _ in range(3):
+        scores = scorer(np.arange(100))
     assert scorer._blocks is None  # above the size limit: the strided path
     np.testing.assert_array_equal(scores[:, columns], history_times(rows[:, columns], B))
     assert np.all(scores[:, 1::2] == -np.inf)
     monkeypatch.setattr(products, "BLOCK_COPY_BYTES", B.nbytes)
     few = HistoryProduct(rows.__getitem__, B, columns)
-    few(np.arange(5))
-    assert few._blocks is None  # a served request: scipy's product, no copy
+    for _ in range(3):
+        few(np.arange(5))
+    assert few._blocks is None  # served requests: scipy's product, no copy

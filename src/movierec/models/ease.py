@@ -30,7 +30,7 @@ from scipy.linalg import blas, lapack
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, check_history
-from movierec.models.products import HistoryProduct
+from movierec.models.products import HistoryProduct, scores_over
 from movierec.models.recency import check_recency, recency_weighted
 from movierec.models.space import Choice, FloatRange, LineSearch
 
@@ -302,7 +302,7 @@ class ItemItemModel(Recommender):
         return recency_weighted(X, timestamps, decay=self.recency_decay, floor=self.recency_floor)
 
     def _scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
-        return HistoryProduct(self.history_.__getitem__, self.B_, getattr(self, "items_", None)).scores_of(rows)
+        return scores_over(rows, self.B_, getattr(self, "items_", None))
 
 
 class EASE(ItemItemModel):

@@ -79,13 +79,25 @@ def _table(B: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(B)
 
 
-class HistoryProduct:
-    """The score function of an item-item model over many batches: ``rows_of(users) @ B``.
+def scores_over(rows: sp.csr_matrix, B: np.ndarray, columns: np.ndarray | None,
+                blocks: list[torch.Tensor] | None = None) -> np.ndarray:
+    """``rows @ B`` over every item: B's columns stand for the items `columns` (ascending;
+    None: every item), the other items score -inf. `rows` are users x items histories."""
+    rows = sp.csr_matrix(rows)
+    if columns is None:
+        return history_times(rows, B, blocks)
+    scores = np.full(rows.shape, -np.inf, dtype=np.float32)
+    scores[:, columns] = history_times(rows[:, columns], B, blocks)
+    return scores
 
-    B's columns stand for the items `columns` (ascending; None: every item), the
-    others score -inf. The first batch summed sparsely copies B into contiguous
-    column blocks (when B is at most `BLOCK_COPY_BYTES`), which every later batch
-    reuses; the copy lives as long as this object, one ranking.
+
+class HistoryProduct:
+    """The score function of an item-item model for a ranking: ``rows_of(users) @ B``.
+
+    Scores as `scores_over`. From its second batch summed sparsely on (so a ranking of
+    one batch never pays for the copy), it sums from B's contiguous `column_blocks`,
+    copied once where B is at most `BLOCK_COPY_BYTES`; the copy lives as long as this
+    object, one ranking.
     """
 
     def __init__(self, rows_of: Callable[[np.ndarray], sp.csr_matrix], B: np.ndarray,
@@ -94,19 +106,13 @@ class HistoryProduct:
         self.B = B
         self.columns = columns
         self._blocks: list[torch.Tensor] | None = None
+        self._sparse_batches = 0
 
     def __call__(self, users: np.ndarray) -> np.ndarray:
-        return self.scores_of(self.rows_of(users))
-
-    def scores_of(self, rows: sp.csr_matrix) -> np.ndarray:
-        """``rows @ B`` over every item (rows are users x items histories)."""
-        rows = sp.csr_matrix(rows)
-        fitted = rows if self.columns is None else rows[:, self.columns]
-        if self._blocks is None and self.B.nbytes <= BLOCK_COPY_BYTES and product_path(fitted) == "sparse":
-            self._blocks = column_blocks(self.B)
-        product = history_times(fitted, self.B, self._blocks)
-        if self.columns is None:
-            return product
-        scores = np.full(rows.shape, -np.inf, dtype=np.float32)
-        scores[:, self.columns] = product
-        return scores
+        rows = sp.csr_matrix(self.rows_of(users))
+        if self._blocks is None and self.B.nbytes <= BLOCK_COPY_BYTES:
+            fitted = rows if self.columns is None else rows[:, self.columns]
+            self._sparse_batches += product_path(fitted) == "sparse"
+            if self._sparse_batches >= 2:
+                self._blocks = column_blocks(self.B)
+        return scores_over(rows, self.B, self.columns, self._blocks)

@@ -8,6 +8,8 @@ each user has 6 training items of their block, 2 validation, 2 test. An item fie
     users 12..23  | .......... ######....
 """
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -19,8 +21,9 @@ from movierec.evaluate import evaluate
 from movierec.models.base import Recommender, RefitAware
 from movierec.models.registry import create, model_names
 from movierec.models.torch.cfm import CFM, DeepCFM
+from movierec.models.torch.fields import FieldLayout
 from movierec.models.torch.fm import FM
-from movierec.models.torch.modules import PatchConv3d, conv_plan, window_layout
+from movierec.models.torch.modules import CFMModule, PatchConv3d, conv_plan, window_layout
 
 N_USERS, N_ITEMS, BLOCK = 24, 20, 10
 
@@ -158,6 +161,62 @@ def test_window_layout_nests_every_layers_windows_and_skips_dropped_positions():
     cube = torch.arange(np.prod(shape)).reshape(1, *shape, 1)
     assert windowed(cube, plan).ravel().tolist() == expected
     assert len(expected) == 4 * 4 * 6 < len(np.ravel(grid))  # pair 4 never reaches the output
+
+
+def small_cfm(**params) -> CFMModule:
+    """A CFM network over 3 user and 3 item one-hot fields (15 field pairs), seeded."""
+    def layout(name: str, n_values: int) -> FieldLayout:
+        return FieldLayout(name, n_values, (np.arange(12) % n_values)[:, None], np.ones((12, 1), np.float32))
+    torch.manual_seed(0)
+    return CFMModule([layout(f"u{f}", 5) for f in range(3)], [layout(f"i{f}", 4) for f in range(3)],
+                     init_std=0.5, **{"dim": 6, "channels": 4, "depth": 3} | params).eval()
+
+
+@pytest.mark.parametrize("params", [{}, {"pair_window": 3, "depth": 2}, {"batch_norm": True, "residual": True}])
+def test_cfm_interaction_equals_the_cube_through_conv3d_layers(params):
+    """The window-ordered cube against the plain one: every field pair's outer product,
+    a Conv3d stack (kernel = stride, VALID), the mean over the positions left."""
+    module = small_cfm(**params)
+    users, items = torch.arange(12), torch.arange(12).flip(0)
+    with torch.no_grad():
+        user_fields, _ = module.users(users)
+        item_fields, _ = module.items(items)
+        fields = torch.cat([user_fields, item_fields], 1)
+        left, right = torch.triu_indices(6, 6, offset=1)
+        hidden = torch.einsum("npi,npj->npij", fields[:, left], fields[:, right]).unsqueeze(1)  # (N, C, D, H, W)
+        for block in module.blocks:
+            window, c_out = block.conv.window, block.conv.linear.out_features
+            conv = torch.nn.Conv3d(hidden.shape[1], c_out, window, stride=window, bias=block.conv.linear.bias is not None)
+            conv.weight.copy_(block.conv.linear.weight.view(c_out, *window, hidden.shape[1]).permute(0, 4, 1, 2, 3))
+            if conv.bias is not None:
+                conv.bias.copy_(block.conv.linear.bias)
+            out = conv(hidden)
+            if block.norm is not None:
+                out = torch.nn.functional.batch_norm(out, block.norm.running_mean, block.norm.running_var,
+                                                     block.norm.weight, block.norm.bias, False, 0.0, block.norm.eps)
+            if block.residual:
+                pooled = torch.nn.functional.avg_pool3d(hidden[:, :, : out.shape[2] * window[0],
+                                                               : out.shape[3] * window[1], : out.shape[4] * window[2]],
+                                                        window)
+                out = out + block.project(pooled.movedim(1, -1)).movedim(-1, 1)
+            hidden = block.act(out)
+        expected = module.out(hidden.mean((2, 3, 4))).squeeze(-1)
+        torch.testing.assert_close(module.interaction(user_fields, item_fields), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_cfm_network_pickled_before_the_window_layout_still_scores():
+    """Networks pickled when each layer cut its own windows lack `first`, `second` and `size`."""
+    module = small_cfm()
+    users, items = torch.arange(12), torch.arange(12)
+    with torch.no_grad():
+        expected, _ = module(users, items)
+    old = pickle.loads(pickle.dumps(module))
+    del old._buffers["first"], old._buffers["second"]
+    for block in old.blocks:
+        del block.conv.size
+    with torch.no_grad():
+        scores, _ = pickle.loads(pickle.dumps(old))(users, items)
+    torch.testing.assert_close(scores, expected, rtol=0, atol=0)
 
 
 def test_conv_plan_reaches_one_and_stays_valid():

@@ -135,7 +135,7 @@ def _arrow_read(raw: bytes, sep: str, columns: list[str], headerless: bool, quot
     """
     try:
         table = pacsv.read_csv(
-            io.BytesIO(raw),
+            pa.BufferReader(pa.py_buffer(raw)),  # Arrow reads the bytes in place (a BytesIO is copied through Python)
             read_options=pacsv.ReadOptions(column_names=columns, skip_rows=0 if headerless else 1, encoding="utf8"),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,

@@ -96,6 +96,11 @@ class PatchConv3d(nn.Module):
         self.size = window[0] * window[1] * window[2]
         self.linear = nn.Linear(c_in * self.size, c_out, bias=bias)
 
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if "size" not in self.__dict__:  # pickled when the input was a channels-last cube
+            self.size = self.window[0] * self.window[1] * self.window[2]
+
     def windows(self, x: torch.Tensor) -> torch.Tensor:
         """(N, windows, kd * kh * kw, C): the input's runs of window positions."""
         return x.reshape(len(x), -1, self.size, x.shape[-1])
@@ -192,16 +197,9 @@ class CFMModule(nn.Module):
         n_fields = self.users.n_fields + self.items.n_fields
         left, right = torch.triu_indices(n_fields, n_fields, offset=1)
         plan = conv_plan(len(left), dim, depth, pair_window)
-        self.register_buffer("left", left)
+        self.register_buffer("left", left)  # the field pairs f < g (kept in the state dict as ever)
         self.register_buffer("right", right)
-        # the cube's positions (pair, i, j) that reach the output, in window order, as
-        # indices into the flattened field embeddings: position = v_left[i] * v_right[j]
-        extent, factors, axes = window_layout((len(left), dim, dim), plan)
-        grid = torch.arange(len(left) * dim * dim).view(len(left), dim, dim)[: extent[0], : extent[1], : extent[2]]
-        pair, i, j = np.unravel_index(grid.reshape(factors).permute(*(a - 1 for a in axes)).reshape(-1).numpy(),
-                                      (len(left), dim, dim))
-        self.register_buffer("first", left[pair] * dim + torch.from_numpy(i), persistent=False)
-        self.register_buffer("second", right[pair] * dim + torch.from_numpy(j), persistent=False)
+        self._index_cube(dim, plan)
         widths = [1] + [channels] * depth
         self.blocks = nn.ModuleList(
             ConvBlock(widths[i], widths[i + 1], window, batch_norm=batch_norm, activation=activation,
@@ -211,6 +209,25 @@ class CFMModule(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(channels, 1)
         self.bias = nn.Parameter(torch.zeros(()))
+
+    def _index_cube(self, dim: int, plan: list[tuple[int, int, int]]) -> None:
+        """`first`, `second`: the cube's positions (pair, i, j) that reach the output, in
+        window order, as indices into the flattened field embeddings (a position is
+        ``v_left[i] * v_right[j]``)."""
+        left, right = self.left.cpu(), self.right.cpu()
+        extent, factors, axes = window_layout((len(left), dim, dim), plan)
+        grid = torch.arange(len(left) * dim * dim).view(len(left), dim, dim)[: extent[0], : extent[1], : extent[2]]
+        pair, i, j = np.unravel_index(grid.reshape(factors).permute(*(a - 1 for a in axes)).reshape(-1).numpy(),
+                                      (len(left), dim, dim))
+        device = self.left.device
+        self.register_buffer("first", (left[pair] * dim + torch.from_numpy(i)).to(device), persistent=False)
+        self.register_buffer("second", (right[pair] * dim + torch.from_numpy(j)).to(device), persistent=False)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if "first" not in self._buffers:  # pickled when each layer cut its own windows
+            dim = self.users.tables[0].weight.shape[1]
+            self._index_cube(dim, [block.conv.window for block in self.blocks])
 
     def interaction(self, user_embeddings: torch.Tensor, item_embeddings: torch.Tensor) -> torch.Tensor:
         """The convolutional part alone, (N,), for aligned user and item field embeddings."""
