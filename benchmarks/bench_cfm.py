@@ -18,19 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_data import whole_dataset
 
 from movierec.atomic import atomic_write_bytes
-from movierec.data.encoded import EncodedFeatures, encode_fields
-from movierec.data.idmap import IdMap
-from movierec.data.interactions import to_csr
-from movierec.data.readers import read_dataset
 from movierec.models.torch import CFM, DeepCFM
 
 
@@ -43,15 +39,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/bench_cfm.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if not args.data and "MOVIEREC_DATA_DIR" not in os.environ:
-        parser.error("set MOVIEREC_DATA_DIR to the folder holding ml-100k, or pass --data DIR")
-    path = Path(args.data) if args.data else Path(os.environ["MOVIEREC_DATA_DIR"]) / "ml-100k"
-    dataset = read_dataset(path)
-    frame = dataset.interactions
-    idmap = IdMap.from_ids(frame.user, frame.item)
-    X = to_csr(frame, idmap)
-    features = EncodedFeatures(encode_fields(dataset.item_fields, idmap.items)[0],
-                               encode_fields(dataset.user_fields, idmap.users)[0])
+    path, X, features = whole_dataset(args.data)
     rows = []
     for model_class in (CFM, DeepCFM):
         model = model_class(epochs=args.epochs, pretrain_fm=False, patience=0, device="cpu")
