@@ -10,6 +10,7 @@ Usage::
     python benchmarks/fixed_splits.py --table composite-sasrec   # the same with SASRec as a member
     python benchmarks/fixed_splits.py --table composite-sasrec-catalogue   # ... and FM trained on the catalogue (mixed)
     python benchmarks/fixed_splits.py --table composite-sasrec-hybrid   # ... SASRec and the item+user EASE (mixed)
+    python benchmarks/fixed_splits.py --table composite-sasrec-recvae   # ... SASRec, candidates from RecVAE (mixed)
     python benchmarks/fixed_splits.py --table ease          # pop and EASE, the anchors' figures
     python benchmarks/fixed_splits.py --table protocols     # EASE against popularity per protocol
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
@@ -37,12 +38,14 @@ from movierec.atomic import atomic_write_bytes
 
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
-TABLES = ("composite", "composite-sasrec", "composite-sasrec-catalogue", "composite-sasrec-hybrid", "ease", "cfm", "protocols", "ease-search",
+TABLES = ("composite", "composite-sasrec", "composite-sasrec-catalogue", "composite-sasrec-hybrid",
+          "composite-sasrec-recvae", "ease", "cfm", "protocols", "ease-search",
           "sequence", "fm", "user-ease")
 # the config suffix of each composite table (benchmarks/configs/ml100k-<split><suffix>.toml) and its splits
 COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
              "composite-sasrec-catalogue": ("-sasrec-catalogue", ("mixed",)),
-             "composite-sasrec-hybrid": ("-sasrec-hybrid", ("mixed",))}
+             "composite-sasrec-hybrid": ("-sasrec-hybrid", ("mixed",)),
+             "composite-sasrec-recvae": ("-sasrec-recvae", ("mixed",))}
 
 
 def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:

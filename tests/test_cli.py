@@ -31,6 +31,7 @@ def test_run_score_export_from_the_command_line(tmp_path):
     result = runner.invoke(app, ["export", "recbole", "--split-dir", str(split_dir), "--out",
                                  str(tmp_path / "rb"), "--name", "planted"])
     assert result.exit_code == 0, result.output
+    assert "benchmark_filename: [train, valid, test]" in result.output
     train = pd.read_csv(tmp_path / "rb" / "planted" / "planted.train.inter", sep="\t")
     assert list(train.columns) == ["user_id:token", "item_id:token", "timestamp:float"]
 

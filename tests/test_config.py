@@ -22,6 +22,14 @@ def test_unknown_keys_are_errors():
         config_from_dict({"model": {}})
 
 
+def test_a_models_string_or_an_unknown_model_parameter_is_an_error_naming_the_section():
+    with pytest.raises(ConfigError, match=r"x.toml \[run\]: models must be a list of model names"):
+        config_from_dict({"run": {"models": "pop,ease"}}, source="x.toml")
+    with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: unknown key\(s\) \['l3'\]; allowed: .*'l2'"):
+        config_from_dict({"models": {"ease": {"l3": 100}}}, source="x.toml")
+    config_from_dict({"models": {"nosuchmodel": {"x": 1}}})  # reported where the model is asked for
+
+
 def test_needs_data_or_split_dir():
     with pytest.raises(ConfigError, match="--data"):
         RunConfig(data=None, split_dir=None)

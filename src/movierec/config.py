@@ -178,11 +178,28 @@ def config_from_dict(document: dict[str, Any], *, source: str = "config") -> Run
     split = dict(document.get("split", {}))
     _check_keys(split, {f.name for f in dataclasses.fields(SplitSpec)}, f"{source} [split]")
     if "models" in run:
+        if not isinstance(run["models"], list) or not all(isinstance(name, str) for name in run["models"]):
+            raise ConfigError(f"{source} [run]: models must be a list of model names, e.g. models = [\"pop\", "
+                              f"\"ease\"]; got {run['models']!r}")
         run["models"] = tuple(run["models"])
     params = document.get("models", {})
     if not all(isinstance(v, dict) for v in params.values()):
         raise ConfigError(f"{source} [models]: each entry must be a table, e.g. [models.ease]")
+    for name, table in params.items():
+        _check_model_params(name, table, f"{source} [models.{name}]")
     return RunConfig(**run, split=SplitSpec(**split), params=params)
+
+
+def _check_model_params(name: str, table: dict[str, Any], where: str) -> None:
+    """Keys of a [models.NAME] table that NAME's constructor does not take are errors (before any data loads)."""
+    import inspect
+
+    from movierec.models.registry import MODELS
+
+    if name not in MODELS:  # a section for no registered model is reported where the model is asked for
+        return
+    accepted = {parameter for parameter in inspect.signature(MODELS[name].__init__).parameters if parameter != "self"}
+    _check_keys(table, accepted, where)
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from movierec.evaluate.score_file import score_file
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError, DataError
 from movierec.split import EncodedSplit, Split
 
 
@@ -67,3 +67,11 @@ def test_bad_rank_after_a_blank_line_names_the_right_line(prepared, tmp_path):
     path.write_text("user,item,rank\na,w,1\n\na,z,two\n")
     with pytest.raises(DataError, match="line 4"):
         score_file(path, prepared.idmap, prepared.test)
+
+
+@pytest.mark.parametrize("k", [0, -2, 2.5])
+def test_a_list_length_below_one_is_refused(prepared, tmp_path, k):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item\na,z\n")
+    with pytest.raises(ConfigError, match="k \\(--k\\) must be a whole number >= 1"):
+        score_file(path, prepared.idmap, prepared.test, k=k)

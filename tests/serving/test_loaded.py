@@ -8,7 +8,7 @@ import pytest
 
 import movierec
 from movierec.exceptions import ConfigError, DataError
-from movierec.serving import NoFoldIn, UnknownModel, UnknownUser
+from movierec.serving import EmptyHistory, NoFoldIn, UnknownModel, UnknownUser
 
 pytestmark = pytest.mark.realdata
 
@@ -66,6 +66,21 @@ def test_errors_say_what_to_do(loaded):
     for k in (0, loaded.n_items + 1, 2.5):
         with pytest.raises(ConfigError, match="k must be a whole number between 1 and"):
             loaded.recommend([loaded.users[0]], k=k)
+
+
+def test_a_history_of_unknown_items_is_refused_where_the_model_cannot_rank_it(loaded):
+    """EASE scores an empty history all zero: a list by item index would pose as a recommendation."""
+    with pytest.raises(EmptyHistory, match="unknown: no-such-film"):
+        loaded.recommend_history(["no-such-film"], model="ease")
+    popular = loaded.recommend_history([], k=3, model="pop")  # popularity needs no history
+    assert len(popular.items) == 3 and popular.items["score"].is_monotonic_decreasing
+
+
+def test_a_service_refuses_to_start_with_a_default_model_the_run_lacks(loaded):
+    from movierec.serving.app import create_app
+
+    with pytest.raises(UnknownModel, match="'fm' is not in this run"):
+        create_app(loaded, default_model="fm")
 
 
 def test_a_model_that_cannot_fold_in_still_serves_known_users(loaded, run_dir):

@@ -105,6 +105,10 @@ def test_a_posted_full_history_gives_the_same_list_for_ease(service, loaded):
     ("POST", "/recommendations", {"k": 3}, 422, "history: Field required"),
     ("POST", "/recommendations", {"history": [1], "k": -1}, 422, "k must be a whole number"),
     ("POST", "/recommendations", b"{not json", 422, "body: JSON decode error"),
+    ("POST", "/recommendations", {"history": ["no-such-film"], "model": "ease"}, 422, "no item of the history is in"),
+    ("POST", "/recommendations", {"history": []}, 422, "scores an empty history all alike"),
+    ("GET", "/no-such-route", None, 404, "Not Found"),
+    ("DELETE", "/health", None, 405, "Method Not Allowed"),
 ])
 def test_bad_requests_get_a_4xx_with_a_message(service, method, path, body, status, message):
     content = body if isinstance(body, bytes) else None

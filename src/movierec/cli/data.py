@@ -58,7 +58,8 @@ def export_recbole_command(
         return
     for path in written:
         console.print(str(path))
-    console.print(f"RecBole config: dataset: {name}, data_path: {out}, benchmark_filename: [train, valid, test]")
+    console.print(f"RecBole config: dataset: {name}, data_path: {out}, benchmark_filename: [train, valid, test]",
+                  markup=False, highlight=False)  # the brackets are YAML, not rich markup
 
 
 @data_app.command("download")

@@ -13,7 +13,7 @@ from movierec.data.idmap import IdMap
 from movierec.data.interactions import users_with_items
 from movierec.data.readers._table import line_of, read_table
 from movierec.evaluate.evaluator import Evaluation, evaluate_lists
-from movierec.exceptions import DataError
+from movierec.exceptions import ConfigError, DataError
 
 
 def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -60,5 +60,7 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
 
 def score_file(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int = 10) -> tuple[Evaluation, list[str]]:
     """Metrics of the lists in `path` against the hidden items `test` (users x items of `idmap`)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ConfigError(f"k (--k) must be a whole number >= 1, got {k!r}")
     users, items, notes = read_lists(path, idmap, test, k)
     return evaluate_lists(items, test, users=users, k=k), notes

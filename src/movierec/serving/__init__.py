@@ -4,6 +4,15 @@
 A thin layer over a run folder: it adds no model and trains nothing.
 """
 
-from movierec.serving.loaded import HistoryRecommendations, LoadedRun, NoFoldIn, UnknownModel, UnknownUser, load_run
+from movierec.serving.loaded import (
+                                     EmptyHistory,
+                                     HistoryRecommendations,
+                                     LoadedRun,
+                                     NoFoldIn,
+                                     UnknownModel,
+                                     UnknownUser,
+                                     load_run,
+)
 
-__all__ = ["HistoryRecommendations", "LoadedRun", "NoFoldIn", "UnknownModel", "UnknownUser", "load_run"]
+__all__ = ["EmptyHistory", "HistoryRecommendations", "LoadedRun", "NoFoldIn", "UnknownModel", "UnknownUser",
+           "load_run"]

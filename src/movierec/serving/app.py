@@ -22,9 +22,10 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.exceptions import ConfigError
-from movierec.serving.loaded import LoadedRun, NoFoldIn, UnknownModel, UnknownUser
+from movierec.serving.loaded import EmptyHistory, LoadedRun, NoFoldIn, UnknownModel, UnknownUser
 
 MAX_BODY_BYTES = 1_000_000
 MAX_HISTORY = 10_000
@@ -56,12 +57,17 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
     """The service for `run`; `token` (if given) is required as ``Authorization: Bearer``
     on every endpoint but ``/health``."""
     model_name = default_model or run.best
+    run.model(model_name)  # a default the run does not hold is refused at start, not on every request
     for name in run.models:  # every model loaded (and checked) once, before the first request
         run.model(name)
     app = FastAPI(title="movierec", description=f"Recommendations from the run in {run.folder}")
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))  # unknown routes and methods answer like the rest
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -87,7 +93,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
             return function()
         except (UnknownUser, UnknownModel) as exc:
             return error(404, str(exc))
-        except (NoFoldIn, ConfigError) as exc:
+        except (NoFoldIn, ConfigError, EmptyHistory) as exc:
             return error(422, str(exc))
 
     @app.get("/health")

@@ -39,6 +39,10 @@ class NoFoldIn(MovieRecError, ValueError):
     """The model cannot score a user from a history alone."""
 
 
+class EmptyHistory(MovieRecError, ValueError):
+    """No item of the history is in the catalogue, and the model scores an empty history all alike."""
+
+
 @dataclass(frozen=True)
 class HistoryRecommendations:
     """Recommendations for a history: the ranked items, and the history's ids the run did not know."""
@@ -170,6 +174,8 @@ class LoadedRun:
         ------
         NoFoldIn
             When the model cannot score a history it was not fitted on.
+        EmptyHistory
+            When no id is in the catalogue and the model scores every item alike then.
         """
         items, scores, unknown = self.top_for_history(item_ids, k, model, exclude_seen=exclude_seen)
         return HistoryRecommendations(self._frame(items, scores), unknown)
@@ -197,6 +203,10 @@ class LoadedRun:
         times.sort_indices()
         with self._locks[name]:
             scores = np.array(fitted.score_history(history, times), dtype=np.float32)
+        if not len(order) and np.ptp(scores) == 0:  # a list by item index would pose as a recommendation
+            raise EmptyHistory(f"no item of the history is in the run's catalogue (unknown: "
+                               f"{', '.join(map(str, unknown)) or 'none given'}), and model {name!r} scores an "
+                               f"empty history all alike; give known item ids, or ask a model such as pop")
         items, values = top_unseen(scores, history if exclude_seen else None, k)
         keep = items[0] >= 0
         return items[0][keep], values[0][keep], unknown
