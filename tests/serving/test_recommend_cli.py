@@ -22,6 +22,7 @@ def test_a_known_user_as_json_equals_the_run_s_list(run_dir):
     payload = json.loads(result.output)
     assert [entry["item"] for entry in payload["items"]] == written[written["user"] == user]["item"].tolist()
     assert payload["model"] == "ease" and {"rank", "item", "score", "title", "year"} <= set(payload["items"][0])
+    assert payload["user"] == user  # the id as the run holds it, as the service answers
 
 
 def test_a_history_as_a_table_names_titles_and_unknown_items(run_dir):

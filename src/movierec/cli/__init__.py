@@ -229,6 +229,7 @@ def recommend(
         unknown = None
         if user is not None:
             frame = run.recommend([user], k, name).drop(columns="user")
+            user = run.users[run.user_index(user)]  # the id as the run holds it (42, not "42"), as HTTP answers
         else:
             result = run.recommend_history([item.strip() for item in history.split(",") if item.strip()], k, name)
             frame, unknown = result.items, result.unknown_items
@@ -236,7 +237,8 @@ def recommend(
         fail(error)
         return
     if as_json:
-        payload = {"user": user, "model": name, "items": json.loads(frame.to_json(orient="records"))}
+        payload = {"user": user.item() if hasattr(user, "item") else user, "model": name,
+                   "items": json.loads(frame.to_json(orient="records"))}
         if unknown is not None:
             payload["unknown_items"] = unknown
         console.print_json(json.dumps(payload, default=str))

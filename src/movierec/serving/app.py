@@ -21,7 +21,7 @@ import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.exceptions import ConfigError
@@ -35,7 +35,7 @@ class HistoryRequest(BaseModel):
     """A new user's history, oldest first."""
 
     history: list[int | str] = Field(max_length=MAX_HISTORY, description="item ids, in the order watched")
-    k: int = Field(10, description="list length, 1 to the catalogue's size")
+    k: StrictInt = Field(10, description="list length, 1 to the catalogue's size")  # not true, not "3"
     model: str | None = Field(None, description="a model of the run (default: the one best on validation)")
 
 
