@@ -28,6 +28,10 @@ def test_a_models_string_or_an_unknown_model_parameter_is_an_error_naming_the_se
     with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: unknown key\(s\) \['l3'\]; allowed: .*'l2'"):
         config_from_dict({"models": {"ease": {"l3": 100}}}, source="x.toml")
     config_from_dict({"models": {"nosuchmodel": {"x": 1}}})  # reported where the model is asked for
+    with pytest.raises(ConfigError, match=r"x.toml \[run\]: k \(--k\) must be a whole number"):
+        config_from_dict({"run": {"k": "ten"}}, source="x.toml")
+    with pytest.raises(ConfigError, match=r"x.toml \[split\]: .*fraction"):
+        config_from_dict({"split": {"fraction": 1.5}}, source="x.toml")
 
 
 def test_needs_data_or_split_dir():

@@ -29,7 +29,7 @@ from typing import Any
 
 import tomli_w
 
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, MovieRecError
 from movierec.split.splitters import SplitSpec
 
 if sys.version_info >= (3, 11):
@@ -187,7 +187,14 @@ def config_from_dict(document: dict[str, Any], *, source: str = "config") -> Run
         raise ConfigError(f"{source} [models]: each entry must be a table, e.g. [models.ease]")
     for name, table in params.items():
         _check_model_params(name, table, f"{source} [models.{name}]")
-    return RunConfig(**run, split=SplitSpec(**split), params=params)
+    try:
+        spec = SplitSpec(**split)
+    except MovieRecError as error:
+        raise ConfigError(f"{source} [split]: {error}") from None
+    try:
+        return RunConfig(**run, split=spec, params=params)
+    except ConfigError as error:
+        raise ConfigError(f"{source} [run]: {error}") from None
 
 
 def _check_model_params(name: str, table: dict[str, Any], where: str) -> None:
