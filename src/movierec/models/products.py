@@ -13,9 +13,9 @@ is given). Speed against the former scipy path: docs/results.md, "Speed and memo
 ``embedding_bag`` takes its fast kernel only on a contiguous table, so a strided
 column block of B runs markedly slower than the same block copied. A ranking scores
 every user a batch at a time, so `HistoryProduct` (the item-item models' scorer)
-copies B's column blocks once and sums every batch from the copies: one more items x
-items matrix for the ranking's duration, made only below `BLOCK_COPY_BYTES`. The sums
-are the same, bit for bit, either way.
+copies B's column blocks at its second batch and sums every later batch from the
+copies: one more items x items matrix for the ranking's duration, made only below
+`BLOCK_COPY_BYTES`. The sums are the same, bit for bit, either way.
 """
 
 from __future__ import annotations
