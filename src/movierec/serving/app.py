@@ -72,9 +72,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        # ("body", "k") -> "k"; ("query", "k") -> "query.k"; ("body", 1) (malformed JSON at char 1) -> "body"
-        where = ".".join(part for part in first.get("loc", ()) if isinstance(part, str) and part != "body") or "body"
-        return error(422, f"{where}: {first.get('msg', 'invalid')}")
+        return error(422, f"{_where(tuple(first.get('loc', ())))}: {first.get('msg', 'invalid')}")
 
     raw_items = run.items.to_numpy().tolist()  # plain Python ids, once
     titles = (run.catalogue["title"].where(run.catalogue["title"].notna(), None).tolist()
@@ -174,6 +172,19 @@ class Guard:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _where(loc: tuple) -> str:
+    """A validation error's place: ("body", "k") -> "k"; ("query", "k") -> "query.k";
+    ("body", "history", 3, "int") -> "history[3]" (the last part names a union's branch);
+    ("body", 1) (malformed JSON at character 1) -> "body"."""
+    parts = list(loc[1:] if loc[:1] == ("body",) else loc)
+    if not parts or isinstance(parts[0], int):
+        return "body"
+    if len(parts) >= 2 and isinstance(parts[-1], str) and isinstance(parts[-2], int):
+        parts = parts[:-1]
+    return "".join(f"[{part}]" if isinstance(part, int) else (f".{part}" if index else str(part))
+                   for index, part in enumerate(parts))
 
 
 async def _refuse(status: int, message: str, scope, receive, send) -> None:
