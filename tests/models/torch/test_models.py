@@ -23,7 +23,7 @@ from movierec.models.registry import create, model_names
 from movierec.models.torch.cfm import CFM, DeepCFM
 from movierec.models.torch.fields import FieldLayout
 from movierec.models.torch.fm import FM
-from movierec.models.torch.modules import CFMModule, PatchConv3d, conv_plan, window_layout
+from movierec.models.torch.modules import CFMModule, PatchConv3d, conv_plan, window_order
 
 N_USERS, N_ITEMS, BLOCK = 24, 20, 10
 
@@ -137,13 +137,11 @@ def test_patch_convolution_equals_conv3d(window):
 
 def windowed(x: torch.Tensor, plan: list[tuple[int, int, int]]) -> torch.Tensor:
     """A channels-last (N, D, H, W, C) cube laid out in window order for `plan`: (N, positions, C)."""
-    (d, h, w), factors, axes = window_layout(tuple(x.shape[1:4]), plan)
-    channels = x.shape[-1]
-    kept = x[:, :d, :h, :w].reshape(len(x), *factors, channels)
-    return kept.permute(0, *axes, len(factors) + 1).reshape(len(x), -1, channels)
+    order = torch.from_numpy(window_order(tuple(x.shape[1:4]), plan))
+    return x.reshape(len(x), -1, x.shape[-1])[:, order]
 
 
-def test_window_layout_nests_every_layers_windows_and_skips_dropped_positions():
+def test_window_order_nests_every_layers_windows_and_skips_dropped_positions():
     """Against a direct recursion: each output position lists its window's inputs, each of those its own."""
     shape, plan = (5, 4, 6), [(2, 2, 2), (2, 1, 3), (1, 2, 1)]
     grid = np.arange(np.prod(shape)).reshape(shape).tolist()
@@ -204,7 +202,7 @@ def test_cfm_interaction_equals_the_cube_through_conv3d_layers(params):
         torch.testing.assert_close(module.interaction(user_fields, item_fields), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_a_cfm_network_pickled_before_the_window_layout_still_scores():
+def test_a_cfm_network_pickled_before_the_window_order_still_scores():
     """Networks pickled when each layer cut its own windows lack `first`, `second` and `size`."""
     module = small_cfm()
     users, items = torch.arange(12), torch.arange(12)

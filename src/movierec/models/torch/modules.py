@@ -85,7 +85,7 @@ class PatchConv3d(nn.Module):
 
     The input is (N, positions, C) with each window's positions consecutive, so the
     convolution is one linear map of each flattened run of
-    ``kd * kh * kw`` positions (see `window_layout`): a reshape (no copy) and a matmul,
+    ``kd * kh * kw`` positions (see `window_order`): a reshape (no copy) and a matmul,
     with the window's elements in (kd, kh, kw, C) order. Non-overlapping windows make this an order of
     magnitude faster on CPU than ``nn.Conv3d`` for these small cubes.
     """
@@ -109,26 +109,24 @@ class PatchConv3d(nn.Module):
         return self.linear(x.reshape(len(x), -1, self.size * x.shape[-1]))
 
 
-def window_layout(shape: tuple[int, int, int],
-                  plan: list[tuple[int, int, int]]) -> tuple[tuple[int, int, int], tuple[int, ...], tuple[int, ...]]:
-    """How to lay a C-ordered cube of `shape` out in window order for the stack `plan`.
+def window_order(shape: tuple[int, int, int], plan: list[tuple[int, int, int]]) -> np.ndarray:
+    """Flat indices into a C-ordered cube of `shape`: the positions the stack `plan` reads, in window order.
 
-    Returns ``(extent, factors, axes)``: the cube's leading ``extent`` (what VALID
-    windows keep at every layer; the rest reaches no output), reshaped to `factors`
-    (each axis split into its final size and one factor per layer's window, last
-    layer first) and permuted by `axes` to (final position, last layer's window
-    offset, ..., first layer's offset). Every layer's windows are then consecutive
-    runs of its input, so `PatchConv3d` needs no copy.
+    Ordered by final position, then by the offset inside the last layer's window, then
+    the one before, down to the first: every layer's windows are then consecutive runs
+    of its input, so `PatchConv3d` needs no copy. Positions a VALID window drops (at any
+    layer) reach no output and are left out.
     """
     finals = list(shape)
     for window in plan:
         finals = [size // k for size, k in zip(finals, window)]
-    extent = tuple(final * int(np.prod([window[axis] for window in plan])) for axis, final in enumerate(finals))
-    per_axis = [[finals[axis]] + [window[axis] for window in reversed(plan)] for axis in range(3)]
-    factors = tuple(size for sizes in per_axis for size in sizes)
+    extent = [final * int(np.prod([window[axis] for window in plan])) for axis, final in enumerate(finals)]
+    # each axis split into its final size, then one factor per layer's window, last layer first
+    factors = [size for axis in range(3) for size in [finals[axis], *(window[axis] for window in reversed(plan))]]
     width = len(plan) + 1  # factors per axis
-    axes = tuple(1 + axis * width + level for level in range(width) for axis in range(3))
-    return extent, factors, axes
+    axes = [axis * width + level for level in range(width) for axis in range(3)]
+    kept = np.arange(np.prod(shape)).reshape(shape)[: extent[0], : extent[1], : extent[2]]
+    return kept.reshape(factors).transpose(axes).ravel()
 
 
 class ConvBlock(nn.Module):
@@ -180,7 +178,7 @@ class CFMModule(nn.Module):
     A 3D convolution stack (windows of 2 halving each axis) shrinks the cube, the remaining positions are averaged
     into a vector, and ``y = w0 + sum_f w_f + h^T dropout(conv(cube))``. Only the cube
     positions that reach the output are built, directly in window order
-    (`window_layout`), so no layer copies its input and none computes what a later
+    (`window_order`), so no layer copies its input and none computes what a later
     VALID window drops (batch norm's statistics cover the positions that count). With
     ``fm_term`` the FM pairwise sum ``sum_{f<g} <v_f, v_g>`` is added as well (not in
     the paper), so an FM-pretrained model starts at FM's ranking.
@@ -215,10 +213,7 @@ class CFMModule(nn.Module):
         window order, as indices into the flattened field embeddings (a position is
         ``v_left[i] * v_right[j]``)."""
         left, right = self.left.cpu(), self.right.cpu()
-        extent, factors, axes = window_layout((len(left), dim, dim), plan)
-        grid = torch.arange(len(left) * dim * dim).view(len(left), dim, dim)[: extent[0], : extent[1], : extent[2]]
-        pair, i, j = np.unravel_index(grid.reshape(factors).permute(*(a - 1 for a in axes)).reshape(-1).numpy(),
-                                      (len(left), dim, dim))
+        pair, i, j = np.unravel_index(window_order((len(left), dim, dim), plan), (len(left), dim, dim))
         device = self.left.device
         self.register_buffer("first", (left[pair] * dim + torch.from_numpy(i)).to(device), persistent=False)
         self.register_buffer("second", (right[pair] * dim + torch.from_numpy(j)).to(device), persistent=False)
