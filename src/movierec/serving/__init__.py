@@ -5,13 +5,13 @@ A thin layer over a run folder: it adds no model and trains nothing.
 """
 
 from movierec.serving.loaded import (
-                                     EmptyHistory,
-                                     HistoryRecommendations,
-                                     LoadedRun,
-                                     NoFoldIn,
-                                     UnknownModel,
-                                     UnknownUser,
-                                     load_run,
+    EmptyHistory,
+    HistoryRecommendations,
+    LoadedRun,
+    NoFoldIn,
+    UnknownModel,
+    UnknownUser,
+    load_run,
 )
 
 __all__ = ["EmptyHistory", "HistoryRecommendations", "LoadedRun", "NoFoldIn", "UnknownModel", "UnknownUser",
