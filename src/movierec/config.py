@@ -29,6 +29,7 @@ from typing import Any
 
 import tomli_w
 
+from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError, MovieRecError
 from movierec.split.splitters import SplitSpec
 
@@ -76,7 +77,7 @@ class RunConfig:
         for name, where, value, low in (("k", "--k", self.k, 1), ("seed", "--seed", self.seed, 0),
                                         ("batch_size", "[run] in the config", self.batch_size, 1),
                                         ("valid_users", "[run] in the config", self.valid_users, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if not is_whole_number(value, low):
                 raise ConfigError(f"{name} ({where}) must be a whole number >= {low}, got {value!r}")
         if not self.models:
             raise ConfigError("no models given (--models); e.g. --models pop,ease")

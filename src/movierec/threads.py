@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from threadpoolctl import threadpool_limits
 
+from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError
 
 SAMPLE_SECONDS = 0.25  # the interval over which idle time is measured
@@ -82,7 +83,7 @@ def use_threads(threads: int | None, *, processes: int = 1) -> int:
     `threads` None: the free cores (:func:`free_cores`) shared among `processes`
     workers started side by side; a number: exactly that many per process.
     """
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+    if threads is not None and not is_whole_number(threads, 1):
         raise ConfigError(f"--threads must be a whole number >= 1, got {threads!r}")
     count = threads if threads is not None else max(1, free_cores() // max(processes, 1))
     torch.set_num_threads(count)

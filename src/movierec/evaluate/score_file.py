@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from movierec.checks import is_whole_number
 from movierec.data.dataset import normalise_ids
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import users_with_items
@@ -60,7 +61,7 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
 
 def score_file(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int = 10) -> tuple[Evaluation, list[str]]:
     """Metrics of the lists in `path` against the hidden items `test` (users x items of `idmap`)."""
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+    if not is_whole_number(k, 1):
         raise ConfigError(f"k (--k) must be a whole number >= 1, got {k!r}")
     users, items, notes = read_lists(path, idmap, test, k)
     return evaluate_lists(items, test, users=users, k=k), notes

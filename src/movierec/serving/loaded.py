@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError, DataError, MovieRecError
 from movierec.models.base import FoldIn, Recommender
 from movierec.output import CATALOGUE, read_catalogue
@@ -220,7 +221,7 @@ class LoadedRun:
         return frame[["rank", "item", "score", *[c for c in frame.columns if c not in ("rank", "item", "score")]]]
 
     def _check_k(self, k: int) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.n_items:
+        if not is_whole_number(k, 1, self.n_items):
             raise ConfigError(f"k must be a whole number between 1 and the catalogue's {self.n_items} items, got {k!r}")
 
 

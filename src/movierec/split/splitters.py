@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from movierec.checks import is_whole_number
 from movierec.data.interactions import sorted_by
 from movierec.exceptions import SplitError
 from movierec.split.holdout import hold_out
@@ -42,7 +43,7 @@ class SplitSpec:
             raise SplitError(f"protocol {self.protocol!r} unknown; expected one of {PROTOCOLS}")
         if self.tail < 0 or not 0.0 <= self.fraction < 1.0:
             raise SplitError(f"need tail >= 0 and 0 <= fraction < 1, got {self.tail}, {self.fraction}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if not is_whole_number(self.seed, 0):
             raise SplitError(f"the split's seed (--seed) must be a whole number >= 0, got {self.seed!r}")
 
 

@@ -31,6 +31,7 @@ import optuna
 import pandas as pd
 
 from movierec.atomic import atomic_write_bytes
+from movierec.checks import is_whole_number
 from movierec.config import RunConfig, fixed_params
 from movierec.exceptions import ConfigError, MovieRecError
 from movierec.output import write_csv, write_text
@@ -58,7 +59,7 @@ class TuneSettings:
 
     def __post_init__(self) -> None:
         for name, value, low in (("trials", self.trials, 1), ("jobs", self.jobs, 1), ("worker", self.worker, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if not is_whole_number(value, low):
                 raise ConfigError(f"--{name} must be a whole number >= {low}, got {value!r}")
         if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
             raise ConfigError(f"--timeout must be a number of seconds > 0, got {self.timeout}")
