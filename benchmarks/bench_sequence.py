@@ -10,7 +10,10 @@ validation every epoch, to early stopping (the whole training time, the issue's 
 Usage::
 
     MOVIEREC_DATA_DIR=../shared/data python benchmarks/bench_sequence.py [--datasets ml100k,competition] \
-        [--threads 2] [--epochs 2] [--to-stop ml100k]
+        [--models sasrec,bert4rec,sasrec:loss=gbce] [--threads 2] [--epochs 2] [--to-stop ml100k]
+
+A model is a name, or ``name:param=value,...`` for other settings than its defaults
+(``sasrec:loss=gbce``: sampled negatives instead of the softmax over every item).
 """
 
 from __future__ import annotations
@@ -45,9 +48,22 @@ def load(name: str, data_dir: Path, work: Path) -> EncodedSplit:
     return EncodedSplit(make_split(dataset.interactions, SplitSpec("temporal", tail=2)), dataset)
 
 
-def to_early_stop(model_name: str, data: EncodedSplit) -> dict:
-    """Train at the defaults with validation each epoch, as `movierec run` does, to the stop."""
-    model = create(model_name, device="cpu")
+def model_spec(spec: str) -> tuple[str, dict]:
+    """``"sasrec:loss=gbce,dim=32"`` -> ``("sasrec", {"loss": "gbce", "dim": 32})`` (JSON values, else text)."""
+    name, _, settings = spec.partition(":")
+    params = {}
+    for setting in filter(None, settings.split(",")):
+        key, _, value = setting.partition("=")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return name, params
+
+
+def to_early_stop(model_name: str, params: dict, data: EncodedSplit) -> dict:
+    """Train with validation each epoch, as `movierec run` does, to the stop."""
+    model = create(model_name, device="cpu", **params)
     started = time.perf_counter()
     model.fit(data.train, valid=data.valid, timestamps=data.timestamps("train"))
     result = model.train_result_
@@ -70,8 +86,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="movierec-seq-") as folder:
         for name in args.datasets.split(","):
             data = load(name, data_dir, Path(folder))
-            for model_name in args.models.split(","):
-                model = create(model_name, epochs=args.epochs, device="cpu")
+            for spec in args.models.split(","):
+                model_name, params = model_spec(spec)
+                model = create(model_name, epochs=args.epochs, device="cpu", **params)
                 started = time.perf_counter()
                 model.fit(data.train, timestamps=data.timestamps("train"))
                 train_seconds = time.perf_counter() - started
@@ -79,13 +96,13 @@ def main() -> None:
                 started = time.perf_counter()
                 recommend_batched(model.score, users, 10, exclude=data.train)
                 rank_seconds = time.perf_counter() - started
-                row = {"dataset": name, "model": model_name, "users": int(data.train.shape[0]),
+                row = {"dataset": name, "model": spec, "users": int(data.train.shape[0]),
                        "items": int(data.train.shape[1]), "interactions": int(data.train.nnz),
                        "epochs": args.epochs, "seconds_per_epoch": round(train_seconds / args.epochs, 1),
                        "ranking_users_per_s": round(len(users) / rank_seconds), "threads": args.threads,
                        "load_average": list(os.getloadavg())}
                 if name in args.to_stop.split(","):
-                    row |= to_early_stop(model_name, data)
+                    row |= to_early_stop(model_name, params, data)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     out = Path(args.out)  # rows of the (data set, model) pairs not run now are kept

@@ -65,10 +65,12 @@ def preset_section(doc: dict) -> str:
                   "EASE's bound = the product's flops at the float32 GEMM rate measured after the ranking: 2 per "
                   "history item and column of B, or the dense GEMM's where the histories fill more than 5 % of the "
                   "matrix (ml-100k; `movierec.models.products` makes that choice per batch, the bound on the whole "
-                  "matrix).\n",
+                  "matrix). Streamed GB/s = the bytes of the rows of B the histories read (4 x history items x "
+                  "items) over the ranking's seconds.\n",
                   table(doc["ranking"], [("model", "model"), ("n_users", "users"), ("n_items", "items"),
                                          ("batch_size", "batch"), ("users_per_s", "users/s"), ("rank_s", "seconds"),
                                          ("bound_s", "bound s"), ("rank_over_bound", "seconds / bound"),
+                                         ("streamed_gbs", "streamed GB/s"),
                                          ("score_block_mb", "score block MB"), ("peak_rss_mb", "peak RSS MB"),
                                          ("fit_s", "fit s"), ("fm_positives_per_s", "FM positives/s (1 epoch)")])]
     if doc.get("sampling"):

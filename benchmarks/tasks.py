@@ -153,6 +153,9 @@ def task_ranking(args: argparse.Namespace) -> list[dict]:
         flops = 2.0 * (X.shape[0] if dense else X.nnz / X.shape[1]) * X.shape[1] ** 2
         row |= {"gemm_gflops": rate / 1e9, "product": "dense" if dense else "sparse", "product_gflop": flops / 1e9,
                 "bound_s": flops / rate, "rank_over_bound": seconds * rate / flops}
+        if not dense:  # each history item reads a row of B: its bytes over the ranking's seconds
+            streamed = 4.0 * X.nnz * X.shape[1]
+            row |= {"streamed_gb": streamed / 1e9, "streamed_gbs": streamed / seconds / 1e9}
     return [row]
 
 
