@@ -9,7 +9,7 @@ import pytest
 from movierec.data.dataset import Dataset
 
 
-@pytest.mark.parametrize("ids", ["integer", "text", "wide"])
+@pytest.mark.parametrize("ids", ["integer", "text", "wide", "far", "int64 key"])
 @pytest.mark.parametrize("presorted", [False, True], ids=["shuffled", "sorted"])
 def test_normalised_keeps_each_pair_s_first_row_in_time(ids, presorted):
     rng = np.random.default_rng(0)
@@ -23,6 +23,11 @@ def test_normalised_keeps_each_pair_s_first_row_in_time(ids, presorted):
     if ids == "wide":  # ranges whose product overflows one int64 key: pandas' own duplicated
         frame["user"] *= 2 ** 40
         frame["item"] *= 2 ** 30
+    if ids == "far":  # ids beyond int32 whose ranges still fit one int32 key (the cast wraps, the key does not)
+        frame["user"] += 2 ** 40
+        frame["item"] -= 2 ** 35
+    if ids == "int64 key":  # ranges whose product needs an int64 key
+        frame["user"] *= 2 ** 20
     expected = (frame.sort_values(["user", "timestamp"], kind="stable")
                 .drop_duplicates(["user", "item"], keep="first").reset_index(drop=True))
     result = Dataset("x", frame).normalised()

@@ -155,12 +155,8 @@ def _repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
     `duplicated` at millions of rows)."""
     user, item = frame["user"], frame["item"]
     if len(frame) and pd.api.types.is_integer_dtype(user) and pd.api.types.is_integer_dtype(item):
-        u, i = user.to_numpy(np.int64), item.to_numpy(np.int64)
-        u_span, i_span = int(u.max()) - int(u.min()) + 1, int(i.max()) - int(i.min()) + 1
-        if u_span * i_span < 2 ** 62:
-            key = (u - u.min()) * i_span + (i - i.min())
-            if u_span * i_span < 2 ** 31:
-                key = key.astype(np.int32)
+        key = _pair_keys(user.to_numpy(np.int64), item.to_numpy(np.int64))
+        if key is not None:
             ordered = np.sort(key)  # no pair repeats (the usual case): a plain sort tells, faster
             if not (ordered[1:] == ordered[:-1]).any():
                 return np.zeros(len(key), dtype=bool)
@@ -170,6 +166,28 @@ def _repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
             repeated[order[1:][key[order[1:]] == key[order[:-1]]]] = True
             return repeated
     return frame.duplicated(["user", "item"], keep="first").to_numpy()
+
+
+def _pair_keys(u: np.ndarray, i: np.ndarray) -> np.ndarray | None:
+    """``(u - min u) * span(i) + (i - min i)``: int32 where it fits 31 bits, int64 where
+    63, None where not.
+
+    Built in the key's own type and in place (no int64 temporaries where int32 does):
+    the ids are cast first, and where they exceed int32 the cast wraps, but so does the
+    subtraction, and a difference that fits comes out right in two's complement.
+    """
+    u_low, i_low = int(u.min()), int(i.min())
+    u_span, i_span = int(u.max()) - u_low + 1, int(i.max()) - i_low + 1
+    if u_span * i_span >= 2 ** 62:
+        return None
+    dtype = np.int32 if u_span * i_span < 2 ** 31 else np.int64
+    key = u.astype(dtype)
+    key -= np.int64(u_low).astype(dtype)
+    key *= dtype(i_span)
+    offset = i.astype(dtype)
+    offset -= np.int64(i_low).astype(dtype)
+    key += offset
+    return key
 
 
 def _ids_like(fields: dict[str, RawField], ids: pd.Series) -> dict[str, RawField]:

@@ -20,13 +20,13 @@ def sorted_by(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """
     if not all(pd.api.types.is_integer_dtype(frame[column]) for column in columns):
         return frame.sort_values(columns, kind="stable")
-    keys = [frame[column].to_numpy(np.int64) for column in columns]  # signed: np.diff of unsigned wraps
+    keys = [frame[column].to_numpy(np.int64) for column in columns]
     tied = np.ones(max(len(frame) - 1, 0), dtype=bool)  # rows equal to the next in every column so far
     for position, key in enumerate(keys):
-        step = np.diff(key)
-        if (tied & (step < 0)).any():
+        later, earlier = key[1:], key[:-1]  # compared, not subtracted: boolean passes, no int64 difference
+        if (tied & (later < earlier)).any():
             return frame.take(_order_within_ties(keys[position:], tied))
-        tied &= step == 0
+        tied &= later == earlier
     return frame
 
 
