@@ -252,5 +252,6 @@ def interactions_frame(user: pd.Series, item: pd.Series, timestamp: pd.Series | 
             "user": normalise_ids(user.reset_index(drop=True)),
             "item": normalise_ids(item.reset_index(drop=True)),
             "timestamp": pd.Series(ts).reset_index(drop=True).astype(np.int64),
-        }
+        },
+        copy=False,  # a block per column: stacking the int64 columns into one 2-D block would copy them all
     )
