@@ -66,3 +66,14 @@ def test_an_unwritable_run_folder_is_an_error_not_a_traceback(tmp_path):
     (tmp_path / "taken").write_text("a file, not a folder")
     result = runner.invoke(app, ["run", "--data", str(data), "--models", "pop", "--out", str(tmp_path / "taken")])
     assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output
+
+
+def test_version_prints_the_package_version():
+    from importlib.metadata import version
+
+    from movierec import __version__
+
+    assert __version__ == version("movierec")  # the module's and the installed package's agree
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"movierec {__version__}"

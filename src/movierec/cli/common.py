@@ -23,6 +23,20 @@ err_console = Console(stderr=True)
 DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR).")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from movierec import __version__
+
+        console.print(f"movierec {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="Print movierec's version and exit.")) -> None:
+    """Top-N movie recommendation from implicit feedback."""
+
+
 def fail(error: Exception) -> None:
     """One line on stderr naming what was wrong; exit status 2. No traceback reaches a user."""
     err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
