@@ -19,10 +19,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from saved_runs import tested_top
 
-from movierec.models.base import ContinuesSequences, Recommender
 from movierec.models.composite.candidates import candidate_recall
-from movierec.ranking import top_unseen
 from movierec.split import EncodedSplit, read_split
 
 
@@ -34,16 +33,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,100,200", help="candidate list lengths")
     args = parser.parse_args()
     data = EncodedSplit(read_split(args.split_dir))
-    seen, test = data.train_valid, data.test
+    test = data.test
     users = np.flatnonzero(np.diff(test.indptr))
     sizes = [int(size) for size in args.sizes.split(",")]
     print("| model | " + " | ".join(f"top {size}" for size in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
     for name in args.models.split(","):
-        model = Recommender.load(args.run / "models" / f"{name}.pkl")
-        if isinstance(model, ContinuesSequences) and model.X_.nnz < seen.nnz:
-            model = model.continued(seen, data.timestamps("train_valid"))
-        top = top_unseen(np.array(model.score(users), dtype=np.float32), seen[users], max(sizes))[0]
+        top = tested_top(args.run, name, data, users, max(sizes))
         recalls = [candidate_recall(top[:, :size], test, users) for size in sizes]
         print(f"| {name} | " + " | ".join(f"{recall:.4f}" for recall in recalls) + " |")
 

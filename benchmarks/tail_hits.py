@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from saved_runs import tested_top
 
 from movierec.evaluate.evaluator import evaluate_lists
-from movierec.models.base import ContinuesSequences, Recommender
 from movierec.models.composite.candidates import label_pairs
-from movierec.ranking import top_unseen
 from movierec.split import EncodedSplit, read_split
 
 
@@ -59,7 +58,7 @@ def main() -> None:
     parser.add_argument("--tail", type=int, default=2, help="latest test items per user counted as the tail")
     args = parser.parse_args()
     data = EncodedSplit(read_split(args.split_dir))
-    seen, test = data.train_valid, data.test
+    test = data.test
     latest = latest_test_rows(data, args.tail)
     tail = tail_matrix(latest, data)
     rest = sp.csr_matrix(test - tail)
@@ -70,10 +69,7 @@ def main() -> None:
     print("| model | Recall@10 | tail items hit | random drops hit |")
     print("|---|---|---|---|")
     for name in args.models.split(","):
-        model = Recommender.load(args.run / "models" / f"{name}.pkl")
-        if isinstance(model, ContinuesSequences) and model.X_.nnz < seen.nnz:
-            model = model.continued(seen, data.timestamps("train_valid"))
-        top = top_unseen(np.array(model.score(users), dtype=np.float32), seen[users], 10)[0]
+        top = tested_top(args.run, name, data, users, 10)
         recall = evaluate_lists(top, test, users=users, k=10)["recall@10"]
         on_tail = label_pairs(sp.csr_matrix(tail[users]), top).sum() / tail.nnz
         on_rest = label_pairs(sp.csr_matrix(rest[users]), top).sum() / rest.nnz
