@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 from saved_runs import tested_top
 
+from movierec.data.interactions import users_with_items
 from movierec.models.composite.candidates import candidate_recall
 from movierec.split import EncodedSplit, read_split
 
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     data = EncodedSplit(read_split(args.split_dir))
     test = data.test
-    users = np.flatnonzero(np.diff(test.indptr))
+    users = users_with_items(test)
     sizes = [int(size) for size in args.sizes.split(",")]
     print("| model | " + " | ".join(f"top {size}" for size in sizes) + " |")
     print("|---|" + "---|" * len(sizes))

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from movierec.evaluate.evaluator import evaluate
-from movierec.models.base import ContinuesSequences, Recommender
+from movierec.models.base import ContinuesSequences, Recommender, validation_scorer
 from movierec.models.composite.reranker import Reranker
 from movierec.split import SplitSpec, load_encoded
 
@@ -52,7 +52,7 @@ def main() -> None:
         model.offer_fits(members)
         model.fit(data.train, features=data.features("train"), valid=data.valid, timestamps=data.timestamps("train"))
         seconds = time.perf_counter() - started
-        valid = evaluate(model.score_out_of_fold, data.valid, exclude=data.train, k=args.k, owned=True)
+        valid = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=args.k, owned=True)
         continued = model.continued(data.train_valid, data.timestamps("train_valid"))
         test = evaluate(continued.scorer(), data.test, exclude=data.train_valid, k=args.k, owned=True)
         print(f"| {json.dumps(variant)} | {valid[f'recall@{args.k}']:.4f} | {test[f'recall@{args.k}']:.4f} | "

@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from saved_runs import tested_top
 
+from movierec.data.interactions import to_csr, users_with_items
 from movierec.evaluate.evaluator import evaluate_lists
 from movierec.models.composite.candidates import label_pairs
 from movierec.split import EncodedSplit, read_split
@@ -34,13 +34,6 @@ def latest_test_rows(data: EncodedSplit, tail: int) -> pd.DataFrame:
     """Each user's `tail` latest rows of test.csv (by timestamp; ties: the later row)."""
     test = data.split.test.reset_index(drop=True)
     return test.sort_values(["user", "timestamp"], kind="stable").groupby("user", sort=False).tail(tail)
-
-
-def tail_matrix(latest: pd.DataFrame, data: EncodedSplit) -> sp.csr_matrix:
-    """users x items holding the rows `latest`."""
-    rows = data.idmap.user_index(latest["user"])
-    cols = data.idmap.item_index(latest["item"])
-    return sp.csr_matrix((np.ones(len(latest), dtype=np.float32), (rows, cols)), shape=data.test.shape)
 
 
 def tied_share(latest: pd.DataFrame, data: EncodedSplit) -> float:
@@ -60,10 +53,10 @@ def main() -> None:
     data = EncodedSplit(read_split(args.split_dir))
     test = data.test
     latest = latest_test_rows(data, args.tail)
-    tail = tail_matrix(latest, data)
+    tail = to_csr(latest, data.idmap)
     rest = sp.csr_matrix(test - tail)
     rest.eliminate_zeros()
-    users = np.flatnonzero(np.diff(test.indptr))
+    users = users_with_items(test)
     print(f"{len(users)} test users, {test.nnz} test items: {tail.nnz} in the tail, {rest.nnz} dropped at random; "
           f"{tied_share(latest, data):.0%} of the tail items share their second with a train or validation item\n")
     print("| model | Recall@10 | tail items hit | random drops hit |")
