@@ -66,11 +66,14 @@ def preset_section(doc: dict) -> str:
                   "history item and column of B, or the dense GEMM's where the histories fill more than 5 % of the "
                   "matrix (ml-100k; `movierec.models.products` makes that choice per batch, the bound on the whole "
                   "matrix). Streamed GB/s = the bytes of the rows of B the histories read (4 x history items x "
-                  "items) over the ranking's seconds.\n",
+                  "items) over the ranking's seconds; the traffic bound = those bytes at the rate `embedding_bag` "
+                  "reads one cache-resident block of B with long bags (kernel GB/s, `tasks.bag_stream_rate`).\n",
                   table(doc["ranking"], [("model", "model"), ("n_users", "users"), ("n_items", "items"),
                                          ("batch_size", "batch"), ("users_per_s", "users/s"), ("rank_s", "seconds"),
                                          ("bound_s", "bound s"), ("rank_over_bound", "seconds / bound"),
-                                         ("streamed_gbs", "streamed GB/s"),
+                                         ("streamed_gbs", "streamed GB/s"), ("bag_stream_gbs", "kernel GB/s"),
+                                         ("stream_bound_s", "traffic bound s"),
+                                         ("rank_over_stream_bound", "seconds / traffic bound"),
                                          ("score_block_mb", "score block MB"), ("peak_rss_mb", "peak RSS MB"),
                                          ("fit_s", "fit s"), ("fm_positives_per_s", "FM positives/s (1 epoch)")])]
     if doc.get("sampling"):
