@@ -35,6 +35,19 @@ def test_run_writes_the_run_folder(planted_csv, tmp_path):
     assert (out / "split.sha256").read_text().strip() == result.split_checksum
 
 
+def test_a_run_replaces_the_earlier_run_in_its_folder_and_nothing_else(planted_csv, tmp_path):
+    """A model of the first run, not trained by the second, must not stay to be served."""
+    out = tmp_path / "run"
+    run(config_for(planted_csv, out), log=quiet)
+    (out / "notes.txt").write_text("the user's own file")
+    lines = []
+    run(config_for(planted_csv, out, models=("pop",)), log=lines.append)
+    assert any("held an earlier run" in line for line in lines)
+    assert sorted(p.name for p in (out / "models").iterdir()) == ["pop.pkl"]
+    assert sorted(p.name for p in (out / "recommendations").iterdir()) == ["pop.csv"]
+    assert (out / "notes.txt").read_text() == "the user's own file"
+
+
 def test_recommendations_exclude_known_items(planted_csv, tmp_path):
     out = tmp_path / "run"
     run(config_for(planted_csv, out), log=quiet)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,28 @@ from movierec.data.dataset import Dataset
 from movierec.data.idmap import IdMap
 
 CATALOGUE = "catalogue"
+# what a run writes into its folder; a new run into the folder removes these first
+RUN_ENTRIES = ("models", "recommendations", CATALOGUE, "metrics.json", "submission.csv", "config.toml",
+               "split.sha256", "report.md", "report.html")
+
+
+def clear_run(folder: Path) -> bool:
+    """Remove what an earlier run wrote into `folder` (its entries only); True if there was any.
+
+    A run folder holds one run: otherwise a model of an earlier run, saved there and not
+    trained again, would be loaded and served beside this run's catalogue.
+    """
+    found = False
+    for name in RUN_ENTRIES:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        found = True
+    return found
 
 
 def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:

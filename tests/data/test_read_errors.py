@@ -117,7 +117,11 @@ def test_competition_ratings_without_time_column(tmp_path):
     _raises(folder, "train_ratings.csv", "missing column", "time")
 
 
-@pytest.mark.parametrize("time, fragment", [("", "'time' is empty"), ("12:00", "expects an integer, found '12:00'")])
+@pytest.mark.parametrize("time, fragment", [
+    ("", "'time' is empty"), ("12:00", "expects a 64-bit integer, found '12:00'"),
+    ("99999999999999999999", "found '99999999999999999999'"),  # beyond int64: an error, not a wrapped number
+    ("1e30", "found '1e30'"), ("inf", "found 'inf'"), (" -inf", "found ' -inf'"),
+])
 def test_competition_ratings_with_a_bad_time(tmp_path, time, fragment):
     folder = _folder(tmp_path, train_ratings__csv=f"user,item,time\n1,2,3\n1,4,{time}\n")
     _raises(folder, "train_ratings.csv", "line 3", fragment)

@@ -215,3 +215,12 @@ def test_invariants_on_random_data(seed, protocol):
         last_train = split.train.groupby("user")["timestamp"].max()
         tail = split.test.groupby("user")["timestamp"].max()
         assert (last_train.reindex(tail.index) <= tail).all()
+
+
+@pytest.mark.parametrize("protocol", ["competition", "temporal"])
+def test_an_order_protocol_refuses_data_without_times(protocol):
+    """Without times, "each user's last items" would be the highest item ids."""
+    frame = pd.DataFrame({"user": [1, 1, 1, 2, 2, 2], "item": [1, 2, 3, 1, 2, 3], "timestamp": 0})
+    with pytest.raises(SplitError, match="same timestamp.*--protocol random"):
+        make_split(frame, SplitSpec(protocol))
+    assert len(make_split(frame, SplitSpec("random", fraction=0.3)).train) > 0

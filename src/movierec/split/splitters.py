@@ -48,7 +48,21 @@ class SplitSpec:
 
 
 def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
-    """Split `interactions` into train/valid/test following `spec`."""
+    """Split `interactions` into train/valid/test following `spec`.
+
+    Raises
+    ------
+    SplitError
+        The protocol holds out each user's last items but every interaction has the same
+        timestamp (data without a time column): "last" would be the highest item ids.
+    """
+    times = interactions["timestamp"].to_numpy() if "timestamp" in interactions else np.zeros(0)
+    if spec.protocol != "random" and spec.tail > 0 and len(times) > 1 and (times == times[0]).all():
+        raise SplitError(
+            f"the {spec.protocol} protocol holds out each user's last {spec.tail} items, but every interaction "
+            "has the same timestamp (does the data have a time column?); use --protocol random, or give the "
+            "interactions their times"
+        )
     if spec.protocol == "competition":
         return competition_split(interactions, tail=spec.tail, fraction=spec.fraction, seed=spec.seed)
     if spec.protocol == "random":

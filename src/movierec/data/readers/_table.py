@@ -221,13 +221,14 @@ def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
         return fast
     # spaces, decimals, junk: accepted or reported below
     numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-    bad = numbers.isna() | (numbers != np.floor(numbers))
+    with np.errstate(invalid="ignore"):  # inf, and values int64 cannot hold, are errors, not wrapped numbers
+        bad = numbers.isna() | ~np.isfinite(numbers) | (numbers != np.floor(numbers)) | (numbers.abs() >= 2.0**63)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         line = line_of(frame, row)
         raise DataError(
             f"{frame.attrs.get('path', '<table>')}, line {line}: column {column!r} "
-            f"expects an integer, found {frame[column].iloc[row]!r}"
+            f"expects a 64-bit integer, found {frame[column].iloc[row]!r}"
         )
     return numbers.astype(np.int64)
 
