@@ -77,6 +77,22 @@ def test_cells_from_a_run_folder_are_escaped_and_labels_are_unique(report_run, t
                           lists={"ease": report_run / "recommendations" / "pop.csv"})
 
 
+def test_what_a_list_file_leaves_out_is_said_on_the_page_and_to_the_log(report_run, tmp_path):
+    """Unknown items count as misses and unknown users are ignored: both said, never a silent 0."""
+    import warnings
+
+    odd = tmp_path / "odd.csv"
+    odd.write_text("user,item\nno-such-user,50\n42,no-such-item\n")
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no numpy warning stands in for the notes
+        page = write_html_report([report_run], tmp_path / "r.html", lists={"odd": odd}, log=lines.append).read_text()
+    assert any("rows of users not in the split" in line for line in lines)
+    assert any("recommended items are not in the split" in line for line in lines)
+    assert any("test users have no list" in line for line in lines)
+    assert "odd: ignored 1 rows of users not in the split" in page
+
+
 def test_a_folder_that_is_not_a_run_is_named(tmp_path):
     with pytest.raises(DataError, match="not a movierec run folder"):
         write_html_report([tmp_path], tmp_path / "r.html")

@@ -75,3 +75,16 @@ def test_a_list_length_below_one_is_refused(prepared, tmp_path, k):
     path.write_text("user,item\na,z\n")
     with pytest.raises(ConfigError, match="k \\(--k\\) must be a whole number >= 1"):
         score_file(path, prepared.idmap, prepared.test, k=k)
+
+
+def test_one_text_id_leaves_the_numeric_ids_of_the_file_found(tmp_path):
+    """Integer ids in the split; one id in the file that is not a number makes the column
+    text, and the other ids must still find their users and items."""
+    split = Split(train=frame([(1, 10, 1), (2, 10, 1)]), valid=frame([]).astype({"timestamp": "int64"}),
+                  test=frame([(1, 20, 2), (2, 30, 2)]))
+    data = EncodedSplit(split)
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item\n1,20\n2,30\nx9,20\n2,y7\n")
+    evaluation, notes = score_file(path, data.idmap, data.test, k=1)
+    assert evaluation["recall@1"] == pytest.approx(1.0)
+    assert any("ignored 1 rows of users" in n for n in notes) and any("1 recommended items" in n for n in notes)

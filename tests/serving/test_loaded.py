@@ -93,3 +93,10 @@ def test_a_model_that_cannot_fold_in_still_serves_known_users(loaded, run_dir):
 def test_a_folder_without_saved_models_is_refused(tmp_path):
     with pytest.raises(DataError, match="not a run folder"):
         movierec.load_run(tmp_path)
+    with pytest.raises(DataError, match="no such folder"):
+        movierec.load_run(tmp_path / "missing")
+
+
+def test_no_users_asked_for_give_the_columns_and_no_rows(loaded):
+    empty = loaded.recommend([], k=3)
+    assert empty.empty and list(empty.columns)[:4] == ["user", "rank", "item", "score"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +44,12 @@ img { max-width: 100%; height: auto; display: block; margin: 0.5rem 0 1.5rem; }
 
 
 def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: dict[str, Path] | None = None,
-                      level: float = 0.95, resamples: int = 1000, repeats: int = 1000, seed: int = 0) -> Path:
+                      level: float = 0.95, resamples: int = 1000, repeats: int = 1000, seed: int = 0,
+                      log: Callable[[str], None] = lambda line: None) -> Path:
     """Write the report of the run `folders` (and extra list files, label -> path, scored
-    against the first run's test items) to `out`; returns `out`."""
+    against the first run's test items) to `out`; returns `out`. What reading a list
+    file left out (unknown users, unknown items counted as misses, test users without a
+    list) goes to `log` and onto the page."""
     if not folders:
         raise ConfigError("the report needs at least one run folder")
     runs = [RunFolder.read(folder) for folder in folders]
@@ -60,6 +63,8 @@ def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: 
     first = runs[0]
     for label, path in (lists or {}).items():
         groups[_group(first)][1].append(first.score_lists(path, label))
+        for note in groups[_group(first)][1][-1].notes:
+            log(f"note: {label} ({path}): {note}")
     for _, scored in groups.values():
         labels = [lists.label for lists in scored]
         repeated = sorted({label for label in labels if labels.count(label) > 1})
@@ -77,6 +82,14 @@ def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: 
     out = Path(out)
     atomic_write_bytes(out, page.encode())
     return out
+
+
+def _average(values: np.ndarray, *, median: bool) -> str:
+    """The users' mean (or median) of a beyond-accuracy metric; n/a where no user has a list."""
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return "n/a"
+    return f"{np.median(values) if median else np.mean(values):.3f}"
 
 
 def parse_lists(entries: Sequence[str]) -> dict[str, Path]:
@@ -110,9 +123,11 @@ def _split_section(run: RunFolder, scored: list[ScoredLists], titled: bool, *, l
         rows.append([lists.label] + [Markup(f"{iv.mean:.4f} <small>[{iv.low:.4f}, {iv.high:.4f}]</small>")
                                      for iv in intervals.values()])
     parts.append(_table(["lists", *accuracy], rows))
+    notes = [f"{lists.label}: {note}" for lists in scored for note in lists.notes]
+    if notes:
+        parts.append("<ul class='note'>" + "".join(f"<li>{html.escape(note)}</li>" for note in notes) + "</ul>")
     beyond_names = [m for m in BEYOND if m in scored[0].per_user]
-    average = {m: np.nanmedian if m == "popularity_lift" else np.nanmean for m in beyond_names}
-    rows = [[lists.label, *(f"{average[m](lists.per_user[m]):.3f}" for m in beyond_names),
+    rows = [[lists.label, *(_average(lists.per_user[m], median=m == "popularity_lift") for m in beyond_names),
              *(f"{value:.3f}" for value in lists.catalogue_level.values())] for lists in scored]
     parts += ["<h3>Beyond accuracy</h3>",
               "<p class='note'>novelty: mean -log2(share of users who have the item); popularity: mean users per "

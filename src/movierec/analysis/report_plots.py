@@ -83,6 +83,8 @@ def popularity_distribution(lists: list[ScoredLists], history_popularity: np.nda
               label="histories")
     for scored in lists:
         listed = scored.items[scored.items >= 0]
+        if not len(listed):  # a list file naming no known item: nothing to draw (a density of nothing)
+            continue
         axis.hist(popularity[listed] + 1, bins=bins, density=True, histtype="step", linewidth=1.5, label=scored.label)
     axis.set_xscale("log")
     axis.set(xlabel="item popularity + 1 (users, log scale)", ylabel="density",

@@ -40,6 +40,7 @@ class ScoredLists:
     items: np.ndarray  # (n_users, k), -1 for empty slots
     per_user: dict[str, np.ndarray]  # metric -> one value per user
     catalogue_level: dict[str, float]  # coverage and exposure Gini: one figure per list set
+    notes: tuple[str, ...] = ()  # what reading a list file left out or counted as misses
 
 
 @dataclass
@@ -91,7 +92,7 @@ class RunFolder:
 
     def score_lists(self, path: Path | str, label: str) -> ScoredLists:
         """Score a list file (user,item[,rank][,score] in raw ids) against this run's test items."""
-        users, items, _ = read_lists(path, self.idmap, self.test, self.k)
+        users, items, notes = read_lists(path, self.idmap, self.test, self.k)
         per_user = per_user_metrics(items, self.test, users=users, k=self.k)
         popularity = self.popularity
         per_user["novelty"] = beyond.novelty(items, popularity, self.known.shape[0])
@@ -101,7 +102,7 @@ class RunFolder:
             per_user["genre_diversity"] = beyond.intra_list_diversity(items, self.genres)
         level = {f"coverage@{self.k}": coverage(items, self.idmap.n_items),
                  "exposure_gini": beyond.exposure_gini(items, self.idmap.n_items)}
-        return ScoredLists(label, self.name, users, items, per_user, level)
+        return ScoredLists(label, self.name, users, items, per_user, level, tuple(notes))
 
     def history_lengths(self, users: np.ndarray) -> np.ndarray:
         return np.diff(self.known.indptr)[users]

@@ -173,7 +173,8 @@ def report(
         if seed < 0:
             raise ConfigError(f"--seed must be a whole number >= 0, got {seed}")
         target = out or (runs[0] / "report.html" if len(runs) == 1 else Path("report.html"))
-        written = write_html_report(runs, target, lists=extra, seed=seed)
+        written = write_html_report(runs, target, lists=extra, seed=seed,
+                                    log=lambda line: err_console.print(escape(line), highlight=False))
     except (MovieRecError, OSError) as error:
         fail(error)
         return

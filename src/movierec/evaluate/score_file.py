@@ -32,11 +32,11 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
         line = line_of(table, int(np.flatnonzero(frame["order"].isna().to_numpy())[0]))
         raise DataError(f"{path}, line {line}: rank is not a number")
     notes = []
-    user_codes = idmap.users.get_indexer(frame["user"].to_numpy())
+    user_codes = _codes(idmap.users, frame["user"])
     if (user_codes < 0).any():
         notes.append(f"ignored {(user_codes < 0).sum()} rows of users not in the split")
     frame["user_code"] = user_codes
-    frame["item_code"] = idmap.items.get_indexer(frame["item"].to_numpy())
+    frame["item_code"] = _codes(idmap.items, frame["item"])
     if (frame["item_code"] < 0).any():
         notes.append(f"{(frame['item_code'] < 0).sum()} recommended items are not in the split (counted as misses)")
     frame = frame[frame["user_code"] >= 0].sort_values(["user_code", "order"], kind="stable")
@@ -57,6 +57,18 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     if missing:
         notes.append(f"{missing} test users have no list (scored 0)")
     return users, items, notes
+
+
+def _codes(index: pd.Index, ids: pd.Series) -> np.ndarray:
+    """Positions of `ids` in `index` (-1 where absent). One id that is not a number makes a
+    whole column text; its numeric ids still find the integer ids of the split."""
+    if pd.api.types.infer_dtype(index) == "integer" and pd.api.types.infer_dtype(ids) != "integer":
+        numbers = pd.to_numeric(ids, errors="coerce")
+        whole = numbers.notna() & (numbers == np.floor(numbers)) & (numbers.abs() < 2.0**63)
+        codes = np.full(len(ids), -1, dtype=np.int64)
+        codes[whole.to_numpy()] = index.get_indexer(numbers[whole].astype(np.int64).to_numpy())
+        return codes
+    return index.get_indexer(ids.to_numpy())
 
 
 def score_file(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int = 10) -> tuple[Evaluation, list[str]]:

@@ -71,6 +71,8 @@ class LoadedRun:
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         catalogue = self.folder / CATALOGUE
+        if not self.folder.is_dir():
+            raise DataError(f"{self.folder}: no such folder; give the --out folder of a `movierec run`")
         if not (catalogue / "items.csv").is_file():
             raise DataError(f"{self.folder}: not a run folder with saved models (no {CATALOGUE}/items.csv); "
                             "run `movierec run` with save_models = true")
@@ -148,7 +150,9 @@ class LoadedRun:
         items, scores = self.top_for_users(users, k, model, exclude_seen=exclude_seen)
         frames = [self._frame(row_items, row_scores).assign(user=self.users[user])
                   for user, row_items, row_scores in zip(users, items, scores)]
-        out = pd.concat(frames, ignore_index=True) if frames else self._frame(np.zeros(0, np.int64), np.zeros(0))
+        if not frames:  # no users asked for: the columns, no rows
+            frames = [self._frame(np.zeros(0, np.int64), np.zeros(0)).assign(user=self.users[:0])]
+        out = pd.concat(frames, ignore_index=True)
         return out[["user", *[c for c in out.columns if c != "user"]]]
 
     def top_for_users(self, users: np.ndarray, k: int, model: str | None = None, *,
