@@ -48,6 +48,17 @@ def test_a_run_replaces_the_earlier_run_in_its_folder_and_nothing_else(planted_c
     assert (out / "notes.txt").read_text() == "the user's own file"
 
 
+def test_the_config_a_run_keeps_reruns_from_any_folder(planted_csv, tmp_path, monkeypatch):
+    """Paths typed relative to where the run started are kept absolute; a data set name stays a name."""
+    from movierec.config import tomllib
+
+    monkeypatch.chdir(planted_csv.parent)
+    run(config_for(planted_csv.name, "run"), log=quiet)
+    stored = tomllib.loads((planted_csv.parent / "run" / "config.toml").read_text())["run"]
+    assert stored["data"] == str(planted_csv.resolve()) and stored["out"] == str((planted_csv.parent / "run").resolve())
+    assert RunConfig(data="ml-100k").with_absolute_paths().data == "ml-100k"
+
+
 def test_recommendations_exclude_known_items(planted_csv, tmp_path):
     out = tmp_path / "run"
     run(config_for(planted_csv, out), log=quiet)

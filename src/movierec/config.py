@@ -87,6 +87,17 @@ class RunConfig:
         if self.data is None and self.split_dir is None:
             raise ConfigError("give a data set (--data) or a pre-split folder (--split-dir)")
 
+    def with_absolute_paths(self) -> RunConfig:
+        """This config with its paths (a data set given as a path, the data and split
+        folders, the output) made absolute, so that the copy a run folder keeps reruns
+        from any working directory. A data set name such as "ml-100k" stays a name."""
+        def absolute(value: str | None) -> str | None:
+            return None if value is None else str(Path(value).expanduser().resolve())
+
+        data = absolute(self.data) if self.data is not None and Path(self.data).expanduser().exists() else self.data
+        return dataclasses.replace(self, data=data, data_dir=absolute(self.data_dir),
+                                   split_dir=absolute(self.split_dir), out=absolute(self.out))
+
     def to_toml(self) -> str:
         run = {
             key: value

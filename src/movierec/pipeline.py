@@ -318,7 +318,7 @@ def write_run(out: Path, config: RunConfig, data: EncodedSplit, results: dict[st
     }
     write_json(metrics, out / "metrics.json")
     write_catalogue(out / CATALOGUE, data.idmap, data.train_valid, data.dataset, test=data.test)
-    write_text(config.to_toml(), out / "config.toml")
+    write_text(config.with_absolute_paths().to_toml(), out / "config.toml")
     write_text(checksum + "\n", out / "split.sha256")
     k = config.k
     rows = [

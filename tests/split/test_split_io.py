@@ -39,6 +39,17 @@ def test_round_trip_keeps_the_checksum(tmp_path, interactions):
         assert len(getattr(again, name)) == len(getattr(split, name))
 
 
+def test_a_part_edited_after_the_split_was_written_is_refused(tmp_path, interactions):
+    folder = tmp_path / "split"
+    write_split(make_split(interactions, SplitSpec(seed=1, fraction=0.2)), folder)
+    test = folder / "test.csv"
+    test.write_text(test.read_text() + "1,19,99\n")
+    with pytest.raises(DataError, match="no longer match the checksum.sha256"):
+        read_split(folder)
+    (folder / "checksum.sha256").unlink()  # the user's choice: the files as they are
+    assert len(read_split(folder).test) == len(make_split(interactions, SplitSpec(seed=1, fraction=0.2)).test) + 1
+
+
 def test_round_trip_with_text_ids(tmp_path):
     split = Split(
         _frame(["ann", "ann", "bob"], ["m1", "m2", "m1"], [1, 2, 3]),

@@ -93,7 +93,8 @@ def write_split(split: Split, folder: Path | str) -> str:
 
 
 def read_split(folder: Path | str) -> Split:
-    """Read a pre-split folder: ``train.csv``, ``valid.csv``, ``test.csv`` (user,item[,timestamp])."""
+    """Read a pre-split folder: ``train.csv``, ``valid.csv``, ``test.csv`` (user,item[,timestamp]),
+    checked against the ``checksum.sha256`` `write_split` leaves beside them, where there is one."""
     folder = Path(folder)
     parts = {}
     for name in PARTS:
@@ -101,7 +102,13 @@ def read_split(folder: Path | str) -> Split:
         if not path.is_file():
             raise DataError(f"{path}: missing; a split folder holds {', '.join(p + '.csv' for p in PARTS)}")
         parts[name] = read_plain_csv(path).interactions
-    return Split(**_same_id_types(parts))
+    split = Split(**_same_id_types(parts))
+    written = folder / "checksum.sha256"
+    if written.is_file() and written.read_text().strip() != split.checksum():
+        raise DataError(f"{folder}: train/valid/test.csv no longer match the checksum.sha256 written with them "
+                        "(a part was edited, or one is from another split); write the split again, or delete "
+                        "checksum.sha256 to use the files as they are")
+    return split
 
 
 def _same_id_types(parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
