@@ -4,6 +4,7 @@ from movierec.data.dataset import Dataset, FieldKind, RawField
 from movierec.data.encoded import EncodedFeatures, FeatureField, encode_fields
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import to_csr
+from movierec.data.readers import read_dataset
 
 __all__ = [
     "Dataset",
@@ -13,5 +14,6 @@ __all__ = [
     "IdMap",
     "RawField",
     "encode_fields",
+    "read_dataset",
     "to_csr",
 ]
