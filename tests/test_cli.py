@@ -16,6 +16,9 @@ def test_run_score_export_from_the_command_line(tmp_path):
     split_dir, out = tmp_path / "split", tmp_path / "run"
     result = runner.invoke(app, ["split", "--data", str(data), "--out", str(split_dir), "--seed", "1"])
     assert result.exit_code == 0, result.output
+    assert "test users) ->" in result.output
+    again = runner.invoke(app, ["split", "--data", str(data), "--out", str(split_dir), "--seed", "2"])
+    assert again.exit_code != 0 and "already holds a split" in again.output  # not replaced silently
     result = runner.invoke(app, ["run", "--split-dir", str(split_dir), "--models", "pop,ease",
                                  "--out", str(out), "--no-refit"])
     assert result.exit_code == 0, result.output

@@ -35,18 +35,22 @@ __all__ = ["app"]
 
 @app.command()
 def run(
-    data: str | None = typer.Option(None, "--data", help="Named data set (ml-100k, ml-1m, ...) or a path."),
+    data: str | None = typer.Option(None, "--data", help="Named data set (ml-100k, ml-1m, ...) or a path. "
+                                    "Default: ml-100k."),
     data_dir: Path | None = DataDir,
     split_dir: Path | None = typer.Option(None, "--split-dir", help="Pre-split folder: train/valid/test.csv."),
-    protocol: str | None = typer.Option(None, "--protocol", help="competition, random or temporal."),
-    models: str | None = typer.Option(None, "--models", help="Comma-separated model names, e.g. pop,ease."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of the split and of every model."),
-    k: int | None = typer.Option(None, "--k", help="List length."),
-    out: Path | None = typer.Option(None, "--out", help="Run folder to write."),
+    protocol: str | None = typer.Option(None, "--protocol", help="competition, random or temporal. "
+                                        "Default: competition."),
+    models: str | None = typer.Option(None, "--models", help="Comma-separated model names. Default: pop,ease."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the split and of every model. Default: 0."),
+    k: int | None = typer.Option(None, "--k", help="List length. Default: 10."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder to write; an earlier run there is replaced. "
+                                    "Default: runs/latest."),
     no_refit: bool = typer.Option(False, "--no-refit", help="Test the train-fitted model (RecBole's setting)."),
     ensemble: bool = typer.Option(False, "--ensemble", help="Also blend the listed models (weights tuned on valid)."),
     submission: str | None = typer.Option(
-        None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every user."
+        None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every "
+        "user. Default: test."
     ),
     config: Path | None = typer.Option(None, "--config", help="TOML file; options given here override it."),
     threads: int | None = Threads,

@@ -20,7 +20,8 @@ app.add_typer(export_app, name="export")
 console = Console()
 err_console = Console(stderr=True)
 
-DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR).")
+DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR, "
+                       "else ~/.cache/movierec, where missing ones are downloaded).")
 
 
 def _print_version(value: bool) -> None:

@@ -8,18 +8,19 @@ from pathlib import Path
 import typer
 
 from movierec.cli.common import DataDir, app, console, data_app, export_app, fail
-from movierec.exceptions import MovieRecError
+from movierec.exceptions import ConfigError, MovieRecError
 
 
 @app.command("split")
 def split_command(
-    data: str = typer.Option("ml-100k", "--data"),
+    data: str = typer.Option("ml-100k", "--data", help="Named data set (ml-100k, ml-1m, ...) or a path."),
     data_dir: Path | None = DataDir,
-    protocol: str = typer.Option("competition", "--protocol"),
+    protocol: str = typer.Option("competition", "--protocol", help="competition, random or temporal."),
     tail: int = typer.Option(2, "--tail", help="Last items held out per user (competition, temporal)."),
     fraction: float = typer.Option(0.1, "--fraction", help="Share held out at random (competition, random)."),
-    seed: int = typer.Option(0, "--seed"),
-    out: Path = typer.Option(..., "--out"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random hold-outs."),
+    out: Path = typer.Option(..., "--out", help="Folder for train/valid/test.csv and checksum.sha256."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a split already in --out."),
 ) -> None:
     """Split a data set and write train/valid/test.csv with a checksum."""
     from movierec.data.download import resolve
@@ -27,13 +28,17 @@ def split_command(
     from movierec.split import SplitSpec, make_split, write_split
 
     try:
+        if (out / "train.csv").exists() and not overwrite:
+            raise ConfigError(f"{out} already holds a split; give --overwrite to replace it, or another --out")
         dataset = read_dataset(resolve(data, data_dir))
         split = make_split(dataset.interactions, SplitSpec(protocol, tail, fraction, seed))
         checksum = write_split(split, out)
     except (MovieRecError, OSError) as error:
         fail(error)
         return
-    console.print(f"{split.summary()} -> {out}\nsha256 {checksum}")
+    sizes = split.summary()
+    console.print(f"train {sizes['train']:,}, valid {sizes['valid']:,}, test {sizes['test']:,} interactions "
+                  f"({sizes['test_users']:,} test users) -> {out}\nsha256 {checksum}")
 
 
 @export_app.command("recbole")

@@ -146,7 +146,7 @@ def synthesize(spec: SynthSpec | str, out: Path | str, *, seed: int = 0, overwri
     spec = resolve_spec(spec)
     out = Path(out)
     if out.exists() and not overwrite:
-        raise ConfigError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+        raise ConfigError(f"{out} exists; give --overwrite (overwrite=True in Python) to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     world = _World(spec, rng)
