@@ -39,7 +39,7 @@ def _folder(tmp_path: Path, **files: str) -> Path:
 def test_dat_row_with_too_many_fields(tmp_path):
     folder = _folder(tmp_path, ratings__dat="1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413::9\n")
     message = _raises(folder, "ratings.dat", "line 3")
-    assert re.search(r"Expected 4 fields", message)
+    assert re.search(r"5 fields where 4 are expected", message)
 
 
 def test_dat_row_with_too_few_fields(tmp_path):
@@ -186,6 +186,16 @@ def test_recbole_side_file_without_id_column(tmp_path):
 def test_recbole_malformed_row(tmp_path):
     folder = _folder(tmp_path, x__inter="user_id:token\titem_id:token\n1\t2\n1\t2\t3\n")
     _raises(folder, "x.inter", "line 3")
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    (b"user;item;timestamp\n1;2;3\n", "the header holds ';'"),
+    (b"\x1f\x8b\x08\x00compressed", "compressed file"),
+])
+def test_a_csv_in_another_separator_or_compressed_gets_a_hint(tmp_path, payload, fragment):
+    path = tmp_path / "events.csv"
+    path.write_bytes(payload)
+    _raises(path, "events.csv", fragment)
 
 
 def test_plain_csv_without_item_column(tmp_path):

@@ -106,8 +106,8 @@ def score(
     except (MovieRecError, OSError) as error:
         fail(error)
         return
-    for note in notes:
-        console.log(f"note: {note}")
+    for note in notes:  # on stderr: stdout stays one JSON document for scripts
+        err_console.print(f"note: {escape(note)}", highlight=False)
     console.print_json(json.dumps(evaluation.metrics))
 
 

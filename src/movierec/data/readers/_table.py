@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ def read_table(
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     raw = path.read_bytes()
+    if raw.startswith((b"\x1f\x8b", b"PK\x03\x04")):
+        raise DataError(f"{path}: a compressed file (gzip or zip); unpack it and give the CSV it holds")
     if raw.startswith(codecs.BOM_UTF8):  # spreadsheets write one; it is not part of the header
         raw = raw[len(codecs.BOM_UTF8):]
     if len(sep) > 1:
@@ -68,7 +71,7 @@ def read_table(
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{path}: missing column(s) {missing}; found {list(frame.columns)}"
+            f"{path}: missing column(s) {missing}; found {list(frame.columns)}{separator_hint(frame.columns, sep)}"
         )
     header_lines = 0 if names is not None else 1
     if len(frame.columns) and (frame.iloc[:, 0] == "").any():
@@ -78,6 +81,15 @@ def read_table(
     frame.attrs["header_lines"] = header_lines
     check_filled(frame, [c for c in required if c not in allow_empty])
     return frame
+
+
+def separator_hint(columns, sep: str) -> str:
+    """A hint for a header read as one column because the file uses another separator."""
+    if len(columns) == 1:
+        for other in (";", "\t", ",", "|"):
+            if other != sep and other in str(columns[0]):
+                return f" (the header holds {other!r}: is the file separated by it rather than {sep!r}?)"
+    return ""
 
 
 def check_filled(frame: pd.DataFrame, columns: list[str]) -> None:
@@ -195,6 +207,10 @@ def _parse_pandas(
         except UnicodeDecodeError:
             continue
         except pd.errors.ParserError as error:
+            counts = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+            if counts:
+                expected, line, saw = counts.groups()
+                raise DataError(f"{path}, line {line}: {saw} fields where {expected} are expected") from None
             raise DataError(f"{path}: malformed row: {error}") from None
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: file is empty") from None

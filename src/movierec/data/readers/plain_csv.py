@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from movierec.data.dataset import Dataset, interactions_frame
-from movierec.data.readers._table import check_filled, read_table, to_int
+from movierec.data.readers._table import check_filled, read_table, separator_hint, to_int
 from movierec.exceptions import DataError
 
 USER_NAMES = ("user", "user_id", "userid", "userId")
@@ -17,15 +17,15 @@ def read_plain_csv(path: Path) -> Dataset:
     """Read ``user,item[,timestamp]`` (names matched case-insensitively; ``.tsv`` = tabs)."""
     sep = "\t" if path.suffix == ".tsv" else ","
     table = read_table(path, sep=sep, required=[])
-    user = _column(table.columns, USER_NAMES, path, "user")
-    item = _column(table.columns, ITEM_NAMES, path, "item")
-    time = _column(table.columns, TIME_NAMES, path, None)
+    user = _column(table.columns, USER_NAMES, path, "user", sep)
+    item = _column(table.columns, ITEM_NAMES, path, "item", sep)
+    time = _column(table.columns, TIME_NAMES, path, None, sep)
     check_filled(table, [c for c in (user, item, time) if c])  # one read, not two
     timestamp = to_int(table, time) if time else None
     return Dataset(path.stem, interactions_frame(table[user], table[item], timestamp))
 
 
-def _column(columns, names: tuple[str, ...], path: Path, required: str | None) -> str | None:
+def _column(columns, names: tuple[str, ...], path: Path, required: str | None, sep: str) -> str | None:
     lowered = {str(c).lower(): c for c in columns}
     for name in names:
         if name.lower() in lowered:
@@ -33,6 +33,6 @@ def _column(columns, names: tuple[str, ...], path: Path, required: str | None) -
     if required:
         raise DataError(
             f"{path}, line 1: no {required} column; expected one of {list(names)}, "
-            f"found {list(columns)}"
+            f"found {list(columns)}{separator_hint(columns, sep)}"
         )
     return None
