@@ -48,6 +48,15 @@ def test_a_run_replaces_the_earlier_run_in_its_folder_and_nothing_else(planted_c
     assert (out / "notes.txt").read_text() == "the user's own file"
 
 
+def test_a_folder_with_its_own_models_folder_is_refused_not_emptied(planted_csv, tmp_path):
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "mine.bin").write_bytes(b"keep")
+    with pytest.raises(ConfigError, match="not a movierec run folder"):
+        run(config_for(planted_csv, project), log=quiet)
+    assert (project / "models" / "mine.bin").read_bytes() == b"keep"
+
+
 def test_the_config_a_run_keeps_reruns_from_any_folder(planted_csv, tmp_path, monkeypatch):
     """Paths typed relative to where the run started are kept absolute; a data set name stays a name."""
     from movierec.config import tomllib
@@ -55,7 +64,7 @@ def test_the_config_a_run_keeps_reruns_from_any_folder(planted_csv, tmp_path, mo
     monkeypatch.chdir(planted_csv.parent)
     run(config_for(planted_csv.name, "run"), log=quiet)
     stored = tomllib.loads((planted_csv.parent / "run" / "config.toml").read_text())["run"]
-    assert stored["data"] == str(planted_csv.resolve()) and stored["out"] == str((planted_csv.parent / "run").resolve())
+    assert stored["data"] == str(planted_csv.absolute()) and stored["out"] == str((planted_csv.parent / "run").absolute())
     assert RunConfig(data="ml-100k").with_absolute_paths().data == "ml-100k"
 
 

@@ -92,7 +92,7 @@ class RunConfig:
         folders, the output) made absolute, so that the copy a run folder keeps reruns
         from any working directory. A data set name such as "ml-100k" stays a name."""
         def absolute(value: str | None) -> str | None:
-            return None if value is None else str(Path(value).expanduser().resolve())
+            return None if value is None else str(Path(value).expanduser().absolute())  # links kept as links
 
         data = absolute(self.data) if self.data is not None and Path(self.data).expanduser().exists() else self.data
         return dataclasses.replace(self, data=data, data_dir=absolute(self.data_dir),

@@ -25,30 +25,43 @@ import scipy.sparse as sp
 from movierec.atomic import atomic_write_bytes
 from movierec.data.dataset import Dataset
 from movierec.data.idmap import IdMap
+from movierec.exceptions import ConfigError
 
 CATALOGUE = "catalogue"
 # what a run writes into its folder; a new run into the folder removes these first
 RUN_ENTRIES = ("models", "recommendations", CATALOGUE, "metrics.json", "submission.csv", "config.toml",
                "split.sha256", "report.md", "report.html")
+RUN_MARKER = ".movierec-run"  # written first: the folder is a run's, finished or not
 
 
-def clear_run(folder: Path) -> bool:
-    """Remove what an earlier run wrote into `folder` (its entries only); True if there was any.
+def claim_run_folder(folder: Path) -> bool:
+    """Make `folder` this run's: remove what an earlier run wrote there (its entries only)
+    and mark it. True if an earlier run was there.
 
     A run folder holds one run: otherwise a model of an earlier run, saved there and not
-    trained again, would be loaded and served beside this run's catalogue.
+    trained again, would be loaded and served beside this run's catalogue. A folder
+    holding some of those names but no run (a project's own ``models/``) is refused,
+    never emptied.
+
+    Raises
+    ------
+    ConfigError
+        `folder` holds run-like entries but is not a movierec run folder.
     """
-    found = False
-    for name in RUN_ENTRIES:
+    present = [name for name in RUN_ENTRIES if (folder / name).exists() or (folder / name).is_symlink()]
+    earlier = (folder / RUN_MARKER).is_file() or ((folder / "metrics.json").is_file() and (folder / CATALOGUE).is_dir())
+    if present and not earlier:
+        raise ConfigError(f"{folder} holds {', '.join(present)} but is not a movierec run folder; give a new or "
+                          "empty --out (a run replaces only a run)")
+    for name in present:
         path = folder / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
         else:
-            continue
-        found = True
-    return found
+            path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(folder / RUN_MARKER, b"a movierec run folder: a new run here replaces this one\n")
+    return bool(present)
 
 
 def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:

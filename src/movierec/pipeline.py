@@ -36,7 +36,7 @@ from movierec.models.space import LineSearch, golden_section
 from movierec.models.torch import distributed
 from movierec.output import (
     CATALOGUE,
-    clear_run,
+    claim_run_folder,
     markdown_table,
     recommendations_frame,
     write_catalogue,
@@ -96,7 +96,7 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
         log(f"note: {note}")
     log(f"data: {data.idmap.n_users} users, {data.idmap.n_items} items; "
         f"train {data.train.nnz}, valid {data.valid.nnz}, test {data.test.nnz}")
-    if distributed.is_main() and clear_run(Path(config.out)):
+    if distributed.is_main() and claim_run_folder(Path(config.out)):
         log(f"note: {config.out} held an earlier run; this run replaces it")
     queue = list(config.models) + (["ensemble"] if config.ensemble else [])
     fits = Fits()

@@ -121,10 +121,18 @@ def test_competition_ratings_without_time_column(tmp_path):
     ("", "'time' is empty"), ("12:00", "expects a 64-bit integer, found '12:00'"),
     ("99999999999999999999", "found '99999999999999999999'"),  # beyond int64: an error, not a wrapped number
     ("1e30", "found '1e30'"), ("inf", "found 'inf'"), (" -inf", "found ' -inf'"),
+    ("18446744073709551615", "found '18446744073709551615'"),  # uint64's largest
 ])
 def test_competition_ratings_with_a_bad_time(tmp_path, time, fragment):
     folder = _folder(tmp_path, train_ratings__csv=f"user,item,time\n1,2,3\n1,4,{time}\n")
     _raises(folder, "train_ratings.csv", "line 3", fragment)
+
+
+def test_the_largest_int64_times_are_read_exactly_on_the_careful_path(tmp_path):
+    """A space sends the column through pandas' parser; int64's extremes stay exact there."""
+    folder = _folder(tmp_path, train_ratings__csv="user,item,time\n1,2, 9223372036854775807\n1,3,-9223372036854775808\n")
+    times = read_dataset(folder).interactions["timestamp"].tolist()
+    assert sorted(times) == [-2**63, 2**63 - 1]
 
 
 def test_competition_side_row_without_value(tmp_path):

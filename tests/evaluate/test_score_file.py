@@ -88,3 +88,21 @@ def test_one_text_id_leaves_the_numeric_ids_of_the_file_found(tmp_path):
     evaluation, notes = score_file(path, data.idmap, data.test, k=1)
     assert evaluation["recall@1"] == pytest.approx(1.0)
     assert any("ignored 1 rows of users" in n for n in notes) and any("1 recommended items" in n for n in notes)
+
+
+def test_large_integer_ids_match_exactly_and_text_ids_as_written(tmp_path):
+    """No float on the way: 2**53 + 1 is not 2**53; a split with text ids ("033") finds
+    them in a file whose column holds only number-like ids."""
+    big = 2**53
+    split = Split(train=frame([(1, big, 1), (1, big + 1, 1), (2, 5, 1)]),
+                  valid=frame([]).astype("int64"), test=frame([(1, 5, 2), (2, big + 1, 2)]))
+    data = EncodedSplit(split)
+    path = tmp_path / "lists.csv"
+    path.write_text(f"user,item\n1,5\n2,{big}\n2,x\n")
+    evaluation, _ = score_file(path, data.idmap, data.test, k=1)
+    assert evaluation["recall@1"] == pytest.approx(0.5)  # user 2's first item is 2**53, not 2**53 + 1
+    text = EncodedSplit(Split(train=frame([("a", "001", 1), ("b", "abc", 1)]), valid=frame([]).astype({"timestamp": "int64"}),
+                              test=frame([("a", "033", 2), ("b", "001", 2)])))
+    path.write_text("user,item\na,033\nb,001\n")
+    evaluation, _ = score_file(path, text.idmap, text.test, k=1)
+    assert evaluation["recall@1"] == pytest.approx(1.0)

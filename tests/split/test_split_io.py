@@ -50,6 +50,20 @@ def test_a_part_edited_after_the_split_was_written_is_refused(tmp_path, interact
     assert len(read_split(folder).test) == len(make_split(interactions, SplitSpec(seed=1, fraction=0.2)).test) + 1
 
 
+def test_zero_padded_ids_read_back_as_written_when_one_part_holds_only_number_like_ones(tmp_path):
+    """A data set whose items are text ("001", ..., "abc"): a part that happens to hold only
+    the number-like ones must not turn "033" into 33, or the split's checksum fails."""
+    split = Split(
+        _frame(["u1", "u1", "u2"], ["001", "abc", "033"], [1, 2, 3]),
+        _frame(["u2"], ["abc"], [4]),
+        _frame(["u1", "u2"], ["033", "001"], [5, 6]),
+    )
+    written = write_split(split, tmp_path / "split")
+    again = read_split(tmp_path / "split")
+    assert again.checksum() == written
+    assert again.test["item"].tolist() == ["033", "001"]
+
+
 def test_round_trip_with_text_ids(tmp_path):
     split = Split(
         _frame(["ann", "ann", "bob"], ["m1", "m2", "m1"], [1, 2, 3]),

@@ -36,7 +36,7 @@ __all__ = ["app"]
 @app.command()
 def run(
     data: str | None = typer.Option(None, "--data", help="Named data set (ml-100k, ml-1m, ...) or a path. "
-                                    "Default: ml-100k."),
+                                    "Default: ml-100k; with --split-dir, none (no side fields)."),
     data_dir: Path | None = DataDir,
     split_dir: Path | None = typer.Option(None, "--split-dir", help="Pre-split folder: train/valid/test.csv."),
     protocol: str | None = typer.Option(None, "--protocol", help="competition, random or temporal. "

@@ -9,7 +9,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from movierec.checks import is_whole_number
-from movierec.data.dataset import normalise_ids
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import users_with_items
 from movierec.data.readers._table import line_of, read_table
@@ -26,7 +25,7 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     """
     path = Path(path)
     table = read_table(path, sep=",", required=["user", "item"])
-    frame = pd.DataFrame({"user": normalise_ids(table["user"]), "item": normalise_ids(table["item"])})
+    frame = pd.DataFrame({"user": _text(table["user"]), "item": _text(table["item"])})
     frame["order"] = pd.to_numeric(table["rank"], errors="coerce") if "rank" in table else np.arange(len(frame))
     if frame["order"].isna().any():
         line = line_of(table, int(np.flatnonzero(frame["order"].isna().to_numpy())[0]))
@@ -59,16 +58,24 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     return users, items, notes
 
 
+def _text(ids: pd.Series) -> pd.Series:
+    """Ids as the file writes them, without surrounding spaces."""
+    return ids.astype(str).str.strip()
+
+
 def _codes(index: pd.Index, ids: pd.Series) -> np.ndarray:
-    """Positions of `ids` in `index` (-1 where absent). One id that is not a number makes a
-    whole column text; its numeric ids still find the integer ids of the split."""
-    if pd.api.types.infer_dtype(index) == "integer" and pd.api.types.infer_dtype(ids) != "integer":
-        numbers = pd.to_numeric(ids, errors="coerce")
-        whole = numbers.notna() & (numbers == np.floor(numbers)) & (numbers.abs() < 2.0**63)
-        codes = np.full(len(ids), -1, dtype=np.int64)
-        codes[whole.to_numpy()] = index.get_indexer(numbers[whole].astype(np.int64).to_numpy())
-        return codes
-    return index.get_indexer(ids.to_numpy())
+    """Positions of the file's text `ids` in `index` (-1 where absent).
+
+    A split's ids are integers where every one of them is (`normalise_ids`): then each
+    id written as a whole number finds its integer exactly (no float on the way), the
+    others are absent; text ids are matched as written.
+    """
+    if pd.api.types.infer_dtype(index) != "integer":
+        return index.get_indexer(ids.to_numpy())
+    whole = ids.str.fullmatch(r"[+-]?\d{1,18}").to_numpy()  # 18 digits always fit int64
+    codes = np.full(len(ids), -1, dtype=np.int64)
+    codes[whole] = index.get_indexer(ids[whole].astype(np.int64).to_numpy())
+    return codes
 
 
 def score_file(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int = 10) -> tuple[Evaluation, list[str]]:

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from movierec.atomic import atomic_write_bytes
-from movierec.data.dataset import INTERACTION_COLUMNS
+from movierec.data.dataset import INTERACTION_COLUMNS, normalise_ids
 from movierec.data.interactions import sorted_by
-from movierec.data.readers.plain_csv import read_plain_csv
+from movierec.data.readers.plain_csv import plain_columns
 from movierec.exceptions import DataError, SplitError
 
 PARTS = ("train", "valid", "test")
@@ -94,36 +94,37 @@ def write_split(split: Split, folder: Path | str) -> str:
 
 def read_split(folder: Path | str) -> Split:
     """Read a pre-split folder: ``train.csv``, ``valid.csv``, ``test.csv`` (user,item[,timestamp]),
-    checked against the ``checksum.sha256`` `write_split` leaves beside them, where there is one."""
+    checked against the ``checksum.sha256`` `write_split` leaves beside them, where there is one.
+
+    The three parts' ids are typed together, by the rule of `normalise_ids`: a test.csv
+    holding only number-like ids ("033") of a split whose ids are text elsewhere keeps
+    them as written, as they were in the data set the split came from.
+    """
     folder = Path(folder)
-    parts = {}
+    columns = {}
     for name in PARTS:
         path = folder / f"{name}.csv"
         if not path.is_file():
             raise DataError(f"{path}: missing; a split folder holds {', '.join(p + '.csv' for p in PARTS)}")
-        parts[name] = read_plain_csv(path).interactions
-    split = Split(**_same_id_types(parts))
+        columns[name] = plain_columns(path)
+    ends = np.cumsum([len(user) for user, _, _ in columns.values()])
+    users = normalise_ids(pd.concat([user for user, _, _ in columns.values()], ignore_index=True))
+    items = normalise_ids(pd.concat([item for _, item, _ in columns.values()], ignore_index=True))
+    parts = {}
+    for (name, (_, _, times)), end in zip(columns.items(), ends):
+        start = end - len(columns[name][0])
+        parts[name] = pd.DataFrame({
+            "user": users.iloc[start:end].reset_index(drop=True),
+            "item": items.iloc[start:end].reset_index(drop=True),
+            "timestamp": np.zeros(end - start, dtype=np.int64) if times is None else times.to_numpy(dtype=np.int64),
+        })
+    split = Split(**parts)
     written = folder / "checksum.sha256"
     if written.is_file() and written.read_text().strip() != split.checksum():
         raise DataError(f"{folder}: train/valid/test.csv no longer match the checksum.sha256 written with them "
                         "(a part was edited, or one is from another split); write the split again, or delete "
                         "checksum.sha256 to use the files as they are")
     return split
-
-
-def _same_id_types(parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Ids as text in every part when any part has a non-numeric id.
-
-    Each file's ids become int64 when all of them are integers, so a test.csv that
-    happens to hold only numeric ids of a data set with ids like "tt01" would not
-    match train.csv's text ids (every test row would be an unknown id).
-    """
-    for column in ("user", "item"):
-        if any(frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column])
-               for frame in parts.values()):
-            parts = {name: frame.assign(**{column: frame[column].astype(str).astype(object)})
-                     for name, frame in parts.items()}
-    return parts
 
 
 def _column_bytes(values: pd.Series) -> bytes:

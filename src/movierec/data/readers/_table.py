@@ -237,8 +237,12 @@ def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
         return fast
     # spaces, decimals, junk: accepted or reported below
     numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-    with np.errstate(invalid="ignore"):  # inf, and values int64 cannot hold, are errors, not wrapped numbers
-        bad = numbers.isna() | ~np.isfinite(numbers) | (numbers != np.floor(numbers)) | (numbers.abs() >= 2.0**63)
+    bad = numbers.isna()
+    if numbers.dtype.kind == "u":  # whole numbers past int64's range
+        bad |= numbers > np.iinfo(np.int64).max
+    elif numbers.dtype.kind == "f":  # inf, fractions, and numbers a float cannot hold exactly (past 2**53)
+        with np.errstate(invalid="ignore"):
+            bad |= ~np.isfinite(numbers) | (numbers != np.floor(numbers)) | (numbers.abs() > 2.0**53)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         line = line_of(frame, row)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from movierec.data.dataset import Dataset, interactions_frame
 from movierec.data.readers._table import check_filled, read_table, separator_hint, to_int
 from movierec.exceptions import DataError
@@ -15,14 +17,18 @@ TIME_NAMES = ("timestamp", "time", "ts", "datetime")
 
 def read_plain_csv(path: Path) -> Dataset:
     """Read ``user,item[,timestamp]`` (names matched case-insensitively; ``.tsv`` = tabs)."""
+    return Dataset(path.stem, interactions_frame(*plain_columns(path)))
+
+
+def plain_columns(path: Path) -> tuple[pd.Series, pd.Series, pd.Series | None]:
+    """The user and item columns of a plain CSV as written (text) and its times (None without)."""
     sep = "\t" if path.suffix == ".tsv" else ","
     table = read_table(path, sep=sep, required=[])
     user = _column(table.columns, USER_NAMES, path, "user", sep)
     item = _column(table.columns, ITEM_NAMES, path, "item", sep)
     time = _column(table.columns, TIME_NAMES, path, None, sep)
     check_filled(table, [c for c in (user, item, time) if c])  # one read, not two
-    timestamp = to_int(table, time) if time else None
-    return Dataset(path.stem, interactions_frame(table[user], table[item], timestamp))
+    return table[user], table[item], to_int(table, time) if time else None
 
 
 def _column(columns, names: tuple[str, ...], path: Path, required: str | None, sep: str) -> str | None:
