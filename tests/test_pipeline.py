@@ -48,6 +48,19 @@ def test_a_run_replaces_the_earlier_run_in_its_folder_and_nothing_else(planted_c
     assert (out / "notes.txt").read_text() == "the user's own file"
 
 
+def test_a_run_that_fails_leaves_the_earlier_run_whole(planted_csv, tmp_path):
+    """The run is written aside and published only once it has finished."""
+    out = tmp_path / "run"
+    run(config_for(planted_csv, out), log=quiet)
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    with pytest.raises(ConfigError, match="at least two models"):  # raised after pop has been trained and saved
+        run(config_for(planted_csv, out, models=("pop",), ensemble=True), log=quiet)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    with pytest.raises(ConfigError):
+        run(config_for(planted_csv, tmp_path / "new", models=("pop",), ensemble=True), log=quiet)
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_folder_with_its_own_models_folder_is_refused_not_emptied(planted_csv, tmp_path):
     project = tmp_path / "project"
     (project / "models").mkdir(parents=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -31,37 +32,53 @@ CATALOGUE = "catalogue"
 # what a run writes into its folder; a new run into the folder removes these first
 RUN_ENTRIES = ("models", "recommendations", CATALOGUE, "metrics.json", "submission.csv", "config.toml",
                "split.sha256", "report.md", "report.html")
-RUN_MARKER = ".movierec-run"  # written first: the folder is a run's, finished or not
+RUN_MARKER = ".movierec-run"  # marks a folder a run was published into
 
 
-def claim_run_folder(folder: Path) -> bool:
-    """Make `folder` this run's: remove what an earlier run wrote there (its entries only)
-    and mark it. True if an earlier run was there.
-
-    A run folder holds one run: otherwise a model of an earlier run, saved there and not
-    trained again, would be loaded and served beside this run's catalogue. A folder
-    holding some of those names but no run (a project's own ``models/``) is refused,
-    never emptied.
+def check_run_folder(folder: Path) -> bool:
+    """Whether `folder` holds an earlier run that a new run there would replace.
 
     Raises
     ------
     ConfigError
-        `folder` holds run-like entries but is not a movierec run folder.
+        `folder` holds some of a run's names (a project's own ``models/``) but is not a
+        movierec run folder: a run replaces only a run, never empties someone's folder.
     """
     present = [name for name in RUN_ENTRIES if (folder / name).exists() or (folder / name).is_symlink()]
     earlier = (folder / RUN_MARKER).is_file() or ((folder / "metrics.json").is_file() and (folder / CATALOGUE).is_dir())
     if present and not earlier:
         raise ConfigError(f"{folder} holds {', '.join(present)} but is not a movierec run folder; give a new or "
                           "empty --out (a run replaces only a run)")
-    for name in present:
+    return bool(present)
+
+
+def staging_folder(folder: Path) -> Path:
+    """Where a run into `folder` writes until it has finished: a hidden folder inside it,
+    on the same file system, so publishing is a rename per entry."""
+    return folder / ".movierec-partial"
+
+
+def publish_run(staging: Path, folder: Path) -> bool:
+    """Move a finished run from `staging` into `folder`, replacing the run there (its
+    entries only; see `check_run_folder`). True if an earlier run was replaced.
+
+    Until this moment the earlier run stays whole, so a run that fails or is stopped
+    leaves it as it was; each entry is moved by a rename, and `folder` never shows a
+    mix of two runs' models.
+    """
+    replaced = check_run_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in RUN_ENTRIES:
         path = folder / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
-        else:
+        elif path.exists() or path.is_symlink():
             path.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(staging.iterdir()):
+        os.replace(entry, folder / entry.name)
     atomic_write_bytes(folder / RUN_MARKER, b"a movierec run folder: a new run here replaces this one\n")
-    return bool(present)
+    staging.rmdir()
+    return replaced
 
 
 def recommendations_frame(idmap: IdMap, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,9 +37,11 @@ from movierec.models.space import LineSearch, golden_section
 from movierec.models.torch import distributed
 from movierec.output import (
     CATALOGUE,
-    claim_run_folder,
+    check_run_folder,
     markdown_table,
+    publish_run,
     recommendations_frame,
+    staging_folder,
     write_catalogue,
     write_csv,
     write_json,
@@ -96,8 +99,31 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
         log(f"note: {note}")
     log(f"data: {data.idmap.n_users} users, {data.idmap.n_items} items; "
         f"train {data.train.nnz}, valid {data.valid.nnz}, test {data.test.nnz}")
-    if distributed.is_main() and claim_run_folder(Path(config.out)):
-        log(f"note: {config.out} held an earlier run; this run replaces it")
+    out = Path(config.out)
+    staging = staging_folder(out)
+    if distributed.is_main():
+        check_run_folder(out)  # refuse a folder that is not a run's before any training
+        if staging.exists():  # a run that was stopped left it
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+    try:
+        result = _run_into(staging, config, data, log, started)
+    except BaseException:  # the earlier run, if any, stays as it was
+        if distributed.is_main():
+            shutil.rmtree(staging, ignore_errors=True)
+            if not any(out.iterdir()):
+                out.rmdir()
+        raise
+    if distributed.is_main() and publish_run(staging, out):
+        log(f"note: {out} held an earlier run; this run replaced it")
+    log(f"best on validation: {result.best}; wrote {out}")
+    return dataclasses.replace(result, out=out)
+
+
+def _run_into(staging: Path, config: RunConfig, data: EncodedSplit, log: Log, started: float) -> RunResult:
+    """Tune, test and write the run into `staging` (models as they are tested, the rest at the end)."""
+    original = config
+    config = dataclasses.replace(config, out=str(staging))
     queue = list(config.models) + (["ensemble"] if config.ensemble else [])
     fits = Fits()
     results: dict[str, ModelResult] = {}
@@ -109,14 +135,12 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
             fits.clear()
     key = f"recall@{config.k}"
     best = max(results, key=lambda name: results[name].valid[key])
-    out = Path(config.out)
     checksum = data.split.checksum()
     if config.submission == "all":
         write_final_submission(best, results[best].refit_params, data, config, log)
     if distributed.is_main():  # under torchrun every rank runs this; one writes
-        write_run(out, config, data, results, best, checksum, time.perf_counter() - started)
-    log(f"best on validation: {best}; wrote {out}")
-    return RunResult(out, results, best, checksum)
+        write_run(staging, original, data, results, best, checksum, time.perf_counter() - started)
+    return RunResult(staging, results, best, checksum)
 
 
 def check_k(k: int, n_items: int) -> None:
