@@ -33,3 +33,15 @@ def test_normalised_keeps_each_pair_s_first_row_in_time(ids, presorted):
     result = Dataset("x", frame).normalised()
     pd.testing.assert_frame_equal(result.interactions, expected)
     assert result.notes == [f"collapsed {n - len(expected)} duplicate (user, item) rows"]
+
+
+def test_a_few_text_ids_among_numbers_are_noted_and_text_ids_alone_are_not():
+    """One "abc" among numeric user ids makes the column text (a '42' and a ' 42' would
+    then be two users): said in a note; ids that are all text (or all numbers) are not."""
+    mixed = pd.DataFrame({"user": pd.Series(["1", "2", "abc"], dtype=object), "item": [10, 10, 11],
+                          "timestamp": [1, 2, 3]})
+    notes = Dataset("x", mixed).normalised().notes
+    assert notes == ["user ids are read as text: 1 of 3 are not whole numbers (e.g. 'abc'), "
+                     "so every user id is matched as written"]
+    text = mixed.assign(user=pd.Series(["a", "b", "c"], dtype=object))
+    assert Dataset("x", text).normalised().notes == []

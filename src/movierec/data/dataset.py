@@ -124,6 +124,7 @@ class Dataset:
         notes = list(self.notes)
         if len(frame) < before:
             notes.append(f"collapsed {before - len(frame)} duplicate (user, item) rows")
+        notes += [note for column in ("user", "item") if (note := _text_ids_note(frame[column], column))]
         events = {name: EventField(name, _events_like(ev.events, self.interactions), ev.min_items)
                   for name, ev in self.item_events.items()}
         return Dataset(self.name, frame, item_fields, user_fields, self.item_titles, notes, events)
@@ -144,6 +145,23 @@ class Dataset:
             "item_event_fields": ", ".join(f"{f.name}(multi-hot, per training history)"
                                            for f in self.item_events.values()),
         }
+
+
+def _text_ids_note(ids: pd.Series, column: str) -> str | None:
+    """A note where a few ids that are not whole numbers made a column of numbers text.
+
+    Ids are integers only where every one is (`normalise_ids`), so a single "abc" among
+    numbers keeps the others as text too: "42" and " 42" are then two users.
+    """
+    if pd.api.types.is_integer_dtype(ids):
+        return None
+    unique = pd.Series(pd.unique(ids.to_numpy()), dtype=object).astype(str)
+    whole = unique.str.fullmatch(r"-?\d+")
+    if not whole.any() or whole.all():
+        return None
+    odd = unique[~whole]
+    return (f"{column} ids are read as text: {len(odd)} of {len(unique)} are not whole numbers "
+            f"(e.g. {odd.iloc[0]!r}), so every {column} id is matched as written")
 
 
 def _repeated_pairs(frame: pd.DataFrame) -> np.ndarray:
