@@ -53,12 +53,19 @@ def test_a_run_that_fails_leaves_the_earlier_run_whole(planted_csv, tmp_path):
     out = tmp_path / "run"
     run(config_for(planted_csv, out), log=quiet)
     before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
-    with pytest.raises(ConfigError, match="at least two models"):  # raised after pop has been trained and saved
-        run(config_for(planted_csv, out, models=("pop",), ensemble=True), log=quiet)
+
+    def stopped(folder):  # the whole run is written by now, not yet published
+        assert (folder / "metrics.json").is_file() and (folder / "models" / "pop.pkl").is_file()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(config_for(planted_csv, out, models=("pop",)), log=quiet, finish=stopped)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
-    with pytest.raises(ConfigError):
-        run(config_for(planted_csv, tmp_path / "new", models=("pop",), ensemble=True), log=quiet)
+    with pytest.raises(KeyboardInterrupt):
+        run(config_for(planted_csv, tmp_path / "new", models=("pop",)), log=quiet, finish=stopped)
     assert not (tmp_path / "new").exists()
+    with pytest.raises(ConfigError, match="at least two models"):  # refused before any training
+        run(config_for(planted_csv, out, models=("pop",), ensemble=True), log=quiet)
 
 
 def test_a_folder_with_its_own_models_folder_is_refused_not_emptied(planted_csv, tmp_path):
@@ -237,3 +244,9 @@ def test_models_that_take_timestamps_get_the_ones_of_their_history(planted_csv, 
     run(config_for(planted_csv, tmp_path / "run", models=("timed-pop",), submission="all", save_models=False), log=quiet)
     assert len(seen_times) == 3  # tuning on train, refit on train+valid, final on everything
     assert min(seen_times) >= 1_000_000  # real timestamps, not zeros
+
+
+def test_a_config_table_for_no_model_is_refused_before_any_work(planted_csv, tmp_path):
+    with pytest.raises(ConfigError, match=r"\[models.NAME\] in the config: unknown model\(s\) 'eas'"):
+        run(config_for(planted_csv, tmp_path / "run", params={"eas": {"l2": 1.0}}), log=quiet)
+    assert not (tmp_path / "run").exists()

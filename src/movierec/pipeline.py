@@ -32,7 +32,7 @@ from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate, sample_users
 from movierec.exceptions import ConfigError
 from movierec.models.base import ContinuesSequences, Recommender, RefitAware, ReusesFits, validation_scorer
-from movierec.models.registry import MODELS, create
+from movierec.models.registry import MODELS, check_model_names, create
 from movierec.models.space import LineSearch, golden_section
 from movierec.models.torch import distributed
 from movierec.output import (
@@ -86,13 +86,17 @@ class Fits:
         self.refitted.clear()
 
 
-def run(config: RunConfig, log: Log = print) -> RunResult:
-    """Run the whole pipeline described by `config`; returns what was written."""
+def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] | None = None) -> RunResult:
+    """Run the whole pipeline described by `config`; returns what was written.
+
+    `finish` gets the finished run's folder before it is published into ``config.out``
+    (the CLI writes report.html there), so what it adds is published with the run.
+    """
     started = time.perf_counter()
-    unknown = [name for name in config.models if name not in MODELS]
-    if unknown:
-        raise ConfigError(f"--models: unknown model(s) {', '.join(map(repr, unknown))}; "
-                          f"available: {', '.join(sorted(MODELS))}")
+    check_model_names(config.models, config.params)
+    if config.ensemble and len(config.models) < 2:
+        raise ConfigError(f"--ensemble blends at least two models; got {list(config.models)} "
+                          "(e.g. --models ease,fm --ensemble)")
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
     check_k(config.k, data.idmap.n_items)
     for note in data.notes:
@@ -108,6 +112,8 @@ def run(config: RunConfig, log: Log = print) -> RunResult:
         staging.mkdir(parents=True)
     try:
         result = _run_into(staging, config, data, log, started)
+        if finish is not None and distributed.is_main():
+            finish(staging)
     except BaseException:  # the earlier run, if any, stays as it was
         if distributed.is_main():
             shutil.rmtree(staging, ignore_errors=True)

@@ -23,3 +23,14 @@ def test_export_reads_back_as_the_same_split_with_side_files(data_dir, tmp_path)
         )
     header = (tmp_path / "ml100k" / "ml100k.item").read_text().splitlines()[0].split("\t")
     assert header == ["item_id:token", "genre:token_seq", "year:token"]
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "", ".hidden"])
+def test_a_name_that_is_not_plain_is_refused_before_anything_is_written(tmp_path, name):
+    from movierec.exceptions import ConfigError
+    from movierec.split.split import Split
+
+    frame = pd.DataFrame({"user": [1], "item": [2], "timestamp": [3]})
+    with pytest.raises(ConfigError, match="--name"):
+        export_recbole(Split(frame, frame.iloc[:0], frame.iloc[:0]), tmp_path / "out", name)
+    assert not any(tmp_path.iterdir())

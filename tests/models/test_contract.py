@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -309,3 +310,18 @@ def test_planted_fixture_is_what_the_docstring_draws():
     every = (PLANTED.train + PLANTED.valid + PLANTED.test).toarray()
     assert every.max() == 1  # the parts are disjoint
     assert not every[:SPLIT_USER, BLOCK:].any() and not every[SPLIT_USER:, :BLOCK].any()
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"l2": "big"}, "l2 takes a number, got 'big'"),
+    ({"l2": {"low": 10.0, "high": 1000.0}}, "range is for `movierec tune`"),
+    ({"l2": True}, "l2 takes a number"),
+])
+def test_a_parameter_of_the_wrong_kind_is_a_config_error_naming_it(params, fragment):
+    from movierec.models.registry import create
+
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        create("ease", **params)
+    assert create("ease", l2=np.float64(5.0), max_items=None).l2 == 5.0  # numpy numbers and allowed None pass
+    with pytest.raises(ConfigError, match="wrong kind"):  # caught at fit where no default tells the kind
+        create("ease", max_items="x").fit(sp.csr_matrix(np.eye(4, dtype=np.float32)))

@@ -107,6 +107,8 @@ def test_a_posted_full_history_gives_the_same_list_for_ease(service, loaded):
     ("POST", "/recommendations", {"history": [1], "k": True}, 422, "k: Input should be a valid integer"),
     ("POST", "/recommendations", {"history": [1], "k": "3"}, 422, "k: Input should be a valid integer"),
     ("POST", "/recommendations", {"history": [1, None]}, 422, "history[1]: Input should be a valid"),
+    ("POST", "/recommendations", {"history": [50, True]}, 422, "history[1]: Input should be a valid"),  # not item 1
+    ("POST", "/recommendations", {"history": [1.0]}, 422, "history[0]: Input should be a valid"),
     ("POST", "/recommendations", b"{not json", 422, "body: JSON decode error"),
     ("POST", "/recommendations", {"history": ["no-such-film"], "model": "ease"}, 422, "no item of the history is in"),
     ("POST", "/recommendations", {"history": []}, 422, "scores an empty history all alike"),

@@ -72,16 +72,20 @@ def run(
             data_dir=path_text(data_dir), split_dir=path_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
             out=path_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
         log = (lambda message: console.print(message, soft_wrap=True, highlight=False)) if main_rank else silent
-        result = run_pipeline(settings, log=log)
+
+        def write_report(folder: Path) -> None:  # into the finished run, before it is published
+            try:
+                write_html_report([folder], folder / "report.html", seed=settings.seed)
+            except (MovieRecError, OSError, ValueError) as error:  # the run itself is written: say so, keep it
+                err_console.print(f"[bold yellow]warning:[/] report.html not written: {escape(str(error))}",
+                                  highlight=False)
+
+        result = run_pipeline(settings, log=log, finish=write_report)
     except (MovieRecError, OSError) as error:
         fail(error)
         return
     if not main_rank:
         return
-    try:
-        write_html_report([result.out], result.out / "report.html", seed=settings.seed)
-    except (MovieRecError, OSError, ValueError) as error:  # the run itself is written: say so, keep it
-        err_console.print(f"[bold yellow]warning:[/] report.html not written: {escape(str(error))}", highlight=False)
     columns = [f"{name}@{settings.k}" for name in ("recall", "recall_plain", "ndcg", "coverage")]
     print_table(f"test metrics ({'refit' if settings.refit else 'no refit'})", ["model", *columns, "seconds"],
                  [[name + (" *" if name == result.best else ""), *(f"{r.test[c]:.4f}" for c in columns),

@@ -9,19 +9,31 @@ train, and a hidden pair's own tag must not reach it.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from movierec.atomic import atomic_write_bytes
 from movierec.data.dataset import Dataset, FieldKind, RawField
+from movierec.exceptions import ConfigError
 from movierec.split.split import Split
 
 INTER_HEADER = ["user_id:token", "item_id:token", "timestamp:float"]
 
 
 def export_recbole(split: Split, out: Path | str, name: str, dataset: Dataset | None = None) -> list[Path]:
-    """Write the split (and side fields of `dataset`) under ``out/name``; returns the files."""
+    """Write the split (and side fields of `dataset`) under ``out/name``; returns the files.
+
+    Raises
+    ------
+    ConfigError
+        `name` is not a plain name: it becomes a folder and every file's prefix, so a
+        path in it ("../x") would write outside `out`.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ConfigError(f"the RecBole data set name (--name) must be letters, digits, '.', '_' or '-', "
+                          f"got {name!r}: it names a folder under --out and prefixes each file")
     folder = Path(out) / name
     written = []
     for part, frame in split.parts().items():

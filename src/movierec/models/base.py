@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from movierec.atomic import atomic_write_bytes
 from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
-from movierec.exceptions import DataError, NotFittedError
+from movierec.exceptions import ConfigError, DataError, NotFittedError
 from movierec.models.space import Dimension, LineSearch
 from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
 
@@ -78,7 +78,11 @@ class Recommender(ABC):
         DataError
             For inputs of the wrong type, shape or sparsity pattern.
         """
-        self._check_params()
+        try:
+            self._check_params()
+        except TypeError as error:  # a value of the wrong kind met a comparison (max_items = "x")
+            raise ConfigError(f"model {self.name!r}: a parameter has a value of the wrong kind: {error}; "
+                              f"parameters: {self.get_params()}") from None
         X = check_matrix(X)
         valid = check_valid(X, valid)
         aligned_timestamps(X, timestamps)  # raises unless the timestamps match X's non-zeros

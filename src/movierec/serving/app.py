@@ -21,7 +21,7 @@ import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.exceptions import ConfigError
@@ -34,7 +34,8 @@ MAX_HISTORY = 10_000
 class HistoryRequest(BaseModel):
     """A new user's history, oldest first."""
 
-    history: list[int | str] = Field(max_length=MAX_HISTORY, description="item ids, in the order watched")
+    # strict: true is not item 1, and 1.0 not item 1 (a string id such as "50" still finds 50)
+    history: list[StrictInt | StrictStr] = Field(max_length=MAX_HISTORY, description="item ids, in the order watched")
     k: StrictInt = Field(10, description="list length, 1 to the catalogue's size")  # not true, not "3"
     model: str | None = Field(None, description="a model of the run (default: the one best on validation)")
 

@@ -21,7 +21,7 @@ from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError
 from movierec.models.base import validation_scorer
 from movierec.models.observe import observe_epochs
-from movierec.models.registry import MODELS, create
+from movierec.models.registry import MODELS, check_param_types, create
 from movierec.models.space import Choice, Dimension, FloatRange, IntRange, dimension_from_toml
 from movierec.pipeline import SEEDED, fit
 from movierec.split import EncodedSplit
@@ -42,11 +42,14 @@ def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[s
     for key, value in config.params.get(name, {}).items():
         space.pop(key, None)
         if isinstance(value, list):
+            if not value:
+                raise ConfigError(f"[models.{name}] {key}: a choice needs at least one value")
             space[key] = Choice(tuple(tuple(v) if isinstance(v, list) else v for v in value))
-        elif isinstance(value, dict) and ({"low", "high"} <= set(value) or set(value) == {"choices"}):
+        elif isinstance(value, dict):  # a range or a choice; a misspelt one is named there
             space[key] = dimension_from_toml(key, value)
         else:
             fixed[key] = value
+    check_param_types(name, fixed)
     accepted = set(inspect.signature(cls.__init__).parameters)
     unknown = sorted(set(space) - accepted)
     if unknown:

@@ -34,6 +34,7 @@ from movierec.atomic import atomic_write_bytes
 from movierec.checks import is_whole_number
 from movierec.config import RunConfig, fixed_params
 from movierec.exceptions import ConfigError, MovieRecError
+from movierec.models.registry import check_model_names
 from movierec.output import write_csv, write_text
 from movierec.split import EncodedSplit, load_encoded
 from movierec.threads import use_threads
@@ -181,6 +182,7 @@ def _worker_process(config: RunConfig, settings: TuneSettings, model: str, trial
 
 def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStudy]:
     """Tune every model of `config.models`; writes the study folder and returns each study's summary."""
+    check_model_names(config.models, config.params)  # before a study folder, a storage or any trial
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     storage_of(settings)  # a storage that cannot be opened is an error before the data is read

@@ -9,7 +9,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from movierec.checks import is_whole_number
 from movierec.data.encoded import EncodedFeatures
+from movierec.exceptions import ConfigError
 from movierec.models.base import init_with_defaults
 from movierec.models.ease import EASE
 from movierec.models.space import FloatRange
@@ -92,6 +94,12 @@ class CFM(TorchRecommender):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("dim", "channels", "depth", "pair_window"):
+            if not is_whole_number(getattr(self, name), 1):
+                raise ConfigError(f"{self.name} {name} must be a whole number >= 1, got {getattr(self, name)!r}")
 
     def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
              timestamps: sp.csr_matrix | None) -> None:
