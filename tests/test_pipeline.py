@@ -250,3 +250,10 @@ def test_a_config_table_for_no_model_is_refused_before_any_work(planted_csv, tmp
     with pytest.raises(ConfigError, match=r"\[models.NAME\] in the config: unknown model\(s\) 'eas'"):
         run(config_for(planted_csv, tmp_path / "run", params={"eas": {"l2": 1.0}}), log=quiet)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_data_is_read(tmp_path):
+    out = tmp_path / "diag.json"
+    out.write_text("{}")
+    with pytest.raises(ConfigError, match="is a file"):
+        run(config_for(tmp_path / "no-such-data.csv", out), log=quiet)

@@ -44,6 +44,8 @@ def check_run_folder(folder: Path) -> bool:
         `folder` holds some of a run's names (a project's own ``models/``) but is not a
         movierec run folder: a run replaces only a run, never empties someone's folder.
     """
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file; --out names the run's folder")
     present = [name for name in RUN_ENTRIES if (folder / name).exists() or (folder / name).is_symlink()]
     earlier = (folder / RUN_MARKER).is_file() or ((folder / "metrics.json").is_file() and (folder / CATALOGUE).is_dir())
     if present and not earlier:

@@ -97,6 +97,8 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
     if config.ensemble and len(config.models) < 2:
         raise ConfigError(f"--ensemble blends at least two models; got {list(config.models)} "
                           "(e.g. --models ease,fm --ensemble)")
+    if distributed.is_main():
+        check_run_folder(Path(config.out))  # refuse a folder that is not a run's before reading the data
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
     check_k(config.k, data.idmap.n_items)
     for note in data.notes:
@@ -106,7 +108,6 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
     out = Path(config.out)
     staging = staging_folder(out)
     if distributed.is_main():
-        check_run_folder(out)  # refuse a folder that is not a run's before any training
         if staging.exists():  # a run that was stopped left it
             shutil.rmtree(staging)
         staging.mkdir(parents=True)

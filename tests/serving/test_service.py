@@ -171,3 +171,5 @@ def test_a_token_guards_everything_but_health(run_dir):
         assert httpx.get(f"{base}/docs").status_code == 401
         allowed = httpx.get(f"{base}/recommendations/1", headers={"Authorization": "Bearer s3cret"})
         assert allowed.status_code == 200 and len(allowed.json()["items"]) == 10
+        assert httpx.get(f"{base}/recommendations/1", headers={"Authorization": "bearer s3cret"}).status_code == 200
+        assert httpx.get(f"{base}/recommendations/1", headers={"Authorization": "Basic s3cret"}).status_code == 401

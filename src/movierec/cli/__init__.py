@@ -84,6 +84,10 @@ def run(
     except (MovieRecError, OSError) as error:
         fail(error)
         return
+    except KeyboardInterrupt:  # one line, not a traceback: the earlier run stays whole
+        err_console.print("interrupted: nothing was published; the run folder holds what it held before",
+                          highlight=False)
+        raise typer.Exit(code=130) from None
     if not main_rank:
         return
     columns = [f"{name}@{settings.k}" for name in ("recall", "recall_plain", "ndcg", "coverage")]

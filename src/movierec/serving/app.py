@@ -141,8 +141,9 @@ class Guard:
             return
         headers = dict(scope.get("headers") or [])
         if self.token is not None and scope["path"] != "/health":
-            given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
+            scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+            # the scheme's case does not matter (RFC 7235); the token is compared in constant time
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given, self.token.encode()):
                 await _refuse(401, "missing or wrong bearer token", scope, receive, send)
                 return
         declared = headers.get(b"content-length")
