@@ -109,6 +109,7 @@ def test_a_posted_full_history_gives_the_same_list_for_ease(service, loaded):
     ("POST", "/recommendations", {"history": [1, None]}, 422, "history[1]: Input should be a valid"),
     ("POST", "/recommendations", {"history": [50, True]}, 422, "history[1]: Input should be a valid"),  # not item 1
     ("POST", "/recommendations", {"history": [1.0]}, 422, "history[0]: Input should be a valid"),
+    ("POST", "/recommendations", {"history": [1], "kk": 3}, 422, "kk: Extra inputs are not permitted"),
     ("POST", "/recommendations", b"{not json", 422, "body: JSON decode error"),
     ("POST", "/recommendations", {"history": ["no-such-film"], "model": "ease"}, 422, "no item of the history is in"),
     ("POST", "/recommendations", {"history": []}, 422, "scores an empty history all alike"),
@@ -121,6 +122,13 @@ def test_bad_requests_get_a_4xx_with_a_message(service, method, path, body, stat
                              headers={"content-type": "application/json"} if content else None)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
+
+
+def test_a_post_body_not_sent_as_json_gets_a_415_naming_the_content_type(service):
+    for headers in ({"content-type": "text/plain"}, {}):
+        response = httpx.post(f"{service}/recommendations", content=b'{"history": [1]}', headers=headers)
+        assert response.status_code == 415 and "Content-Type: application/json" in response.json()["error"]
+    assert httpx.post(f"{service}/recommendations", json={"history": [1]}).status_code == 200  # and still serving
 
 
 def test_bodies_are_bounded_with_or_without_a_length(service):

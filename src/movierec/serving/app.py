@@ -8,8 +8,9 @@ Endpoints (OpenAPI docs at ``/docs``):
   user's top k from a history (fold-in), with the ids the run does not know.
 
 Errors are JSON ``{"error": message}``: an unknown user or model 404, a malformed
-body, a k out of range or a model without fold-in 422, a body over the size bound
-413, a missing or wrong bearer token 401. Requests never change the loaded models.
+body (an unknown field too), a k out of range or a model without fold-in 422, a body
+over the size bound 413, a POST body not sent as JSON 415, a missing or wrong bearer
+token 401. Requests never change the loaded models.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.exceptions import ConfigError
@@ -33,6 +34,8 @@ MAX_HISTORY = 10_000
 
 class HistoryRequest(BaseModel):
     """A new user's history, oldest first."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field ("histroy") is an error, not ignored
 
     # strict: true is not item 1, and 1.0 not item 1 (a string id such as "50" still finds 50)
     history: list[StrictInt | StrictStr] = Field(max_length=MAX_HISTORY, description="item ids, in the order watched")
@@ -145,6 +148,12 @@ class Guard:
             # the scheme's case does not matter (RFC 7235); the token is compared in constant time
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given, self.token.encode()):
                 await _refuse(401, "missing or wrong bearer token", scope, receive, send)
+                return
+        if scope["method"] == "POST":
+            kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if kind != b"application/json":
+                await _refuse(415, f"a POST body is JSON: send Content-Type: application/json, got "
+                                   f"{kind.decode('latin-1') or 'none'}", scope, receive, send)
                 return
         declared = headers.get(b"content-length")
         too_large = f"request body over {self.max_body_bytes} bytes"
