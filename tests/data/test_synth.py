@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,9 @@ def test_existing_folder_needs_overwrite(small: Path, tmp_path: Path) -> None:
     assert (target / "keep.txt").exists()
     synthesize(SMALL, target, overwrite=True)
     assert not (target / "keep.txt").exists() and (target / "train_ratings.csv").exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask  # not the private mode of a temporary folder
 
 
 def test_bad_specs_and_presets() -> None:

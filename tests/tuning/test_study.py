@@ -90,6 +90,8 @@ def test_bad_options_of_the_command_are_one_line(tmp_path):
                              (["--trials", "0"], "--trials must be a whole number >= 1")):
         result = CliRunner().invoke(app, ["tune", "--data", str(data), "--out", str(tmp_path / "s"), *options])
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+        if options[0] == "--storage":
+            assert not (tmp_path / "s").exists()  # a storage that cannot open leaves no study folder
 
 
 def test_a_torch_model_s_best_toml_repeats_its_trial(planted, tmp_path):

@@ -156,6 +156,9 @@ def synthesize(spec: SynthSpec | str, out: Path | str, *, seed: int = 0, overwri
         n_rows = _write_interactions(world, rng, temp / "train_ratings.csv", chunk_interactions)
         meta = {"spec": asdict(spec), "seed": seed, "interactions": n_rows}
         (temp / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")
+        umask = os.umask(0)  # mkdtemp's folder is private (0700); the data set gets a folder's usual mode
+        os.umask(umask)
+        temp.chmod(0o777 & ~umask)
         if out.exists():
             shutil.rmtree(out)
         os.replace(temp, out)

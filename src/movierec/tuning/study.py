@@ -19,6 +19,7 @@ import dataclasses
 import io
 import math
 import multiprocessing
+import shutil
 import sys
 import time
 import warnings
@@ -184,8 +185,14 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
     """Tune every model of `config.models`; writes the study folder and returns each study's summary."""
     check_model_names(config.models, config.params)  # before a study folder, a storage or any trial
     out = Path(settings.out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    storage_of(settings)  # a storage that cannot be opened is an error before the data is read
+    try:
+        storage_of(settings)  # a storage that cannot be opened is an error before the data is read
+    except BaseException:
+        if created:  # nothing of this study was written: leave no empty folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
     results = []
     for model in config.models:
