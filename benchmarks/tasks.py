@@ -49,13 +49,18 @@ def gemm_rate(n: int = 3072, repeats: int = 3) -> float:
     rng = np.random.default_rng(0)
     a = rng.random((n, n), dtype=np.float32)
     b = rng.random((n, n), dtype=np.float32)
-    a @ b
+    return 2.0 * n**3 / median_seconds(lambda: a @ b, repeats)
+
+
+def median_seconds(call, repeats: int) -> float:
+    """The median wall time of `repeats` calls of `call`, after one untimed warm-up call."""
+    call()
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
-        a @ b
+        call()
         seconds.append(time.perf_counter() - started)
-    return 2.0 * n**3 / float(np.median(seconds))
+    return float(np.median(seconds))
 
 
 def load_matrix(data: Path, n_items: int | None = None, n_users: int | None = None) -> sp.csr_matrix:
@@ -96,13 +101,9 @@ def bag_stream_rate(n_rows: int, repeats: int = 30) -> float:
     indices = torch.cat([torch.randperm(n_rows, generator=generator) for _ in range(bags)])
     offsets = torch.arange(0, bags * n_rows, n_rows)
     weights = torch.ones(len(indices))
-    F.embedding_bag(indices, block, offsets, mode="sum", per_sample_weights=weights)
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        F.embedding_bag(indices, block, offsets, mode="sum", per_sample_weights=weights)
-        seconds.append(time.perf_counter() - started)
-    return 4.0 * len(indices) * COPIED_BLOCK / float(np.median(seconds))
+    seconds = median_seconds(lambda: F.embedding_bag(indices, block, offsets, mode="sum", per_sample_weights=weights),
+                             repeats)
+    return 4.0 * len(indices) * COPIED_BLOCK / seconds
 
 
 # ---- tasks ----------------------------------------------------------------------------------

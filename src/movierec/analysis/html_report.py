@@ -62,8 +62,9 @@ def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: 
         groups.setdefault(_group(run), (run, []))[1].extend(scored)
     first = runs[0]
     for label, path in (lists or {}).items():
-        groups[_group(first)][1].append(first.score_lists(path, label))
-        for note in groups[_group(first)][1][-1].notes:
+        scored = first.score_lists(path, label)
+        groups[_group(first)][1].append(scored)
+        for note in scored.notes:
             log(f"note: {label} ({path}): {note}")
     for _, scored in groups.values():
         labels = [lists.label for lists in scored]

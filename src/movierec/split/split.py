@@ -107,17 +107,17 @@ def read_split(folder: Path | str) -> Split:
         if not path.is_file():
             raise DataError(f"{path}: missing; a split folder holds {', '.join(p + '.csv' for p in PARTS)}")
         columns[name] = plain_columns(path)
-    ends = np.cumsum([len(user) for user, _, _ in columns.values()])
     users = normalise_ids(pd.concat([user for user, _, _ in columns.values()], ignore_index=True))
     items = normalise_ids(pd.concat([item for _, item, _ in columns.values()], ignore_index=True))
-    parts = {}
-    for (name, (_, _, times)), end in zip(columns.items(), ends):
-        start = end - len(columns[name][0])
+    parts, start = {}, 0
+    for name, (user, _, times) in columns.items():
+        end = start + len(user)
         parts[name] = pd.DataFrame({
             "user": users.iloc[start:end].reset_index(drop=True),
             "item": items.iloc[start:end].reset_index(drop=True),
             "timestamp": np.zeros(end - start, dtype=np.int64) if times is None else times.to_numpy(dtype=np.int64),
         })
+        start = end
     split = Split(**parts)
     written = folder / "checksum.sha256"
     if written.is_file() and written.read_text().strip() != split.checksum():
