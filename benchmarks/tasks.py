@@ -88,7 +88,7 @@ def bag_stream_rate(n_rows: int, repeats: int = 30) -> float:
     as the ranking weights, with long bags: 64 bags each reading every row once, in a
     random order. What the ranking's short bags, the assembly of the blocks' sums and
     the top-k add on top is what a ranking loses against this rate. The median of
-    `repeats` passes (about a millisecond each at 6,807 items), as `gemm_rate`.
+    `repeats` short passes, as `gemm_rate`.
     """
     import torch
     import torch.nn.functional as F
