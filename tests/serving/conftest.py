@@ -1,7 +1,7 @@
 """A real run folder to serve: `movierec run` on the fixed ml-100k mixed split.
 
-Models: pop, EASE (its grid), and a small reranker over EASE (a model without
-fold-in). Refit on train+valid, so each saved model recommends from train+valid,
+Models: pop, EASE (its grid), a small reranker over EASE (a model without
+fold-in) and an ensemble of EASE and pop (which folds in through its members). Refit on train+valid, so each saved model recommends from train+valid,
 which is also what is masked.
 """
 
@@ -13,8 +13,10 @@ import pytest
 
 from tests.synthetic import real_mixed_run
 
+ENSEMBLE = {"members": ("ease", "pop"), "member_params": {"ease": {"l2": 300.0, "recency_decay": 1.0}}, "n_trials": 5}
+
 
 @pytest.fixture(scope="session")
 def run_dir(splits_dir: Path, data_dir: Path, tmp_path_factory) -> Path:
-    return real_mixed_run(tmp_path_factory.mktemp("served") / "run", data_dir, splits_dir, ("pop", "ease", "rerank"),
-                          params={"ease": {"l2": [200.0, 300.0], "recency_decay": 1.0}})
+    return real_mixed_run(tmp_path_factory.mktemp("served") / "run", data_dir, splits_dir, ("pop", "ease", "rerank", "ensemble"),
+                          params={"ease": {"l2": [200.0, 300.0], "recency_decay": 1.0}, "ensemble": ENSEMBLE})

@@ -42,6 +42,14 @@ def test_a_full_history_folds_in_to_the_same_list_for_ease(loaded, run_dir):
     assert folded.items["item"].tolist() == known["item"].tolist() and folded.unknown_items == []
 
 
+def test_an_ensemble_of_fold_in_members_folds_in_to_its_own_list(loaded):
+    user = loaded.users[7]
+    history = loaded.items[loaded.known[7].indices].tolist()
+    assert loaded.can_fold_in("ensemble") and not loaded.can_fold_in("rerank")
+    folded = loaded.recommend_history(history, k=10, model="ensemble")
+    assert folded.items["item"].tolist() == loaded.recommend([user], k=10, model="ensemble")["item"].tolist()
+
+
 def test_unknown_items_are_reported_and_ignored(loaded):
     history = [loaded.items[0], "no-such-film", 99_999_999, loaded.items[1]]
     result = loaded.recommend_history(history, k=5)
@@ -59,7 +67,7 @@ def test_ids_as_text_find_integer_ids(loaded):
 def test_errors_say_what_to_do(loaded):
     with pytest.raises(UnknownUser, match="not in this run"):
         loaded.recommend([123456789])
-    with pytest.raises(UnknownModel, match="has ease, pop, rerank"):
+    with pytest.raises(UnknownModel, match="has ease, ensemble, pop, rerank"):
         loaded.recommend([loaded.users[0]], model="nope")
     with pytest.raises(NoFoldIn, match="'rerank' cannot score a new user"):
         loaded.recommend_history([loaded.items[0]], model="rerank")

@@ -68,7 +68,7 @@ def loaded(run_dir):
 
 def test_health_and_docs(service, loaded):
     health = httpx.get(f"{service}/health").json()
-    assert health == {"status": "ok", "models": ["ease", "pop", "rerank"], "default_model": "ease",
+    assert health == {"status": "ok", "models": ["ease", "ensemble", "pop", "rerank"], "default_model": "ease",
                       "users": loaded.n_users, "items": loaded.n_items}
     assert httpx.get(f"{service}/docs").status_code == 200
     assert "/recommendations/{user_id}" in httpx.get(f"{service}/openapi.json").json()["paths"]
@@ -92,6 +92,14 @@ def test_a_posted_full_history_gives_the_same_list_for_ease(service, loaded):
     known = httpx.get(f"{service}/recommendations/{user}").json()
     assert posted["items"] == known["items"] and posted["unknown_items"] == ["not-a-film"]
     assert posted["user"] is None
+
+
+def test_an_ensemble_folds_in_a_posted_history(service, loaded):
+    user = loaded.users[11]
+    history = [int(item) for item in loaded.items[loaded.known[11].indices]]
+    posted = httpx.post(f"{service}/recommendations", json={"history": history, "model": "ensemble"}).json()
+    known = httpx.get(f"{service}/recommendations/{user}", params={"model": "ensemble"}).json()
+    assert posted["model"] == "ensemble" and posted["items"] == known["items"]
 
 
 @pytest.mark.parametrize("method, path, body, status, message", [

@@ -193,6 +193,13 @@ class FoldIn(Protocol):
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray: ...
 
 
+def folds_in(model: Recommender) -> bool:
+    """Whether `model` can score a history it was not fitted on: it has `score_history`,
+    and a model whose ability depends on its fitted state (an ensemble, on its members)
+    says so in `can_fold_in`."""
+    return isinstance(model, FoldIn) and bool(getattr(model, "can_fold_in", True))
+
+
 @runtime_checkable
 class ContinuesSequences(Protocol):
     """A sequence model: what it recommends follows a user's latest items, so without refit

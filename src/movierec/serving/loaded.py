@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError, DataError, MovieRecError
-from movierec.models.base import FoldIn, Recommender
+from movierec.models.base import Recommender, folds_in
 from movierec.output import CATALOGUE, read_catalogue
 from movierec.ranking import top_unseen
 
@@ -120,7 +120,7 @@ class LoadedRun:
         return self._loaded[name]
 
     def can_fold_in(self, name: str | None = None) -> bool:
-        return isinstance(self.model(name), FoldIn)
+        return folds_in(self.model(name))
 
     @property
     def best_fold_in(self) -> str | None:
@@ -191,7 +191,7 @@ class LoadedRun:
         self._check_k(k)
         name = (self.best_fold_in or self.best) if model is None else model
         fitted = self.model(name)
-        if not isinstance(fitted, FoldIn):
+        if not folds_in(fitted):
             raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
                            f"fold-in models here: {', '.join(m for m in self.models if self.can_fold_in(m)) or 'none'}")
         raw = list(item_ids)

@@ -221,3 +221,36 @@ def test_a_continued_ensemble_mixes_only_items_its_continued_history_lacks(mix):
     assert np.isneginf(scores[(X + VALID).toarray() > 0]).all()
     assert np.isfinite(np.sort(scores, axis=1)[:, -4:]).all()  # every list still has 4 unseen items
     np.testing.assert_array_equal(model.score(users) > -np.inf, X.toarray() == 0)  # the fit itself masks train
+
+
+@pytest.mark.parametrize("mix", ["global", "buckets", "slots"])
+def test_fold_in_mixes_the_members_fold_ins_as_for_a_fitted_user(mix):
+    params = {"mix": mix, "n_buckets": 2} if mix != "slots" else {"mix": "slots", "valid_k": 4}
+    model = create("ensemble", **MEMBERS | params).fit(X, valid=VALID)
+    assert model.can_fold_in
+    users = np.array([0, 7, 21, 39])
+    np.testing.assert_allclose(model.score_history(X[users]), model.score(users), rtol=1e-5, atol=1e-6)
+    new = csr_from_indices(np.zeros(3, dtype=np.int64), np.array([13, 14, 15]), (1, X.shape[1]))
+    scores = model.score_history(new)[0]
+    assert np.isneginf(scores[[13, 14, 15]]).all()
+    if mix != "slots":  # a blend puts the second group's block first (a slot mix may give pop's places)
+        assert (np.argsort(-scores)[:5] >= BLOCK).all()
+
+
+def test_fold_in_is_refused_with_the_reason_where_a_member_or_the_mix_cannot():
+    reranked = create("ensemble", members=("ease", "rerank"), weights={"ease": 1.0, "rerank": 1.0},
+                      member_params={"rerank": {"members": ("ease", "pop"), "iterations": 5}}).fit(X, valid=VALID)
+    assert not reranked.can_fold_in
+    with pytest.raises(ConfigError, match=r"members \['rerank'\] cannot score a new history"):
+        reranked.score_history(X[:1])
+    timed = create("ensemble", **MEMBERS | {"mix": "buckets", "bucket_by": "days_since_last"})
+    timed.fit(X, valid=VALID, timestamps=_times(X))
+    assert timed.bucket_choices_ and not timed.can_fold_in
+    with pytest.raises(ConfigError, match="buckets of 'days_since_last'"):
+        timed.score_history(X[:1])
+
+
+def _times(matrix):
+    times = matrix.copy()
+    times.data = np.arange(1, matrix.nnz + 1, dtype=np.float64) * 86_400.0
+    return times

@@ -39,7 +39,7 @@ from movierec.ensemble.mix import TRAITS, bucket_edges, buckets_of, guarded_slot
 from movierec.ensemble.normalise import METHODS
 from movierec.ensemble.tune import BlendChoice, guarded_weights, tune_weights
 from movierec.exceptions import ConfigError
-from movierec.models.base import Recommender, validation_scorer
+from movierec.models.base import Recommender, check_history, folds_in, validation_scorer
 from movierec.models.composite.base import CompositeModel
 from movierec.models.composite.reranker import Reranker
 from movierec.models.single import SINGLE_MODELS
@@ -202,11 +202,15 @@ class Ensemble(CompositeModel):
     def _score(self, users: np.ndarray, out_of_fold: bool = False) -> np.ndarray:
         seen = self.__dict__.get("seen_", self.X_)  # the fitted history, or the continued one
         blocks = self._member_scores(self.members_, seen, users, out_of_fold=out_of_fold)
+        return self._mix(blocks, self.traits_[users])
+
+    def _mix(self, blocks: list[np.ndarray], traits: np.ndarray) -> np.ndarray:
+        """The members' masked score blocks of some users, mixed as tuned (`traits`: the users' bucket trait)."""
         if self.slots_ is not None:
             return slot_scores(blocks[0], blocks[1], self.slots_)
         if not self.bucket_choices_:
             return blend(blocks, self.choice_.weights, method=self.choice_.method, rrf_k=self.rrf_k)
-        bucket = buckets_of(self.traits_[users], self.bucket_edges_)
+        bucket = buckets_of(traits, self.bucket_edges_)
         out = np.empty(np.shape(blocks[0]), dtype=np.float32)
         for b, choice in enumerate(self.bucket_choices_):
             rows = bucket == b
@@ -214,6 +218,32 @@ class Ensemble(CompositeModel):
                 out[rows] = blend([block[rows] for block in blocks], choice.weights, method=choice.method,
                                   rrf_k=self.rrf_k)
         return out
+
+    @property
+    def can_fold_in(self) -> bool:
+        """Whether :meth:`score_history` works: every member folds in, and a bucket mix buckets
+        by history length (a new history's times order it, they do not place it in time)."""
+        self._check_fitted()
+        return self._fold_in_obstacle() is None
+
+    def _fold_in_obstacle(self) -> str | None:
+        unable = [name for name, member in self.members_.items() if not folds_in(member)]
+        if unable:
+            return f"its members {unable} cannot score a new history"
+        if self.bucket_choices_ and self.bucket_by != "history_length":
+            return f"it blends by buckets of {self.bucket_by!r}, which a new history's order does not give"
+        return None
+
+    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
+        """Fold-in: each member scores the histories (:class:`FoldIn`), their scores are mixed
+        as for a fitted user. A ConfigError says why when a member cannot fold in."""
+        rows = check_history(self, history)
+        obstacle = self._fold_in_obstacle()
+        if obstacle is not None:
+            raise ConfigError(f"this ensemble cannot score a new user: {obstacle}")
+        blocks = [mask_seen(np.array(self.members_[name].score_history(rows, timestamps), dtype=np.float32), rows)
+                  for name in self._names]
+        return self._mix(blocks, user_traits(rows, None, self.bucket_by))
 
     def score_out_of_fold(self, users: np.ndarray) -> np.ndarray:
         """The blend of the members' validation scores (out of fold where a member has them)."""
