@@ -1,16 +1,17 @@
 """`movierec serve` over a real socket: answers, errors, a bounded load test, the token.
 
-The service runs in its own process (`python -m movierec.cli serve`), started here on a
-free loopback port; requests go through httpx like any client's.
+The service runs in its own process (`python -m movierec.cli serve --port 0`): it binds a
+free loopback port and prints it; requests go through httpx like any client's.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import select
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,34 +26,37 @@ import movierec
 pytestmark = pytest.mark.realdata
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def serving(run_dir: Path, *extra: str):
-    port = _free_port()
+    """The service on the free port it picks itself (--port 0) and prints."""
     process = subprocess.Popen([sys.executable, "-m", "movierec.cli", "serve", "--run", str(run_dir),
-                                "--port", str(port), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+                                "--port", "0", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the service did not start: {process.stdout.read().decode()}")
-            time.sleep(0.2)
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        line = process.stdout.readline() if ready else ""
+        match = re.search(r"on (http://127\.0\.0\.1:\d+) ", line)
+        if match is None:
+            process.terminate()
+            raise AssertionError(f"the service did not start: {line}{process.stdout.read()}")
+        base = match.group(1)
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 200  # listening once it says so
         yield base
         assert process.poll() is None, "the service is still up after every request"
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_busy_port_is_one_line_and_no_served_address(run_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "movierec.cli", "serve", "--run", str(run_dir),
+                               "--port", str(port)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "serving" not in done.stdout
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port 0" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.fixture(scope="module")

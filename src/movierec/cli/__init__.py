@@ -271,7 +271,7 @@ def recommend(
 def serve(
     run_dir: Path = typer.Option(..., "--run", help="A run folder written by `movierec run` (models saved)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless told otherwise)."),
-    port: int = typer.Option(8000, "--port"),
+    port: int = typer.Option(8000, "--port", help="Port to listen on (0: a free one, printed)."),
     model: str | None = typer.Option(None, "--model", help="Default model (default: best on validation)."),
     token: str | None = typer.Option(None, "--token", envvar="MOVIEREC_SERVE_TOKEN",
                                       help="Require `Authorization: Bearer TOKEN` (also $MOVIEREC_SERVE_TOKEN)."),
@@ -282,7 +282,7 @@ def serve(
     import uvicorn
 
     from movierec.serving import load_run
-    from movierec.serving.app import create_app
+    from movierec.serving.app import create_app, listening_socket
 
     set_threads(threads)
     try:
@@ -290,5 +290,12 @@ def serve(
     except (MovieRecError, OSError) as error:
         fail(error)
         return
-    console.print(f"serving {run_dir} on http://{host}:{port} (docs: /docs)")
-    uvicorn.run(service, host=host, port=port, log_level="warning")
+    try:  # bound here, so a busy port is one line, not a served address then uvicorn's exit
+        listener = listening_socket(host, port)
+    except OSError as error:
+        fail(ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port "
+                         "(--port 0 takes a free one)"))
+        return
+    console.print(f"serving {run_dir} on http://{host}:{listener.getsockname()[1]} (docs: /docs)", soft_wrap=True)
+    console.file.flush()  # the address reaches a pipe (a supervisor, a test) before the server runs
+    uvicorn.Server(uvicorn.Config(service, log_level="warning")).run(sockets=[listener])

@@ -16,6 +16,7 @@ token 401. Requests never change the loaded models.
 from __future__ import annotations
 
 import hmac
+import socket
 from typing import Any
 
 import numpy as np
@@ -207,3 +208,16 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port) and listening, for uvicorn to serve on: binding before
+    the server starts lets the caller report a busy port itself, and port 0 take a free one."""
+    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listener = socket.socket(family, kind, protocol)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts need no wait
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    return listener
