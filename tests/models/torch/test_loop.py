@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from movierec.models.torch.loop import deterministic_algorithms, fit_epochs
+from movierec.models.torch.loop import deterministic_algorithms, exponential_average, fit_epochs
 
 
 def _counting_module() -> nn.Module:
@@ -36,6 +36,33 @@ def test_best_epoch_is_kept_and_patience_stops_training():
     assert result.best_epoch == 3 and result.best_recall == 0.5
     assert module.weight.item() == 3.0 and not module.training
     assert result.history[0] == {"epoch": 1, "loss": 1.0, "weight": 1.0, "valid_recall": 0.1}
+
+
+def test_weight_averaging_validates_and_keeps_the_average_while_the_steps_train_the_network():
+    """The network's weight is the epoch number after each epoch (one step each); its
+    average at decay 0.5 starts at the first step's weight and halves the way to each
+    new one: 1, 1.5, 2.25, 3.125. Validation reads the average and keeps its best."""
+    network = _counting_module()
+    averaged = exponential_average(network, 0.5)
+    assert exponential_average(network, 0.0) is None
+    kept = averaged.module
+    seen = []
+
+    def step(epoch: int) -> dict:
+        assert network.training
+        with torch.no_grad():
+            network.weight += 1.0
+        averaged.update_parameters(network)
+        return {"loss": 0.0}
+
+    def validate() -> float:
+        assert not kept.training
+        seen.append(float(kept.weight.item()))
+        return [0.1, 0.3, 0.2, 0.1][len(seen) - 1]
+
+    result = fit_epochs(kept, step, epochs=4, patience=5, validate=validate, trained=network)
+    assert seen == [1.0, 1.5, 2.25, 3.125]
+    assert result.best_epoch == 2 and kept.weight.item() == 1.5 and network.weight.item() == 4.0
 
 
 def test_without_validation_every_epoch_runs():

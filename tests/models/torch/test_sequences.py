@@ -73,10 +73,10 @@ def test_gbce_is_bce_at_t_zero_and_negatives_avoid_the_sequence():
 
 
 @pytest.mark.parametrize("cls, params", [
-    (SASRec, {}), (SASRec, {"loss": "gbce", "n_negatives": 2, "gbce_t": 0.0, "lr": 1e-2}),
+    (SASRec, {}), (SASRec, {"ema_decay": 0.0}), (SASRec, {"loss": "gbce", "n_negatives": 2, "gbce_t": 0.0, "lr": 1e-2}),
     (BERT4Rec, {"lr": 3e-3, "epochs": 300}),  # a masked item trains a few positions per sequence, not every
     # one: it needs many more epochs than SASRec, and fewer sit at the bar on some CPUs
-], ids=["sasrec", "sasrec-gbce", "bert4rec"])
+], ids=["sasrec", "sasrec-no-average", "sasrec-gbce", "bert4rec"])
 def test_the_next_item_of_a_ring_is_found(cls, params):
     model = cls(**{"dim": 16, "epochs": 40, "batch_size": 8, "device": "cpu"} | params).fit(X, timestamps=T)
     items, _ = model.recommend(np.arange(N_USERS), k=1)
@@ -125,6 +125,14 @@ def test_several_seeds_score_with_the_mean_of_the_networks_one_seed_each_trains(
     np.testing.assert_allclose(both.score_history(X[:3], T[:3]), both.score(users[:3]), rtol=1e-5, atol=1e-6)
 
 
+def test_weight_averaging_keeps_another_network_than_the_last_weights():
+    settings = {"dim": 16, "epochs": 3, "batch_size": 8, "device": "cpu"}
+    plain, averaged = (SASRec(ema_decay=decay, **settings).fit(X, timestamps=T) for decay in (0.0, 0.9))
+    users = np.arange(N_USERS)
+    assert not np.allclose(plain.score(users), averaged.score(users))
+    np.testing.assert_allclose(averaged.score_history(X[:3], T[:3]), averaged.score(users[:3]), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("model_class", [SASRec, BERT4Rec])
 def test_sequence_models_score_without_their_padding_as_with_it(model_class):
     """Padding keys are masked, so the length-sorted, trimmed blocks score as the
@@ -143,7 +151,8 @@ def test_sequence_models_score_without_their_padding_as_with_it(model_class):
 def test_sequence_models_need_timestamps_and_sane_parameters():
     with pytest.raises(DataError, match="timestamps"):
         SASRec(epochs=1, device="cpu").fit(X)
-    for bad in ({"dim": 10, "n_heads": 3}, {"loss": "hinge"}, {"gbce_t": 2.0}, {"max_len": 0}, {"n_seeds": 0}):
+    for bad in ({"dim": 10, "n_heads": 3}, {"loss": "hinge"}, {"gbce_t": 2.0}, {"max_len": 0}, {"n_seeds": 0},
+                {"ema_decay": 1.0}, {"ema_decay": -0.1}):
         with pytest.raises(ConfigError):
             SASRec(**bad, device="cpu").fit(X, timestamps=T)
     with pytest.raises(ConfigError, match="mask_prob"):

@@ -29,7 +29,8 @@ class BERT4Rec(SequenceRecommender):
     ----------
     dim, n_blocks, n_heads, max_len, dropout : as SASRec's.
     mask_prob : share of items masked per training sequence (the paper's 0.2 on ML-1M).
-    epochs, batch_size, lr, weight_decay, patience, use_features, max_valid_users, n_seeds : as SASRec's.
+    epochs, batch_size, lr, weight_decay, patience, use_features, max_valid_users, n_seeds, ema_decay :
+        as SASRec's (no weight averaging by default: not measured on BERT4Rec).
 
     Examples
     --------
@@ -49,8 +50,8 @@ class BERT4Rec(SequenceRecommender):
     def __init__(self, *, dim: int = 64, n_blocks: int = 2, n_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, mask_prob: float = 0.2, epochs: int = 200, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 10, use_features: bool = False,
-                 max_valid_users: int | None = 10_000, n_seeds: int = 1, valid_k: int = 10, random_state: int = 0,
-                 device: str = "auto") -> None:
+                 max_valid_users: int | None = 10_000, n_seeds: int = 1, ema_decay: float = 0.0, valid_k: int = 10,
+                 random_state: int = 0, device: str = "auto") -> None:
         self.dim = dim
         self.n_blocks = n_blocks
         self.n_heads = n_heads
@@ -65,6 +66,7 @@ class BERT4Rec(SequenceRecommender):
         self.use_features = use_features
         self.max_valid_users = max_valid_users
         self.n_seeds = n_seeds
+        self.ema_decay = ema_decay
         self.valid_k = valid_k
         self.random_state = random_state
         self.device = device

@@ -133,6 +133,10 @@ class SASRec(SequenceRecommender):
     max_valid_users : validation users scored per epoch (a seeded sample beyond it).
     n_seeds : networks trained from seeds random_state, random_state + 1, ..., each
         early-stopped on its own; scores are the mean of their logits.
+    ema_decay : the network validated, kept and refitted is the exponential moving
+        average of the weights after each step (this decay per step; 0: the weights
+        themselves): a cheap ensemble along one run, validated above one plain network
+        on ml-100k (docs/results.md).
 
     Examples
     --------
@@ -147,13 +151,15 @@ class SASRec(SequenceRecommender):
     name = "sasrec"
     param_grid: dict = {}
     search_space = {"dim": Choice((32, 64, 128)), "n_blocks": IntRange(1, 3), "dropout": FloatRange(0.0, 0.5),
-                    "lr": FloatRange(1e-4, 5e-3, log=True), "max_len": Choice((50, 100, 200))}
+                    "lr": FloatRange(1e-4, 5e-3, log=True), "max_len": Choice((50, 100, 200)),
+                    "ema_decay": Choice((0.0, 0.99, 0.998))}
 
     def __init__(self, *, dim: int = 64, n_blocks: int = 2, n_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, loss: str = "softmax", n_negatives: int = 256, gbce_t: float = 0.75,
                  epochs: int = 200, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
                  patience: int = 10, use_features: bool = False, max_valid_users: int | None = 10_000,
-                 n_seeds: int = 1, valid_k: int = 10, random_state: int = 0, device: str = "auto") -> None:
+                 n_seeds: int = 1, ema_decay: float = 0.99, valid_k: int = 10, random_state: int = 0,
+                 device: str = "auto") -> None:
         self.dim = dim
         self.n_blocks = n_blocks
         self.n_heads = n_heads
@@ -170,6 +176,7 @@ class SASRec(SequenceRecommender):
         self.use_features = use_features
         self.max_valid_users = max_valid_users
         self.n_seeds = n_seeds
+        self.ema_decay = ema_decay
         self.valid_k = valid_k
         self.random_state = random_state
         self.device = device

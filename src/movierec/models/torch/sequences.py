@@ -30,7 +30,13 @@ from movierec.models.base import check_history
 from movierec.models.torch import distributed
 from movierec.models.torch.common import TorchRecommender, validation_recall
 from movierec.models.torch.fields import FieldEmbedder, side_layouts
-from movierec.models.torch.loop import TrainResult, deterministic_algorithms, fit_epochs, seed_everything
+from movierec.models.torch.loop import (
+    TrainResult,
+    deterministic_algorithms,
+    exponential_average,
+    fit_epochs,
+    seed_everything,
+)
 
 SCORE_BATCH = 512  # sequences per forward pass when scoring
 
@@ -113,6 +119,7 @@ class SequenceRecommender(TorchRecommender):
     max_valid_users: int | None
     use_features: bool
     n_seeds: int
+    ema_decay: float
 
     @abstractmethod
     def _build(self, n_items: int, features: EncodedFeatures | None) -> nn.Module:
@@ -151,6 +158,8 @@ class SequenceRecommender(TorchRecommender):
 
         lengths = (trainable > 0).sum(1).numpy()
         trained = distributed.wrap(module, device)  # the module itself in one process
+        averaged = exponential_average(module, self.ema_decay)
+        kept = module if averaged is None else averaged.module  # what is validated and kept
 
         def epoch_step(_epoch: int) -> dict[str, Any]:
             total, count = 0.0, 0
@@ -164,15 +173,20 @@ class SequenceRecommender(TorchRecommender):
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if averaged is not None:
+                    averaged.update_parameters(module)
                 total, count = total + float(loss.detach()) * len(rows), count + len(rows)
             return {"loss": total / max(count, 1)}
 
         def validate() -> float:
-            return validation_recall(lambda users: self._forward(module, self.sequences_[users], device), valid, X,
+            return validation_recall(lambda users: self._forward(kept, self.sequences_[users], device), valid, X,
                                      k=self.valid_k, max_users=self.max_valid_users, seed=self.random_state)
 
-        return fit_epochs(module, epoch_step, epochs=self.epochs, patience=self.patience,
-                          validate=distributed.main_decides(validate) if valid is not None else None)
+        result = fit_epochs(kept, epoch_step, epochs=self.epochs, patience=self.patience, trained=module,
+                            validate=distributed.main_decides(validate) if valid is not None else None)
+        if averaged is not None:
+            module.load_state_dict(kept.state_dict())  # the network is its kept average from here on
+        return result
 
     def _min_length(self) -> int:
         """Shortest sequence worth a training step (SASRec needs an input and a target)."""
@@ -239,3 +253,6 @@ class SequenceRecommender(TorchRecommender):
         if low or self.lr <= 0:
             raise ConfigError(f"{self.name} needs max_len, epochs, batch_size, n_seeds >= 1 and lr > 0; got "
                               f"{low or self.lr}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"{self.name} ema_decay is the decay of a moving average of the weights, in "
+                              f"[0, 1) (0: none); got {self.ema_decay}")
