@@ -77,8 +77,8 @@ def exponential_average(module: nn.Module, decay: float) -> AveragedModel | None
     """A copy of `module` that tracks the exponential moving average of its weights
     (``update_parameters(module)`` after each optimizer step), or None for `decay` 0.
 
-    The average of the last few hundred steps' weights is a cheap ensemble along one
-    training run: it scores like several networks' mean at the cost of one.
+    The average over the recent steps' weights (about ``1 / (1 - decay)`` of them) is a
+    cheap ensemble along one training run.
     """
     return AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay)) if decay else None
 

@@ -119,7 +119,7 @@ class SequenceRecommender(TorchRecommender):
     max_valid_users: int | None
     use_features: bool
     n_seeds: int
-    ema_decay: float
+    ema_decay: float = 0.0  # what a model pickled before the parameter existed did
 
     @abstractmethod
     def _build(self, n_items: int, features: EncodedFeatures | None) -> nn.Module:
