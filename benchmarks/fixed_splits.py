@@ -12,7 +12,7 @@ Usage::
     python benchmarks/fixed_splits.py --table composite-sasrec-hybrid   # ... SASRec and the item+user EASE (mixed)
     python benchmarks/fixed_splits.py --table composite-sasrec-recvae   # ... SASRec, candidates from RecVAE (mixed)
     python benchmarks/fixed_splits.py --table composite-sasrec-200      # ... SASRec, 200 candidates (mixed)
-    python benchmarks/fixed_splits.py --table composite-sasrec-ema      # ... SASRec with its weight averaging
+    python benchmarks/fixed_splits.py --table composite-sasrec-ema      # ... SASRec with its weight averaging (mixed)
     python benchmarks/fixed_splits.py --table ease          # pop and EASE, the anchors' figures
     python benchmarks/fixed_splits.py --table protocols     # EASE against popularity per protocol
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
@@ -41,15 +41,15 @@ from movierec.atomic import atomic_write_bytes
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
 TABLES = ("composite", "composite-sasrec", "composite-sasrec-catalogue", "composite-sasrec-hybrid",
-          "composite-sasrec-recvae", "composite-sasrec-200", "composite-sasrec-ema", "ease", "cfm", "protocols", "ease-search",
-          "sequence", "fm", "user-ease")
+          "composite-sasrec-recvae", "composite-sasrec-200", "composite-sasrec-ema", "ease", "cfm", "protocols",
+          "ease-search", "sequence", "fm", "user-ease")
 # the config suffix of each composite table (benchmarks/configs/ml100k-<split><suffix>.toml) and its splits
 COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
              "composite-sasrec-catalogue": ("-sasrec-catalogue", ("mixed",)),
              "composite-sasrec-hybrid": ("-sasrec-hybrid", ("mixed",)),
              "composite-sasrec-recvae": ("-sasrec-recvae", ("mixed",)),
              "composite-sasrec-200": ("-sasrec-200", ("mixed",)),
-             "composite-sasrec-ema": ("-sasrec-ema", SPLITS)}
+             "composite-sasrec-ema": ("-sasrec-ema", ("mixed",))}
 
 
 def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:

@@ -47,7 +47,9 @@ def test_an_ensemble_of_fold_in_members_folds_in_to_its_own_list(loaded):
     history = loaded.items[loaded.known[7].indices].tolist()
     assert loaded.can_fold_in("ensemble") and not loaded.can_fold_in("rerank")
     folded = loaded.recommend_history(history, k=10, model="ensemble")
-    assert folded.items["item"].tolist() == loaded.recommend([user], k=10, model="ensemble")["item"].tolist()
+    known = loaded.recommend([user], k=10, model="ensemble")["item"].tolist()
+    assert folded.items["item"].tolist() == known
+    assert known != loaded.recommend([user], k=10, model="ease")["item"].tolist()  # a blend, not EASE alone
 
 
 def test_unknown_items_are_reported_and_ignored(loaded):

@@ -12,6 +12,7 @@ import select
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,13 +33,18 @@ def serving(run_dir: Path, *extra: str):
     process = subprocess.Popen([sys.executable, "-m", "movierec.cli", "serve", "--run", str(run_dir),
                                 "--port", "0", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        ready, _, _ = select.select([process.stdout], [], [], 60)
-        line = process.stdout.readline() if ready else ""
-        match = re.search(r"on (http://127\.0\.0\.1:\d+) ", line)
-        if match is None:
+        base, lines, deadline = None, [], time.monotonic() + 60
+        while base is None and time.monotonic() < deadline:  # warnings may come before the address
+            ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
+            line = process.stdout.readline() if ready else ""
+            if not line:
+                break  # the process ended, or the deadline passed
+            lines.append(line)
+            match = re.search(r"serving .* on (http://127\.0\.0\.1:\d+) ", line)
+            base = match.group(1) if match else None
+        if base is None:
             process.terminate()
-            raise AssertionError(f"the service did not start: {line}{process.stdout.read()}")
-        base = match.group(1)
+            raise AssertionError(f"the service did not start: {''.join(lines)}{process.stdout.read()}")
         assert httpx.get(f"{base}/health", timeout=5).status_code == 200  # listening once it says so
         yield base
         assert process.poll() is None, "the service is still up after every request"
@@ -57,6 +63,9 @@ def test_a_busy_port_is_one_line_and_no_served_address(run_dir):
     assert done.returncode == 2 and "serving" not in done.stdout
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port 0" in done.stderr
     assert "Traceback" not in done.stderr
+    beyond = subprocess.run([sys.executable, "-m", "movierec.cli", "serve", "--run", str(run_dir), "--port", "70000"],
+                            capture_output=True, text=True, timeout=120)
+    assert beyond.returncode == 2 and "serving" not in beyond.stdout and "65535" in beyond.stderr
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +112,9 @@ def test_an_ensemble_folds_in_a_posted_history(service, loaded):
     history = [int(item) for item in loaded.items[loaded.known[11].indices]]
     posted = httpx.post(f"{service}/recommendations", json={"history": history, "model": "ensemble"}).json()
     known = httpx.get(f"{service}/recommendations/{user}", params={"model": "ensemble"}).json()
+    ease = httpx.get(f"{service}/recommendations/{user}", params={"model": "ease"}).json()
     assert posted["model"] == "ensemble" and posted["items"] == known["items"]
+    assert [entry["item"] for entry in known["items"]] != [entry["item"] for entry in ease["items"]]  # a blend
 
 
 @pytest.mark.parametrize("method, path, body, status, message", [

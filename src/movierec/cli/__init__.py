@@ -271,7 +271,7 @@ def recommend(
 def serve(
     run_dir: Path = typer.Option(..., "--run", help="A run folder written by `movierec run` (models saved)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless told otherwise)."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on (0: a free one, printed)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on (0: a free one, printed)."),
     model: str | None = typer.Option(None, "--model", help="Default model (default: best on validation)."),
     token: str | None = typer.Option(None, "--token", envvar="MOVIEREC_SERVE_TOKEN",
                                       help="Require `Authorization: Bearer TOKEN` (also $MOVIEREC_SERVE_TOKEN)."),
@@ -279,10 +279,12 @@ def serve(
 ) -> None:
     """Serve a run's models over HTTP (FastAPI; OpenAPI docs at /docs). Loads the run's pickles: serve only
     run folders you trust."""
+    import socket
+
     import uvicorn
 
     from movierec.serving import load_run
-    from movierec.serving.app import create_app, listening_socket
+    from movierec.serving.app import address_url, create_app, listening_socket
 
     set_threads(threads)
     try:
@@ -292,10 +294,17 @@ def serve(
         return
     try:  # bound here, so a busy port is one line, not a served address then uvicorn's exit
         listener = listening_socket(host, port)
+    except socket.gaierror as error:
+        fail(ConfigError(f"cannot listen on --host {host!r}: {error.strerror or error}"))
+        return
     except OSError as error:
         fail(ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port "
-                         "(--port 0 takes a free one)"))
+                         "(--port 0 takes a free one) or --host"))
         return
-    console.print(f"serving {run_dir} on http://{host}:{listener.getsockname()[1]} (docs: /docs)", soft_wrap=True)
+    console.print(f"serving {run_dir} on {address_url(host, listener.getsockname()[1])} (docs: /docs)",
+                  soft_wrap=True)
     console.file.flush()  # the address reaches a pipe (a supervisor, a test) before the server runs
-    uvicorn.Server(uvicorn.Config(service, log_level="warning")).run(sockets=[listener])
+    server = uvicorn.Server(uvicorn.Config(service, log_level="warning"))
+    server.run(sockets=[listener])
+    if not server.started:  # uvicorn logged why; exit non-zero as `uvicorn.run` does
+        raise typer.Exit(code=3)

@@ -187,7 +187,9 @@ class FoldIn(Protocol):
     """Scores users from a history alone, so users unseen at fit time can be served.
 
     `history` has the fitted model's item columns, one row per user; `timestamps`
-    (optional, the same non-zeros) order it for models that read order.
+    (optional, the same non-zeros) order it for models that read order. A model whose
+    ability depends on what it was fitted with (an ensemble, on its members) also has a
+    ``can_fold_in`` property; ask :func:`folds_in`, which reads both.
     """
 
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray: ...

@@ -209,15 +209,29 @@ def _plain(value: Any) -> Any:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to (host, port) and listening, for uvicorn to serve on: binding before
-    the server starts lets the caller report a busy port itself, and port 0 take a free one."""
-    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    listener = socket.socket(family, kind, protocol)
+    """A socket bound to (host, port) and listening, for uvicorn to serve on.
+
+    Binding before the server starts lets the caller report a busy port itself, and port
+    0 take a free one. The family follows the host as uvicorn's does: IPv6 for an
+    address with a colon, else IPv4 (a name such as "localhost" resolves to IPv4).
+
+    Raises
+    ------
+    OSError
+        When the address cannot be bound (in use, not this machine's, not resolvable:
+        ``socket.gaierror``).
+    """
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts need no wait
-        listener.bind(address)
+        listener.bind((host, port))
         listener.listen(2048)
     except OSError:
         listener.close()
         raise
     return listener
+
+
+def address_url(host: str, port: int) -> str:
+    """The service's base URL (an IPv6 address in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -254,3 +254,19 @@ def _times(matrix):
     times = matrix.copy()
     times.data = np.arange(1, matrix.nnz + 1, dtype=np.float64) * 86_400.0
     return times
+
+
+def test_a_bucket_mix_folds_in_each_history_with_its_own_buckets_blend(monkeypatch):
+    """Even users keep 4 items, odd ones 8: two buckets by history length, one blending
+    EASE alone and one pop alone, so a history scored with the wrong bucket shows."""
+    monkeypatch.setattr(ensemble_model, "MIN_BUCKET_USERS", 1)
+    rows, cols = X.nonzero()
+    keep = (np.arange(len(rows)) % 8) < np.where(rows % 2 == 0, 4, 8)
+    ragged = csr_from_indices(rows[keep], cols[keep], X.shape)
+    model = create("ensemble", **MEMBERS | {"mix": "buckets", "n_buckets": 2}).fit(ragged, valid=VALID)
+    assert len(model.bucket_edges_) == 1
+    model.bucket_choices_ = [ensemble_model.BlendChoice("rank", (1.0, 0.0), float("nan"), {}),
+                             ensemble_model.BlendChoice("rank", (0.0, 1.0), float("nan"), {})]
+    users = np.arange(N_USERS)
+    np.testing.assert_allclose(model.score_history(ragged), model.score(users), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(model.score(users[::2]), model.score(users[1::2]))
