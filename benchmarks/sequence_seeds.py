@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 import torch
+from bench_sequence import load
 
 from movierec.atomic import atomic_write_bytes
-from movierec.data.readers import read_dataset
 from movierec.evaluate import evaluate
 from movierec.models.registry import create
-from movierec.split import EncodedSplit, SplitSpec, make_split
+from movierec.split import EncodedSplit
 
 
 def one(data: EncodedSplit, seed: int, decay: float) -> dict:
@@ -56,8 +56,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/sequence_seeds.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    dataset = read_dataset(Path(os.environ.get("MOVIEREC_DATA_DIR", "../shared/data")) / "ml-100k")
-    data = EncodedSplit(make_split(dataset.interactions, SplitSpec("temporal", tail=2)), dataset)
+    data = load("ml100k", Path(os.environ.get("MOVIEREC_DATA_DIR", "../shared/data")), Path("."))  # its temporal split
     rows = []
     for seed in map(int, args.seeds.split(",")):
         for decay in map(float, args.decays.split(",")):

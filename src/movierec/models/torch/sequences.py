@@ -182,7 +182,7 @@ class SequenceRecommender(TorchRecommender):
             return validation_recall(lambda users: self._forward(kept, self.sequences_[users], device), valid, X,
                                      k=self.valid_k, max_users=self.max_valid_users, seed=self.random_state)
 
-        result = fit_epochs(kept, epoch_step, epochs=self.epochs, patience=self.patience, trained=module,
+        result = fit_epochs(kept, epoch_step, epochs=self.epochs, patience=self.patience, trained=trained,
                             validate=distributed.main_decides(validate) if valid is not None else None)
         if averaged is not None:
             module.load_state_dict(kept.state_dict())  # the network is its kept average from here on
