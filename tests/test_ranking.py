@@ -170,3 +170,24 @@ def test_same_row_checks_the_users_and_scores_as_a_block():
     assert same(np.array([0, 1])).tolist() == [[1.0, 3.0, 2.0]] * 2
     with pytest.raises(DataError, match="out of range"):
         recommend_batched(_NeverCalled(same.row, _check_range), np.array([0, 40]), 2)
+
+
+@pytest.mark.parametrize("k", [1, 10, 30])
+def test_top_k_screens_wide_rows_to_the_lists_of_a_full_sort(k):
+    """Rows wide enough to be screened by chunk maxima (ties, NaN, -inf, a short tail
+    chunk) give the lists and values of a stable sort of the whole row."""
+    rng = np.random.default_rng(k)
+    scores = rng.standard_normal((64, 6807)).astype(np.float32)
+    scores[32:] = rng.integers(0, 40, size=(32, 6807))  # ties at the cut: settled on the full row
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[3, :] = 1.0  # every column tied
+    scores[4, 6800:] = 99.0  # the best values all past the last whole chunk
+    scores[5, rng.choice(6807, 20, replace=False)] = np.nan
+    scores[6, :] = -np.inf
+    scores[6, [5, 6805]] = 2.0  # fewer finite values than places
+    scores[7, ::64] = 50.0  # each chunk's maximum in its first column: every chunk tied
+    ranked = np.where(np.isnan(scores), -np.inf, scores)  # NaN ranks last, as -inf does
+    expected = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
+    items, values = top_k(scores, k)
+    np.testing.assert_array_equal(items, expected)
+    np.testing.assert_array_equal(values, np.take_along_axis(ranked, expected, axis=1))

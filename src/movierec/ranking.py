@@ -1,8 +1,8 @@
 """Top-k with masking, written once: models, the evaluator and ensembles all use it.
 
-The selection runs through ``torch.topk`` (one pass, on every core torch is given,
-where numpy's argpartition copies the block and runs on one), with an exact tie rule
-on top: the lower item index wins, also at the k-th place. A score function whose rows
+The selection runs through ``torch.topk`` (on every core torch is given, where numpy's
+argpartition copies the block and runs on one), on a wide row after a screen by the
+maxima of its column chunks, with an exact tie rule on top: the lower item index wins, also at the k-th place. A score function whose rows
 are all one vector (popularity) is a `SameRow`: its lists are read off one ordering of
 the items, never a block per batch.
 """
@@ -21,6 +21,8 @@ from movierec import progress as live
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 DEFAULT_BATCH = 1024
 PROGRESS_BATCHES = 8  # fewer batches than this end too soon to be worth a progress line
+SCREEN_WIDTHS = (64, 32, 16)  # columns per chunk of a top-k screen, the widest that leaves enough chunks
+SCREEN_CHUNKS_PER_PLACE = 4  # a screen needs this many chunks per place kept to be worth its passes
 
 
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix | None) -> np.ndarray:
@@ -62,11 +64,11 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.empty((n_rows, 0), dtype=np.int64), np.empty((n_rows, 0), dtype=scores.dtype)
     table = _as_tensor(scores)
     cut = min(k + 1, n_cols)  # one past the cut: a tie there means the selection had to choose
-    kept, part_t = torch.topk(table, cut, dim=1)  # NaN counts as the largest here
+    kept, part_t = _top_cut(table, cut)  # NaN counts as the largest here
     if torch.isnan(kept).any():  # so a row without NaN in its top has none at all
         table = table.masked_fill(torch.isnan(table), -np.inf)
         scores = table.numpy()
-        kept, part_t = torch.topk(table, cut, dim=1)
+        kept, part_t = _top_cut(table, cut)
     if k < n_cols:
         # topk keeps an arbitrary subset of the items tied at the k-th score; rows
         # where some tied item was left out are redone keeping the lowest indices
@@ -81,6 +83,31 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((part, -part_scores), axis=1)
     items = np.take_along_axis(part, order, axis=1)
     return items.astype(np.int64, copy=False), np.take_along_axis(part_scores, order, axis=1)
+
+
+def _top_cut(table: torch.Tensor, cut: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `cut` best values per row and their columns, as ``torch.topk`` gives them.
+
+    A wide row is screened first: its columns are cut into chunks, and the `cut`
+    chunks with the highest maxima (plus the columns past the last whole chunk) hold
+    every value above the cut-th of those maxima, so they hold the row's `cut` best
+    values. One pass of maxima over the row and a top-k over a few hundred candidates
+    replace the top-k over the whole row. Which of several items tied at the cut the
+    candidates hold may differ from a full ``torch.topk``; `top_k` settles such ties by
+    index on the full row either way.
+    """
+    n_rows, n_cols = table.shape
+    width = next((width for width in SCREEN_WIDTHS if n_cols // width >= SCREEN_CHUNKS_PER_PLACE * cut), 0)
+    if not width or n_rows == 0:
+        return torch.topk(table, cut, dim=1)
+    body = n_cols // width * width
+    chunks = table[:, :body].reshape(n_rows, body // width, width)
+    best = torch.topk(chunks.amax(dim=2), cut, dim=1).indices  # NaN chunks count as the best
+    picked = torch.gather(chunks, 1, best.unsqueeze(2).expand(n_rows, cut, width)).reshape(n_rows, cut * width)
+    values, at = torch.topk(torch.cat([picked, table[:, body:]], dim=1), cut, dim=1)
+    in_chunk = at < cut * width
+    chunk_columns = best.gather(1, torch.where(in_chunk, at // width, 0)) * width + at % width
+    return values, torch.where(in_chunk, chunk_columns, at - cut * width + body)
 
 
 def _as_tensor(scores: np.ndarray) -> torch.Tensor:
