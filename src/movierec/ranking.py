@@ -21,8 +21,8 @@ from movierec import progress as live
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 DEFAULT_BATCH = 1024
 PROGRESS_BATCHES = 8  # fewer batches than this end too soon to be worth a progress line
-SCREEN_WIDTHS = (64, 32, 16)  # columns per chunk of a top-k screen, the widest that leaves enough chunks
-SCREEN_CHUNKS_PER_PLACE = 4  # a screen needs this many chunks per place kept to be worth its passes
+SCREEN_WIDTH = 64  # columns per chunk of a top-k screen
+SCREEN_CHUNKS_PER_PLACE = 8  # fewer chunks per place kept than this: the screen costs more than it saves
 
 
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix | None) -> np.ndarray:
@@ -97,8 +97,8 @@ def _top_cut(table: torch.Tensor, cut: int) -> tuple[torch.Tensor, torch.Tensor]
     index on the full row either way.
     """
     n_rows, n_cols = table.shape
-    width = next((width for width in SCREEN_WIDTHS if n_cols // width >= SCREEN_CHUNKS_PER_PLACE * cut), 0)
-    if not width or n_rows == 0:
+    width = SCREEN_WIDTH
+    if n_cols // width < SCREEN_CHUNKS_PER_PLACE * cut or n_rows == 0:
         return torch.topk(table, cut, dim=1)
     body = n_cols // width * width
     chunks = table[:, :body].reshape(n_rows, body // width, width)
