@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import mmap
 import re
 from pathlib import Path
 
@@ -53,15 +54,13 @@ def read_table(
     """
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    raw = path.read_bytes()
-    if raw.startswith((b"\x1f\x8b", b"PK\x03\x04")):
+    raw = FileBytes(path)
+    if raw.head(4).startswith((b"\x1f\x8b", b"PK\x03\x04")):
         raise DataError(f"{path}: a compressed file (gzip or zip); unpack it and give the CSV it holds")
-    if raw.startswith(codecs.BOM_UTF8):  # spreadsheets write one; it is not part of the header
-        raw = raw[len(codecs.BOM_UTF8):]
     if len(sep) > 1:
         # '::' never occurs inside a UTF-8 or latin-1 multi-byte character, so the
         # byte-wise rewrite is safe; both parsers need a one-character separator
-        raw = raw.replace(sep.encode("ascii"), b"\t")
+        raw = FileBytes(path, raw.copy().replace(sep.encode("ascii"), b"\t"))
         sep = "\t"
     frame = _parse_arrow(raw, sep, names, quoting, integers) if USE_ARROW else None
     if frame is None:
@@ -81,6 +80,44 @@ def read_table(
     frame.attrs["header_lines"] = header_lines
     check_filled(frame, [c for c in required if c not in allow_empty])
     return frame
+
+
+class FileBytes:
+    """A file's bytes past a leading UTF-8 byte-order mark (spreadsheets write one; it is
+    not part of the header), mapped into memory rather than read into a copy.
+
+    Arrow parses the mapped pages in place, so a ratings file is not first copied
+    whole; a file that cannot be mapped (empty, a pipe) is read. `content` replaces
+    the file's bytes (a rewritten copy).
+    """
+
+    def __init__(self, path: Path, content: bytes | None = None) -> None:
+        if content is None:
+            with open(path, "rb") as handle:
+                try:
+                    content = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                except (ValueError, OSError):
+                    content = handle.read()
+        self._raw = content
+        self._start = len(codecs.BOM_UTF8) if content[:3] == codecs.BOM_UTF8 else 0
+
+    def __len__(self) -> int:
+        return len(self._raw) - self._start
+
+    def head(self, n: int) -> bytes:
+        return self._raw[self._start:self._start + n]
+
+    def find(self, sub: bytes) -> int:
+        """The offset of `sub`'s first occurrence, -1 where there is none."""
+        at = self._raw.find(sub, self._start)
+        return at - self._start if at >= 0 else -1
+
+    def arrow(self) -> pa.Buffer:
+        """The bytes as an Arrow buffer, without a copy."""
+        return pa.py_buffer(self._raw).slice(self._start)
+
+    def copy(self) -> bytes:
+        return self._raw[self._start:]
 
 
 def separator_hint(columns, sep: str) -> str:
@@ -103,7 +140,7 @@ def check_filled(frame: pd.DataFrame, columns: list[str]) -> None:
             raise DataError(f"{frame.attrs.get('path', '<table>')}, line {line}: column {column!r} is empty")
 
 
-def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool,
+def _parse_arrow(raw: FileBytes, sep: str, names: list[str] | None, quoting: bool,
                  integers: tuple[str, ...] = ()) -> pd.DataFrame | None:
     """Arrow's multi-threaded parser (3-8x pandas' on ratings files), or None.
 
@@ -116,12 +153,12 @@ def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool,
     repeated header names, a leading blank line) takes that path, so both give the
     same frame or the same error.
     """
-    if not raw or raw[:1] in (b"\n", b"\r"):
+    if not len(raw) or raw.head(1) in (b"\n", b"\r"):
         return None
     try:
         if names is None:
             end = raw.find(b"\n")
-            first = raw[:end if end >= 0 else len(raw)].decode("utf-8").rstrip("\r")
+            first = raw.head(end if end >= 0 else len(raw)).decode("utf-8").rstrip("\r")
             columns = next(csv.reader([first], delimiter=sep, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE))
         else:
             columns = list(names)
@@ -138,7 +175,7 @@ def _parse_arrow(raw: bytes, sep: str, names: list[str] | None, quoting: bool,
     return table.to_pandas(split_blocks=True)  # one block per column: no copy into a 2-D block
 
 
-def _arrow_read(raw: bytes, sep: str, columns: list[str], headerless: bool, quoting: bool,
+def _arrow_read(raw: FileBytes, sep: str, columns: list[str], headerless: bool, quoting: bool,
                 numeric: list[str]) -> pa.Table | None:
     """The file as an Arrow table, `numeric` columns parsed as int64 and the rest as text.
 
@@ -147,12 +184,12 @@ def _arrow_read(raw: bytes, sep: str, columns: list[str], headerless: bool, quot
     """
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(raw)),  # Arrow reads the bytes in place (a BytesIO is copied through Python)
+            pa.BufferReader(raw.arrow()),  # Arrow reads the bytes in place (a BytesIO is copied through Python)
             read_options=pacsv.ReadOptions(column_names=columns, skip_rows=0 if headerless else 1, encoding="utf8"),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
                 quote_char='"' if quoting else False,
-                newlines_in_values=quoting and b'"' in raw,  # as pandas: quoted newlines are text
+                newlines_in_values=quoting and raw.find(b'"') >= 0,  # as pandas: quoted newlines are text
                 ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(
@@ -184,13 +221,13 @@ def _as_int64(table: pa.Table, column: str) -> pa.Table:
 
 
 def _parse_pandas(
-    raw: bytes, path: Path, sep: str, names: list[str] | None, encodings: tuple[str, ...], quoting: bool
+    raw: FileBytes, path: Path, sep: str, names: list[str] | None, encodings: tuple[str, ...], quoting: bool
 ) -> pd.DataFrame:
     """pandas' C parser on bytes, decoding with each of `encodings` in turn."""
     for encoding in encodings:
         try:
             return pd.read_csv(
-                io.BytesIO(raw),
+                io.BytesIO(raw.copy()),
                 encoding=encoding,
                 sep=sep,
                 header=None if names is not None else 0,
