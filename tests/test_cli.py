@@ -23,7 +23,9 @@ def test_run_score_export_from_the_command_line(tmp_path):
                                  "--out", str(out), "--no-refit"])
     assert result.exit_code == 0, result.output
     assert "ease" in result.output
-    assert "ease" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "ease" in page
+    assert "Tuning: run<" in page and "partial" not in page  # named after the run, not its staging folder
     # scoring the run's own lists with `score` gives the run's test metrics
     result = runner.invoke(app, ["score", "--split-dir", str(split_dir), "--recs",
                                  str(out / "recommendations" / "ease.csv")])

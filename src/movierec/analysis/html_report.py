@@ -45,14 +45,16 @@ img { max-width: 100%; height: auto; display: block; margin: 0.5rem 0 1.5rem; }
 
 def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: dict[str, Path] | None = None,
                       level: float = 0.95, resamples: int = 1000, repeats: int = 1000, seed: int = 0,
-                      log: Callable[[str], None] = lambda line: None) -> Path:
+                      log: Callable[[str], None] = lambda line: None,
+                      titles: Sequence[str | None] | None = None) -> Path:
     """Write the report of the run `folders` (and extra list files, label -> path, scored
     against the first run's test items) to `out`; returns `out`. What reading a list
     file left out (unknown users, unknown items counted as misses, test users without a
-    list) goes to `log` and onto the page."""
+    list) goes to `log` and onto the page. `titles` name the runs (default: each folder's
+    name)."""
     if not folders:
         raise ConfigError("the report needs at least one run folder")
-    runs = [RunFolder.read(folder) for folder in folders]
+    runs = [RunFolder.read(folder, title) for folder, title in zip(folders, titles or [None] * len(folders), strict=True)]
     several = len(runs) > 1
     groups: dict[tuple[str, int], tuple[RunFolder, list[ScoredLists]]] = {}
     for run in runs:

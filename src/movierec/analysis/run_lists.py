@@ -54,9 +54,12 @@ class RunFolder:
     known: sp.csr_matrix  # users x items, masked at test time (the history the lists came from)
     test: sp.csr_matrix  # users x items, the hidden test items
     genres: sp.csr_matrix | None = field(default=None)  # items x genres, when the run had them
+    title: str | None = None  # what the report calls the run; None: the folder's name
 
     @classmethod
-    def read(cls, folder: Path | str) -> RunFolder:
+    def read(cls, folder: Path | str, title: str | None = None) -> RunFolder:
+        """The run in `folder`; `title` names it where the folder is not yet the run's own
+        (a run writes its report in a staging folder before publishing it)."""
         folder = Path(folder)
         catalogue = folder / CATALOGUE
         for needed in (folder / "metrics.json", catalogue / "items.csv", catalogue / "test.npz"):
@@ -66,11 +69,11 @@ class RunFolder:
         idmap, items, known = read_catalogue(catalogue)
         test = sp.load_npz(catalogue / "test.npz").tocsr()
         metrics = json.loads((folder / "metrics.json").read_text())
-        return cls(folder, metrics, idmap, items, known, test, _genres(items))
+        return cls(folder, metrics, idmap, items, known, test, _genres(items), title)
 
     @property
     def name(self) -> str:
-        return self.folder.name
+        return self.title or self.folder.name
 
     @cached_property
     def popularity(self) -> np.ndarray:

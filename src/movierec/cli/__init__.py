@@ -75,7 +75,8 @@ def run(
 
         def write_report(folder: Path) -> None:  # into the finished run, before it is published
             try:
-                write_html_report([folder], folder / "report.html", seed=settings.seed)
+                write_html_report([folder], folder / "report.html", seed=settings.seed,
+                                  titles=[Path(settings.out).resolve().name])  # the staging folder's is not
             except (MovieRecError, OSError, ValueError) as error:  # the run itself is written: say so, keep it
                 err_console.print(f"[bold yellow]warning:[/] report.html not written: {escape(str(error))}",
                                   highlight=False)
