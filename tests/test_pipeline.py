@@ -68,6 +68,16 @@ def test_a_run_that_fails_leaves_the_earlier_run_whole(planted_csv, tmp_path):
         run(config_for(planted_csv, out, models=("pop",), ensemble=True), log=quiet)
 
 
+def test_every_models_settings_are_checked_before_the_first_model_trains(planted_csv, tmp_path):
+    logged = []
+    for params, message in (({"ease": {"l2": [1.0, -5.0]}}, "l2"), ({"fm": {"device": "tpu"}}, "fm: device 'tpu'")):
+        models = ("pop", *params)
+        with pytest.raises(ConfigError, match=message):
+            run(config_for(planted_csv, tmp_path / "run", models=models, params=params), log=logged.append)
+    assert not any(line.startswith("pop") for line in logged)  # nothing trained
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_folder_with_its_own_models_folder_is_refused_not_emptied(planted_csv, tmp_path):
     project = tmp_path / "project"
     (project / "models").mkdir(parents=True)

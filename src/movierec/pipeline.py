@@ -94,6 +94,9 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
     """
     started = time.perf_counter()
     check_model_names(config.models, config.params)
+    for name in config.models:  # every model's settings before the first one trains
+        for params in param_grid(name, config):
+            create(name, **params).check_params()
     if config.ensemble and len(config.models) < 2:
         raise ConfigError(f"--ensemble blends at least two models; got {list(config.models)} "
                           "(e.g. --models ease,fm --ensemble)")

@@ -78,11 +78,7 @@ class Recommender(ABC):
         DataError
             For inputs of the wrong type, shape or sparsity pattern.
         """
-        try:
-            self._check_params()
-        except TypeError as error:  # a value of the wrong kind met a comparison (max_items = "x")
-            raise ConfigError(f"model {self.name!r}: a parameter has a value of the wrong kind: {error}; "
-                              f"parameters: {self.get_params()}") from None
+        self.check_params()
         X = check_matrix(X)
         valid = check_valid(X, valid)
         aligned_timestamps(X, timestamps)  # raises unless the timestamps match X's non-zeros
@@ -100,6 +96,15 @@ class Recommender(ABC):
              timestamps: sp.csr_matrix | None) -> None:
         """Learn the fitted state from checked inputs (`X` is float32 CSR with sorted
         indices and is already ``self.X_``; `valid` is None or non-empty)."""
+
+    def check_params(self) -> None:
+        """Raise a ConfigError for hyper-parameters this model cannot train with (`fit`
+        checks them first; a run checks every model's before it trains any)."""
+        try:
+            self._check_params()
+        except TypeError as error:  # a value of the wrong kind met a comparison (max_items = "x")
+            raise ConfigError(f"model {self.name!r}: a parameter has a value of the wrong kind: {error}; "
+                              f"parameters: {self.get_params()}") from None
 
     def _check_params(self) -> None:  # noqa: B027 (optional hook: most models override it)
         """Raise a ConfigError naming the model and the parameter for values it cannot train with."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+import scipy.sparse as sp
 import torch
 from torch import nn
 
-from movierec.models.torch.loop import deterministic_algorithms, exponential_average, fit_epochs
+from movierec.exceptions import ConfigError
+from movierec.models.registry import create
+from movierec.models.torch.loop import deterministic_algorithms, exponential_average, fit_epochs, resolve_device
 
 
 def _counting_module() -> nn.Module:
@@ -92,3 +96,16 @@ def test_an_error_inside_still_restores_the_setting():
     except RuntimeError:
         pass
     assert torch.are_deterministic_algorithms_enabled() == before
+
+
+def test_a_device_torch_does_not_know_or_this_machine_lacks_is_a_config_error_naming_the_model():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    missing = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU (cuda:0 without any)
+    X = sp.random(20, 30, density=0.3, format="csr", random_state=0)
+    for device, message in (("tpu", "is not a torch device"), ("meta", "trains on auto, cpu, cuda or mps"),
+                            (missing, "CUDA GPU")):
+        with pytest.raises(ConfigError, match=message):
+            resolve_device(device)
+        with pytest.raises(ConfigError, match=f"^fm: device '{device}'"):
+            create("fm", device=device, epochs=1).fit(X)

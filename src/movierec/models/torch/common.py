@@ -62,6 +62,10 @@ class TorchRecommender(Recommender):
     def _check_params(self) -> None:
         if self.valid_k < 1:
             raise ConfigError(f"{self.name} needs valid_k >= 1, got {self.valid_k}")
+        try:
+            resolve_device(self.device)
+        except ConfigError as error:
+            raise ConfigError(f"{self.name}: {error}") from None
 
     @property
     def best_epoch_(self) -> int:

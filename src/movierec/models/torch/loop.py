@@ -22,6 +22,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from movierec import progress as live
+from movierec.exceptions import ConfigError
 from movierec.models.observe import epoch_observers
 
 EpochStep = Callable[[int], dict[str, Any]]  # epoch number (1-based) -> what to record
@@ -37,10 +38,32 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA when present, else CPU; anything else is passed to torch."""
+    """"auto" -> CUDA when present, else CPU; anything else a device torch has here.
+
+    Raises
+    ------
+    ConfigError
+        `device` is not a torch device name, or names a GPU this machine (or this
+        build of torch) does not have.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device {device!r} is not a torch device; use auto, cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device {device!r}: torch finds no CUDA GPU here (torch {torch.__version__}); "
+                              "use auto or cpu")
+        if resolved.index is not None and resolved.index >= count:
+            raise ConfigError(f"device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r}: torch finds no Apple GPU (MPS) here; use auto or cpu")
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {device!r}: movierec trains on auto, cpu, cuda or mps")
+    return resolved
 
 
 def seed_everything(seed: int) -> np.random.Generator:
