@@ -49,6 +49,20 @@ def test_the_best_toml_repeats_the_best_trial(planted, tmp_path):
     assert repeated.results["ease"].valid["recall@10"] == pytest.approx(result.best_value, abs=1e-12)
 
 
+def test_models_without_a_space_are_left_out_and_every_space_is_checked_before_a_trial(planted, tmp_path):
+    logged = []
+    config = dataclasses.replace(planted, models=("pop", "ease"))
+    (result,) = tune(config, TuneSettings(trials=2, out=str(tmp_path / "study")), log=logged.append)
+    assert result.name == "ease" and "note: pop declares no search space" in logged[0]
+    assert load_config(tmp_path / "study" / "best.toml").models == ("pop", "ease")  # the run repeats both
+    bad = dataclasses.replace(planted, models=("ease", "fm"), params={"fm": {"dim": {"low": 8}}})
+    with pytest.raises(ConfigError, match=r"\[models.fm\] search space of 'dim'"):
+        tune(bad, TuneSettings(trials=2, out=str(tmp_path / "bad")), log=quiet)
+    assert not (tmp_path / "bad").exists()  # refused before ease's first trial
+    with pytest.raises(ConfigError, match="none of pop, pop"):
+        tune(dataclasses.replace(planted, models=("pop", "pop")), TuneSettings(out=str(tmp_path / "p")), log=quiet)
+
+
 def test_a_study_that_exists_is_resumed_with_new_draws_and_the_same_objective(planted, tmp_path):
     settings = TuneSettings(trials=2, out=str(tmp_path / "study"))
     tune(planted, settings, log=quiet)

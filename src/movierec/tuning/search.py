@@ -27,6 +27,10 @@ from movierec.pipeline import SEEDED, fit
 from movierec.split import EncodedSplit
 
 
+class NothingToTune(ConfigError):
+    """A model with no parameter to search (popularity, or every parameter fixed)."""
+
+
 def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[str, Any]]:
     """(dimensions to search, fixed parameters) of model `name` under `config`.
 
@@ -46,7 +50,10 @@ def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[s
                 raise ConfigError(f"[models.{name}] {key}: a choice needs at least one value")
             space[key] = Choice(tuple(tuple(v) if isinstance(v, list) else v for v in value))
         elif isinstance(value, dict):  # a range or a choice; a misspelt one is named there
-            space[key] = dimension_from_toml(key, value)
+            try:
+                space[key] = dimension_from_toml(key, value)
+            except ConfigError as error:
+                raise ConfigError(f"[models.{name}] {error}") from None
         else:
             fixed[key] = value
     check_param_types(name, fixed)
@@ -57,7 +64,7 @@ def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[s
     run_values = {"random_state": config.seed, "valid_k": config.k}
     fixed |= {key: run_values[key] for key in SEEDED if key in accepted and key not in fixed and key not in space}
     if not space:
-        raise ConfigError(f"{name} declares no search space and [models.{name}] gives no range: nothing to tune")
+        raise NothingToTune(f"{name} declares no search space and [models.{name}] gives no range: nothing to tune")
     return space, fixed
 
 

@@ -39,7 +39,7 @@ from movierec.models.registry import check_model_names
 from movierec.output import write_csv, write_text
 from movierec.split import EncodedSplit, load_encoded
 from movierec.threads import use_threads
-from movierec.tuning.search import Objective, plain
+from movierec.tuning.search import NothingToTune, Objective, plain, space_of
 
 PRUNERS = ("median", "hyperband", "none")
 JOURNAL = "journal.log"
@@ -182,8 +182,10 @@ def _worker_process(config: RunConfig, settings: TuneSettings, model: str, trial
 
 
 def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStudy]:
-    """Tune every model of `config.models`; writes the study folder and returns each study's summary."""
+    """Tune every model of `config.models` that has something to search; writes the study folder and
+    returns each study's summary."""
     check_model_names(config.models, config.params)  # before a study folder, a storage or any trial
+    models = tunable_models(config, log)
     out = Path(settings.out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -195,7 +197,7 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
         raise
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
     results = []
-    for model in config.models:
+    for model in models:
         objective = Objective(model, data, config)  # a bad space is an error before any worker starts
         log(f"{model}: {settings.trials} trials on study {study_name(settings, model)!r} "
             f"({settings.jobs} worker{'s' if settings.jobs > 1 else ''})")
@@ -208,6 +210,25 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
             f"({results[-1].complete} complete, {results[-1].pruned} pruned)")
     write_outputs(config, settings, results)
     return results
+
+
+def tunable_models(config: RunConfig, log=print) -> list[str]:
+    """The models of `config` with something to search, each one's space checked before any
+    trial; the others (popularity) are left out with a note, unless none is left."""
+    tunable = []
+    for model in config.models:
+        try:
+            space_of(model, config)
+        except NothingToTune as error:
+            if len(config.models) == 1:
+                raise
+            log(f"note: {error}; {model} is left out of the tuning")
+            continue
+        tunable.append(model)
+    if not tunable:
+        raise ConfigError(f"none of {', '.join(config.models)} has a parameter to search; name a model "
+                          "with a search space (e.g. --models ease,fm) or give a range in [models.NAME]")
+    return tunable
 
 
 def run_workers(config: RunConfig, settings: TuneSettings, model: str) -> None:
@@ -266,6 +287,7 @@ def write_plots(study: optuna.Study, history: Path, importance: Path) -> None:
         try:
             with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                warnings.simplefilter("ignore", UserWarning)  # too few trials for importances: no plot
                 axes = draw(study)
         except (ValueError, RuntimeError):  # e.g. importances need two complete trials
             continue
