@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,6 +108,19 @@ def test_a_folder_without_saved_models_is_refused(tmp_path):
         movierec.load_run(tmp_path)
     with pytest.raises(DataError, match="no such folder"):
         movierec.load_run(tmp_path / "missing")
+
+
+def test_a_run_missing_its_best_model_or_holding_a_damaged_one_is_refused(run_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    best = json.loads((run_dir / "metrics.json").read_text())["best_model"]
+    assert movierec.load_run(broken).best == best
+    (broken / "models" / f"{best}.pkl").write_bytes(b"garbage\n")
+    with pytest.raises(DataError, match=f"{best}.pkl: not a readable saved model"):
+        movierec.load_run(broken).model()
+    (broken / "models" / f"{best}.pkl").unlink()
+    with pytest.raises(DataError, match=f"models/{best}.pkl, the run's best model .metrics.json., is missing"):
+        movierec.load_run(broken)
 
 
 def test_no_users_asked_for_give_the_columns_and_no_rows(loaded):

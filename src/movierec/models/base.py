@@ -173,7 +173,12 @@ class Recommender(ABC):
     def load(path: Path | str) -> Recommender:
         """A model saved by `save` (pickle: load only files you trust)."""
         with Path(path).open("rb") as handle:
-            model = pickle.load(handle)
+            try:
+                model = pickle.load(handle)
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError,
+                    IndexError, KeyError) as error:  # what a damaged or foreign pickle raises
+                raise DataError(f"{path}: not a readable saved model ({type(error).__name__}: {error}); save it "
+                                "again with this movierec") from None
         if not isinstance(model, Recommender):
             raise DataError(f"{path}: not a saved movierec model")
         return model

@@ -84,7 +84,10 @@ class LoadedRun:
         k = metrics.get("k", 10)
         self._valid = {name: metrics["models"].get(name, {}).get("valid", {}).get(f"recall@{k}", float("-inf"))
                        for name in self.models}
-        self.best = max(self.models, key=lambda name: self._valid[name])
+        self.best = metrics.get("best_model") or max(self.models, key=lambda name: self._valid[name])
+        if self.best not in self.models:  # never serve another model in its place
+            raise DataError(f"{self.folder}: models/{self.best}.pkl, the run's best model (metrics.json), is "
+                            f"missing; the folder holds {', '.join(self.models)}")
         self._loaded: dict[str, Recommender] = {}
         self._locks = {name: threading.Lock() for name in self.models}
         self._load_lock = threading.Lock()
