@@ -106,6 +106,12 @@ def test_bad_options_of_the_command_are_one_line(tmp_path):
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
         if options[0] == "--storage":
             assert not (tmp_path / "s").exists()  # a storage that cannot open leaves no study folder
+    out = tmp_path / "a-study-folder-whose-path-is-longer-than-a-console-line-of-eighty-columns"
+    result = CliRunner().invoke(app, ["tune", "--data", str(data), "--out", str(out), "--models", "ease",
+                                      "--trials", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"movierec run --config {out / 'best.toml'}\n" in result.output  # one line, not wrapped at 80
+    assert "UserWarning" not in result.output
 
 
 def test_a_torch_model_s_best_toml_repeats_its_trial(planted, tmp_path):

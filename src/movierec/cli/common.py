@@ -17,8 +17,10 @@ data_app = typer.Typer(help="Find, download and inspect data sets.", no_args_is_
 export_app = typer.Typer(help="Write a split in other libraries' formats.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(export_app, name="export")
-console = Console()
-err_console = Console(stderr=True)
+# soft wrap: a long line (a path, a command to repeat, a Markdown table) is never broken
+# at the console's width, so what is piped or copied stays whole
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR, "
                        "else ~/.cache/movierec, where missing ones are downloaded).")
