@@ -30,6 +30,9 @@ def test_a_history_as_a_table_names_titles_and_unknown_items(run_dir):
     assert result.exit_code == 0, result.output
     assert "title" in result.output and "rank" in result.output
     assert "not in the run's catalogue (ignored): zzz" in result.output
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--history", "1,2,999999,zzz", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["unknown_items"] == [999999, "zzz"]  # integer ids as the service reports them
 
 
 @pytest.mark.parametrize("options, message", [

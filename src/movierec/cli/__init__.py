@@ -233,6 +233,10 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of a table."),
 ) -> None:
     """Recommend for a known user of a run, or for a new one from a history (fold-in)."""
+    import re
+
+    import pandas as pd
+
     from movierec.serving import load_run
 
     try:
@@ -245,7 +249,10 @@ def recommend(
             frame = run.recommend([user], k, name).drop(columns="user")
             user = run.users[run.user_index(user)]  # the id as the run holds it (42, not "42"), as HTTP answers
         else:
-            result = run.recommend_history([item.strip() for item in history.split(",") if item.strip()], k, name)
+            ids = [item.strip() for item in history.split(",") if item.strip()]
+            if pd.api.types.is_integer_dtype(run.items):  # 50 as the run holds it (an unknown one too), as HTTP
+                ids = [int(item) if re.fullmatch(r"-?\d+", item) else item for item in ids]
+            result = run.recommend_history(ids, k, name)
             frame, unknown = result.items, result.unknown_items
     except (MovieRecError, OSError) as error:
         fail(error)
