@@ -7,7 +7,7 @@ import pytest
 from movierec.config import RunConfig
 from movierec.exceptions import ConfigError
 from movierec.models.space import LineSearch
-from movierec.pipeline import param_grid, run, search_grid
+from movierec.pipeline import default_members_notes, param_grid, run, search_grid
 from movierec.split import SplitSpec
 from tests.synthetic import quiet
 
@@ -76,6 +76,12 @@ def test_every_models_settings_are_checked_before_the_first_model_trains(planted
             run(config_for(planted_csv, tmp_path / "run", models=models, params=params), log=logged.append)
     assert not any(line.startswith("pop") for line in logged)  # nothing trained
     assert not (tmp_path / "run").exists()
+
+
+def test_a_composite_model_left_to_its_default_members_is_noted():
+    notes = default_members_notes(RunConfig(models=("pop", "ensemble", "rerank"),
+                                            params={"rerank": {"members": ["pop", "ease"]}}))
+    assert len(notes) == 1 and notes[0].startswith("ensemble combines its default members (ease, pop)")
 
 
 def test_a_folder_with_its_own_models_folder_is_refused_not_emptied(planted_csv, tmp_path):

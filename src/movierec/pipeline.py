@@ -32,6 +32,7 @@ from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate, sample_users
 from movierec.exceptions import ConfigError
 from movierec.models.base import ContinuesSequences, Recommender, RefitAware, ReusesFits, validation_scorer
+from movierec.models.composite.base import CompositeModel
 from movierec.models.registry import MODELS, check_model_names, create
 from movierec.models.space import LineSearch, golden_section
 from movierec.models.torch import distributed
@@ -106,6 +107,8 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
     check_k(config.k, data.idmap.n_items)
     for note in data.notes:
         log(f"note: {note}")
+    for note in default_members_notes(config):
+        log(f"note: {note}")
     log(f"data: {data.idmap.n_users} users, {data.idmap.n_items} items; "
         f"train {data.train.nnz}, valid {data.valid.nnz}, test {data.test.nnz}")
     out = Path(config.out)
@@ -151,6 +154,18 @@ def _run_into(staging: Path, config: RunConfig, data: EncodedSplit, log: Log, st
     if distributed.is_main():  # under torchrun every rank runs this; one writes
         write_run(staging, original, data, results, best, checksum, time.perf_counter() - started)
     return RunResult(staging, results, best, checksum)
+
+
+def default_members_notes(config: RunConfig) -> list[str]:
+    """A note per composite model of `config.models` left to its default members, which need
+    not be the run's models (``--ensemble`` blends those)."""
+    notes = []
+    for name in config.models:
+        if issubclass(MODELS[name], CompositeModel) and "members" not in config.params.get(name, {}):
+            members = inspect.signature(MODELS[name].__init__).parameters["members"].default
+            notes.append(f"{name} combines its default members ({', '.join(members)}), not the run's other "
+                         f"models; [models.{name}] members = [...] chooses them, --ensemble blends the run's")
+    return notes
 
 
 def check_k(k: int, n_items: int) -> None:
