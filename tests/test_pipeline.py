@@ -78,6 +78,13 @@ def test_every_models_settings_are_checked_before_the_first_model_trains(planted
     assert not (tmp_path / "run").exists()
 
 
+def test_the_log_names_the_parameters_validation_chose(planted_csv, tmp_path):
+    logged = []
+    result = run(config_for(planted_csv, tmp_path / "run", models=("ease",)), log=logged.append)
+    chosen = [line for line in logged if line.startswith("ease: chose ")]
+    assert len(chosen) == 1 and str(result.results["ease"].params["l2"]) in chosen[0]
+
+
 def test_a_composite_model_left_to_its_default_members_is_noted():
     notes = default_members_notes(RunConfig(models=("pop", "ensemble", "rerank"),
                                             params={"rerank": {"members": ["pop", "ease"]}}))

@@ -212,6 +212,9 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
             search_grid(validate, grid, search)
     assert best_model is not None and best_valid is not None  # a grid has at least one point
     params = best_model.get_params()
+    if len(trials) > 1:
+        chosen = next(trial["params"] for trial in trials if trial[key] == best_valid[key])
+        log(f"{name}: chose {chosen}: valid {key} {best_valid[key]:.4f}")
     # what to train with when no validation is left to stop on (e.g. the best epoch count)
     refit_params = params | (best_model.refit_params() if isinstance(best_model, RefitAware) else {})
     if keep:
