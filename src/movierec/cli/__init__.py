@@ -203,10 +203,12 @@ def diagnose(
     epochs: int = typer.Option(2, "--epochs"),
     seed: int = typer.Option(0, "--seed"),
     out: Path | None = typer.Option(None, "--out", help="Write the rows as JSON here."),
+    threads: int | None = Threads,
     quiet: bool = Quiet,
 ) -> None:
     """Deep CFM with and without batch norm: score spread, gradient norms, dead units per config."""
     show_progress(quiet)
+    set_threads(threads)
     from movierec.analysis.diagnostics import collapse_experiment, collapse_table
     from movierec.atomic import atomic_write_bytes
     from movierec.split import SplitSpec, load_encoded
