@@ -171,7 +171,7 @@ def tune(
 
 @app.command()
 def report(
-    runs: list[Path] = typer.Argument(..., help="Run folders written by `movierec run`."),
+    runs: list[Path] = typer.Argument(..., metavar="RUN_FOLDER", help="Run folders written by `movierec run`."),
     lists: list[str] = typer.Option([], "--lists", help="NAME=FILE: a list file (user,item[,rank]) scored "
                                     "against the first run's test items, as one more column. Repeatable."),
     out: Path | None = typer.Option(None, "--out", help="Default: report.html in the run folder (one run) "
