@@ -8,6 +8,7 @@ Usage (what run.py does)::
     python benchmarks/tasks.py sampling --data DIR
     python benchmarks/tasks.py reader --path DIR_OR_FILE
     python benchmarks/tasks.py knn --data DIR --neighbours 100
+    python benchmarks/tasks.py topk --sizes 1682,6807,26744 --batch 1024
 
 Each prints one JSON document (a list of result rows) on its last line.
 """
@@ -247,6 +248,35 @@ def task_knn(args: argparse.Namespace) -> list[dict]:
              "dense_mb": n_items * n_items * 4 / 2**20}]
 
 
+def task_topk(args: argparse.Namespace) -> list[dict]:
+    """`ranking.top_k` (k = 10) with its chunk screen and without it (one ``torch.topk`` over
+    the whole block, as before the screen), on (batch, items) blocks of random scores: the
+    median of 15 alternating calls each."""
+    import torch
+
+    from movierec import ranking
+
+    rng = np.random.default_rng(0)
+    screened = ranking.SCREEN_CHUNKS_PER_PLACE
+    rows = []
+    for n_items in args.sizes:
+        block = rng.standard_normal((args.batch, n_items), dtype=np.float32)
+        timed: dict[int, list[float]] = {0: [], 1: []}
+        for _ in range(15):
+            for screen in (0, 1):
+                ranking.SCREEN_CHUNKS_PER_PLACE = screened if screen else n_items + 1  # n_items + 1: never
+                started = time.perf_counter()
+                ranking.top_k(block, 10)
+                timed[screen].append(time.perf_counter() - started)
+        ranking.SCREEN_CHUNKS_PER_PLACE = screened
+        plain, ours = (float(np.median(timed[screen])) for screen in (0, 1))
+        rows.append({"n_items": n_items, "batch": args.batch, "k": 10, "threads": torch.get_num_threads(),
+                     "screens": n_items // ranking.SCREEN_WIDTH >= screened * 11,
+                     "one_topk_ms": plain * 1e3, "top_k_ms": ours * 1e3, "speedup": plain / ours})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def _size_mb(path: Path) -> float:
     files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
     return sum(p.stat().st_size for p in files) / 2**20
@@ -254,7 +284,7 @@ def _size_mb(path: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["ease", "ranking", "sampling", "reader", "knn"])
+    parser.add_argument("task", choices=["ease", "ranking", "sampling", "reader", "knn", "topk"])
     parser.add_argument("--data", type=Path)
     parser.add_argument("--path", type=Path)
     parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[1000, 2000, 4000])
@@ -267,7 +297,7 @@ def main() -> None:
     parser.add_argument("--neighbours", type=int, default=100)
     args = parser.parse_args()
     rows = {"ease": task_ease, "ranking": task_ranking, "sampling": task_sampling, "reader": task_reader,
-            "knn": task_knn}[args.task](args)
+            "knn": task_knn, "topk": task_topk}[args.task](args)
     print(json.dumps(rows))
 
 
