@@ -262,13 +262,15 @@ def task_topk(args: argparse.Namespace) -> list[dict]:
     for n_items in args.sizes:
         block = rng.standard_normal((args.batch, n_items), dtype=np.float32)
         timed: dict[int, list[float]] = {0: [], 1: []}
-        for _ in range(15):
-            for screen in (0, 1):
-                ranking.SCREEN_CHUNKS_PER_PLACE = screened if screen else n_items + 1  # n_items + 1: never
-                started = time.perf_counter()
-                ranking.top_k(block, 10)
-                timed[screen].append(time.perf_counter() - started)
-        ranking.SCREEN_CHUNKS_PER_PLACE = screened
+        try:
+            for _ in range(15):
+                for screen in (0, 1):
+                    ranking.SCREEN_CHUNKS_PER_PLACE = screened if screen else n_items + 1  # n_items + 1: never
+                    started = time.perf_counter()
+                    ranking.top_k(block, 10)
+                    timed[screen].append(time.perf_counter() - started)
+        finally:
+            ranking.SCREEN_CHUNKS_PER_PLACE = screened
         plain, ours = (float(np.median(timed[screen])) for screen in (0, 1))
         rows.append({"n_items": n_items, "batch": args.batch, "k": 10, "threads": torch.get_num_threads(),
                      "screens": n_items // ranking.SCREEN_WIDTH >= screened * 11,

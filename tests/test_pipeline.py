@@ -70,10 +70,14 @@ def test_a_run_that_fails_leaves_the_earlier_run_whole(planted_csv, tmp_path):
 
 def test_every_models_settings_are_checked_before_the_first_model_trains(planted_csv, tmp_path):
     logged = []
-    for params, message in (({"ease": {"l2": [1.0, -5.0]}}, "l2"), ({"fm": {"device": "tpu"}}, "fm: device 'tpu'")):
-        models = ("pop", *params)
+    for params, message in (({"ease": {"l2": [1.0, -5.0]}}, "l2"), ({"fm": {"device": "tpu"}}, "fm: device 'tpu'"),
+                             ({"rerank": {"members": "ease,fm", "member_params": {"fm": {"device": "tpu"}}}},
+                              "rerank member 'fm': fm: device 'tpu'"),
+                             ({"ensemble": {"method": "nosuch"}}, "nosuch")):
+        models = ("pop", *(name for name in params if name != "ensemble"), *(("ease",) if "ensemble" in params else ()))
         with pytest.raises(ConfigError, match=message):
-            run(config_for(planted_csv, tmp_path / "run", models=models, params=params), log=logged.append)
+            run(config_for(planted_csv, tmp_path / "run", models=models, params=params, ensemble="ensemble" in params),
+                log=logged.append)
     assert not any(line.startswith("pop") for line in logged)  # nothing trained
     assert not (tmp_path / "run").exists()
 

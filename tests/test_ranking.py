@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from movierec import ranking
 from movierec.exceptions import DataError
 from movierec.ranking import SameRow, mask_seen, recommend_batched, top_k
 
@@ -173,9 +174,15 @@ def test_same_row_checks_the_users_and_scores_as_a_block():
 
 
 @pytest.mark.parametrize("k", [1, 10, 30])
-def test_top_k_screens_wide_rows_to_the_lists_of_a_full_sort(k):
-    """Rows wide enough to be screened by chunk maxima (ties, NaN, -inf, a short tail
-    chunk) give the lists and values of a stable sort of the whole row."""
+@pytest.mark.parametrize("screen_all", [False, True])
+def test_top_k_screens_wide_rows_to_the_lists_of_a_full_sort(k, screen_all, monkeypatch):
+    """Rows screened by chunk maxima (ties, NaN, -inf, a short tail chunk) give the lists
+    and values of a stable sort of the whole row. At the default threshold k = 1 and 10
+    are screened at 6,807 items and k = 30 is not; `screen_all` screens every k here."""
+    if screen_all:
+        monkeypatch.setattr(ranking, "SCREEN_CHUNKS_PER_PLACE", 1)
+    screened = 6807 // ranking.SCREEN_WIDTH >= ranking.SCREEN_CHUNKS_PER_PLACE * (k + 1)
+    assert screened == (screen_all or k < 30)
     rng = np.random.default_rng(k)
     scores = rng.standard_normal((64, 6807)).astype(np.float32)
     scores[32:] = rng.integers(0, 40, size=(32, 6807))  # ties at the cut: settled on the full row

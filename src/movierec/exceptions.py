@@ -21,5 +21,9 @@ class ConfigError(MovieRecError, ValueError):
     """A configuration value or option is invalid."""
 
 
+class NothingToTune(ConfigError):
+    """A model has no parameter to search (popularity, or every parameter fixed)."""
+
+
 class NotFittedError(MovieRecError, RuntimeError):
     """A model was asked to score before `fit` was called."""

@@ -33,6 +33,7 @@ from movierec.evaluate import Evaluation, evaluate, sample_users
 from movierec.exceptions import ConfigError
 from movierec.models.base import ContinuesSequences, Recommender, RefitAware, ReusesFits, validation_scorer
 from movierec.models.composite.base import CompositeModel
+from movierec.models.composite.members import member_names
 from movierec.models.registry import MODELS, check_model_names, create
 from movierec.models.space import LineSearch, golden_section
 from movierec.models.torch import distributed
@@ -101,6 +102,8 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
     if config.ensemble and len(config.models) < 2:
         raise ConfigError(f"--ensemble blends at least two models; got {list(config.models)} "
                           "(e.g. --models ease,fm --ensemble)")
+    if config.ensemble:  # its [models.ensemble] options over the run's models
+        create("ensemble", **({"members": tuple(config.models)} | config.params.get("ensemble", {}))).check_params()
     if distributed.is_main():
         check_run_folder(Path(config.out))  # refuse a folder that is not a run's before reading the data
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
@@ -162,7 +165,7 @@ def default_members_notes(config: RunConfig) -> list[str]:
     notes = []
     for name in config.models:
         if issubclass(MODELS[name], CompositeModel) and "members" not in config.params.get(name, {}):
-            members = inspect.signature(MODELS[name].__init__).parameters["members"].default
+            members = member_names(inspect.signature(MODELS[name].__init__).parameters["members"].default)
             notes.append(f"{name} combines its default members ({', '.join(members)}), not the run's other "
                          f"models; [models.{name}] members = [...] chooses them, --ensemble blends the run's")
     return notes
@@ -186,20 +189,21 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
     trials = []
     best_model: Recommender | None = None
     best_valid: Evaluation | None = None
+    chosen: dict[str, Any] = {}
     started = time.perf_counter()
     grid = param_grid(name, config)
     search = line_search(name, config)
     valid_users = sample_users(data.valid, config.valid_users, config.seed)
 
     def validate(params: dict[str, Any]) -> float:
-        nonlocal best_model, best_valid
+        nonlocal best_model, best_valid, chosen
         model = fit(create(name, **params), data, "train", offered=fits.validated)
         result = evaluate(validation_scorer(model), data.valid, exclude=data.train, k=config.k,
                           batch_size=config.batch_size, users=valid_users, owned=True)
         trials.append({"params": params, **result.metrics})
         log(f"{name} {params}: valid {key} {result[key]:.4f}")
         if best_valid is None or result[key] > best_valid[key]:
-            best_model, best_valid = model, result
+            best_model, best_valid, chosen = model, result, params
         line.advance(description=f"{name}: tuning (best valid {key} {best_valid[key]:.4f})")
         return result[key]
 
@@ -213,7 +217,6 @@ def run_model(name: str, data: EncodedSplit, config: RunConfig, log: Log, *, fit
     assert best_model is not None and best_valid is not None  # a grid has at least one point
     params = best_model.get_params()
     if len(trials) > 1:
-        chosen = next(trial["params"] for trial in trials if trial[key] == best_valid[key])
         log(f"{name}: chose {chosen}: valid {key} {best_valid[key]:.4f}")
     # what to train with when no validation is left to stop on (e.g. the best epoch count)
     refit_params = params | (best_model.refit_params() if isinstance(best_model, RefitAware) else {})

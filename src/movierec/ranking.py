@@ -2,9 +2,9 @@
 
 The selection runs through ``torch.topk`` (on every core torch is given, where numpy's
 argpartition copies the block and runs on one), on a wide row after a screen by the
-maxima of its column chunks, with an exact tie rule on top: the lower item index wins, also at the k-th place. A score function whose rows
-are all one vector (popularity) is a `SameRow`: its lists are read off one ordering of
-the items, never a block per batch.
+maxima of its column chunks, with an exact tie rule on top: the lower item index wins,
+also at the k-th place. A score function whose rows are all one vector (popularity) is
+a `SameRow`: its lists are read off one ordering of the items, never a block per batch.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ def tiny_split(folder):
 def test_diagnose_writes_one_row_per_configuration(tmp_path):
     tiny_split(tmp_path / "split")
     result = CliRunner().invoke(app, ["diagnose", "--split-dir", str(tmp_path / "split"), "--data", "",
-                                      "--depth", "4", "--epochs", "1", "--threads", "1", "--out", str(tmp_path / "rows.json")])
+                                      "--depth", "4", "--epochs", "1", "--threads", "1",
+                                      "--out", str(tmp_path / "rows.json")])
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "rows.json").read_text())
     assert [row["depth"] for row in rows] == [4, 4, 4]

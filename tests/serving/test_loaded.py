@@ -119,8 +119,12 @@ def test_a_run_missing_its_best_model_or_holding_a_damaged_one_is_refused(run_di
     with pytest.raises(DataError, match=f"{best}.pkl: not a readable saved model"):
         movierec.load_run(broken).model()
     (broken / "models" / f"{best}.pkl").unlink()
-    with pytest.raises(DataError, match=f"models/{best}.pkl, the run's best model .metrics.json., is missing"):
-        movierec.load_run(broken)
+    run = movierec.load_run(broken)
+    for call in (run.model, lambda: run.recommend([run.users[0]], k=3)):
+        with pytest.raises(DataError, match=f"models/{best}.pkl, the run's best model .metrics.json., is missing"):
+            call()
+    other = next(name for name in run.models if name != best)
+    assert len(run.recommend([run.users[0]], k=3, model=other)) == 3  # the models still there still serve
 
 
 def test_no_users_asked_for_give_the_columns_and_no_rows(loaded):

@@ -5,6 +5,7 @@ test_postgres.py)."""
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 import optuna
@@ -59,6 +60,10 @@ def test_models_without_a_space_are_left_out_and_every_space_is_checked_before_a
     with pytest.raises(ConfigError, match=r"\[models.fm\] search space of 'dim'"):
         tune(bad, TuneSettings(trials=2, out=str(tmp_path / "bad")), log=quiet)
     assert not (tmp_path / "bad").exists()  # refused before ease's first trial
+    fixed_bad = dataclasses.replace(planted, models=("ease", "fm"), params={"fm": {"device": "tpu"}})
+    with pytest.raises(ConfigError, match="fm: device 'tpu'"):
+        tune(fixed_bad, TuneSettings(trials=2, out=str(tmp_path / "bad")), log=quiet)
+    assert not (tmp_path / "bad").exists()
     with pytest.raises(ConfigError, match="none of pop, pop"):
         tune(dataclasses.replace(planted, models=("pop", "pop")), TuneSettings(out=str(tmp_path / "p")), log=quiet)
 
@@ -107,11 +112,13 @@ def test_bad_options_of_the_command_are_one_line(tmp_path):
         if options[0] == "--storage":
             assert not (tmp_path / "s").exists()  # a storage that cannot open leaves no study folder
     out = tmp_path / "a-study-folder-whose-path-is-longer-than-a-console-line-of-eighty-columns"
-    result = CliRunner().invoke(app, ["tune", "--data", str(data), "--out", str(out), "--models", "ease",
-                                      "--trials", "1"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(app, ["tune", "--data", str(data), "--out", str(out), "--models", "ease",
+                                          "--trials", "1"])
     assert result.exit_code == 0, result.output
     assert f"movierec run --config {out / 'best.toml'}\n" in result.output  # one line, not wrapped at 80
-    assert "UserWarning" not in result.output
+    assert not [w for w in caught if issubclass(w.category, UserWarning)]  # too few trials for importances
 
 
 def test_a_torch_model_s_best_toml_repeats_its_trial(planted, tmp_path):

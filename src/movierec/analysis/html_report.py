@@ -54,7 +54,8 @@ def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: 
     name)."""
     if not folders:
         raise ConfigError("the report needs at least one run folder")
-    runs = [RunFolder.read(folder, title) for folder, title in zip(folders, titles or [None] * len(folders), strict=True)]
+    titles = titles or [None] * len(folders)
+    runs = [RunFolder.read(folder, title) for folder, title in zip(folders, titles, strict=True)]
     several = len(runs) > 1
     groups: dict[tuple[str, int], tuple[RunFolder, list[ScoredLists]]] = {}
     for run in runs:

@@ -245,7 +245,7 @@ def recommend(
         if (user is None) == (history is None):
             raise ConfigError("give one of --user ID or --history ID,ID,...")
         run = load_run(run_dir)
-        name = model or (run.best if user is not None else run.best_fold_in or run.best)
+        name = model or (run.default_model() if user is not None else run.best_fold_in or run.default_model())
         unknown = None
         if user is not None:
             frame = run.recommend([user], k, name).drop(columns="user")

@@ -61,7 +61,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
                max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The service for `run`; `token` (if given) is required as ``Authorization: Bearer``
     on every endpoint but ``/health``."""
-    model_name = default_model or run.best
+    model_name = default_model or run.default_model()
     run.model(model_name)  # a default the run does not hold is refused at start, not on every request
     for name in run.models:  # every model loaded (and checked) once, before the first request
         run.model(name)

@@ -85,9 +85,6 @@ class LoadedRun:
         self._valid = {name: metrics["models"].get(name, {}).get("valid", {}).get(f"recall@{k}", float("-inf"))
                        for name in self.models}
         self.best = metrics.get("best_model") or max(self.models, key=lambda name: self._valid[name])
-        if self.best not in self.models:  # never serve another model in its place
-            raise DataError(f"{self.folder}: models/{self.best}.pkl, the run's best model (metrics.json), is "
-                            f"missing; the folder holds {', '.join(self.models)}")
         self._loaded: dict[str, Recommender] = {}
         self._locks = {name: threading.Lock() for name in self.models}
         self._load_lock = threading.Lock()
@@ -110,6 +107,9 @@ class LoadedRun:
 
     def model(self, name: str | None = None) -> Recommender:
         """A saved model by name (None: the run's best), loaded once."""
+        if name is None and self.best not in self.models:  # never serve another model in its place
+            raise DataError(f"{self.folder}: models/{self.best}.pkl, the run's best model (metrics.json), is "
+                            f"missing; name one of {', '.join(self.models)}")
         name = self.best if name is None else name
         if name not in self.models:
             raise UnknownModel(f"model {name!r} is not in this run; it has {', '.join(self.models)}")
@@ -121,6 +121,11 @@ class LoadedRun:
                                     f"{self.n_items}; the run folder is not one run")
                 self._loaded[name] = model
         return self._loaded[name]
+
+    def default_model(self) -> str:
+        """The run's best model, whose file must be there (see `model`)."""
+        self.model(None)
+        return self.best
 
     def can_fold_in(self, name: str | None = None) -> bool:
         return folds_in(self.model(name))
@@ -162,7 +167,7 @@ class LoadedRun:
                       exclude_seen: bool = True) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Per user index, the item indices and scores of its top k (the fast path the service uses)."""
         self._check_k(k)
-        name = self.best if model is None else model
+        name = self.default_model() if model is None else model
         fitted = self.model(name)
         with self._locks[name]:
             scores = np.array(fitted.score(users), dtype=np.float32)
@@ -192,7 +197,7 @@ class LoadedRun:
                         exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
         """The item indices and scores of a history's top k, and the ids left out (the service's path)."""
         self._check_k(k)
-        name = (self.best_fold_in or self.best) if model is None else model
+        name = (self.best_fold_in or self.default_model()) if model is None else model
         fitted = self.model(name)
         if not folds_in(fitted):
             raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "

@@ -18,17 +18,13 @@ import optuna
 
 from movierec.config import RunConfig
 from movierec.evaluate import evaluate
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, NothingToTune
 from movierec.models.base import validation_scorer
 from movierec.models.observe import observe_epochs
 from movierec.models.registry import MODELS, check_param_types, create
 from movierec.models.space import Choice, Dimension, FloatRange, IntRange, dimension_from_toml
 from movierec.pipeline import SEEDED, fit
 from movierec.split import EncodedSplit
-
-
-class NothingToTune(ConfigError):
-    """A model with no parameter to search (popularity, or every parameter fixed)."""
 
 
 def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[str, Any]]:

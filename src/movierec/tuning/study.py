@@ -34,12 +34,12 @@ import pandas as pd
 from movierec.atomic import atomic_write_bytes
 from movierec.checks import is_whole_number
 from movierec.config import RunConfig, fixed_params
-from movierec.exceptions import ConfigError, MovieRecError
-from movierec.models.registry import check_model_names
+from movierec.exceptions import ConfigError, MovieRecError, NothingToTune
+from movierec.models.registry import check_model_names, create
 from movierec.output import write_csv, write_text
 from movierec.split import EncodedSplit, load_encoded
 from movierec.threads import use_threads
-from movierec.tuning.search import NothingToTune, Objective, plain, space_of
+from movierec.tuning.search import Objective, plain, space_of
 
 PRUNERS = ("median", "hyperband", "none")
 JOURNAL = "journal.log"
@@ -218,7 +218,8 @@ def tunable_models(config: RunConfig, log=print) -> list[str]:
     tunable = []
     for model in config.models:
         try:
-            space_of(model, config)
+            _, fixed = space_of(model, config)
+            create(model, **fixed).check_params()  # a fixed value no trial could train with
         except NothingToTune as error:
             if len(config.models) == 1:
                 raise

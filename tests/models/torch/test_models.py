@@ -89,6 +89,8 @@ def test_save_load_and_refit_params(cls, fitted, tmp_path):
     model.save(tmp_path / "model.pkl")
     loaded = Recommender.load(tmp_path / "model.pkl")
     np.testing.assert_array_equal(loaded.score(np.arange(5)), model.score(np.arange(5)))
+    loaded.device = "cuda:99"  # saved on a GPU this machine lacks: it scores on the CPU
+    np.testing.assert_array_equal(loaded.score(np.arange(5)), model.score(np.arange(5)))
     assert isinstance(model, RefitAware)
     epochs = model.refit_params()["epochs"]
     assert 1 <= epochs <= FAST[cls]["epochs"] and epochs == model.train_result_.best_epoch

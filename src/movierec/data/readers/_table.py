@@ -54,18 +54,16 @@ def read_table(
     """
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    raw = FileBytes(path)
-    if raw.head(4).startswith((b"\x1f\x8b", b"PK\x03\x04")):
-        raise DataError(f"{path}: a compressed file (gzip or zip); unpack it and give the CSV it holds")
-    if len(sep) > 1:
-        # '::' never occurs inside a UTF-8 or latin-1 multi-byte character, so the
-        # byte-wise rewrite is safe; both parsers need a one-character separator
-        raw = FileBytes(path, raw.copy().replace(sep.encode("ascii"), b"\t"))
-        sep = "\t"
-    frame = _parse_arrow(raw, sep, names, quoting, integers) if USE_ARROW else None
-    if frame is None:
-        frame = _parse_pandas(raw, path, sep, names, encodings, quoting)
-    del raw
+    with FileBytes(path) as raw:
+        if raw.head(4).startswith((b"\x1f\x8b", b"PK\x03\x04")):
+            raise DataError(f"{path}: a compressed file (gzip or zip); unpack it and give the CSV it holds")
+        if len(sep) > 1:
+            # '::' never occurs inside a UTF-8 or latin-1 multi-byte character, so the
+            # byte-wise rewrite is safe; both parsers need a one-character separator
+            frame = _parse(FileBytes(path, raw.copy().replace(sep.encode("ascii"), b"\t")), path, "\t", names,
+                           encodings, quoting, integers)
+        else:
+            frame = _parse(raw, path, sep, names, encodings, quoting, integers)
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -82,13 +80,23 @@ def read_table(
     return frame
 
 
+def _parse(raw: FileBytes, path: Path, sep: str, names: list[str] | None, encodings: tuple[str, ...],
+           quoting: bool, integers: tuple[str, ...]) -> pd.DataFrame:
+    """Arrow's parse of `raw`, or pandas' where Arrow declines it."""
+    frame = _parse_arrow(raw, sep, names, quoting, integers) if USE_ARROW else None
+    return frame if frame is not None else _parse_pandas(raw, path, sep, names, encodings, quoting)
+
+
 class FileBytes:
     """A file's bytes past a leading UTF-8 byte-order mark (spreadsheets write one; it is
     not part of the header), mapped into memory rather than read into a copy.
 
     Arrow parses the mapped pages in place, so a ratings file is not first copied
     whole; a file that cannot be mapped (empty, a pipe) is read. `content` replaces
-    the file's bytes (a rewritten copy).
+    the file's bytes (a rewritten copy). Used as a context manager, the mapping is
+    closed on leaving it. A file truncated by another process while it is mapped ends
+    the reading process (SIGBUS) instead of giving a partial table: write data files
+    to a new name and rename them, as movierec's own writers do.
     """
 
     def __init__(self, path: Path, content: bytes | None = None) -> None:
@@ -100,6 +108,16 @@ class FileBytes:
                     content = handle.read()
         self._raw = content
         self._start = len(codecs.BOM_UTF8) if content[:3] == codecs.BOM_UTF8 else 0
+
+    def __enter__(self) -> FileBytes:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if isinstance(self._raw, mmap.mmap):
+            try:
+                self._raw.close()
+            except BufferError:  # an Arrow buffer still holds the pages (a traceback's frame): it frees them
+                pass
 
     def __len__(self) -> int:
         return len(self._raw) - self._start

@@ -20,10 +20,12 @@ from typing import Any, ClassVar
 import scipy.sparse as sp
 
 from movierec.data.encoded import EncodedFeatures
+from movierec.exceptions import ConfigError
 from movierec.models.base import ContinuesSequences, Recommender
 from movierec.models.composite.members import (
     Catalogue,
     check_members,
+    create_member,
     fit_members,
     member_names,
     member_specs,
@@ -73,6 +75,13 @@ class CompositeModel(Recommender):
     def _check_params(self) -> None:
         check_members(self.name, self.members, self.catalogue)
         check_rule(self.inner_tail, self.inner_fraction)
+        settings = self.member_settings()
+        for spec in member_specs(self.members):  # each member's own settings, before any member trains
+            alias, model = parse_member(spec)
+            try:
+                create_member(model, settings[alias], self.catalogue).check_params()
+            except ConfigError as error:
+                raise ConfigError(f"{self.name} member {alias!r}: {error}") from None
 
     def member_settings(self, params: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
         """Each member's parameters (`params`, default `member_params`), with this model's

@@ -152,7 +152,7 @@ class CFM(TorchRecommender):
     def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Scores of given candidates: ``items[r]`` (shape (n, m)) for ``users[r]``; returns (n, m)."""
         self._check_fitted()
-        module = self.module_.to(self._device()).eval()
+        module = self.module_.to(self._scoring_device()).eval()
         device = next(module.parameters()).device
         users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
         rows_per_forward = max(1, PAIRS_PER_FORWARD // max(items.shape[1], 1))
@@ -166,7 +166,7 @@ class CFM(TorchRecommender):
 
     def interaction_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """The convolutional part alone for ``items[r]`` of ``users[r]`` (a collapse shows here first)."""
-        module = self.module_.to(self._device()).eval()
+        module = self.module_.to(self._scoring_device()).eval()
         device = next(module.parameters()).device
         with torch.no_grad():
             user_t = torch.as_tensor(np.asarray(users, dtype=np.int64), device=device)

@@ -59,6 +59,14 @@ class TorchRecommender(Recommender):
     def _device(self) -> torch.device:
         return resolve_device(self.device)
 
+    def _scoring_device(self) -> torch.device:
+        """Where a fitted model scores: its training device where this machine has it, else
+        the CPU (a model trained on a GPU scores wherever its pickle loads)."""
+        try:
+            return resolve_device(self.device)
+        except ConfigError:
+            return torch.device("cpu")
+
     def _check_params(self) -> None:
         if self.valid_k < 1:
             raise ConfigError(f"{self.name} needs valid_k >= 1, got {self.valid_k}")
