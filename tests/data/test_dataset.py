@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,3 +47,9 @@ def test_a_few_text_ids_among_numbers_are_noted_and_text_ids_alone_are_not():
                      "so every user id is matched as written"]
     text = mixed.assign(user=pd.Series(["a", "b", "c"], dtype=object))
     assert Dataset("x", text).normalised().notes == []
+    huge = mixed.assign(user=pd.Series(["1", "99999999999999999999", "88888888888888888888"], dtype=object))
+    normalised = Dataset("x", huge).normalised()
+    assert normalised.interactions["user"].nunique() == 3
+    (note,) = normalised.notes
+    assert re.fullmatch(r"user ids are read as text: '(9|8){20}' does not fit a 64-bit integer, "
+                        "so every user id is matched as written", note)

@@ -51,6 +51,11 @@ def test_to_csr_is_binary_float32_and_aligned(idmap):
 def test_normalise_ids():
     assert normalise_ids(pd.Series(["007", " 8 ", "9.0"])).tolist() == [7, 8, 9]
     assert normalise_ids(pd.Series(["7", "tt8"])).tolist() == ["7", "tt8"]
+    # only digits make an integer id, and only within 64 bits: no two ids merge into one number
+    assert normalise_ids(pd.Series(["1e1", "10"])).tolist() == ["1e1", "10"]
+    assert normalise_ids(pd.Series(["+5", "5"])).tolist() == ["+5", "5"]
+    huge = ["1", "99999999999999999999", "88888888888888888888"]
+    assert normalise_ids(pd.Series(huge)).tolist() == huge
     assert normalise_ids(pd.Series([1, 2])).dtype == np.int64
 
 

@@ -97,8 +97,10 @@ def test_competition_side_ids_take_the_ratings_id_type(tmp_path):
     folder.mkdir()
     (folder / "train_ratings.csv").write_text("user,item,time\n1,tt01,5\n1,7,6\n")
     (folder / "genres.tsv").write_text("item\tgenre\n7\tDrama\n")
+    (folder / "titles.tsv").write_text("item\ttitle\n7\tSeven\n")
     dataset = read_dataset(folder)
     assert _values(dataset, "genre", "7") == {"Drama"}
+    assert dataset.item_titles["7"] == "Seven"  # titles take the ratings' id type too
 
 
 # ---- RecBole -------------------------------------------------------------------------

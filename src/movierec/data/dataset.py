@@ -127,7 +127,11 @@ class Dataset:
         notes += [note for column in ("user", "item") if (note := _text_ids_note(frame[column], column))]
         events = {name: EventField(name, _events_like(ev.events, self.interactions), ev.min_items)
                   for name, ev in self.item_events.items()}
-        return Dataset(self.name, frame, item_fields, user_fields, self.item_titles, notes, events)
+        titles = self.item_titles
+        if titles is not None and pd.api.types.is_integer_dtype(titles.index) \
+                and not pd.api.types.is_integer_dtype(frame["item"]):  # the items' id type, as the side fields
+            titles = titles.set_axis(titles.index.astype(str).astype(object))
+        return Dataset(self.name, frame, item_fields, user_fields, titles, notes, events)
 
     @property
     def n_interactions(self) -> int:
@@ -156,9 +160,13 @@ def _text_ids_note(ids: pd.Series, column: str) -> str | None:
     if pd.api.types.is_integer_dtype(ids):
         return None
     unique = pd.Series(pd.unique(ids.to_numpy()), dtype=object).astype(str)
-    whole = unique.str.fullmatch(r"-?\d+")
-    if not whole.any() or whole.all():
+    whole = unique.str.fullmatch(r"-?\d+(\.0*)?")
+    if not whole.any():
         return None
+    if whole.all():  # digits only, yet text: some id is past 64 bits
+        longest = unique.iloc[int(unique.str.len().to_numpy().argmax())]
+        return (f"{column} ids are read as text: {longest!r} does not fit a 64-bit integer, so every {column} "
+                "id is matched as written")
     odd = unique[~whole]
     return (f"{column} ids are read as text: {len(odd)} of {len(unique)} are not whole numbers "
             f"(e.g. {odd.iloc[0]!r}), so every {column} id is matched as written")
@@ -248,7 +256,10 @@ def normalise_ids(values: pd.Series) -> pd.Series:
     """Raw ids as int64 when every id is an integer, else as str.
 
     One rule for every reader keeps ids comparable across files (a split written as
-    CSV and read back must match the data set it came from).
+    CSV and read back must match the data set it came from). An integer is written in
+    digits (``42``, ``-7``, or ``42.0`` from a float column) and fits 64 bits; ``1e1``,
+    ``+5`` or a 20-digit id keep every id of the column as text, so two ids never merge
+    into one number.
     """
     if pd.api.types.is_integer_dtype(values):
         return values.astype(np.int64)
@@ -256,9 +267,10 @@ def normalise_ids(values: pd.Series) -> pd.Series:
     if fast is not None:
         return fast
     as_text = values.astype(str).str.strip()
-    numeric = pd.to_numeric(as_text, errors="coerce")
-    if numeric.notna().all() and (numeric == numeric.round()).all():
-        return numeric.astype(np.int64)
+    if as_text.str.fullmatch(r"-?\d+(\.0*)?").all():
+        whole = arrow_int64(as_text.str.replace(r"\.0*$", "", regex=True))  # None past int64's range
+        if whole is not None:
+            return whole
     return as_text.astype(object)
 
 

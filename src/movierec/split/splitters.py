@@ -54,7 +54,9 @@ def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
     ------
     SplitError
         The protocol holds out each user's last items but every interaction has the same
-        timestamp (data without a time column): "last" would be the highest item ids.
+        timestamp (data without a time column): "last" would be the highest item ids; or
+        the split holds no validation or no test items (histories too short, or nothing
+        asked to be held out), which no model could be tuned or tested on.
     """
     times = interactions["timestamp"].to_numpy() if "timestamp" in interactions else np.zeros(0)
     if spec.protocol != "random" and spec.tail > 0 and len(times) > 1 and (times == times[0]).all():
@@ -64,10 +66,19 @@ def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
             "interactions their times"
         )
     if spec.protocol == "competition":
-        return competition_split(interactions, tail=spec.tail, fraction=spec.fraction, seed=spec.seed)
-    if spec.protocol == "random":
-        return random_split(interactions, fraction=spec.fraction, seed=spec.seed)
-    return temporal_split(interactions, tail=spec.tail)
+        split = competition_split(interactions, tail=spec.tail, fraction=spec.fraction, seed=spec.seed)
+    elif spec.protocol == "random":
+        split = random_split(interactions, fraction=spec.fraction, seed=spec.seed)
+    else:
+        split = temporal_split(interactions, tail=spec.tail)
+    empty = [part for part in ("valid", "test") if getattr(split, part).empty]
+    if empty:
+        longest = int(interactions.groupby("user").size().max()) if len(interactions) else 0
+        raise SplitError(
+            f"the {spec.protocol} split (tail {spec.tail}, fraction {spec.fraction}) holds no {' and no '.join(empty)} "
+            f"items: every user keeps at least one training item, and the longest history here has {longest}; "
+            "give data with longer histories, or hold out more (--tail, --fraction)")
+    return split
 
 
 def competition_split(interactions: pd.DataFrame, *, tail: int = 2, fraction: float = 0.1, seed: int = 0) -> Split:
