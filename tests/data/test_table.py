@@ -12,6 +12,8 @@ or raise the same DataError. For example (one file per line, / marks a newline):
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,3 +124,16 @@ def test_integer_columns_are_numbers_only_where_every_value_is_a_plain_integer(t
     assert frame["time"].tolist() == ["3", "6.0"]
     assert to_int(frame, "time").tolist() == [3, 6]
     assert to_int(frame, "user").tolist() == [1, 4]
+
+
+def test_a_leading_blank_line_is_named_and_extra_headerless_fields_pass_quietly(tmp_path):
+    path = tmp_path / "table.txt"
+    path.write_bytes(b"\nuser,item\n1,2\n")
+    with pytest.raises(DataError, match=r"table.txt, line 1: blank; the header must be the file's first line"):
+        read_table(path, sep=",", required=["user"])
+    path.write_bytes(b"1\t2\t5\t100\textra\n3\t4\t1\t200\textra\n")  # u.data with a fifth field
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = read_table(path, sep="\t", names=["user", "item", "rating", "timestamp"], required=["user"])
+    assert frame["timestamp"].tolist() == ["100", "200"]
+    assert not [w for w in caught if issubclass(w.category, pd.errors.ParserWarning)]

@@ -7,6 +7,7 @@ import csv
 import io
 import mmap
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -241,24 +242,32 @@ def _as_int64(table: pa.Table, column: str) -> pa.Table:
 def _parse_pandas(
     raw: FileBytes, path: Path, sep: str, names: list[str] | None, encodings: tuple[str, ...], quoting: bool
 ) -> pd.DataFrame:
-    """pandas' C parser on bytes, decoding with each of `encodings` in turn."""
+    """pandas' C parser on bytes, decoding with each of `encodings` in turn.
+
+    A headerless file with more fields than `names` keeps its first ones (pandas' own
+    warning about it is not passed on to the user).
+    """
+    if names is None and raw.head(1) in (b"\n", b"\r"):
+        raise DataError(f"{path}, line 1: blank; the header must be the file's first line")
     for encoding in encodings:
         try:
-            return pd.read_csv(
-                io.BytesIO(raw.copy()),
-                encoding=encoding,
-                sep=sep,
-                header=None if names is not None else 0,
-                names=names,
-                dtype=str,
-                keep_default_na=False,
-                quoting=0 if quoting else 3,
-                engine="c",
-                index_col=False,
-                # blank lines are kept as rows (then dropped by read_table) so that the
-                # index stays the line's position and error messages name the right line
-                skip_blank_lines=False,
-            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                return pd.read_csv(
+                    io.BytesIO(raw.copy()),
+                    encoding=encoding,
+                    sep=sep,
+                    header=None if names is not None else 0,
+                    names=names,
+                    dtype=str,
+                    keep_default_na=False,
+                    quoting=0 if quoting else 3,
+                    engine="c",
+                    index_col=False,
+                    # blank lines are kept as rows (then dropped by read_table) so that the
+                    # index stays the line's position and error messages name the right line
+                    skip_blank_lines=False,
+                )
         except UnicodeDecodeError:
             continue
         except pd.errors.ParserError as error:
