@@ -60,3 +60,18 @@ def test_options_override_the_file_and_split_dir_alone_reads_no_data():
 def test_every_bad_option_is_one_error_naming_it(options, message):
     with pytest.raises(MovieRecError, match=message):
         with_options(RunConfig(), **options)
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"run": {"refit": "no"}}, r"\[run\]: refit must be true or false, got 'no'"),
+    ({"run": {"save_models": "false"}}, r"\[run\]: save_models must be true or false"),
+    ({"run": {"out": 5}}, r"\[run\]: out must be a string, got 5"),
+    ({"split": {"tail": 2.5}}, r"\[split\]: tail must be a whole number, got 2.5"),
+    ({"split": {"tail": True}}, r"\[split\]: tail must be a whole number, got True"),
+    ({"split": {"fraction": "0.1"}}, r"\[split\]: fraction must be a number, got '0.1'"),
+    ({"run": 3}, r"run must be a table \(\[run\]\), got 3"),
+    ({"models": ["pop"]}, r"models must be a table"),
+])
+def test_a_value_of_the_wrong_kind_is_an_error_naming_the_key(document, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(document, source="x.toml")

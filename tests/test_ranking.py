@@ -100,6 +100,11 @@ def test_recommend_batched_pads_with_minus_one_when_k_exceeds_items():
     items, values = recommend_batched(lambda u: np.ones((len(u), 3)), np.arange(2), 5)
     assert items.tolist() == [[0, 1, 2, -1, -1]] * 2
     assert np.isneginf(values[:, 3:]).all()
+    seen = sp.csr_matrix(np.array([[1, 1, 0], [0, 0, 0]], dtype=np.float32))
+    items, values = recommend_batched(lambda u: np.ones((len(u), 3)), np.arange(2), 3, exclude=seen)
+    assert items.tolist() == [[2, -1, -1], [0, 1, 2]]  # seen items never fill a list, even a short one
+    scores = np.array([[1.0, -np.inf, 2.0]])  # an item scored -inf (never recommended) neither
+    assert recommend_batched(lambda u: scores, np.arange(1), 3)[0].tolist() == [[2, 0, -1]]
 
 
 def test_recommend_batched_does_not_modify_the_model_scores():

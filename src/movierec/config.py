@@ -185,10 +185,15 @@ def config_from_dict(document: dict[str, Any], *, source: str = "config") -> Run
     unknown = set(document) - {"run", "split", "models"}
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected run, split, models")
+    for section in ("run", "split", "models"):
+        if not isinstance(document.get(section, {}), dict):
+            raise ConfigError(f"{source}: {section} must be a table ([{section}]), got {document[section]!r}")
     run = dict(document.get("run", {}))
     _check_keys(run, {f.name for f in dataclasses.fields(RunConfig)} - {"split", "params"}, f"{source} [run]")
+    _check_types(run, RunConfig, f"{source} [run]", own={"k", "seed", "batch_size", "valid_users"})
     split = dict(document.get("split", {}))
     _check_keys(split, {f.name for f in dataclasses.fields(SplitSpec)}, f"{source} [split]")
+    _check_types(split, SplitSpec, f"{source} [split]")
     if "models" in run:
         if not isinstance(run["models"], list) or not all(isinstance(name, str) for name in run["models"]):
             raise ConfigError(f"{source} [run]: models must be a list of model names, e.g. models = [\"pop\", "
@@ -219,6 +224,25 @@ def _check_model_params(name: str, table: dict[str, Any], where: str) -> None:
         return
     accepted = {parameter for parameter in inspect.signature(MODELS[name].__init__).parameters if parameter != "self"}
     _check_keys(table, accepted, where)
+
+
+# what a TOML value of each scalar field must be (TOML tells integers, floats and booleans apart)
+_KINDS = {"str": (str,), "str | None": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+
+
+def _check_types(table: dict[str, Any], cls: type, where: str, own: set[str] = frozenset()) -> None:
+    """Scalar values of `table` (a [run] or [split] section) of the kind `cls`'s field takes:
+    ``refit = "no"`` or ``tail = 2.5`` is an error, not a truthy string or a truncation.
+    Fields in `own` are left to `cls`'s own check (which names their command-line option)."""
+    fields = {f.name: str(f.type) for f in dataclasses.fields(cls) if f.name not in own}
+    for key, value in table.items():
+        kinds = _KINDS.get(fields.get(key, ""))
+        if kinds is None:
+            continue
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            expected = {"str": "a string", "str | None": "a string", "int": "a whole number", "float": "a number",
+                        "bool": "true or false"}[fields[key]]
+            raise ConfigError(f"{where}: {key} must be {expected}, got {value!r}")
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:

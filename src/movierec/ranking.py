@@ -203,6 +203,7 @@ def _same_row_lists(row: np.ndarray, users: np.ndarray, k: int, exclude: sp.csr_
         if not full.all():
             short = np.flatnonzero(~full)
             items[short], values[short] = top_k(mask_seen(np.tile(row, (len(short), 1)), seen[short]), k)
+            items[short] = np.where(values[short] == -np.inf, -1, items[short])  # as recommend_batched's block path
     return items_out, scores_out
 
 
@@ -226,7 +227,8 @@ def recommend_batched(
     Masking works in place: on a copy of each block, or with `owned` (`score` returns
     blocks nobody else holds, as ``Recommender.score`` does) on the block itself, which
     spares a copy of every score block.
-    Masked items that still reach the list (fewer than k unmasked) keep score -inf.
+    Slots that only a masked item (or one scored -inf, never recommended) could fill
+    hold item -1 and score -inf, as `top_unseen` gives them.
     A `SameRow` score function is ranked from one item order (the same lists).
     With k above the number of items, the tail of each list is padded with item -1
     and score -inf (the metrics never count -1 as a hit).
@@ -243,6 +245,7 @@ def recommend_batched(
             scores = _own_block(score(batch)) if owned else np.array(score(batch), dtype=np.float32, copy=True)
             mask_seen(scores, exclude[batch] if exclude is not None else None)
             items, values = top_k(scores, k)
+            items = np.where(values == -np.inf, -1, items)  # a masked or never-scored item is no recommendation
             items_out[offset : offset + len(batch), : items.shape[1]] = items
             scores_out[offset : offset + len(batch), : items.shape[1]] = values
             offset += len(batch)

@@ -34,7 +34,18 @@ def test_fit_checks_its_inputs_once_for_every_model():
         model.fit(X, timestamps=X[:, ::-1])
     with pytest.raises(DataError, match="scipy sparse"):
         model.fit(X.toarray())
+    for value in (np.nan, np.inf, -1.0):  # a weight no score could come from: named with its place
+        bad = X.copy()
+        bad.data[4] = value
+        row, column = bad.nonzero()[0][4], bad.nonzero()[1][4]
+        with pytest.raises(DataError, match=rf"X\[{row}, {column}\] is {value}: interactions must be finite"):
+            model.fit(bad)
     assert not hasattr(model, "X_"), "a failed fit leaves the model unfitted"
+    fitted = create("ease").fit(X)
+    history = X[:2].copy()
+    history.data[0] = np.nan
+    with pytest.raises(DataError, match=r"history\[0, \d+\] is nan"):
+        fitted.score_history(history)
 
 
 def test_a_failing_fit_leaves_no_fitted_state():
@@ -81,3 +92,15 @@ def test_load_refuses_what_is_not_a_model(tmp_path):
     (tmp_path / "x.pkl").write_bytes(pickle.dumps({"not": "a model"}))
     with pytest.raises(DataError, match="not a saved movierec model"):
         Recommender.load(tmp_path / "x.pkl")
+
+
+def test_recommend_takes_one_user_or_several_and_names_a_bad_k_or_mask():
+    model = create("ease").fit(X)
+    np.testing.assert_array_equal(model.recommend(3, k=4)[0], model.recommend([3], k=4)[0])
+    for options, message in (({"k": 0}, "k must be a whole number >= 1, got 0"),
+                             ({"k": 2.5}, "k must be a whole number"),
+                             ({"batch_size": 0}, "batch_size must be a whole number >= 1")):
+        with pytest.raises(ConfigError, match=message):
+            model.recommend([0], **options)
+    with pytest.raises(DataError, match=r"exclude must be a sparse users x items matrix of shape \(30, 12\)"):
+        model.recommend([0], exclude=X[:2])

@@ -319,9 +319,12 @@ def test_planted_fixture_is_what_the_docstring_draws():
 ])
 def test_a_parameter_of_the_wrong_kind_is_a_config_error_naming_it(params, fragment):
     from movierec.models.registry import create
+    from movierec.models.user_ease import UserEASE
 
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         create("ease", **params)
     assert create("ease", l2=np.float64(5.0), max_items=None).l2 == 5.0  # numpy numbers and allowed None pass
-    with pytest.raises(ConfigError, match="wrong kind"):  # caught at fit where no default tells the kind
+    with pytest.raises(ConfigError, match="max_items must be a whole number"):  # no default tells the kind
         create("ease", max_items="x").fit(sp.csr_matrix(np.eye(4, dtype=np.float32)))
+    with pytest.raises(ConfigError, match="wrong kind"):  # a comparison the value cannot take, caught at fit
+        UserEASE(l2="x").check_params()  # constructed directly: no type check on the way in

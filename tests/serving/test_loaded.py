@@ -67,6 +67,15 @@ def test_unknown_items_are_reported_and_ignored(loaded):
 def test_ids_as_text_find_integer_ids(loaded):
     user = loaded.users[3]
     assert loaded.recommend([str(user)], k=3)["item"].tolist() == loaded.recommend([user], k=3)["item"].tolist()
+    wide = next(str(u) for u in loaded.users if u > 9)
+    for odd in (float(user) + 0.7, True, f"{wide[0]}_{wide[1:]}"):  # int() would take each of these
+        with pytest.raises(UnknownUser):  # only an integer, or digits, is an integer id: nothing truncated
+            loaded.recommend([odd], k=3)
+    item = loaded.items[0]
+    one = loaded.recommend_history(str(item), k=3)  # one id, not its characters
+    assert one.unknown_items == [] and one.items["item"].tolist() == loaded.recommend_history([item], k=3).items[
+        "item"].tolist()
+    assert loaded.recommend_history([item, item + 0.5], k=3).unknown_items == [item + 0.5]
 
 
 def test_errors_say_what_to_do(loaded):

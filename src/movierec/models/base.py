@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.atomic import atomic_write_bytes
+from movierec.checks import is_whole_number
 from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import aligned_timestamps
 from movierec.exceptions import ConfigError, DataError, NotFittedError
@@ -143,14 +144,28 @@ class Recommender(ABC):
         exclude: sp.csr_matrix | None = None,
         batch_size: int = DEFAULT_BATCH,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k `(items, scores)`, both of shape (len(users), k), best first.
+        """Top-k `(items, scores)`, both of shape (len(users), k), best first; `users` one
+        index or several. A slot only a masked item could fill holds item -1, score -inf.
 
         `exclude` (users x items, all users) overrides the fitted history as the mask.
+
+        Raises
+        ------
+        ConfigError
+            `k` or `batch_size` is not a whole number >= 1.
+        DataError
+            `exclude` does not have one row per fitted user and one column per item.
         """
         self._check_fitted()
+        for name, value in (("k", k), ("batch_size", batch_size)):
+            if not is_whole_number(value, 1):
+                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+        if exclude is not None and (not sp.issparse(exclude) or exclude.shape != self.X_.shape):
+            raise DataError(f"exclude must be a sparse users x items matrix of shape {self.X_.shape}, got "
+                            f"{getattr(exclude, 'shape', type(exclude).__name__)}")
         mask = exclude if exclude is not None else (self.X_ if exclude_seen else None)
-        return recommend_batched(self.scorer(), np.asarray(users), k, exclude=mask, batch_size=batch_size,
-                                owned=True)
+        return recommend_batched(self.scorer(), np.atleast_1d(np.asarray(users)), k, exclude=mask,
+                                 batch_size=batch_size, owned=True)
 
     @property
     def n_items(self) -> int:
@@ -269,7 +284,23 @@ def check_matrix(X: sp.spmatrix, what: str = "X") -> sp.csr_matrix:
         X.sort_indices()
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise DataError(f"{what} is empty: shape {X.shape}")
+    check_weights(X, what)
     return X
+
+
+def check_weights(X: sp.csr_matrix, what: str) -> None:
+    """Raise a DataError naming the first entry of `X` (CSR) that is not a finite weight >= 0.
+
+    Implicit feedback is ones for positives (or positive weights: recency, confidence);
+    NaN or infinity would turn every score it reaches into NaN, and a negative weight has
+    no meaning here.
+    """
+    bad = ~np.isfinite(X.data) | (X.data < 0)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        row = int(np.searchsorted(X.indptr, at, side="right") - 1)
+        raise DataError(f"{what}[{row}, {int(X.indices[at])}] is {float(X.data[at])}: interactions must be finite "
+                        "weights >= 0 (1 for a positive)")
 
 
 def check_valid(X: sp.csr_matrix, valid: sp.spmatrix | None) -> sp.csr_matrix | None:
@@ -291,6 +322,7 @@ def check_history(model: Recommender, history: sp.spmatrix) -> sp.csr_matrix:
         raise DataError(f"history has {history.shape[1]} item columns, model has {model.X_.shape[1]}")
     rows = sp.csr_matrix(history, dtype=np.float32, copy=True)
     rows.sort_indices()
+    check_weights(rows, "history")
     return rows
 
 

@@ -64,8 +64,9 @@ class DLAE(ItemItemModel):
         self.recency_floor = recency_floor
 
     def _check_params(self) -> None:
-        if self.l2 <= 0 or not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dlae needs l2 > 0 and dropout in [0, 1), got l2={self.l2}, dropout={self.dropout}")
+        if not 0 < self.l2 < float("inf") or not 0.0 <= self.dropout < 1.0:  # NaN fails both
+            raise ConfigError(f"dlae needs a finite l2 > 0 and dropout in [0, 1), got l2={self.l2}, "
+                              f"dropout={self.dropout}")
         check_recency(self.recency_decay, self.recency_floor)
 
     def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,

@@ -60,8 +60,8 @@ class UserEASE(Recommender):
         self.max_users = max_users
 
     def _check_params(self) -> None:
-        if self.l2 <= 0:
-            raise ConfigError(f"userease needs l2 > 0, got {self.l2}")
+        if not 0 < self.l2 < float("inf"):  # NaN fails it too
+            raise ConfigError(f"userease needs a finite l2 > 0, got {self.l2}")
 
     def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
              timestamps: sp.csr_matrix | None) -> None:
@@ -99,8 +99,8 @@ class HybridEASE(Recommender):
         self.max_users = max_users
 
     def _check_params(self) -> None:
-        if self.l2 <= 0 or self.user_l2 <= 0 or not 0.0 <= self.user_weight <= 1.0:
-            raise ConfigError(f"hybridease needs l2 > 0, user_l2 > 0 and user_weight in [0, 1]; got {self.l2}, "
+        if not (0 < self.l2 < float("inf") and 0 < self.user_l2 < float("inf") and 0.0 <= self.user_weight <= 1.0):
+            raise ConfigError(f"hybridease needs finite l2 > 0, user_l2 > 0 and user_weight in [0, 1]; got {self.l2}, "
                               f"{self.user_l2}, {self.user_weight}")
 
     def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,

@@ -13,6 +13,7 @@ Models are pickles: load only run folders you (or your pipeline) wrote.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,8 @@ class LoadedRun:
         metrics = json.loads((self.folder / "metrics.json").read_text())
         self.models = sorted(path.stem for path in (self.folder / "models").glob("*.pkl"))
         if not self.models:
-            raise DataError(f"{self.folder}: no saved models in models/")
+            raise DataError(f"{self.folder}: no saved models in models/ (was the run made with "
+                            "save_models = false?)")
         k = metrics.get("k", 10)
         self._valid = {name: metrics["models"].get(name, {}).get("valid", {}).get(f"recall@{k}", float("-inf"))
                        for name in self.models}
@@ -202,7 +204,7 @@ class LoadedRun:
         if not folds_in(fitted):
             raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
                            f"fold-in models here: {', '.join(m for m in self.models if self.can_fold_in(m)) or 'none'}")
-        raw = list(item_ids)
+        raw = _ids(item_ids)
         positions = self.items.get_indexer([_like(item, self.items) for item in raw])
         unknown = [item for item, position in zip(raw, positions) if position < 0]
         known = positions[positions >= 0]
@@ -238,13 +240,25 @@ class LoadedRun:
 
 
 def _like(value, index: pd.Index):
-    """`value` as the index's id type: "42" matches the integer id 42, 42 the text id "42"."""
+    """`value` as the index's id type: "42" matches the integer id 42, 42 the text id "42".
+
+    Only an integer, or text of digits, is an integer id: 42.7, True or "4_2" (which
+    Python's int() would take) stay as given and match nothing.
+    """
     if pd.api.types.is_integer_dtype(index.dtype):
-        try:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
             return int(value)
-        except (TypeError, ValueError):
-            return value
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            return int(value)
+        return value
     return str(value)
+
+
+def _ids(ids) -> list:
+    """One id (a number or a string, not spelt out letter by letter) or several, as a list."""
+    if isinstance(ids, (str, bytes, int, float, np.generic)):
+        return [ids]
+    return list(ids)
 
 
 def load_run(folder: Path | str) -> LoadedRun:
