@@ -30,7 +30,7 @@ import numpy as np
 from movierec import progress as live
 from movierec.config import RunConfig
 from movierec.evaluate import Evaluation, evaluate, sample_users
-from movierec.exceptions import ConfigError, SplitError
+from movierec.exceptions import ConfigError
 from movierec.models.base import ContinuesSequences, Recommender, RefitAware, ReusesFits, validation_scorer
 from movierec.models.composite.base import CompositeModel
 from movierec.models.composite.members import member_names
@@ -50,6 +50,7 @@ from movierec.output import (
     write_text,
 )
 from movierec.split import EncodedSplit, load_encoded
+from movierec.split.encoded import require_holdout
 
 Log = Callable[[str], None]
 SEEDED = ("random_state", "valid_k")  # parameters the run sets for every model that has them
@@ -108,10 +109,7 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
         check_run_folder(Path(config.out))  # refuse a folder that is not a run's before reading the data
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
     check_k(config.k, data.idmap.n_items)
-    empty = [part for part in ("valid", "test") if not getattr(data, part).nnz]
-    if empty:  # a split folder made elsewhere (make_split refuses to make one)
-        raise SplitError(f"{config.split_dir or config.data}: the split holds no {' and no '.join(empty)} items; nothing to "
-                         "tune or test on")
+    require_holdout(data, config.split_dir or config.data)
     for note in data.notes:
         log(f"note: {note}")
     for note in default_members_notes(config):

@@ -126,15 +126,21 @@ def _lowest_index_top(scores: np.ndarray, threshold: np.ndarray, k: int) -> np.n
     return np.nonzero(keep)[1].reshape(len(scores), k)
 
 
+def listed(items: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`items` with -1 where the score is -inf or NaN: a masked or never-scored item is no
+    recommendation (the metrics and the written lists skip -1)."""
+    return np.where(values > -np.inf, items, -1)
+
+
 def top_unseen(scores: np.ndarray, seen: sp.csr_matrix | None, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best items per row that `seen` does not hold: `(items, scores)`.
 
     `scores` is masked in place. Slots only seen items could fill (a user who has
-    seen almost everything) hold item -1 and score -inf, so they never count as an
-    item (the metrics skip -1; callers writing scores back skip it too).
+    seen almost everything) hold item -1 and score -inf (`listed`), so they never count
+    as an item (the metrics skip -1; callers writing scores back skip it too).
     """
     items, values = top_k(mask_seen(scores, seen), k)
-    return np.where(np.isfinite(values), items, -1), values
+    return listed(items, values), values
 
 
 def _own_block(scores: np.ndarray) -> np.ndarray:
@@ -169,7 +175,7 @@ def _same_row_lists(row: np.ndarray, users: np.ndarray, k: int, exclude: sp.csr_
     For each batch, the items are taken in score order (lower index first on ties, as
     `top_k` breaks them) up to a width holding k unseen items for every user; the
     first k unseen per row are the list. Rows with fewer than k unseen items in the
-    whole catalogue go through the block path, which lists masked items after them.
+    whole catalogue go through the block path, whose empty slots hold item -1.
     """
     n_items = len(row)
     order = np.argsort(-row, kind="stable")
@@ -203,7 +209,7 @@ def _same_row_lists(row: np.ndarray, users: np.ndarray, k: int, exclude: sp.csr_
         if not full.all():
             short = np.flatnonzero(~full)
             items[short], values[short] = top_k(mask_seen(np.tile(row, (len(short), 1)), seen[short]), k)
-            items[short] = np.where(values[short] == -np.inf, -1, items[short])  # as recommend_batched's block path
+            items[short] = listed(items[short], values[short])
     return items_out, scores_out
 
 
@@ -245,7 +251,7 @@ def recommend_batched(
             scores = _own_block(score(batch)) if owned else np.array(score(batch), dtype=np.float32, copy=True)
             mask_seen(scores, exclude[batch] if exclude is not None else None)
             items, values = top_k(scores, k)
-            items = np.where(values == -np.inf, -1, items)  # a masked or never-scored item is no recommendation
+            items = listed(items, values)
             items_out[offset : offset + len(batch), : items.shape[1]] = items
             scores_out[offset : offset + len(batch), : items.shape[1]] = values
             offset += len(batch)

@@ -47,6 +47,8 @@ def test_a_few_text_ids_among_numbers_are_noted_and_text_ids_alone_are_not():
                      "so every user id is matched as written"]
     text = mixed.assign(user=pd.Series(["a", "b", "c"], dtype=object))
     assert Dataset("x", text).normalised().notes == []
+    digits = mixed.assign(user=pd.Series(["1", "2", "3"], dtype=object))  # text from Python: no false note
+    assert Dataset("x", digits).normalised().notes == []
     huge = mixed.assign(user=pd.Series(["1", "99999999999999999999", "88888888888888888888"], dtype=object))
     normalised = Dataset("x", huge).normalised()
     assert normalised.interactions["user"].nunique() == 3

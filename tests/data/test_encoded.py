@@ -56,6 +56,10 @@ def test_normalise_ids():
     assert normalise_ids(pd.Series(["+5", "5"])).tolist() == ["+5", "5"]
     huge = ["1", "99999999999999999999", "88888888888888888888"]
     assert normalise_ids(pd.Series(huge)).tolist() == huge
+    assert normalise_ids(pd.Series([2**64 - 1, 1], dtype=np.uint64)).tolist() == ["18446744073709551615", "1"]
+    assert normalise_ids(pd.Series([2**70, 1], dtype=object)).tolist() == [str(2**70), "1"]
+    assert normalise_ids(pd.Series(["\u0664\u0662", "42"])).tolist() == ["\u0664\u0662", "42"]  # ASCII digits only
+    assert normalise_ids(pd.Series([1, None], dtype="Int64")).iloc[0] == "1"  # a missing id merges with none
     assert normalise_ids(pd.Series([1, 2])).dtype == np.int64
 
 

@@ -12,7 +12,7 @@ import optuna
 import pytest
 
 from movierec.config import RunConfig, load_config
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, SplitError
 from movierec.models.space import Choice, FloatRange
 from movierec.pipeline import run
 from movierec.split import load_encoded
@@ -66,6 +66,17 @@ def test_models_without_a_space_are_left_out_and_every_space_is_checked_before_a
     assert not (tmp_path / "bad").exists()
     with pytest.raises(ConfigError, match="none of pop, pop"):
         tune(dataclasses.replace(planted, models=("pop", "pop")), TuneSettings(out=str(tmp_path / "p")), log=quiet)
+
+
+def test_a_split_folder_without_validation_items_is_refused_before_a_trial(tmp_path):
+    split_dir = tmp_path / "split"
+    split_dir.mkdir()
+    (split_dir / "train.csv").write_text("user,item,timestamp\n1,1,0\n1,2,1\n2,1,0\n")
+    (split_dir / "valid.csv").write_text("user,item,timestamp\n")
+    (split_dir / "test.csv").write_text("user,item,timestamp\n1,3,5\n2,2,5\n")
+    config = RunConfig(data=None, split_dir=str(split_dir), models=("ease",), k=2)
+    with pytest.raises(SplitError, match="the split holds no valid items"):
+        tune(config, TuneSettings(trials=2, out=str(tmp_path / "study")), log=quiet)
 
 
 def test_a_study_that_exists_is_resumed_with_new_draws_and_the_same_objective(planted, tmp_path):

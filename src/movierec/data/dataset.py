@@ -160,13 +160,13 @@ def _text_ids_note(ids: pd.Series, column: str) -> str | None:
     if pd.api.types.is_integer_dtype(ids):
         return None
     unique = pd.Series(pd.unique(ids.to_numpy()), dtype=object).astype(str)
-    whole = unique.str.fullmatch(r"-?\d+(\.0*)?")
+    whole = unique.str.fullmatch(INTEGER_TEXT)
     if not whole.any():
         return None
-    if whole.all():  # digits only, yet text: some id is past 64 bits
-        longest = unique.iloc[int(unique.str.len().to_numpy().argmax())]
-        return (f"{column} ids are read as text: {longest!r} does not fit a 64-bit integer, so every {column} "
-                "id is matched as written")
+    if whole.all():  # digits only, yet text: an id past 64 bits, or ids given as text from Python
+        past = [text for text in unique if abs(int(text.split(".")[0])) >= 2**63]
+        return None if not past else (f"{column} ids are read as text: {past[0]!r} does not fit a 64-bit integer, "
+                                      f"so every {column} id is matched as written")
     odd = unique[~whole]
     return (f"{column} ids are read as text: {len(odd)} of {len(unique)} are not whole numbers "
             f"(e.g. {odd.iloc[0]!r}), so every {column} id is matched as written")
@@ -237,6 +237,9 @@ def _events_like(events: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFra
     return out
 
 
+INTEGER_TEXT = r"-?[0-9]+(\.0*)?"  # an id written as an integer (ASCII digits; 42.0 from a float column)
+
+
 def arrow_int64(values: pd.Series) -> pd.Series | None:
     """`values` (text) as int64 when every one is a plain integer like "42", else None.
 
@@ -245,7 +248,7 @@ def arrow_int64(values: pd.Series) -> pd.Series | None:
     """
     try:
         cast = pc.cast(pa.array(values, from_pandas=True), pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         return None
     if cast.null_count:
         return None
@@ -257,20 +260,25 @@ def normalise_ids(values: pd.Series) -> pd.Series:
 
     One rule for every reader keeps ids comparable across files (a split written as
     CSV and read back must match the data set it came from). An integer is written in
-    digits (``42``, ``-7``, or ``42.0`` from a float column) and fits 64 bits; ``1e1``,
-    ``+5`` or a 20-digit id keep every id of the column as text, so two ids never merge
-    into one number.
+    ASCII digits (``42``, ``-7``, ``007`` read as 7, or ``42.0`` from a float column) and
+    fits 64 bits; ``1e1``, ``+5`` or a 20-digit id keep every id of the column as text,
+    so such an id never becomes another id's number.
     """
     if pd.api.types.is_integer_dtype(values):
-        return values.astype(np.int64)
+        if pd.api.types.is_unsigned_integer_dtype(values) and len(values) and values.max() > np.iinfo(np.int64).max:
+            return values.astype(str).astype(object)  # past int64: text, not a wrapped negative number
+        if not values.hasnans:
+            return values.astype(np.int64)
     fast = arrow_int64(values)
     if fast is not None:
         return fast
     as_text = values.astype(str).str.strip()
-    if as_text.str.fullmatch(r"-?\d+(\.0*)?").all():
-        whole = arrow_int64(as_text.str.replace(r"\.0*$", "", regex=True))  # None past int64's range
+    codes, unique = pd.factorize(as_text)  # the checks on each distinct id once
+    unique = pd.Series(unique, dtype=object)
+    if len(unique) and (codes >= 0).all() and unique.str.fullmatch(INTEGER_TEXT).all():  # -1: a missing id
+        whole = arrow_int64(unique.str.replace(r"\.0*$", "", regex=True))  # None past int64's range
         if whole is not None:
-            return whole
+            return pd.Series(whole.to_numpy()[codes], index=values.index, name=values.name)
     return as_text.astype(object)
 
 

@@ -248,7 +248,7 @@ def _like(value, index: pd.Index):
     if pd.api.types.is_integer_dtype(index.dtype):
         if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
             return int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
             return int(value)
         return value
     return str(value)

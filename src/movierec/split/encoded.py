@@ -32,7 +32,7 @@ from movierec.data.encoded import EncodedFeatures, encode_fields
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import csr_from_indices, timestamps_from_indices
 from movierec.data.readers import read_dataset
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, SplitError
 from movierec.split.split import Split, read_split
 from movierec.split.splitters import SplitSpec, make_split
 
@@ -137,3 +137,12 @@ def load_encoded(*, data: str | None, data_dir: str | Path | None, split_dir: st
         encoded = EncodedSplit(split, dataset)
         line.advance()
     return encoded
+
+
+def require_holdout(data: EncodedSplit, source: str | Path | None) -> None:
+    """Raise a SplitError naming `source` where the split holds no validation or no test
+    items: nothing to tune or test on (a split folder made elsewhere; `make_split`
+    refuses to make one)."""
+    empty = [part for part in ("valid", "test") if not getattr(data, part).nnz]
+    if empty:
+        raise SplitError(f"{source}: the split holds no {' and no '.join(empty)} items; nothing to tune or test on")

@@ -38,6 +38,7 @@ from movierec.exceptions import ConfigError, MovieRecError, NothingToTune
 from movierec.models.registry import check_model_names, create
 from movierec.output import write_csv, write_text
 from movierec.split import EncodedSplit, load_encoded
+from movierec.split.encoded import require_holdout
 from movierec.threads import use_threads
 from movierec.tuning.search import Objective, plain, space_of
 
@@ -196,6 +197,7 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
             shutil.rmtree(out, ignore_errors=True)
         raise
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
+    require_holdout(data, config.split_dir or config.data)
     results = []
     for model in models:
         objective = Objective(model, data, config)  # a bad space is an error before any worker starts
