@@ -71,3 +71,12 @@ def real_mixed_run(out: Path, data_dir: Path, splits_dir: Path, models: tuple[st
 
 def quiet(_message: str) -> None:
     """A pipeline log that prints nothing."""
+
+
+def write_split_without_valid(folder: Path) -> Path:
+    """A split folder (two users, three items) whose valid.csv holds no rows."""
+    folder.mkdir(parents=True)
+    (folder / "train.csv").write_text("user,item,timestamp\n1,1,0\n1,2,1\n2,1,0\n")
+    (folder / "valid.csv").write_text("user,item,timestamp\n")
+    (folder / "test.csv").write_text("user,item,timestamp\n1,3,5\n2,2,5\n")
+    return folder

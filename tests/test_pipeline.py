@@ -9,7 +9,7 @@ from movierec.exceptions import ConfigError, SplitError
 from movierec.models.space import LineSearch
 from movierec.pipeline import default_members_notes, param_grid, run, search_grid
 from movierec.split import SplitSpec
-from tests.synthetic import quiet
+from tests.synthetic import quiet, write_split_without_valid
 
 
 def config_for(data, out, **changes) -> RunConfig:
@@ -83,11 +83,7 @@ def test_every_models_settings_are_checked_before_the_first_model_trains(planted
 
 
 def test_a_split_folder_without_validation_items_is_refused_before_training(tmp_path):
-    split_dir = tmp_path / "split"
-    split_dir.mkdir()
-    (split_dir / "train.csv").write_text("user,item,timestamp\n1,1,0\n1,2,1\n2,1,0\n")
-    (split_dir / "valid.csv").write_text("user,item,timestamp\n")
-    (split_dir / "test.csv").write_text("user,item,timestamp\n1,3,5\n2,2,5\n")
+    split_dir = write_split_without_valid(tmp_path / "split")
     with pytest.raises(SplitError, match="the split holds no valid items"):
         run(RunConfig(data=None, split_dir=str(split_dir), out=str(tmp_path / "run"), models=("pop",), k=2),
             log=quiet)

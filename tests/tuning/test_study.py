@@ -19,7 +19,7 @@ from movierec.split import load_encoded
 from movierec.tuning import TuneSettings, tune
 from movierec.tuning.search import Objective, space_of
 from movierec.tuning.study import open_study, shares
-from tests.synthetic import quiet, write_planted_csv
+from tests.synthetic import quiet, write_planted_csv, write_split_without_valid
 
 
 @pytest.fixture()
@@ -69,11 +69,7 @@ def test_models_without_a_space_are_left_out_and_every_space_is_checked_before_a
 
 
 def test_a_split_folder_without_validation_items_is_refused_before_a_trial(tmp_path):
-    split_dir = tmp_path / "split"
-    split_dir.mkdir()
-    (split_dir / "train.csv").write_text("user,item,timestamp\n1,1,0\n1,2,1\n2,1,0\n")
-    (split_dir / "valid.csv").write_text("user,item,timestamp\n")
-    (split_dir / "test.csv").write_text("user,item,timestamp\n1,3,5\n2,2,5\n")
+    split_dir = write_split_without_valid(tmp_path / "split")
     config = RunConfig(data=None, split_dir=str(split_dir), models=("ease",), k=2)
     with pytest.raises(SplitError, match="the split holds no valid items"):
         tune(config, TuneSettings(trials=2, out=str(tmp_path / "study")), log=quiet)
