@@ -39,6 +39,16 @@ def test_ranks_unknown_items_and_missing_users(prepared, tmp_path):
     assert any("no list" in n for n in notes)
 
 
+def test_lists_shorter_than_k_are_noted(prepared, tmp_path):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item,rank\na,w,3\na,z,1\na,q,2\nb,x,1\nb,y,2\n")
+    _, notes = score_file(path, prepared.idmap, prepared.test, k=3)
+    assert "1 test users' lists are shorter than k = 3 (the longest holds 3): the missing places count as misses" \
+        in notes  # b's two items
+    _, notes = score_file(path, prepared.idmap, prepared.test, k=2)
+    assert not any("shorter than k" in note for note in notes)
+
+
 def test_file_order_is_the_rank_without_a_rank_column(prepared, tmp_path):
     path = tmp_path / "lists.csv"
     path.write_text("user,item\na,w,\na,z\n".replace(",\n", "\n"))

@@ -55,6 +55,10 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     missing = len(users) - frame["user_code"].nunique()
     if missing:
         notes.append(f"{missing} test users have no list (scored 0)")
+    lengths = frame.groupby("user_code").size()
+    if len(lengths) and (lengths < k).any():  # a k = 5 file scored at k = 10 loses half its places
+        notes.append(f"{int((lengths < k).sum())} test users' lists are shorter than k = {k} (the longest holds "
+                     f"{int(lengths.max())}): the missing places count as misses")
     return users, items, notes
 
 
