@@ -208,8 +208,7 @@ def _same_row_lists(row: np.ndarray, users: np.ndarray, k: int, exclude: sp.csr_
         values[full] = row[items[full]]
         if not full.all():
             short = np.flatnonzero(~full)
-            items[short], values[short] = top_k(mask_seen(np.tile(row, (len(short), 1)), seen[short]), k)
-            items[short] = listed(items[short], values[short])
+            items[short], values[short] = top_unseen(np.tile(row, (len(short), 1)), seen[short], k)
     return items_out, scores_out
 
 
@@ -249,9 +248,7 @@ def recommend_batched(
     with live.task("ranking users", total=len(users)) if n_batches >= PROGRESS_BATCHES else nullcontext() as line:
         for batch in batches(users, batch_size):
             scores = _own_block(score(batch)) if owned else np.array(score(batch), dtype=np.float32, copy=True)
-            mask_seen(scores, exclude[batch] if exclude is not None else None)
-            items, values = top_k(scores, k)
-            items = listed(items, values)
+            items, values = top_unseen(scores, exclude[batch] if exclude is not None else None, k)
             items_out[offset : offset + len(batch), : items.shape[1]] = items
             scores_out[offset : offset + len(batch), : items.shape[1]] = values
             offset += len(batch)

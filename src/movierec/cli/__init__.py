@@ -235,11 +235,8 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of a table."),
 ) -> None:
     """Recommend for a known user of a run, or for a new one from a history (fold-in)."""
-    import re
-
-    import pandas as pd
-
     from movierec.serving import load_run
+    from movierec.serving.loaded import id_like
 
     try:
         if (user is None) == (history is None):
@@ -251,9 +248,8 @@ def recommend(
             frame = run.recommend([user], k, name).drop(columns="user")
             user = run.users[run.user_index(user)]  # the id as the run holds it (42, not "42"), as HTTP answers
         else:
-            ids = [item.strip() for item in history.split(",") if item.strip()]
-            if pd.api.types.is_integer_dtype(run.items):  # 50 as the run holds it (an unknown one too), as HTTP
-                ids = [int(item) if re.fullmatch(r"-?\d+", item) else item for item in ids]
+            # each id as the run holds it (50, not "50"; an unknown one too), as HTTP reports it
+            ids = [id_like(item.strip(), run.items) for item in history.split(",") if item.strip()]
             result = run.recommend_history(ids, k, name)
             frame, unknown = result.items, result.unknown_items
     except (MovieRecError, OSError) as error:

@@ -141,7 +141,7 @@ class LoadedRun:
     # ---- known users -------------------------------------------------------------
     def user_index(self, user) -> int:
         """The index of a raw user id (an int or text id; "42" finds 42)."""
-        position = self.users.get_indexer([_like(user, self.users)])[0]
+        position = self.users.get_indexer([id_like(user, self.users)])[0]
         if position < 0:
             raise UnknownUser(f"user {user!r} is not in this run; recommend from a history instead")
         return int(position)
@@ -205,7 +205,7 @@ class LoadedRun:
             raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
                            f"fold-in models here: {', '.join(m for m in self.models if self.can_fold_in(m)) or 'none'}")
         raw = _ids(item_ids)
-        positions = self.items.get_indexer([_like(item, self.items) for item in raw])
+        positions = self.items.get_indexer([id_like(item, self.items) for item in raw])
         unknown = [item for item, position in zip(raw, positions) if position < 0]
         known = positions[positions >= 0]
         _, first = np.unique(known, return_index=True)  # an item listed twice counts once, at its first place
@@ -239,7 +239,7 @@ class LoadedRun:
             raise ConfigError(f"k must be a whole number between 1 and the catalogue's {self.n_items} items, got {k!r}")
 
 
-def _like(value, index: pd.Index):
+def id_like(value, index: pd.Index):
     """`value` as the index's id type: "42" matches the integer id 42, 42 the text id "42".
 
     Only an integer, or text of digits, is an integer id: 42.7, True or "4_2" (which
