@@ -182,7 +182,8 @@ def test_each_validation_user_is_scored_by_the_booster_that_never_saw_them(valid
     is read through score_out_of_fold (fold k's users: booster k), recommending through
     score (the mean of the boosters)."""
     model, history, valid = valid_labelled
-    folds = model.fold_of_user_
+    assert model.fold_of_user_.shape == (1, X.shape[0])
+    folds = model.fold_of_user_[0]
     assert (folds[np.diff(valid.indptr) > 0] >= 0).all() and set(folds) == {0, 1, 2}
     users = np.concatenate([np.flatnonzero(folds == k)[:2] for k in range(3)])
     frame, items = candidate_rows(model._spec, model.members_, model.X_, model.stats_, model.features_, users)
@@ -196,6 +197,26 @@ def test_each_validation_user_is_scored_by_the_booster_that_never_saw_them(valid
     recall = evaluate(model.score_out_of_fold, valid, exclude=history, k=5)["recall@5"]
     popular = evaluate(create("pop").fit(history).score, valid, exclude=history, k=5)["recall@5"]
     assert recall >= popular + 0.1, (recall, popular)
+
+
+def test_repeated_folds_score_each_user_by_the_mean_of_their_folds_boosters(valid_labelled):
+    """Two draws of three folds: six boosters; a validation user's out-of-fold score is
+    the mean of the two boosters that left out that user's fold, one per draw."""
+    _, history, valid = valid_labelled
+    model = create("rerank", **VALID_LABELS | {"fold_repeats": 2}).fit(history, valid=valid)
+    assert len(model.boosters_) == 6 and model.fold_of_user_.shape == (2, X.shape[0])
+    scored = np.diff(valid.indptr) > 0
+    first, second = model.fold_of_user_
+    assert (first[scored] >= 0).all() and (second[scored] >= 0).all() and (first[~scored] == -1).all()
+    assert (first[scored] != second[scored]).any()  # the second draw is another partition
+    users = np.flatnonzero(scored)[:6]
+    frame, items = candidate_rows(model._spec, model.members_, model.X_, model.stats_, model.features_, users)
+    each = np.stack([booster.predict(model._inputs(frame)) for booster in model.boosters_])
+    kept = np.flatnonzero(items.ravel() >= 0)
+    rows, cols = kept // items.shape[1], items.ravel()[kept]
+    own = (each[first[users][rows], np.arange(len(kept))] + each[3 + second[users][rows], np.arange(len(kept))]) / 2
+    np.testing.assert_allclose(model.score_out_of_fold(users)[rows, cols], own, rtol=1e-5)
+    np.testing.assert_allclose(model.score(users)[rows, cols], each.mean(axis=0), rtol=1e-5)
 
 
 def test_nested_boosters_never_learn_the_fold_they_score():
@@ -219,7 +240,7 @@ def test_too_few_validation_users_fall_back_to_the_inner_holdout():
 
 
 @pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
-                                 {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0},
+                                 {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0}, {"fold_repeats": 0},
                                  {"knn_neighbours": 0}, {"early_stopping_rounds": 0}, {"label_source": "test"},
                                  {"members": "ease,inner=rerank"}, {"members": "ease,ensemble"}])
 def test_bad_parameters_raise_config_errors(bad):

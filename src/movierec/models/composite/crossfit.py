@@ -5,7 +5,10 @@ validation (the inner hold-out), booster k early-stops on fold k and learns from
 rest, and the boosters' predictions are averaged: every user trains some booster and
 no single draw of users decides when to stop. With validation labels (*nested*),
 booster k early-stops on fold k+1 and learns from the folds other than k and k+1, so
-it never sees fold k, which it alone scores when validation is measured.
+it never sees fold k, which it alone scores when validation is measured. Repeats draw
+the folds again (another seed) and add their boosters: a user's out-of-fold score is
+then the mean over the repeats of the booster of the user's fold in each, still never
+one that saw the user.
 
 CatBoost: Prokhorenkova et al., "CatBoost: unbiased boosting with categorical
 features", NeurIPS 2018; YetiRank: Gulin et al. 2011.
@@ -48,7 +51,8 @@ class BoosterSpec:
 
 @dataclass
 class CrossFit:
-    """The fitted boosters; `fold_of_user` (nested only, -1: no fold) says which scores whom."""
+    """The fitted boosters, repeat after repeat (booster k of repeat r at r x n_folds + k);
+    `fold_of_user` (nested only; repeats x users, -1: no fold) says which scores whom."""
 
     boosters: list
     fold_of_user: np.ndarray | None
@@ -89,8 +93,9 @@ def user_folds(n_unique: int, n_folds: int, eval_fraction: float, rng: np.random
 
 def cross_fit(inputs: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, users: np.ndarray, n_users: int, *,
               spec: BoosterSpec, n_folds: int, eval_fraction: float, nested: bool,
-              cat_features: list[str]) -> CrossFit:
-    """Fit the boosters on rows `inputs` (CatBoost's columns), grouped by `groups`.
+              cat_features: list[str], repeats: int = 1) -> CrossFit:
+    """Fit the boosters on rows `inputs` (CatBoost's columns), grouped by `groups`, over
+    `repeats` draws of the folds (the first seeded by ``spec.random_state``).
 
     Users (not groups) are held out, so a user's inner repeats never sit on both sides.
 
@@ -101,27 +106,29 @@ def cross_fit(inputs: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, user
     """
     from catboost import CatBoost, Pool
 
-    rng = np.random.default_rng(spec.random_state)
     unique = np.unique(users)
-    fold_of_unique = user_folds(len(unique), n_folds, eval_fraction, rng)
-    fold = fold_of_unique[np.searchsorted(unique, users)]
-    n_boosters = max(int(fold_of_unique.max(initial=-1)) + 1, 1)
+    folds = [user_folds(len(unique), n_folds, eval_fraction,
+                        np.random.default_rng(spec.random_state if r == 0 else [spec.random_state, r]))
+             for r in range(repeats)]
+    n_boosters = max(int(folds[0].max(initial=-1)) + 1, 1)
     fold_of_user = None
     if nested:
         if n_boosters != n_folds:
             raise ConfigError(f"rerank needs {n_folds} users to cross-fit validation labels, got {len(unique)}")
-        fold_of_user = np.full(n_users, -1, dtype=np.int64)
-        fold_of_user[unique] = fold_of_unique
+        fold_of_user = np.full((repeats, n_users), -1, dtype=np.int64)
+        fold_of_user[:, unique] = folds
 
     def pool(mask: np.ndarray) -> Pool:
         return Pool(inputs[mask], label=labels[mask].astype(np.float64), group_id=groups[mask],
                     cat_features=cat_features)
 
     boosters = []
-    for k in range(n_boosters):
-        learns, stops = booster_rows(fold, k, n_boosters, nested=nested)
-        booster = CatBoost(spec.params(k, stopping=bool(stops.any())))
-        booster.fit(pool(learns), eval_set=pool(stops) if stops.any() else None)
-        boosters.append(booster)
+    for r, fold_of_unique in enumerate(folds):
+        fold = fold_of_unique[np.searchsorted(unique, users)]
+        for k in range(n_boosters):
+            learns, stops = booster_rows(fold, k, n_boosters, nested=nested)
+            booster = CatBoost(spec.params(r * n_boosters + k, stopping=bool(stops.any())))
+            booster.fit(pool(learns), eval_set=pool(stops) if stops.any() else None)
+            boosters.append(booster)
     best = [spec.iterations if b.get_best_iteration() is None else int(b.get_best_iteration()) + 1 for b in boosters]
     return CrossFit(boosters, fold_of_user, best)

@@ -75,6 +75,9 @@ class Reranker(CompositeModel):
     n_folds : boosters cross-fitted over that many seeded folds of users, their
         predictions averaged (:mod:`~movierec.models.composite.crossfit`); 1: one
         booster, early-stopped on `eval_fraction` of the users (inner labels only).
+    fold_repeats : draws of the folds, each adding `n_folds` boosters to the mean (and,
+        with validation labels, to each user's out-of-fold score): less variance from
+        which users fell into which fold, for that many times the boosters' time.
     recent_days : window of the "recent popularity" feature (needs timestamps).
     knn_neighbours : neighbours per item in the item-kNN feature (``knn_score``).
     valid_k : list length of the NDCG that early stopping reads (the run's k).
@@ -94,6 +97,7 @@ class Reranker(CompositeModel):
     search_space = {"learning_rate": FloatRange(0.01, 0.1, log=True), "depth": IntRange(3, 8),
                     "n_candidates": Choice((50, 100, 200))}
     catalogue = SINGLE_MODELS
+    fold_repeats: int = 1  # what a reranker pickled before the parameter existed did
 
     def __init__(
         self,
@@ -114,6 +118,7 @@ class Reranker(CompositeModel):
         eval_fraction: float = 0.2,
         early_stopping_rounds: int = 50,
         n_folds: int = 5,
+        fold_repeats: int = 1,
         recent_days: float = 30.0,
         knn_neighbours: int = KNN_NEIGHBOURS,
         valid_k: int = 10,
@@ -136,6 +141,7 @@ class Reranker(CompositeModel):
         self.eval_fraction = eval_fraction
         self.early_stopping_rounds = early_stopping_rounds
         self.n_folds = n_folds
+        self.fold_repeats = fold_repeats
         self.recent_days = recent_days
         self.knn_neighbours = knn_neighbours
         self.valid_k = valid_k
@@ -188,7 +194,7 @@ class Reranker(CompositeModel):
                            self.valid_k, self.thread_count, self.random_state)
         fit = cross_fit(inputs, labels, frame[GROUP].to_numpy(), frame[USER_ID].to_numpy(), self.X_.shape[0],
                         spec=spec, n_folds=self.n_folds, eval_fraction=self.eval_fraction, nested=nested,
-                        cat_features=categorical_columns(inputs))
+                        cat_features=categorical_columns(inputs), repeats=self.fold_repeats)
         self.boosters_, self.fold_of_user_, self.best_iterations_ = fit.boosters, fit.fold_of_user, fit.best_iterations
         self.booster_ = self.boosters_[0]  # the first, for inspecting one model (the report averages all)
         self.best_iteration_ = round(float(np.mean(self.best_iterations_)))
@@ -206,8 +212,8 @@ class Reranker(CompositeModel):
     def _score(self, users: np.ndarray, folds: np.ndarray | None = None) -> np.ndarray:
         """CatBoost scores on each user's candidates; every other item gets -inf.
 
-        The mean of the boosters, or with `folds` (one per user, -1: none) the booster
-        of that fold for the users in one.
+        The mean of the boosters, or with `folds` (repeats x users, -1: none) for the
+        users in a fold the mean over the repeats of the booster of their fold in each.
         """
         frame, items = candidate_rows(self._spec, self.members_, self.X_, self.stats_, self.features_, users)
         kept = np.flatnonzero(items.ravel() >= 0)
@@ -215,9 +221,11 @@ class Reranker(CompositeModel):
         each = np.stack([booster.predict(inputs) for booster in self.boosters_])
         predictions = each.mean(axis=0)
         if folds is not None:
-            row_fold = folds[kept // items.shape[1]]
-            own = row_fold >= 0
-            predictions[own] = each[row_fold[own], np.flatnonzero(own)]
+            row_folds = folds[:, kept // items.shape[1]]  # a user is in a fold in every repeat or in none
+            own = row_folds[0] >= 0
+            n_folds = len(self.boosters_) // len(folds)
+            boosters = row_folds[:, own] + n_folds * np.arange(len(folds))[:, None]
+            predictions[own] = each[boosters, np.flatnonzero(own)[None, :]].mean(axis=0)
         out = np.full((len(users), self.X_.shape[1]), -np.inf, dtype=np.float32)
         out[kept // items.shape[1], items.ravel()[kept]] = predictions
         return out
@@ -235,7 +243,7 @@ class Reranker(CompositeModel):
         self._check_fitted()
         users = self._check_users(users)
         folds = self.fold_of_user_
-        return self._score(users) if folds is None else self._score(users, folds[users])
+        return self._score(users) if folds is None else self._score(users, np.atleast_2d(folds)[:, users])
 
     def candidates(self, users: np.ndarray) -> np.ndarray:
         """The (len(users), n_candidates) candidate items the reranker reorders (-1: none)."""
@@ -276,7 +284,7 @@ class Reranker(CompositeModel):
         if self.label_source not in LABEL_SOURCES:
             raise ConfigError(f"rerank label_source {self.label_source!r} unknown; expected one of {LABEL_SOURCES}")
         counts = {"n_candidates": self.n_candidates, "positive_oversample": self.positive_oversample,
-                  "inner_repeats": self.inner_repeats, "n_folds": self.n_folds,
+                  "inner_repeats": self.inner_repeats, "n_folds": self.n_folds, "fold_repeats": self.fold_repeats,
                   "early_stopping_rounds": self.early_stopping_rounds, "knn_neighbours": self.knn_neighbours,
                   "valid_k": self.valid_k}
         low = {name: value for name, value in counts.items() if value < 1}
