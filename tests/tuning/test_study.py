@@ -50,6 +50,16 @@ def test_the_best_toml_repeats_the_best_trial(planted, tmp_path):
     assert repeated.results["ease"].valid["recall@10"] == pytest.approx(result.best_value, abs=1e-12)
 
 
+def test_a_memory_study_writes_no_journal_and_refuses_workers(planted, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = TuneSettings(trials=3, storage="memory", out=str(tmp_path / "study"))
+    (result,) = tune(planted, settings, log=quiet)
+    assert result.complete == 3 and (tmp_path / "study" / "best.toml").is_file()
+    assert not (tmp_path / "memory").exists() and not (tmp_path / "study" / "journal.log").exists()
+    with pytest.raises(ConfigError, match="--storage memory keeps the study in one process"):
+        TuneSettings(storage="memory", jobs=2)
+
+
 def test_models_without_a_space_are_left_out_and_every_space_is_checked_before_a_trial(planted, tmp_path):
     logged = []
     config = dataclasses.replace(planted, models=("pop", "ease"))

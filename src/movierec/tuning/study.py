@@ -16,6 +16,7 @@ Optuna's history and parameter-importance plots.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import math
 import multiprocessing
@@ -44,6 +45,7 @@ from movierec.tuning.search import Objective, plain, space_of
 
 PRUNERS = ("median", "hyperband", "none")
 JOURNAL = "journal.log"
+MEMORY = ("memory", ":memory:")  # --storage names that keep the study in this process only
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class TuneSettings:
     trials: int = 20
     timeout: float | None = None  # seconds per worker
     study: str = "movierec"
-    storage: str | None = None  # None: the journal file of the study folder
+    storage: str | None = None  # None: the journal file of the study folder; "memory": this process only
     jobs: int = 1
     pruner: str = "median"
     out: str = "runs/tune"
@@ -70,6 +72,9 @@ class TuneSettings:
             raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         if not self.study or any(c in self.study for c in "/\\"):
             raise ConfigError(f"--study must be a plain name, got {self.study!r}")
+        if self.storage in MEMORY and self.jobs > 1:
+            raise ConfigError(f"--storage {self.storage} keeps the study in one process; --jobs {self.jobs} "
+                              "needs a journal file (the default) or a database")
 
 
 @dataclass
@@ -84,13 +89,22 @@ class ModelStudy:
 
 
 def storage_of(settings: TuneSettings) -> optuna.storages.BaseStorage:
-    """The journal file in the study folder, a journal file named by path, or a database URL."""
+    """The journal file in the study folder, a journal file named by path, a database URL,
+    or this process's memory (gone when it ends: nothing to resume)."""
     url = settings.storage
+    if url in MEMORY:
+        return _memory_storage()
     if url is None or "://" not in url:
         path = Path(settings.out) / JOURNAL if url is None else Path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     return database_storage(url)
+
+
+@functools.cache
+def _memory_storage() -> optuna.storages.InMemoryStorage:
+    """One in-memory storage per process, so a study reopened after its trials (the summary) finds them."""
+    return optuna.storages.InMemoryStorage()
 
 
 def database_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
