@@ -41,13 +41,22 @@ def test_needs_data_or_split_dir():
 
 def test_options_override_the_file_and_split_dir_alone_reads_no_data():
     base = RunConfig(data="ml-100k", models=("ease",), k=20)
-    merged = with_options(base, split_dir="splits/x", models="pop, ease", seed=4, no_refit=True)
+    merged = with_options(base, split_dir="splits/x", models="pop, ease", seed=4, refit=False)
     assert merged.data is None and merged.split_dir == "splits/x"
     assert merged.models == ("pop", "ease") and merged.seed == merged.split.seed == 4
     assert merged.k == 20 and merged.refit is False
     assert with_options(base, from_file=True, split_dir="splits/x").data == "ml-100k"
     assert with_options(base, data="ml-1m", split_dir="splits/x").data == "ml-1m"
     assert with_options(base, protocol="random").split.protocol == "random"
+
+
+def test_the_command_line_turns_a_files_refit_and_ensemble_either_way():
+    on = RunConfig(ensemble=True)
+    assert with_options(on, from_file=True).ensemble is True
+    assert with_options(on, from_file=True, ensemble=False).ensemble is False
+    off = RunConfig(refit=False)
+    assert with_options(off, from_file=True).refit is False
+    assert with_options(off, from_file=True, refit=True).refit is True
 
 
 @pytest.mark.parametrize("options, message", [

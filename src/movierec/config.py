@@ -121,8 +121,8 @@ def with_options(
     seed: int | None = None,
     k: int | None = None,
     out: str | None = None,
-    no_refit: bool = False,
-    ensemble: bool = False,
+    refit: bool | None = None,
+    ensemble: bool | None = None,
     submission: str | None = None,
 ) -> RunConfig:
     """`base` (a config file's, or the defaults) with the command line's options on top.
@@ -153,8 +153,8 @@ def with_options(
         seed=seed if seed is not None else base.seed,
         k=k if k is not None else base.k,
         out=out if out is not None else base.out,
-        refit=False if no_refit else base.refit,
-        ensemble=ensemble or base.ensemble,
+        refit=refit if refit is not None else base.refit,
+        ensemble=ensemble if ensemble is not None else base.ensemble,
         split=split,
         submission=submission if submission is not None else base.submission,
     )

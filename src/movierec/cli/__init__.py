@@ -46,8 +46,10 @@ def run(
     k: int | None = typer.Option(None, "--k", help="List length. Default: 10."),
     out: Path | None = typer.Option(None, "--out", help="Run folder to write; an earlier run there is replaced. "
                                     "Default: runs/latest."),
-    no_refit: bool = typer.Option(False, "--no-refit", help="Test the train-fitted model (RecBole's setting)."),
-    ensemble: bool = typer.Option(False, "--ensemble", help="Also blend the listed models (weights tuned on valid)."),
+    refit: bool | None = typer.Option(None, "--refit/--no-refit", help="--no-refit: test the train-fitted model "
+                                      "(RecBole's setting). Default: refit on train+valid."),
+    ensemble: bool | None = typer.Option(None, "--ensemble/--no-ensemble", help="Also blend the listed models "
+                                         "(weights tuned on valid). Default: no."),
     submission: str | None = typer.Option(
         None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every "
         "user. Default: test."
@@ -70,7 +72,7 @@ def run(
         settings = with_options(
             load_config(config) if config else RunConfig(), from_file=config is not None, data=data,
             data_dir=path_text(data_dir), split_dir=path_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
-            out=path_text(out), no_refit=no_refit, ensemble=ensemble, submission=submission)
+            out=path_text(out), refit=refit, ensemble=ensemble, submission=submission)
         log = (lambda message: console.print(message, soft_wrap=True, highlight=False)) if main_rank else silent
 
         def write_report(folder: Path) -> None:  # into the finished run, before it is published
