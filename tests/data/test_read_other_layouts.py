@@ -27,6 +27,7 @@ import pytest
 
 from movierec.data.dataset import FieldKind
 from movierec.data.readers import detect_layout, read_dataset
+from movierec.exceptions import DataError
 
 
 def _values(dataset, field: str, item) -> set[str]:
@@ -181,6 +182,19 @@ def test_plain_csv_with_and_without_time(tmp_path):
     frame = read_dataset(no_time).interactions
     assert frame["timestamp"].tolist() == [0, 0, 0]
     assert set(frame["user"]) == {"a", "b"}
+
+
+def test_iso_dates_are_read_as_unix_seconds_and_a_stray_value_is_named(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user,item,datetime\n1,10,2024-03-01 12:30:00\n1,11,2024-03-01T12:30:05+02:00\n2,10,2024-03-02\n")
+    frame = read_dataset(path).interactions
+    assert frame["timestamp"].tolist() == [1709289005, 1709296200, 1709337600]  # sorted by user, then time
+    path.write_text("user,item,datetime\n1,10,2024-03-01 12:30:00\n1,11,yesterday\n")
+    with pytest.raises(DataError, match=r"events.csv, line 3: column 'datetime' .* found 'yesterday'"):
+        read_dataset(path)
+    path.write_text("user,item,datetime\n1,10,1709296200\n1,11,2024-03-01\n")
+    with pytest.raises(DataError, match=r"events.csv, line 3: column 'datetime' expects a 64-bit integer"):
+        read_dataset(path)
 
 
 def test_plain_tsv_and_case_insensitive_names(tmp_path):

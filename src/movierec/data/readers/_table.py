@@ -317,6 +317,30 @@ def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
     return numbers.astype(np.int64)
 
 
+def to_seconds(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A time column as int64 seconds: numbers as they are (Unix seconds), or ISO 8601
+    dates and datetimes (``2024-03-01``, ``2024-03-01 12:30:00``, ``...T12:30:00+02:00``)
+    as Unix seconds, a time without an offset read as UTC. A column mixing the two, or
+    with another text, is an error naming the first line that is neither.
+    """
+    values = frame[column]
+    if pd.api.types.is_integer_dtype(values) or not len(values) or not re.match(ISO_DATE, str(values.iloc[0]).strip()):
+        return to_int(frame, column)  # numbers (a date further down is reported there as not one)
+    text = values.astype(str).str.strip()
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    bad = (parsed.isna() | ~text.str.match(ISO_DATE)).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{frame.attrs.get('path', '<table>')}, line {line_of(frame, row)}: column {column!r} holds ISO dates "
+            f"elsewhere; expects a date like 2024-03-01 12:30:00 or Unix seconds throughout, found {values.iloc[row]!r}"
+        )
+    return pd.Series(parsed.to_numpy(dtype="datetime64[s]").astype(np.int64), index=values.index, name=column)
+
+
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"  # how an ISO 8601 date or datetime begins
+
+
 def split_multi(ids: pd.Series, values: pd.Series, sep: str) -> pd.DataFrame:
     """(id, 'a|b|c') rows -> one (id, value) row per non-empty value."""
     frame = pd.DataFrame({"id": ids.to_numpy(), "value": values.astype(str).str.split(sep)})

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import line_of, read_table, to_int
+from movierec.data.readers._table import line_of, read_table, to_seconds
 from movierec.exceptions import DataError
 
 RATINGS_FILE = "train_ratings.csv"
@@ -32,7 +32,7 @@ def read_competition(folder: Path) -> Dataset:
     ratings = read_table(folder / RATINGS_FILE, sep=",", required=["user", "item", "time"],
                          integers=("user", "item", "time"))
     interactions = interactions_frame(
-        ratings["user"], ratings["item"], to_int(ratings, "time")
+        ratings["user"], ratings["item"], to_seconds(ratings, "time")
     )
     fields: dict[str, RawField] = {}
     for filename, (name, kind) in SIDE_FILES.items():

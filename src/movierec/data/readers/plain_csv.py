@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from movierec.data.dataset import Dataset, interactions_frame
-from movierec.data.readers._table import check_filled, read_table, separator_hint, to_int
+from movierec.data.readers._table import check_filled, read_table, separator_hint, to_seconds
 from movierec.exceptions import DataError
 
 USER_NAMES = ("user", "user_id", "userid", "userId")
@@ -28,7 +28,7 @@ def plain_columns(path: Path) -> tuple[pd.Series, pd.Series, pd.Series | None]:
     item = _column(table.columns, ITEM_NAMES, path, "item", sep)
     time = _column(table.columns, TIME_NAMES, path, None, sep)
     check_filled(table, [c for c in (user, item, time) if c])  # one read, not two
-    return table[user], table[item], to_int(table, time) if time else None
+    return table[user], table[item], to_seconds(table, time) if time else None
 
 
 def _column(columns, names: tuple[str, ...], path: Path, required: str | None, sep: str) -> str | None:
