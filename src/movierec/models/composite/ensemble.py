@@ -221,13 +221,22 @@ class Ensemble(CompositeModel):
 
     @property
     def can_fold_in(self) -> bool:
-        """Whether :meth:`score_history` works: every member folds in, and a bucket mix buckets
-        by history length (a new history's times order it, they do not place it in time)."""
+        """Whether :meth:`score_history` works: every member with a weight folds in, and a bucket
+        mix buckets by history length (a new history's times order it, they do not place it in time)."""
         self._check_fitted()
         return self._fold_in_obstacle() is None
 
+    def _idle_members(self) -> set[str]:
+        """Members every blend in use weighs 0 (the guard kept others alone): a new
+        history needs no scores from them."""
+        if self.slots_ is not None:
+            return set()
+        choices = [self.choice_, *self.bucket_choices_]
+        return {name for m, name in enumerate(self._names) if all(c.weights[m] == 0 for c in choices)}
+
     def _fold_in_obstacle(self) -> str | None:
-        unable = [name for name, member in self.members_.items() if not folds_in(member)]
+        idle = self._idle_members()
+        unable = [name for name, member in self.members_.items() if name not in idle and not folds_in(member)]
         if unable:
             return f"its members {unable} cannot score a new history"
         if self.bucket_choices_ and self.bucket_by != "history_length":
@@ -241,7 +250,9 @@ class Ensemble(CompositeModel):
         obstacle = self._fold_in_obstacle()
         if obstacle is not None:
             raise ConfigError(f"this ensemble cannot score a new user: {obstacle}")
-        blocks = [mask_seen(np.array(self.members_[name].score_history(rows, timestamps), dtype=np.float32), rows)
+        idle = self._idle_members()  # their weight is 0: a block of zeros, masked like theirs, adds nothing
+        blocks = [mask_seen(np.zeros(rows.shape, dtype=np.float32) if name in idle else
+                            np.array(self.members_[name].score_history(rows, timestamps), dtype=np.float32), rows)
                   for name in self._names]
         return self._mix(blocks, user_traits(rows, None, self.bucket_by))
 
