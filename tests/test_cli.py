@@ -65,6 +65,21 @@ def test_bad_options_are_one_line_naming_the_option(tmp_path, options, message):
     assert len(result.output.strip().splitlines()) == 1, result.output
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--protocol", "random", "--tail", "5"], "--tail has no effect with --protocol random, which holds out "
+                                              "--fraction only"),
+    (["--protocol", "temporal", "--fraction", "0.3"], "--fraction has no effect with --protocol temporal"),
+])
+def test_a_split_option_the_protocol_does_not_read_is_an_error(tmp_path, options, message):
+    data = tmp_path / "planted.csv"
+    write_planted_csv(data)
+    result = runner.invoke(app, ["split", "--data", str(data), "--out", str(tmp_path / "split"), *options])
+    assert result.exit_code == 2 and message in result.output and not (tmp_path / "split").exists()
+    result = runner.invoke(app, ["split", "--data", str(data), "--out", str(tmp_path / "split"), "--protocol",
+                                 "random", "--fraction", "0.2"])
+    assert result.exit_code == 0, result.output
+
+
 def test_an_unwritable_run_folder_is_an_error_not_a_traceback(tmp_path):
     data = tmp_path / "planted.csv"
     write_planted_csv(data)

@@ -16,8 +16,10 @@ def split_command(
     data: str = typer.Option("ml-100k", "--data", help="Named data set (ml-100k, ml-1m, ...) or a path."),
     data_dir: Path | None = DataDir,
     protocol: str = typer.Option("competition", "--protocol", help="competition, random or temporal."),
-    tail: int = typer.Option(2, "--tail", help="Last items held out per user (competition, temporal)."),
-    fraction: float = typer.Option(0.1, "--fraction", help="Share held out at random (competition, random)."),
+    tail: int | None = typer.Option(None, "--tail", help="Last items held out per user (competition, temporal). "
+                                    "Default: 2."),
+    fraction: float | None = typer.Option(None, "--fraction", help="Share held out at random (competition, random). "
+                                          "Default: 0.1."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random hold-outs."),
     out: Path = typer.Option(..., "--out", help="Folder for train/valid/test.csv and checksum.sha256."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a split already in --out."),
@@ -25,13 +27,14 @@ def split_command(
     """Split a data set and write train/valid/test.csv with a checksum."""
     from movierec.data.download import resolve
     from movierec.data.readers import read_dataset
-    from movierec.split import SplitSpec, make_split, write_split
+    from movierec.split import make_split, write_split
 
     try:
         if (out / "train.csv").exists() and not overwrite:
             raise ConfigError(f"{out} already holds a split; give --overwrite to replace it, or another --out")
+        spec = split_spec(protocol, tail, fraction, seed)
         dataset = read_dataset(resolve(data, data_dir))
-        split = make_split(dataset.interactions, SplitSpec(protocol, tail, fraction, seed))
+        split = make_split(dataset.interactions, spec)
         checksum = write_split(split, out)
     except (MovieRecError, OSError) as error:
         fail(error)
@@ -39,6 +42,19 @@ def split_command(
     sizes = split.summary()
     console.print(f"train {sizes['train']:,}, valid {sizes['valid']:,}, test {sizes['test']:,} interactions "
                   f"({sizes['test_users']:,} test users) -> {out}\nsha256 {checksum}")
+
+
+def split_spec(protocol: str, tail: int | None, fraction: float | None, seed: int):
+    """The split the options ask for; an option the protocol does not read is an error, not ignored."""
+    from movierec.split import SplitSpec
+
+    unread = {"random": ("--tail", tail), "temporal": ("--fraction", fraction)}.get(protocol)
+    if unread is not None and unread[1] is not None:
+        reads = "--fraction" if protocol == "random" else "--tail"
+        raise ConfigError(f"{unread[0]} has no effect with --protocol {protocol}, which holds out {reads} only")
+    defaults = SplitSpec()
+    return SplitSpec(protocol, defaults.tail if tail is None else tail,
+                     defaults.fraction if fraction is None else fraction, seed)
 
 
 @export_app.command("recbole")
