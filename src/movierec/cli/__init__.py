@@ -132,7 +132,8 @@ def tune(
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds per worker and model."),
     study: str = typer.Option("movierec", "--study", help="Study name (one study per model: NAME-MODEL)."),
     storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (e.g. postgresql+psycopg2://"
-                                       "user@host/db), a journal file, or memory (one process, not kept); default: a journal in the study folder."),
+                                       "user@host/db), a journal file, or memory (one process, not kept); "
+                                       "default: a journal in the study folder."),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes sharing the study."),
     worker: int = typer.Option(0, "--worker", help="This machine's number among those sharing a --storage "
                                "study (seeds its sampler apart from theirs)."),
