@@ -18,6 +18,7 @@ Usage::
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
     python benchmarks/fixed_splits.py --table ease-search   # EASE's golden-section l2 against the 9-point grid
     python benchmarks/fixed_splits.py --table sequence      # SASRec and BERT4Rec against EASE, temporal protocol
+    python benchmarks/fixed_splits.py --table sequence-bert4rec-long   # BERT4Rec trained longer, temporal protocol
     python benchmarks/fixed_splits.py --table fm            # FM's defaults on the mixed split, timed (2 threads)
     python benchmarks/fixed_splits.py --table user-ease     # user EASE and the item+user hybrid beside EASE
 
@@ -42,7 +43,7 @@ SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
 TABLES = ("composite", "composite-sasrec", "composite-sasrec-catalogue", "composite-sasrec-hybrid",
           "composite-sasrec-recvae", "composite-sasrec-200", "composite-sasrec-ema", "ease", "cfm", "protocols",
-          "ease-search", "sequence", "fm", "user-ease")
+          "ease-search", "sequence", "sequence-bert4rec-long", "fm", "user-ease")
 # the config suffix of each composite table (benchmarks/configs/ml100k-<split><suffix>.toml) and its splits
 COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
              "composite-sasrec-catalogue": ("-sasrec-catalogue", ("mixed",)),
@@ -85,9 +86,10 @@ def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
     elif table == "fm":  # what RecBole's FM was timed on (../shared/anchors.md): train to early stop, then test
         out.append(("mixed no-refit", ["--split-dir", str(shared / "splits" / "ml100k-mixed-s0"), "--data", "ml-100k",
                                        "--models", "fm", "--no-refit", "--threads", "2"]))
-    elif table == "sequence":
+    elif table in ("sequence", "sequence-bert4rec-long"):
+        config = "ml100k-temporal.toml" if table == "sequence" else "ml100k-temporal-bert4rec-long.toml"
         for setting in SETTINGS:
-            args = ["--config", "benchmarks/configs/ml100k-temporal.toml"]
+            args = ["--config", f"benchmarks/configs/{config}"]
             out.append((f"temporal {setting}", args + (["--no-refit"] if setting == "no-refit" else [])))
     else:
         raise SystemExit(f"unknown table {table!r}; expected {', '.join(TABLES)}")

@@ -45,7 +45,8 @@ class BERT4Rec(SequenceRecommender):
     name = "bert4rec"
     param_grid: dict = {}
     search_space = {"dim": Choice((32, 64, 128)), "n_blocks": IntRange(1, 3), "dropout": FloatRange(0.0, 0.5),
-                    "lr": FloatRange(1e-4, 5e-3, log=True), "max_len": Choice((50, 100, 200))}
+                    "lr": FloatRange(1e-4, 5e-3, log=True), "max_len": Choice((50, 100, 200)),
+                    "mask_prob": FloatRange(0.1, 0.6)}
 
     def __init__(self, *, dim: int = 64, n_blocks: int = 2, n_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, mask_prob: float = 0.2, epochs: int = 200, batch_size: int = 64,
