@@ -40,6 +40,7 @@ from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models import Recommender
 from movierec.models.base import FoldIn
 from movierec.models.registry import MODELS, create, model_names
+from movierec.models.space import Choice
 from movierec.pipeline import param_grid
 
 # name -> hyper-parameters small enough for a ~1 s fit on the planted matrix. They may
@@ -228,6 +229,19 @@ def test_class_attributes_and_params(name):
         assert key in model.get_params() and len(values) >= 1
     clone = model.with_params(**model.get_params())
     assert clone is not model and clone.get_params() == model.get_params()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_search_space_names_parameters_whose_ends_pass_the_checks(name):
+    """`movierec tune` draws from `search_space`: a name the model does not take, or an end
+    of a range its own checks refuse, would fail trials instead of searching."""
+    cls = MODELS[name]
+    params = create(name, **FAST_PARAMS.get(name, {})).get_params()
+    for key, dimension in cls.search_space.items():
+        assert key in params, f"{name}: search_space names {key!r}, not a parameter"
+        ends = dimension.values if isinstance(dimension, Choice) else (dimension.low, dimension.high)
+        for value in ends:
+            create(name, **FAST_PARAMS.get(name, {}) | {key: value}).check_params()
 
 
 @pytest.mark.parametrize("name", NAMES)
