@@ -56,6 +56,8 @@ def test_a_memory_study_writes_no_journal_and_refuses_workers(planted, tmp_path,
     (result,) = tune(planted, settings, log=quiet)
     assert result.complete == 3 and (tmp_path / "study" / "best.toml").is_file()
     assert not (tmp_path / "memory").exists() and not (tmp_path / "study" / "journal.log").exists()
+    (again,) = tune(planted, settings, log=quiet)
+    assert again.complete == 3  # a second call starts afresh: nothing of the first is resumed
     with pytest.raises(ConfigError, match="--storage memory keeps the study in one process"):
         TuneSettings(storage="memory", jobs=2)
 

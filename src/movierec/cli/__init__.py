@@ -47,9 +47,9 @@ def run(
     out: Path | None = typer.Option(None, "--out", help="Run folder to write; an earlier run there is replaced. "
                                     "Default: runs/latest."),
     refit: bool | None = typer.Option(None, "--refit/--no-refit", help="--no-refit: test the train-fitted model "
-                                      "(RecBole's setting). Default: refit on train+valid."),
+                                      "(RecBole's setting). Default: the config's, else refit on train+valid."),
     ensemble: bool | None = typer.Option(None, "--ensemble/--no-ensemble", help="Also blend the listed models "
-                                         "(weights tuned on valid). Default: no."),
+                                         "(weights tuned on valid). Default: the config's, else no."),
     submission: str | None = typer.Option(
         None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every "
         "user. Default: test."

@@ -103,7 +103,7 @@ def storage_of(settings: TuneSettings) -> optuna.storages.BaseStorage:
 
 @functools.cache
 def _memory_storage() -> optuna.storages.InMemoryStorage:
-    """One in-memory storage per process, so a study reopened after its trials (the summary) finds them."""
+    """One in-memory storage per `tune` call, so a study reopened after its trials (the summary) finds them."""
     return optuna.storages.InMemoryStorage()
 
 
@@ -200,6 +200,7 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
     """Tune every model of `config.models` that has something to search; writes the study folder and
     returns each study's summary."""
     check_model_names(config.models, config.params)  # before a study folder, a storage or any trial
+    _memory_storage.cache_clear()  # --storage memory: this call's studies only, none from an earlier call
     models = tunable_models(config, log)
     out = Path(settings.out)
     created = not out.exists()

@@ -245,7 +245,7 @@ def test_fold_in_is_refused_with_the_reason_where_a_member_or_the_mix_cannot():
         reranked.score_history(X[:1])
     idle = create("ensemble", members=("ease", "rerank"), weights={"ease": 1.0, "rerank": 0.0},
                   member_params={"rerank": {"members": ("ease", "pop"), "iterations": 5}}).fit(X, valid=VALID)
-    assert idle.can_fold_in  # the guard's choice: the reranker's weight is 0, so no score of it is needed
+    assert idle.can_fold_in  # a weight of 0 (as the guard gives a member it leaves out): no score of it is needed
     users = np.array([0, 7, 21])
     np.testing.assert_allclose(idle.score_history(X[users]), idle.score(users), rtol=1e-5, atol=1e-6)
     timed = create("ensemble", **MEMBERS | {"mix": "buckets", "bucket_by": "days_since_last"})

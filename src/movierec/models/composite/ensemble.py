@@ -231,7 +231,7 @@ class Ensemble(CompositeModel):
         history needs no scores from them."""
         if self.slots_ is not None:
             return set()
-        choices = [self.choice_, *self.bucket_choices_]
+        choices = self.bucket_choices_ or [self.choice_]  # what `_mix` reads
         return {name for m, name in enumerate(self._names) if all(c.weights[m] == 0 for c in choices)}
 
     def _fold_in_obstacle(self) -> str | None:
