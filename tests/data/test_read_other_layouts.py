@@ -73,6 +73,19 @@ def test_competition_fixture(tmp_path):
     assert dataset.item_titles[531] == '"Secret Garden, The (1993)"'  # tsv: quotes are text
 
 
+def test_competition_headers_in_another_case_read_the_same(tmp_path):
+    lower = read_dataset(write_competition(tmp_path / "lower"))
+    folder = write_competition(tmp_path / "upper")
+    for path in [folder / "train_ratings.csv", *folder.glob("*.tsv")]:
+        header, rest = path.read_text().split("\n", 1)
+        path.write_text(header.title() + "\n" + rest)
+    assert (folder / "train_ratings.csv").read_text().startswith("User,Item,Time\n")
+    upper = read_dataset(folder)
+    pd.testing.assert_frame_equal(upper.interactions, lower.interactions)
+    assert _values(upper, "genre", 4643) == _values(lower, "genre", 4643)
+    assert upper.item_titles[170] == "Hackers (1995)"
+
+
 def test_competition_year_from_titles_when_years_tsv_is_absent(tmp_path):
     folder = write_competition(tmp_path / "comp")
     (folder / "years.tsv").unlink()

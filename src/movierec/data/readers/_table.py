@@ -33,6 +33,7 @@ def read_table(
     quoting: bool = True,
     allow_empty: tuple[str, ...] | list[str] = (),
     integers: tuple[str, ...] = (),
+    fold_case: bool = False,
 ) -> pd.DataFrame:
     """Read a delimited file as text columns, checking the required columns.
 
@@ -44,7 +45,8 @@ def read_table(
     as int64 by Arrow, or read as text and cast there when another column held
     Arrow back: no column of millions of Python strings is built); a column with one
     value that is not (``42.0``, empty) stays text, for :func:`to_int` to accept or
-    to report with its line.
+    to report with its line. With `fold_case`, a header written in another case
+    (``User``) names the required column it matches.
 
     Raises
     ------
@@ -66,6 +68,9 @@ def read_table(
         else:
             frame = _parse(raw, path, sep, names, encodings, quoting, integers)
     frame.columns = [str(c).strip() for c in frame.columns]
+    if fold_case:
+        wanted = {name.lower(): name for name in required}
+        frame.columns = [c if c in required else wanted.get(c.lower(), c) for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataError(

@@ -1,6 +1,6 @@
 """The competition layout: ``train_ratings.csv`` plus per-item ``.tsv`` side files.
 
-``train_ratings.csv`` has the header ``user,item,time``. Each side file is a
+``train_ratings.csv`` has the header ``user,item,time`` (in any case: ``User`` too). Each side file is a
 tab-separated table with a header whose first column is ``item`` and second the value
 (``genres.tsv``: item, genre; ``directors.tsv``: item, director; ``writers.tsv``: item,
 writer; ``years.tsv``: item, year; ``titles.tsv``: item, title). Several rows for one
@@ -30,7 +30,7 @@ SIDE_FILES = {
 
 def read_competition(folder: Path) -> Dataset:
     ratings = read_table(folder / RATINGS_FILE, sep=",", required=["user", "item", "time"],
-                         integers=("user", "item", "time"))
+                         integers=("user", "item", "time"), fold_case=True)
     interactions = interactions_frame(
         ratings["user"], ratings["item"], to_seconds(ratings, "time")
     )
@@ -41,7 +41,8 @@ def read_competition(folder: Path) -> Dataset:
             fields[name] = _side_field(path, name, kind)
     titles = None
     if (folder / "titles.tsv").is_file():
-        table = read_table(folder / "titles.tsv", sep="\t", required=["item", "title"], quoting=False)
+        table = read_table(folder / "titles.tsv", sep="\t", required=["item", "title"], quoting=False,
+                           fold_case=True)
         titles = pd.Series(table["title"].to_numpy(), index=normalise_ids(table["item"]).to_numpy())
         if "year" not in fields:  # the year is inside the title: "Heat (1995)"
             year = table["title"].str.extract(r"\((\d{4})\)\s*$")[0]
@@ -51,7 +52,7 @@ def read_competition(folder: Path) -> Dataset:
 
 
 def _side_field(path: Path, name: str, kind: FieldKind) -> RawField:
-    table = read_table(path, sep="\t", required=["item"], quoting=False)
+    table = read_table(path, sep="\t", required=["item"], quoting=False, fold_case=True)
     if len(table.columns) < 2:
         raise DataError(f"{path}, line 1: expects two columns, item and a value")
     value_column = table.columns[1]
