@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 
 import numpy as np
@@ -53,6 +54,14 @@ def test_an_ensemble_of_fold_in_members_folds_in_to_its_own_list(loaded):
     known = loaded.recommend([user], k=10, model="ensemble")["item"].tolist()
     assert folded.items["item"].tolist() == known
     assert known != loaded.recommend([user], k=10, model="ease")["item"].tolist()  # a blend, not EASE alone
+
+
+def test_a_pickled_run_recommends_as_the_original(loaded):
+    """A loaded run crosses to worker processes by pickle; its locks are remade there."""
+    copy = pickle.loads(pickle.dumps(loaded))
+    users = loaded.users[:5]
+    pd.testing.assert_frame_equal(copy.recommend(users, k=5, model="ease"), loaded.recommend(users, k=5, model="ease"))
+    assert copy._locks.keys() == loaded._locks.keys() and copy._load_lock is not loaded._load_lock
 
 
 def test_unknown_items_are_reported_and_ignored(loaded):

@@ -91,6 +91,18 @@ class LoadedRun:
         self._locks = {name: threading.Lock() for name in self.models}
         self._load_lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Pickled without its locks, which belong to one process (a run handed to worker
+        processes, say); each copy makes its own."""
+        state = self.__dict__.copy()
+        del state["_locks"], state["_load_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._locks = {name: threading.Lock() for name in self.models}
+        self._load_lock = threading.Lock()
+
     @property
     def users(self) -> pd.Index:
         return self.idmap.users
