@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from movierec.checks import is_whole_number
+from movierec.checks import is_positive_finite, is_whole_number
+from movierec.exceptions import ConfigError
+from movierec.models.registry import create
 
 
 @pytest.mark.parametrize("value", [0, 1, 7, np.int32(3), np.int64(10)])
@@ -19,3 +21,17 @@ def test_bounds_are_inclusive():
     assert not is_whole_number(0, 1)
     assert not is_whole_number(11, 1, 10)
     assert is_whole_number(10 ** 12, 1)  # no upper bound unless given
+
+
+@pytest.mark.parametrize("value, expected", [(300.0, True), (1e-9, True), (np.float32(5), True), (0, False),
+                                             (-1.0, False), (float("inf"), False), (float("nan"), False)])
+def test_positive_finite_refuses_zero_infinity_and_nan(value, expected):
+    assert is_positive_finite(value) is expected
+
+
+@pytest.mark.parametrize("name, param", [("ease", "l2"), ("dlae", "l2"), ("userease", "l2"), ("hybridease", "l2"),
+                                         ("hybridease", "user_l2")])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0.0])
+def test_item_and_user_ease_refuse_a_regulariser_that_is_not_positive_and_finite(name, param, value):
+    with pytest.raises(ConfigError, match="finite"):
+        create(name, **{param: value}).check_params()

@@ -7,6 +7,18 @@ from typing import Any
 import numpy as np
 
 
+def is_positive_finite(value: Any) -> bool:
+    """Whether `value` is a number above 0 and below infinity (NaN is neither): a
+    regulariser's strength, say.
+
+    Examples
+    --------
+    >>> is_positive_finite(300.0), is_positive_finite(0), is_positive_finite(float("nan"))
+    (True, False, False)
+    """
+    return bool(0 < value < float("inf"))
+
+
 def is_whole_number(value: Any, low: int, high: int | None = None) -> bool:
     """Whether `value` is an integer (Python's or numpy's) from `low` to `high` (inclusive).
 

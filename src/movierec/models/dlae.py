@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from movierec.checks import is_positive_finite
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.ease import GRAM_CACHE, ItemItemModel, spd_inverse
@@ -64,7 +65,7 @@ class DLAE(ItemItemModel):
         self.recency_floor = recency_floor
 
     def _check_params(self) -> None:
-        if not 0 < self.l2 < float("inf") or not 0.0 <= self.dropout < 1.0:  # NaN fails both
+        if not is_positive_finite(self.l2) or not 0.0 <= self.dropout < 1.0:  # NaN fails both
             raise ConfigError(f"dlae needs a finite l2 > 0 and dropout in [0, 1), got l2={self.l2}, "
                               f"dropout={self.dropout}")
         check_recency(self.recency_decay, self.recency_floor)

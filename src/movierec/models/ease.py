@@ -18,7 +18,6 @@ keep that manageable (benchmarks in ``benchmarks/``):
 
 from __future__ import annotations
 
-import math
 import os
 import weakref
 import zlib
@@ -28,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-from movierec.checks import is_whole_number
+from movierec.checks import is_positive_finite, is_whole_number
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, check_history
@@ -350,7 +349,7 @@ class EASE(ItemItemModel):
         self.recency_floor = recency_floor
 
     def _check_params(self) -> None:
-        if not 0 < self.l2 < math.inf:  # NaN fails it too
+        if not is_positive_finite(self.l2):
             raise ConfigError(f"ease needs a finite l2 > 0, got {self.l2}")
         if self.max_items is not None and not is_whole_number(self.max_items, 1):
             raise ConfigError(f"ease max_items must be a whole number >= 1 or None, got {self.max_items!r}")

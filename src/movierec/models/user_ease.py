@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from movierec.checks import is_positive_finite
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender
@@ -60,7 +61,7 @@ class UserEASE(Recommender):
         self.max_users = max_users
 
     def _check_params(self) -> None:
-        if not 0 < self.l2 < float("inf"):  # NaN fails it too
+        if not is_positive_finite(self.l2):
             raise ConfigError(f"userease needs a finite l2 > 0, got {self.l2}")
 
     def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
@@ -99,7 +100,7 @@ class HybridEASE(Recommender):
         self.max_users = max_users
 
     def _check_params(self) -> None:
-        if not (0 < self.l2 < float("inf") and 0 < self.user_l2 < float("inf") and 0.0 <= self.user_weight <= 1.0):
+        if not (is_positive_finite(self.l2) and is_positive_finite(self.user_l2) and 0.0 <= self.user_weight <= 1.0):
             raise ConfigError(f"hybridease needs finite l2 > 0, user_l2 > 0 and user_weight in [0, 1]; got {self.l2}, "
                               f"{self.user_l2}, {self.user_weight}")
 
