@@ -126,21 +126,16 @@ def _lowest_index_top(scores: np.ndarray, threshold: np.ndarray, k: int) -> np.n
     return np.nonzero(keep)[1].reshape(len(scores), k)
 
 
-def listed(items: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """`items` with -1 where the score is -inf or NaN: a masked or never-scored item is no
-    recommendation (the metrics and the written lists skip -1)."""
-    return np.where(values > -np.inf, items, -1)
-
-
 def top_unseen(scores: np.ndarray, seen: sp.csr_matrix | None, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best items per row that `seen` does not hold: `(items, scores)`.
 
     `scores` is masked in place. Slots only seen items could fill (a user who has
-    seen almost everything) hold item -1 and score -inf (`listed`), so they never count
-    as an item (the metrics skip -1; callers writing scores back skip it too).
+    seen almost everything), and those of items scored -inf or NaN, hold item -1, so
+    they never count as an item (the metrics skip -1; callers writing scores back skip
+    it too).
     """
     items, values = top_k(mask_seen(scores, seen), k)
-    return listed(items, values), values
+    return np.where(values > -np.inf, items, -1), values  # NaN fails the test too
 
 
 def _own_block(scores: np.ndarray) -> np.ndarray:
