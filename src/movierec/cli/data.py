@@ -46,15 +46,15 @@ def split_command(
 
 def split_spec(protocol: str, tail: int | None, fraction: float | None, seed: int):
     """The split the options ask for; an option the protocol does not read is an error, not ignored."""
-    from movierec.split import SplitSpec
+    from movierec.split.splitters import PROTOCOL_READS, SplitSpec
 
-    unread = {"random": ("--tail", tail), "temporal": ("--fraction", fraction)}.get(protocol)
-    if unread is not None and unread[1] is not None:
-        reads = "--fraction" if protocol == "random" else "--tail"
-        raise ConfigError(f"{unread[0]} has no effect with --protocol {protocol}, which holds out {reads} only")
-    defaults = SplitSpec()
-    return SplitSpec(protocol, defaults.tail if tail is None else tail,
-                     defaults.fraction if fraction is None else fraction, seed)
+    given = {name: value for name, value in (("tail", tail), ("fraction", fraction)) if value is not None}
+    reads = PROTOCOL_READS.get(protocol, tuple(given))  # an unknown protocol: SplitSpec names it
+    for name in given:
+        if name not in reads:
+            raise ConfigError(f"--{name} has no effect with --protocol {protocol}, which holds out "
+                              f"{' and '.join('--' + read for read in reads)} only")
+    return SplitSpec(protocol, seed=seed, **given)
 
 
 @export_app.command("recbole")

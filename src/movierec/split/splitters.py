@@ -19,7 +19,8 @@ from movierec.exceptions import SplitError
 from movierec.split.holdout import hold_out
 from movierec.split.split import Split
 
-PROTOCOLS = ("competition", "random", "temporal")
+PROTOCOL_READS = {"competition": ("tail", "fraction"), "random": ("fraction",), "temporal": ("tail",)}
+PROTOCOLS = tuple(PROTOCOL_READS)  # each protocol and the SplitSpec fields it holds out by
 
 
 @dataclass(frozen=True)
