@@ -51,6 +51,8 @@ COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
              "composite-sasrec-recvae": ("-sasrec-recvae", ("mixed",)),
              "composite-sasrec-200": ("-sasrec-200", ("mixed",)),
              "composite-sasrec-ema": ("-sasrec-ema", ("mixed",))}
+# the config of each temporal-protocol table (benchmarks/configs/<config>)
+SEQUENCE = {"sequence": "ml100k-temporal.toml", "sequence-bert4rec-long": "ml100k-temporal-bert4rec-long.toml"}
 
 
 def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
@@ -86,10 +88,9 @@ def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
     elif table == "fm":  # what RecBole's FM was timed on (../shared/anchors.md): train to early stop, then test
         out.append(("mixed no-refit", ["--split-dir", str(shared / "splits" / "ml100k-mixed-s0"), "--data", "ml-100k",
                                        "--models", "fm", "--no-refit", "--threads", "2"]))
-    elif table in ("sequence", "sequence-bert4rec-long"):
-        config = "ml100k-temporal.toml" if table == "sequence" else "ml100k-temporal-bert4rec-long.toml"
+    elif table in SEQUENCE:
         for setting in SETTINGS:
-            args = ["--config", f"benchmarks/configs/{config}"]
+            args = ["--config", f"benchmarks/configs/{SEQUENCE[table]}"]
             out.append((f"temporal {setting}", args + (["--no-refit"] if setting == "no-refit" else [])))
     else:
         raise SystemExit(f"unknown table {table!r}; expected {', '.join(TABLES)}")
