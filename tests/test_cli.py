@@ -97,3 +97,19 @@ def test_version_prints_the_package_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"movierec {__version__}"
+
+
+def test_brackets_in_ids_and_paths_print_as_written(tmp_path):
+    """Rich markup is off for what the CLI echoes: "[/x]" is an id, "[b]" part of a path."""
+    data = tmp_path / "planted.csv"
+    write_planted_csv(data)
+    data.write_text(data.read_text().replace(",i7,", ",[/x],"))
+    out = tmp_path / "run[b]"
+    result = runner.invoke(app, ["run", "--data", str(data), "--models", "pop", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"run folder: {out}" in result.output
+    result = runner.invoke(app, ["recommend", "--run", str(out), "--history", "[/x],[nosuch]", "--k", "3"])
+    assert result.exit_code == 0, result.output
+    assert "not in the run's catalogue (ignored): [nosuch]" in result.output
+    table = runner.invoke(app, ["recommend", "--run", str(out), "--history", "i1", "--k", "44"])
+    assert table.exit_code == 0 and "[/x]" in table.output, table.output

@@ -66,7 +66,7 @@ def task(description: str, total: int | None = None) -> Iterator[Task]:
         return
     with _lock:
         if _display is None:
-            _display = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            _display = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), console=_console, transient=True)
             _display.start()
         display = _display

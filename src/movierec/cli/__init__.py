@@ -81,7 +81,7 @@ def run(
                                   titles=[Path(settings.out).resolve().name])  # the staging folder's is not
             except (MovieRecError, OSError, ValueError) as error:  # the run itself is written: say so, keep it
                 err_console.print(f"[bold yellow]warning:[/] report.html not written: {escape(str(error))}",
-                                  highlight=False)
+                                  markup=True, highlight=False)
 
         result = run_pipeline(settings, log=log, finish=write_report)
     except (MovieRecError, OSError) as error:
@@ -118,7 +118,7 @@ def score(
         fail(error)
         return
     for note in notes:  # on stderr: stdout stays one JSON document for scripts
-        err_console.print(f"note: {escape(note)}", highlight=False)
+        err_console.print(f"note: {note}", highlight=False)
     console.print_json(json.dumps(evaluation.metrics))
 
 
@@ -190,7 +190,7 @@ def report(
             raise ConfigError(f"--seed must be a whole number >= 0, got {seed}")
         target = out or (runs[0] / "report.html" if len(runs) == 1 else Path("report.html"))
         written = write_html_report(runs, target, lists=extra, seed=seed,
-                                    log=lambda line: err_console.print(escape(line), highlight=False))
+                                    log=lambda line: err_console.print(line, highlight=False))
     except (MovieRecError, OSError) as error:
         fail(error)
         return

@@ -18,9 +18,10 @@ export_app = typer.Typer(help="Write a split in other libraries' formats.", no_a
 app.add_typer(data_app, name="data")
 app.add_typer(export_app, name="export")
 # soft wrap: a long line (a path, a command to repeat, a Markdown table) is never broken
-# at the console's width, so what is piped or copied stays whole
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# at the console's width, so what is piped or copied stays whole; no markup: paths, ids and
+# titles print as given ("[b]" is text), and a styled line asks for markup itself
+console = Console(soft_wrap=True, markup=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False)
 
 DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR, "
                        "else ~/.cache/movierec, where missing ones are downloaded).")
@@ -42,7 +43,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_print_versio
 
 def fail(error: Exception) -> None:
     """One line on stderr naming what was wrong; exit status 2. No traceback reaches a user."""
-    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -77,7 +78,7 @@ def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
+        table.add_row(*row)
     console.print(table)
 
 
