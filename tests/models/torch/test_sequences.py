@@ -151,6 +151,10 @@ def test_sequence_models_score_without_their_padding_as_with_it(model_class):
 def test_sequence_models_need_timestamps_and_sane_parameters():
     with pytest.raises(DataError, match="timestamps"):
         SASRec(epochs=1, device="cpu").fit(X)
+    timeless = T.copy()
+    timeless.data[:] = 0.0  # data without a time column: the sequences would be item-index order
+    with pytest.raises(DataError, match="same timestamp"):
+        BERT4Rec(epochs=1, device="cpu").fit(X, timestamps=timeless)
     for bad in ({"dim": 10, "n_heads": 3}, {"loss": "hinge"}, {"gbce_t": 2.0}, {"max_len": 0}, {"n_seeds": 0},
                 {"ema_decay": 1.0}, {"ema_decay": -0.1}):
         with pytest.raises(ConfigError):

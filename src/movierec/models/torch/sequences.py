@@ -138,7 +138,12 @@ class SequenceRecommender(TorchRecommender):
         if timestamps is None:
             raise DataError(f"{self.name} orders each history in time: fit it with timestamps= (the same "
                             "non-zeros as X)")
-        self.sequences_ = user_sequences(X, aligned_timestamps(X, timestamps), self.max_len)
+        times = aligned_timestamps(X, timestamps)
+        if X.nnz > X.shape[0] and (times == times[0]).all():
+            raise DataError(f"{self.name} orders each history in time, but every interaction has the same timestamp "
+                            "(does the data have a time column?): its sequences would be item-index order; give the "
+                            "interactions their times, or use a static model")
+        self.sequences_ = user_sequences(X, times, self.max_len)
         device = self._device()
         self.modules_, self.train_results_ = [], []
         for offset in range(self.n_seeds):
