@@ -84,7 +84,11 @@ def test_health_and_docs(service, loaded):
     assert health == {"status": "ok", "models": ["ease", "ensemble", "pop", "rerank"], "default_model": "ease",
                       "users": loaded.n_users, "items": loaded.n_items}
     assert httpx.get(f"{service}/docs").status_code == 200
-    assert "/recommendations/{user_id}" in httpx.get(f"{service}/openapi.json").json()["paths"]
+    schema = httpx.get(f"{service}/openapi.json").json()
+    assert "/recommendations/{user_id}" in schema["paths"]
+    answers = schema["paths"]["/recommendations"]["post"]["responses"]
+    assert {"401", "404", "413", "415", "422"} <= set(answers)  # the errors as they come: {"error": "..."}
+    assert answers["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
 
 
 def test_a_known_user_gets_the_run_s_own_list(service, run_dir):
@@ -136,8 +140,12 @@ def test_an_ensemble_folds_in_a_posted_history(service, loaded):
     ("POST", "/recommendations", b"{not json", 422, "body: JSON decode error"),
     ("POST", "/recommendations", {"history": ["no-such-film"], "model": "ease"}, 422, "no item of the history is in"),
     ("POST", "/recommendations", {"history": []}, 422, "scores an empty history all alike"),
+    ("POST", "/recommendations", b'{"history": ["\xff"]}', 422, "body: not readable as JSON (UnicodeDecodeError"),
+    ("POST", "/recommendations", b'{"history": ' + b"[" * 50_000, 422, "body: not readable as JSON (RecursionError"),
     ("GET", "/no-such-route", None, 404, "Not Found"),
+    ("POST", "/no-such-route", None, 404, "Not Found"),  # no JSON content type: still the route's answer, not 415
     ("DELETE", "/health", None, 405, "Method Not Allowed"),
+    ("POST", "/health", None, 405, "Method Not Allowed"),
 ])
 def test_bad_requests_get_a_4xx_with_a_message(service, method, path, body, status, message):
     content = body if isinstance(body, bytes) else None
@@ -191,6 +199,18 @@ def test_two_thousand_mixed_requests_from_eight_clients(service, loaded):
     with ThreadPoolExecutor(8) as pool:
         assert sum(pool.map(client, range(8))) == 2000
     assert failures == []
+
+
+def test_an_empty_token_is_refused_at_start(run_dir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from movierec.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--run", str(run_dir), "--port", "0", "--token", " "])
+    assert result.exit_code == 2 and "bearer token (--token, $MOVIEREC_SERVE_TOKEN) is empty" in result.output
+    monkeypatch.setenv("MOVIEREC_SERVE_TOKEN", "")
+    result = CliRunner().invoke(app, ["serve", "--run", str(run_dir), "--port", "0"])
+    assert result.exit_code == 2 and "is empty" in result.output
 
 
 def test_a_token_guards_everything_but_health(run_dir):

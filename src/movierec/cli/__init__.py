@@ -7,6 +7,7 @@ commands that read, split, write and export data sets are in :mod:`movierec.cli.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -296,6 +297,8 @@ def serve(
     from movierec.serving.app import address_url, create_app, listening_socket
 
     set_threads(threads)
+    if token is None and os.environ.get("MOVIEREC_SERVE_TOKEN") == "":  # click reads a set, empty variable as unset
+        token = ""  # refused below: an operator who set the variable meant a token
     try:
         service = create_app(load_run(run_dir), default_model=model, token=token)
     except (MovieRecError, OSError) as error:

@@ -31,6 +31,7 @@ from movierec.serving.loaded import EmptyHistory, LoadedRun, NoFoldIn, UnknownMo
 
 MAX_BODY_BYTES = 1_000_000
 MAX_HISTORY = 10_000
+JSON_BODY_ROUTES = ("/recommendations",)  # where a POST carries JSON (elsewhere: 404 or 405, not 415)
 
 
 class HistoryRequest(BaseModel):
@@ -42,6 +43,20 @@ class HistoryRequest(BaseModel):
     history: list[StrictInt | StrictStr] = Field(max_length=MAX_HISTORY, description="item ids, in the order watched")
     k: StrictInt = Field(10, description="list length, 1 to the catalogue's size")  # not true, not "3"
     model: str | None = Field(None, description="a model of the run (default: the one best on validation)")
+
+
+class ErrorBody(BaseModel):
+    """Every error's body."""
+
+    error: str = Field(description="what was wrong, naming the parameter")
+
+
+ERRORS = {status: {"model": ErrorBody, "description": description} for status, description in (
+    (401, "missing or wrong bearer token (when the service has one)"),
+    (404, "unknown user, model or route"),
+    (413, "body over the size bound"),
+    (415, "a POST body not sent as application/json"),
+    (422, "a malformed request, a k out of range, a model without fold-in"))}
 
 
 class RecommendedItem(BaseModel):
@@ -60,7 +75,17 @@ class Recommendations(BaseModel):
 def create_app(run: LoadedRun, *, default_model: str | None = None, token: str | None = None,
                max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The service for `run`; `token` (if given) is required as ``Authorization: Bearer``
-    on every endpoint but ``/health``."""
+    on every endpoint but ``/health``.
+
+    Raises
+    ------
+    ConfigError
+        An empty `token` (a request with an empty bearer would pass), or a default
+        model the run does not hold.
+    """
+    if token is not None and not token.strip():
+        raise ConfigError("the bearer token (--token, $MOVIEREC_SERVE_TOKEN) is empty: give one, or leave both "
+                          "unset to serve without")
     model_name = default_model or run.default_model()
     run.model(model_name)  # a default the run does not hold is refused at start, not on every request
     for name in run.models:  # every model loaded (and checked) once, before the first request
@@ -72,6 +97,8 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI could not decode the body
+            return error(422, f"body: not readable as JSON ({type(exc.__cause__).__name__}: {exc.__cause__})")
         return error(exc.status_code, str(exc.detail))  # unknown routes and methods answer like the rest
 
     @app.exception_handler(RequestValidationError)
@@ -104,7 +131,8 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
         return {"status": "ok", "models": run.models, "default_model": model_name, "users": run.n_users,
                 "items": run.n_items}
 
-    @app.get("/recommendations/{user_id}", response_model=Recommendations)
+    @app.get("/recommendations/{user_id}", response_model=Recommendations,
+             responses={status: ERRORS[status] for status in (401, 404, 422)})
     def for_user(user_id: str, k: int = Query(10, description="list length"), model: str | None = None):
         name = model or model_name
 
@@ -115,7 +143,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
 
         return respond(recommend)
 
-    @app.post("/recommendations", response_model=Recommendations)
+    @app.post("/recommendations", response_model=Recommendations, responses=ERRORS)
     def for_history(request: HistoryRequest):
         name = request.model or (model_name if default_model or run.can_fold_in(model_name) else run.best_fold_in)
         name = name or model_name
@@ -150,7 +178,7 @@ class Guard:
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given, self.token.encode()):
                 await _refuse(401, "missing or wrong bearer token", scope, receive, send)
                 return
-        if scope["method"] == "POST":
+        if scope["method"] == "POST" and scope["path"] in JSON_BODY_ROUTES:
             kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             if kind != b"application/json":
                 await _refuse(415, f"a POST body is JSON: send Content-Type: application/json, got "
