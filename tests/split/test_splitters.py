@@ -226,13 +226,17 @@ def test_an_order_protocol_refuses_data_without_times(protocol):
     assert len(make_split(frame, SplitSpec("random", fraction=0.3)).train) > 0
 
 
-@pytest.mark.parametrize("protocol, tail, fraction, empty, longest", [
-    ("random", 2, 0.1, "no valid and no test", 3),  # users of 1-3 items: every item stays in train
-    ("competition", 1, 0.0, "no valid", 2),  # two items each: the test takes one, train keeps the other
+@pytest.mark.parametrize("protocol, tail, fraction, empty, longest, advice", [
+    # users of 1-3 items: every item stays in train
+    ("random", 2, 0.1, "no valid and no test", 3, r"hold out more \(--fraction\)"),
+    # two items each: the test takes one, train keeps the other
+    ("competition", 1, 0.0, "no valid", 2, r"hold out more \(--tail, --fraction\)"),
+    ("temporal", 3, 0.1, "no valid and no test", 3, r"hold out a shorter tail \(--tail below 3\)"),
 ])
-def test_a_split_holding_no_validation_or_test_items_is_refused(protocol, tail, fraction, empty, longest):
+def test_a_split_holding_no_validation_or_test_items_is_refused(protocol, tail, fraction, empty, longest, advice):
+    """The message names only the options the protocol reads, and which way to move them."""
     tiny = pd.DataFrame({"user": [1, 2, 2, 3, 3, 3], "item": [1, 1, 2, 1, 2, 3], "timestamp": [1, 1, 2, 1, 2, 3]})
     if longest == 2:
         tiny = pd.DataFrame({"user": [1, 1, 2, 2], "item": [1, 2, 1, 3], "timestamp": [1, 2, 1, 2]})
-    with pytest.raises(SplitError, match=f"holds {empty} items: .* the longest history here has {longest}"):
+    with pytest.raises(SplitError, match=f"holds {empty} items: .* the longest history here has {longest}; .*{advice}"):
         make_split(tiny, SplitSpec(protocol=protocol, tail=tail, fraction=fraction, seed=0))

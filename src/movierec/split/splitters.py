@@ -75,10 +75,15 @@ def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
     empty = [part for part in ("valid", "test") if getattr(split, part).empty]
     if empty:
         longest = int(interactions.groupby("user").size().max()) if len(interactions) else 0
+        reads = PROTOCOL_READS[spec.protocol]
+        if "tail" in reads and 0 < longest <= spec.tail:  # a tail as long as a history would leave it no training
+            advice = f"hold out a shorter tail (--tail below {longest})"
+        else:
+            advice = f"give data with longer histories, or hold out more ({', '.join(f'--{name}' for name in reads)})"
         raise SplitError(
-            f"the {spec.protocol} split (tail {spec.tail}, fraction {spec.fraction}) holds no {' and no '.join(empty)} "
-            f"items: every user keeps at least one training item, and the longest history here has {longest}; "
-            "give data with longer histories, or hold out more (--tail, --fraction)")
+            f"the {spec.protocol} split ({', '.join(f'{name} {getattr(spec, name)}' for name in reads)}) holds no "
+            f"{' and no '.join(empty)} items: every user keeps at least one training item, and the longest history "
+            f"here has {longest}; {advice}")
     return split
 
 
