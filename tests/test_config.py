@@ -50,6 +50,20 @@ def test_options_override_the_file_and_split_dir_alone_reads_no_data():
     assert with_options(base, protocol="random").split.protocol == "random"
 
 
+def test_a_split_folder_takes_no_protocol_and_its_config_records_none(tmp_path):
+    """The folder holds its split: --protocol beside it would be ignored, so it is refused,
+    and the config a run keeps has no [split] section that did not make the split."""
+    with pytest.raises(ConfigError, match="--protocol has no effect with a split folder"):
+        with_options(RunConfig(), split_dir="splits/x", protocol="random")
+    with pytest.raises(ConfigError, match="--protocol has no effect"):
+        with_options(RunConfig(split_dir="splits/x"), from_file=True, protocol="temporal")
+    folder = RunConfig(data=None, split_dir="splits/x")
+    assert "[split]" not in folder.to_toml() and "[split]" in RunConfig().to_toml()
+    path = tmp_path / "config.toml"
+    path.write_text(folder.to_toml())
+    assert load_config(path) == folder
+
+
 def test_the_command_line_turns_a_files_refit_and_ensemble_either_way():
     on = RunConfig(ensemble=True)
     assert with_options(on, from_file=True).ensemble is True

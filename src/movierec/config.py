@@ -105,7 +105,9 @@ class RunConfig:
             if key not in {"split", "params"} and value is not None
         }
         run["models"] = list(self.models)
-        document = {"run": run, "split": dataclasses.asdict(self.split), "models": self.params}
+        document = {"run": run, "models": self.params}
+        if self.split_dir is None:  # a split folder holds its own split: no protocol of this config made it
+            document["split"] = dataclasses.asdict(self.split)
         return tomli_w.dumps(document)
 
 
@@ -140,6 +142,9 @@ def with_options(
             raise ConfigError(f"--models got {models!r}; give comma-separated model names, e.g. pop,ease")
     split = base.split
     if protocol is not None:
+        if split_dir is not None or base.split_dir is not None:
+            raise ConfigError("--protocol has no effect with a split folder (--split-dir, or split_dir in the "
+                              "config), which holds its split already; give one or the other")
         split = dataclasses.replace(split, protocol=protocol)
     if seed is not None:
         split = dataclasses.replace(split, seed=seed)
@@ -199,6 +204,8 @@ def config_from_dict(document: dict[str, Any], *, source: str = "config") -> Run
             raise ConfigError(f"{source} [run]: models must be a list of model names, e.g. models = [\"pop\", "
                               f"\"ease\"]; got {run['models']!r}")
         run["models"] = tuple(run["models"])
+    if "split_dir" in run and "data" not in run:
+        run["data"] = None  # as on the command line: a split folder alone reads no data set (TOML has no null)
     params = document.get("models", {})
     if not all(isinstance(v, dict) for v in params.values()):
         raise ConfigError(f"{source} [models]: each entry must be a table, e.g. [models.ease]")
