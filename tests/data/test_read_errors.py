@@ -47,6 +47,16 @@ def test_dat_row_with_too_few_fields(tmp_path):
     _raises(folder, "ratings.dat", "line 2", "timestamp")
 
 
+@pytest.mark.parametrize("text, line", [
+    ('user,item,timestamp\n1,10,100\n2,"10,300\n3,4,5\n', 3),
+    ('user,item,timestamp\n1,10,100\n\n2,5,6\n2,"10,300\n3,4,5\n', 5),  # a blank line counts
+])
+def test_csv_quote_never_closed_names_its_line(tmp_path, text, line):
+    path = tmp_path / "quoted.csv"
+    path.write_text(text)
+    _raises(path, "quoted.csv", f"line {line}:", "no quote closes")
+
+
 def test_ml100k_non_integer_item(tmp_path):
     folder = _folder(tmp_path, u__data="1\t2\t3\t4\n1\tabc\t3\t5\n")
     _raises(folder, "u.data", "line 2", "'item'", "'abc'")

@@ -280,6 +280,10 @@ def _parse_pandas(
             if counts:
                 expected, line, saw = counts.groups()
                 raise DataError(f"{path}, line {line}: {saw} fields where {expected} are expected") from None
+            unclosed = re.search(r"EOF inside string starting at row (\d+)", str(error))
+            if unclosed:  # pandas counts rows from 0, the header among them
+                raise DataError(f"{path}, line {int(unclosed.group(1)) + 1}: a quote (\") opens a field that no "
+                                "quote closes before the end of the file") from None
             raise DataError(f"{path}: malformed row: {error}") from None
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: file is empty") from None
