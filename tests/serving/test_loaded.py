@@ -138,7 +138,8 @@ def test_a_run_missing_its_best_model_or_holding_a_damaged_one_is_refused(run_di
         movierec.load_run(broken).model()
     (broken / "models" / f"{best}.pkl").unlink()
     run = movierec.load_run(broken)
-    for call in (run.model, lambda: run.recommend([run.users[0]], k=3)):
+    for call in (run.model, lambda: run.recommend([run.users[0]], k=3),
+                 lambda: run.recommend_history(run.items[:3].tolist(), k=3)):
         with pytest.raises(DataError, match=f"models/{best}.pkl, the run's best model .metrics.json., is missing"):
             call()
     other = next(name for name in run.models if name != best)

@@ -146,7 +146,10 @@ class LoadedRun:
 
     @property
     def best_fold_in(self) -> str | None:
-        """The model best on validation among those that can fold in (None: none can)."""
+        """The model best on validation among those that can fold in (None: none can);
+        the run's best model must be there (see `model`), or a weaker one would stand in
+        for it on histories alone."""
+        self.default_model()
         able = [name for name in self.models if self.can_fold_in(name)]
         return max(able, key=lambda name: self._valid[name]) if able else None
 
