@@ -219,6 +219,35 @@ def test_repeated_folds_score_each_user_by_the_mean_of_their_folds_boosters(vali
     np.testing.assert_allclose(model.score(users)[rows, cols], each.mean(axis=0), rtol=1e-5)
 
 
+def test_recall_weights_give_each_users_rows_one_over_its_hidden_count(monkeypatch):
+    """group_weight="recall": a user's rows weigh 1 / min(valid_k, validation items), as
+    a hit counts in Recall@k; positives repeated by oversampling keep their user's weight."""
+    from movierec.models.composite import reranker as reranker_module
+
+    history, valid = _carve_valid(per_user=3)
+    rows = np.repeat(np.arange(valid.shape[0]), np.diff(valid.indptr))
+    first = np.r_[True, rows[1:] != rows[:-1]]
+    keep = ~(first & (rows % 2 == 0))  # even users keep 2 validation items, odd ones 3
+    valid = csr_from_indices(rows[keep], valid.indices[keep], valid.shape)
+    seen = {}
+
+    def spy(inputs, labels, groups, users, n_users, **options):
+        seen.update(users=users, labels=labels, weights=options["group_weights"])
+        return real(inputs, labels, groups, users, n_users, **options)
+
+    real = reranker_module.cross_fit
+    monkeypatch.setattr(reranker_module, "cross_fit", spy)
+    params = VALID_LABELS | {"valid_k": 10, "positive_oversample": 2}
+    weighted = create("rerank", **params | {"group_weight": "recall"}).fit(history, valid=valid)
+    expected = np.where(seen["users"] % 2 == 0, 1 / 2, 1 / 3)
+    np.testing.assert_allclose(seen["weights"], expected)
+    assert seen["labels"].sum() > len(np.unique(seen["users"]))  # positives were repeated, weights with them
+    equal = create("rerank", **params).fit(history, valid=valid)
+    assert seen["weights"] is None
+    assert not np.allclose(weighted.score(np.arange(6))[np.isfinite(weighted.score(np.arange(6)))],
+                           equal.score(np.arange(6))[np.isfinite(equal.score(np.arange(6)))])
+
+
 def test_nested_boosters_never_learn_the_fold_they_score():
     fold = np.repeat(np.arange(5), 3)
     for k in range(5):
@@ -239,7 +268,7 @@ def test_too_few_validation_users_fall_back_to_the_inner_holdout():
     assert without.labelled_by_ == "inner"
 
 
-@pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
+@pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"group_weight": "items"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
                                  {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0}, {"fold_repeats": 0},
                                  {"knn_neighbours": 0}, {"early_stopping_rounds": 0}, {"label_source": "test"},
                                  {"members": "ease,inner=rerank"}, {"members": "ease,ensemble"}])

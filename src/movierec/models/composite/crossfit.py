@@ -23,7 +23,7 @@ import pandas as pd
 
 from movierec.exceptions import ConfigError
 
-LOSSES = ("YetiRank", "YetiRankPairwise", "PairLogit", "QueryRMSE", "Logloss")
+LOSSES = ("YetiRank", "YetiRankPairwise", "PairLogit", "QueryRMSE", "Logloss", "LambdaMart")
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,10 @@ def user_folds(n_unique: int, n_folds: int, eval_fraction: float, rng: np.random
 
 def cross_fit(inputs: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, users: np.ndarray, n_users: int, *,
               spec: BoosterSpec, n_folds: int, eval_fraction: float, nested: bool,
-              cat_features: list[str], repeats: int = 1) -> CrossFit:
+              cat_features: list[str], repeats: int = 1, group_weights: np.ndarray | None = None) -> CrossFit:
     """Fit the boosters on rows `inputs` (CatBoost's columns), grouped by `groups`, over
-    `repeats` draws of the folds (the first seeded by ``spec.random_state``).
+    `repeats` draws of the folds (the first seeded by ``spec.random_state``); each row's
+    `group_weights` (one value per group) weighs its group in the loss and in early stopping.
 
     Users (not groups) are held out, so a user's inner repeats never sit on both sides.
 
@@ -120,7 +121,7 @@ def cross_fit(inputs: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, user
 
     def pool(mask: np.ndarray) -> Pool:
         return Pool(inputs[mask], label=labels[mask].astype(np.float64), group_id=groups[mask],
-                    cat_features=cat_features)
+                    group_weight=None if group_weights is None else group_weights[mask], cat_features=cat_features)
 
     boosters = []
     for r, fold_of_unique in enumerate(folds):

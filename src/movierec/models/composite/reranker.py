@@ -43,6 +43,7 @@ from movierec.ranking import top_unseen
 from movierec.sampling import oversample_positives
 
 LABEL_SOURCES = ("valid", "inner")
+GROUP_WEIGHTS = ("equal", "recall")
 
 
 class Reranker(CompositeModel):
@@ -65,6 +66,9 @@ class Reranker(CompositeModel):
     use_ids : give CatBoost the user and item ids as categorical features (off: the
         user id mostly predicts how many positives a user has, not which).
     positive_oversample : repeat each positive training row this many times.
+    group_weight : ``"equal"`` (every user's candidates weigh alike) or ``"recall"`` (a
+        user's weight 1 / min(`valid_k`, hidden items), as a hit counts in Recall@k:
+        users with few hidden items weigh more).
     inner_tail, inner_fraction : the inner hold-out rule (match the split's protocol:
         2 and 0.1 for the competition-like split, 0 and 0.125 for a random 80/10/10).
     inner_repeats : inner hold-outs drawn (seeds random_state, +1, ...), their rows stacked.
@@ -97,7 +101,8 @@ class Reranker(CompositeModel):
     search_space = {"learning_rate": FloatRange(0.01, 0.1, log=True), "depth": IntRange(3, 8),
                     "n_candidates": Choice((50, 100, 200))}
     catalogue = SINGLE_MODELS
-    fold_repeats: int = 1  # what a reranker pickled before the parameter existed did
+    fold_repeats: int = 1  # what a reranker pickled before these parameters existed did
+    group_weight: str = "equal"
 
     def __init__(
         self,
@@ -112,6 +117,7 @@ class Reranker(CompositeModel):
         depth: int = 4,
         use_ids: bool = False,
         positive_oversample: int = 1,
+        group_weight: str = "equal",
         inner_tail: int = 2,
         inner_fraction: float = 0.1,
         inner_repeats: int = 1,
@@ -135,6 +141,7 @@ class Reranker(CompositeModel):
         self.depth = depth
         self.use_ids = use_ids
         self.positive_oversample = positive_oversample
+        self.group_weight = group_weight
         self.inner_tail = inner_tail
         self.inner_fraction = inner_fraction
         self.inner_repeats = inner_repeats
@@ -189,12 +196,16 @@ class Reranker(CompositeModel):
         keep = informative(rows.frame[GROUP].to_numpy(), rows.labels, self.loss)
         frame, labels = oversample_positives(rows.frame[keep].reset_index(drop=True), rows.labels[keep],
                                              self.positive_oversample)
+        weights = None
+        if self.group_weight == "recall":
+            hidden = np.repeat(rows.group_hidden[keep], np.where(rows.labels[keep], self.positive_oversample, 1))
+            weights = 1.0 / np.minimum(self.valid_k, np.maximum(hidden, 1))
         inputs = self._inputs(frame)
         spec = BoosterSpec(self.loss, self.iterations, self.learning_rate, self.depth, self.early_stopping_rounds,
                            self.valid_k, self.thread_count, self.random_state)
         fit = cross_fit(inputs, labels, frame[GROUP].to_numpy(), frame[USER_ID].to_numpy(), self.X_.shape[0],
                         spec=spec, n_folds=self.n_folds, eval_fraction=self.eval_fraction, nested=nested,
-                        cat_features=categorical_columns(inputs), repeats=self.fold_repeats)
+                        cat_features=categorical_columns(inputs), repeats=self.fold_repeats, group_weights=weights)
         self.boosters_, self.fold_of_user_, self.best_iterations_ = fit.boosters, fit.fold_of_user, fit.best_iterations
         self.booster_ = self.boosters_[0]  # the first, for inspecting one model (the report averages all)
         self.best_iteration_ = round(float(np.mean(self.best_iterations_)))
@@ -281,6 +292,8 @@ class Reranker(CompositeModel):
         super()._check_params()
         if self.loss not in LOSSES:
             raise ConfigError(f"rerank loss {self.loss!r} unknown; expected one of {LOSSES}")
+        if self.group_weight not in GROUP_WEIGHTS:
+            raise ConfigError(f"rerank group_weight {self.group_weight!r} unknown; expected one of {GROUP_WEIGHTS}")
         if self.label_source not in LABEL_SOURCES:
             raise ConfigError(f"rerank label_source {self.label_source!r} unknown; expected one of {LABEL_SOURCES}")
         counts = {"n_candidates": self.n_candidates, "positive_oversample": self.positive_oversample,

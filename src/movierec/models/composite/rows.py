@@ -47,11 +47,13 @@ class CandidateSpec:
 
 @dataclass
 class TrainingRows:
-    """Feature rows, their labels (is the candidate a hidden item?) and the hidden items' count."""
+    """Feature rows, their labels (is the candidate a hidden item?) and the hidden items'
+    count, in all and of each row's group (`group_hidden`, aligned with the rows)."""
 
     frame: pd.DataFrame
     labels: np.ndarray
     n_hidden: int
+    group_hidden: np.ndarray
 
 
 def candidate_rows(spec: CandidateSpec, members: dict[str, Recommender], history: sp.csr_matrix,
@@ -86,7 +88,7 @@ def validation_rows(spec: CandidateSpec, members: dict[str, Recommender], X: sp.
     labels = label_pairs(valid[users], items).ravel()[frame.index.to_numpy()]
     frame = frame.reset_index(drop=True)
     frame[GROUP] = frame[USER_ID].to_numpy()
-    return TrainingRows(frame, labels, valid[users].nnz)
+    return TrainingRows(frame, labels, valid[users].nnz, _hidden_of_rows(valid, frame))
 
 
 def inner_rows(spec: CandidateSpec, inner: InnerFit, features: EncodedFeatures | None, repeat: int) -> TrainingRows:
@@ -98,10 +100,16 @@ def inner_rows(spec: CandidateSpec, inner: InnerFit, features: EncodedFeatures |
     labels = label_pairs(inner.holdout[users], items).ravel()[frame.index.to_numpy()]
     frame = frame.reset_index(drop=True)
     frame[GROUP] = frame[USER_ID].to_numpy() + repeat * inner.history.shape[0]
-    return TrainingRows(frame, labels, inner.holdout.nnz)
+    return TrainingRows(frame, labels, inner.holdout.nnz, _hidden_of_rows(inner.holdout, frame))
+
+
+def _hidden_of_rows(hidden: sp.csr_matrix, frame: pd.DataFrame) -> np.ndarray:
+    """The number of hidden items of each row's user."""
+    return np.diff(hidden.indptr)[frame[USER_ID].to_numpy()]
 
 
 def stacked(rows: list[TrainingRows]) -> TrainingRows:
     """Several row sets as one (the inner repeats)."""
     return TrainingRows(pd.concat([r.frame for r in rows], ignore_index=True),
-                        np.concatenate([r.labels for r in rows]), sum(r.n_hidden for r in rows))
+                        np.concatenate([r.labels for r in rows]), sum(r.n_hidden for r in rows),
+                        np.concatenate([r.group_hidden for r in rows]))
