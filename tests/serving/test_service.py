@@ -60,6 +60,10 @@ def test_a_busy_port_is_one_line_and_no_served_address(run_dir):
         port = taken.getsockname()[1]
         done = subprocess.run([sys.executable, "-m", "movierec.cli", "serve", "--run", str(run_dir),
                                "--port", str(port)], capture_output=True, text=True, timeout=120)
+        pinned = subprocess.run([sys.executable, "-m", "movierec.cli", "serve", "--run", str(run_dir),
+                                 "--port", str(port), "--model", "rerank"], capture_output=True, text=True, timeout=120)
+    # a default that cannot fold in is said at start, before the port is even tried
+    assert "note: --model rerank cannot fold in a new user" in pinned.stderr and "(models that can: ease" in pinned.stderr
     assert done.returncode == 2 and "serving" not in done.stdout
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port 0" in done.stderr
     assert "Traceback" not in done.stderr

@@ -300,7 +300,12 @@ def serve(
     if token is None and os.environ.get("MOVIEREC_SERVE_TOKEN") == "":  # click reads a set, empty variable as unset
         token = ""  # refused below: an operator who set the variable meant a token
     try:
-        service = create_app(load_run(run_dir), default_model=model, token=token)
+        run = load_run(run_dir)
+        service = create_app(run, default_model=model, token=token)
+        if model is not None and not run.can_fold_in(model):
+            able = ", ".join(name for name in run.models if run.can_fold_in(name)) or "none"
+            err_console.print(f"note: --model {model} cannot fold in a new user: a POST /recommendations naming no "
+                              f"model answers 422 (models that can: {able})", highlight=False)
     except (MovieRecError, OSError) as error:
         fail(error)
         return
