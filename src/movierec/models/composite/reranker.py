@@ -99,7 +99,7 @@ class Reranker(CompositeModel):
 
     name = "rerank"
     search_space = {"learning_rate": FloatRange(0.01, 0.1, log=True), "depth": IntRange(3, 8),
-                    "n_candidates": Choice((50, 100, 200))}
+                    "n_candidates": Choice((50, 100, 200)), "group_weight": Choice(GROUP_WEIGHTS)}
     catalogue = SINGLE_MODELS
     fold_repeats: int = 1  # what a reranker pickled before these parameters existed did
     group_weight: str = "equal"
