@@ -193,6 +193,19 @@ def test_param_grid_uses_config_over_model_grid():
     assert len(param_grid("ease", RunConfig())) > 1
 
 
+def test_a_list_of_member_names_is_one_set_of_members_and_a_list_of_lists_a_grid():
+    """members = ["ease", "pop"] (the note's own advice) names both members of one model;
+    a grid over member sets is a list of lists, as a run's config.toml writes one point."""
+    one = param_grid("ensemble", RunConfig(params={"ensemble": {"members": ["ease", "pop"]}}))
+    assert [point["members"] for point in one] == [("ease", "pop")]
+    grid = param_grid("rerank", RunConfig(params={"rerank": {"members": [["ease"], ["ease", "pop"]]}}))
+    assert [point["members"] for point in grid] == [("ease",), ("ease", "pop")]
+    from movierec.tuning.search import space_of
+
+    space, fixed = space_of("rerank", RunConfig(params={"rerank": {"members": ["ease", "pop"]}}))
+    assert fixed["members"] == ("ease", "pop") and "members" not in space
+
+
 def test_ease_searches_l2_by_golden_section_unless_the_config_gives_it(planted_csv, tmp_path):
     searched = run(config_for(planted_csv, tmp_path / "a", models=("ease",), params={}), log=quiet).results["ease"]
     probed = [trial["params"]["l2"] for trial in searched.trials]

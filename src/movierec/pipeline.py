@@ -169,7 +169,7 @@ def default_members_notes(config: RunConfig) -> list[str]:
         if issubclass(MODELS[name], CompositeModel) and "members" not in config.params.get(name, {}):
             members = member_names(inspect.signature(MODELS[name].__init__).parameters["members"].default)
             notes.append(f"{name} combines its default members ({', '.join(members)}), not the run's other "
-                         f"models; [models.{name}] members = [...] chooses them, --ensemble blends the run's")
+                         f"models; [models.{name}] members = [\"ease\", \"fm\", ...] chooses them, --ensemble blends the run's")
     return notes
 
 
@@ -313,11 +313,15 @@ def write_final_submission(name: str, params: dict[str, Any], data: EncodedSplit
     log(f"submission: {name} refitted on all {data.everything.nnz} interactions, {len(users)} users")
 
 
+SEQUENCE_PARAMS = frozenset({"members"})  # parameters whose one value is a list of names
+
+
 def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
     """Every combination of the model's grid, overridden by the config's [models.NAME].
 
     A list value is a grid (a list inside it, one sequence-valued point: see
-    :func:`movierec.config.fixed_params`); a scalar or a table is one fixed value. The run's seed and
+    :func:`movierec.config.fixed_params`), except a list of names for `members`, which
+    is one set of members; a scalar or a table is one fixed value. The run's seed and
     k become `random_state` and `valid_k` of models that take them, unless set there.
     The parameter of the model's line search, unless the config sets it, is not in
     the grid: :func:`line_search` gives it.
@@ -327,6 +331,9 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
     cls = MODELS[name]
     grid = {key: list(values) for key, values in cls.param_grid.items()}
     for key, value in config.params.get(name, {}).items():
+        if key in SEQUENCE_PARAMS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            grid[key] = [tuple(value)]  # members = ["ease", "fm"]: one set of names (a grid: a list of lists)
+            continue
         # a list is a grid; a list inside it is one sequence-valued point (kept as a tuple)
         grid[key] = [tuple(v) if isinstance(v, list) else v for v in value] if isinstance(value, list) else [value]
     run_values = {"random_state": config.seed, "valid_k": config.k}

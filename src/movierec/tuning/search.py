@@ -23,7 +23,7 @@ from movierec.models.base import validation_scorer
 from movierec.models.observe import observe_epochs
 from movierec.models.registry import MODELS, check_param_types, create
 from movierec.models.space import Choice, Dimension, FloatRange, IntRange, dimension_from_toml
-from movierec.pipeline import SEEDED, fit
+from movierec.pipeline import SEEDED, SEQUENCE_PARAMS, fit
 from movierec.split import EncodedSplit
 
 
@@ -31,7 +31,7 @@ def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[s
     """(dimensions to search, fixed parameters) of model `name` under `config`.
 
     The model's declared ``search_space``, then its [models.NAME] table on top: a list
-    there becomes a choice, ``{low, high[, log]}`` or ``{choices = [...]}`` a range or
+    there becomes a choice (but a list of names for `members` is one set of them), ``{low, high[, log]}`` or ``{choices = [...]}`` a range or
     a choice, and any other value fixes the parameter (it is not searched).
     """
     if name not in MODELS:
@@ -41,7 +41,9 @@ def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[s
     fixed: dict[str, Any] = {}
     for key, value in config.params.get(name, {}).items():
         space.pop(key, None)
-        if isinstance(value, list):
+        if key in SEQUENCE_PARAMS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            fixed[key] = tuple(value)  # members = ["ease", "fm"]: one set of names, as a run reads it
+        elif isinstance(value, list):
             if not value:
                 raise ConfigError(f"[models.{name}] {key}: a choice needs at least one value")
             space[key] = Choice(tuple(tuple(v) if isinstance(v, list) else v for v in value))
