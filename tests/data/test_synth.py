@@ -92,8 +92,14 @@ def test_existing_folder_needs_overwrite(small: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="overwrite"):
         synthesize(SMALL, target)
     assert (target / "keep.txt").exists()
-    synthesize(SMALL, target, overwrite=True)
-    assert not (target / "keep.txt").exists() and (target / "train_ratings.csv").exists()
+    with pytest.raises(ConfigError, match="not a synthetic data set"):  # --overwrite deletes only its own
+        synthesize(SMALL, target, overwrite=True)
+    assert (target / "keep.txt").exists()
+    (target / "keep.txt").unlink()
+    synthesize(SMALL, target, overwrite=True)  # an empty folder is taken
+    (target / "extra.txt").write_text("x")
+    synthesize(SMALL, target, overwrite=True)  # a data set it wrote is replaced whole
+    assert not (target / "extra.txt").exists() and (target / "train_ratings.csv").exists()
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o777 & ~umask  # not the private mode of a temporary folder

@@ -104,3 +104,13 @@ def test_recommend_takes_one_user_or_several_and_names_a_bad_k_or_mask():
             model.recommend([0], **options)
     with pytest.raises(DataError, match=r"exclude must be a sparse users x items matrix of shape \(30, 12\)"):
         model.recommend([0], exclude=X[:2])
+
+
+def test_user_indices_of_another_kind_are_refused_not_cast():
+    """A raw id given as text ("1") or a float (1.7) would quietly become another user's row."""
+    model = create("pop").fit(X)
+    for users in (["1"], [1.7], np.array([True])):
+        with pytest.raises(DataError, match="user indices must be integers"):
+            model.recommend(users, k=2)
+    assert model.recommend(np.array([1], dtype=np.uint8), k=2)[0].shape == (1, 2)
+    assert model.score(np.array([], dtype=np.int64)).shape == (0, 12)

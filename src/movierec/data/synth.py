@@ -128,13 +128,15 @@ def synthesize(spec: SynthSpec | str, out: Path | str, *, seed: int = 0, overwri
     spec : a :class:`SynthSpec` or a preset name (``ml100k``, ``competition``, ``ml20m``).
     out : folder to create; it appears only once every file is written.
     seed : the same seed, spec and `chunk_interactions` give byte-identical files.
-    overwrite : replace an existing `out` (otherwise an existing folder is an error).
+    overwrite : replace an existing `out` that this function wrote, or an empty folder
+        (otherwise an existing folder is an error: nothing else is deleted).
     chunk_interactions : about how many rows are generated and written at a time.
 
     Raises
     ------
     ConfigError
-        Unknown preset, impossible sizes, or `out` exists without `overwrite`.
+        Unknown preset, impossible sizes, or `out` exists without `overwrite` or holds
+        something other than a synthetic data set.
 
     Examples
     --------
@@ -147,6 +149,9 @@ def synthesize(spec: SynthSpec | str, out: Path | str, *, seed: int = 0, overwri
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists; give --overwrite (overwrite=True in Python) to replace it")
+    if out.exists() and not (out.is_dir() and ((out / "synth.json").is_file() or not any(out.iterdir()))):
+        raise ConfigError(f"{out} is not a synthetic data set (no synth.json): --overwrite replaces only what "
+                          "`movierec data synth` wrote; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     world = _World(spec, rng)

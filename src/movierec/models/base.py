@@ -130,7 +130,11 @@ class Recommender(ABC):
         return self.score
 
     def _check_users(self, users: np.ndarray) -> np.ndarray:
-        users = np.asarray(users, dtype=np.int64)
+        given = np.asarray(users)
+        if given.size and given.dtype.kind not in "iu":  # "7" or 1.7 would be cast to another user's index
+            raise DataError(f"user indices must be integers (rows of X; a raw id goes through the run's id map), "
+                            f"got {given.dtype} values such as {given.ravel()[0]!r}")
+        users = given.astype(np.int64, copy=False)
         if users.size and (users.min() < 0 or users.max() >= self.X_.shape[0]):
             raise DataError(f"user indices must lie in [0, {self.X_.shape[0]}); got {users.min()}..{users.max()}")
         return users
@@ -164,7 +168,7 @@ class Recommender(ABC):
             raise DataError(f"exclude must be a sparse users x items matrix of shape {self.X_.shape}, got "
                             f"{getattr(exclude, 'shape', type(exclude).__name__)}")
         mask = exclude if exclude is not None else (self.X_ if exclude_seen else None)
-        return recommend_batched(self.scorer(), np.atleast_1d(np.asarray(users)), k, exclude=mask,
+        return recommend_batched(self.scorer(), self._check_users(np.atleast_1d(np.asarray(users))), k, exclude=mask,
                                  batch_size=batch_size, owned=True)
 
     @property

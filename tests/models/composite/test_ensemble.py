@@ -180,6 +180,14 @@ def test_bad_parameters_raise_config_errors(bad):
         create("ensemble", **(MEMBERS | bad)).fit(X, valid=VALID)
 
 
+@pytest.mark.parametrize("weights", [{"ease": 1.0, "pop": "x"}, {"ease": 1.0, "pop": float("nan")},
+                                     {"ease": True, "pop": 1.0}, [1.0, 2.0]])
+def test_weights_of_the_wrong_kind_are_refused_before_any_member_trains(weights):
+    model = create("ensemble", **(MEMBERS | {"members": ("ease", "pop"), "weights": weights}))
+    with pytest.raises(ConfigError, match="ensemble weights"):
+        model.check_params()
+
+
 def test_unknown_member_is_a_config_error():
     with pytest.raises(ConfigError, match="cannot be"):
         create("ensemble", members=("ease", "nosuchmodel")).fit(X, valid=VALID)

@@ -268,7 +268,7 @@ def test_too_few_validation_users_fall_back_to_the_inner_holdout():
     assert without.labelled_by_ == "inner"
 
 
-@pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"group_weight": "items"}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
+@pytest.mark.parametrize("bad", [{"loss": "Hinge"}, {"group_weight": "items"}, {"thread_count": 0}, {"members": ()}, {"n_candidates": 0}, {"eval_fraction": 1.0},
                                  {"members": "ease,ease"}, {"members": "ease,=pop"}, {"n_folds": 0}, {"fold_repeats": 0},
                                  {"knn_neighbours": 0}, {"early_stopping_rounds": 0}, {"label_source": "test"},
                                  {"members": "ease,inner=rerank"}, {"members": "ease,ensemble"}])

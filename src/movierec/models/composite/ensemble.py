@@ -294,6 +294,13 @@ class Ensemble(CompositeModel):
             raise ConfigError(f"ensemble mix {self.mix!r} unknown; expected one of {MIXES}")
         if self.bucket_by not in TRAITS:
             raise ConfigError(f"ensemble bucket_by {self.bucket_by!r} unknown; expected one of {TRAITS}")
+        if self.weights is not None:
+            if not isinstance(self.weights, dict):
+                raise ConfigError(f"ensemble weights are a table of member -> weight, got {self.weights!r}")
+            odd = {name: value for name, value in self.weights.items()
+                   if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value)}
+            if odd:
+                raise ConfigError(f"ensemble weights must be finite numbers, got {odd}")
         if self.mix == "slots" and (len(self._names) != 2 or self.weights is not None):
             raise ConfigError(f"ensemble mix='slots' fills a list from exactly two members (no weights); "
                               f"got {self.members!r}")

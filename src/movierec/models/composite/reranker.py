@@ -299,7 +299,7 @@ class Reranker(CompositeModel):
         counts = {"n_candidates": self.n_candidates, "positive_oversample": self.positive_oversample,
                   "inner_repeats": self.inner_repeats, "n_folds": self.n_folds, "fold_repeats": self.fold_repeats,
                   "early_stopping_rounds": self.early_stopping_rounds, "knn_neighbours": self.knn_neighbours,
-                  "valid_k": self.valid_k}
+                  "valid_k": self.valid_k, "thread_count": self.thread_count}
         low = {name: value for name, value in counts.items() if value < 1}
         if low:
             raise ConfigError(f"rerank needs {', '.join(counts)} >= 1, got {low}")
