@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from movierec.atomic import atomic_write_bytes
 from movierec.data.dataset import Dataset
 from movierec.data.idmap import IdMap
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, DataError
 
 CATALOGUE = "catalogue"
 # what a run writes into its folder; a new run into the folder removes these first
@@ -181,6 +181,27 @@ def _write_npz(matrix: sp.csr_matrix, path: Path) -> None:
             with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_metrics(folder: Path) -> dict[str, Any]:
+    """A run's metrics.json, checked for what readers take from it (a table of models).
+
+    Raises
+    ------
+    DataError
+        The file is not JSON, or not a run's metrics (naming the file and what is wrong).
+    """
+    path = folder / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+                        "the run folder is damaged: run it again") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("models"), dict) \
+            or not all(isinstance(entry, dict) for entry in metrics["models"].values()):
+        raise DataError(f"{path}: not a run's metrics (an object with a \"models\" table of objects); "
+                        "the run folder is damaged: run it again")
+    return metrics
 
 
 def read_catalogue(folder: Path) -> tuple[IdMap, pd.DataFrame, sp.csr_matrix]:

@@ -146,6 +146,19 @@ def test_a_run_missing_its_best_model_or_holding_a_damaged_one_is_refused(run_di
     assert len(run.recommend([run.users[0]], k=3, model=other)) == 3  # the models still there still serve
 
 
+@pytest.mark.parametrize("text, message", [("{", r"not valid JSON \(line 1, column 2"),
+                                           ("[1, 2]", "not a run's metrics")])
+def test_a_damaged_metrics_file_is_named_by_the_service_and_the_report(run_dir, tmp_path, text, message):
+    from movierec.analysis.run_lists import RunFolder
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "metrics.json").write_text(text)
+    for read in (movierec.load_run, RunFolder.read):
+        with pytest.raises(DataError, match=f"metrics.json: {message}"):
+            read(broken)
+
+
 def test_no_users_asked_for_give_the_columns_and_no_rows(loaded):
     empty = loaded.recommend([], k=3)
     assert empty.empty and list(empty.columns)[:4] == ["user", "rank", "item", "score"]

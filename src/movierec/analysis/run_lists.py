@@ -10,7 +10,6 @@ popularity, diversity. A list file from another library (e.g. RecBole's, as
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +24,7 @@ from movierec.evaluate import beyond, per_user_metrics
 from movierec.evaluate.metrics import coverage
 from movierec.evaluate.score_file import read_lists
 from movierec.exceptions import DataError
-from movierec.output import CATALOGUE, read_catalogue
+from movierec.output import CATALOGUE, read_catalogue, read_metrics
 
 GENRE_FIELD = "genre"
 
@@ -68,7 +67,7 @@ class RunFolder:
                                 "make one with `movierec run --out DIR`")
         idmap, items, known = read_catalogue(catalogue)
         test = sp.load_npz(catalogue / "test.npz").tocsr()
-        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics = read_metrics(folder)
         return cls(folder, metrics, idmap, items, known, test, _genres(items), title)
 
     @property

@@ -12,7 +12,6 @@ Models are pickles: load only run folders you (or your pipeline) wrote.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import scipy.sparse as sp
 from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError, DataError, MovieRecError
 from movierec.models.base import Recommender, folds_in
-from movierec.output import CATALOGUE, read_catalogue
+from movierec.output import CATALOGUE, read_catalogue, read_metrics
 from movierec.ranking import top_unseen
 
 
@@ -78,7 +77,7 @@ class LoadedRun:
             raise DataError(f"{self.folder}: not a run folder with saved models (no {CATALOGUE}/items.csv); "
                             "run `movierec run` with save_models = true")
         self.idmap, self.catalogue, self.known = read_catalogue(catalogue)
-        metrics = json.loads((self.folder / "metrics.json").read_text())
+        metrics = read_metrics(self.folder)
         self.models = sorted(path.stem for path in (self.folder / "models").glob("*.pkl"))
         if not self.models:
             raise DataError(f"{self.folder}: no saved models in models/ (was the run made with "
