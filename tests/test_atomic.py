@@ -17,6 +17,13 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["file.txt"]
 
 
+def test_a_folder_in_the_way_is_named_before_anything_is_written(tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"a folder is there; give a file's path: '.*taken'"):
+        atomic_write_bytes(tmp_path / "taken", b"x")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]  # no temporary file left behind
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_new_files_get_the_umask_permissions_and_replaced_files_keep_theirs(tmp_path):
     previous = os.umask(0o027)

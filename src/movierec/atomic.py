@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -15,6 +16,8 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     the file it replaces, else 0o666 less the umask), not the owner-only ones of a
     temporary file.
     """
+    if path.is_dir():  # the rename would fail after the write, naming the temporary file
+        raise IsADirectoryError(errno.EISDIR, "a folder is there; give a file's path", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

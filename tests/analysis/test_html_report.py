@@ -62,6 +62,9 @@ def test_two_runs_and_a_foreign_list_file_side_by_side(report_run, tmp_path):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "both.html").read_text()
     assert "<td>mixed/ease</td>" in page and "<td>again/ease</td>" in page and "<td>recbole</td>" in page
+    for out in (tmp_path, tmp_path / "both.md"):  # a folder, or a name that promises Markdown
+        refused = CliRunner().invoke(app, ["report", str(report_run), "--out", str(out)])
+        assert refused.exit_code == 2 and "the report is one HTML page" in refused.output
 
 
 def test_cells_from_a_run_folder_are_escaped_and_labels_are_unique(report_run, tmp_path):

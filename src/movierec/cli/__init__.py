@@ -190,6 +190,8 @@ def report(
         if seed < 0:
             raise ConfigError(f"--seed must be a whole number >= 0, got {seed}")
         target = out or (runs[0] / "report.html" if len(runs) == 1 else Path("report.html"))
+        if target.is_dir() or target.suffix.lower() not in (".html", ".htm"):
+            raise ConfigError(f"--out {target}: the report is one HTML page; give a file path ending in .html")
         written = write_html_report(runs, target, lists=extra, seed=seed,
                                     log=lambda line: err_console.print(line, highlight=False))
     except (MovieRecError, OSError) as error:
@@ -218,15 +220,16 @@ def diagnose(
     from movierec.split import SplitSpec, load_encoded
 
     try:
+        if out is not None and out.is_dir():  # known before minutes of training, not after
+            raise ConfigError(f"--out {out} is a folder; give the JSON file's path")
         encoded = load_encoded(data=data or None, data_dir=data_dir, split_dir=split_dir, spec=SplitSpec())
         rows = collapse_experiment(encoded.train, encoded.valid, encoded.features("train"), depth=depth,
                                    epochs=epochs, seed=seed)
+        console.print(collapse_table(rows))
+        if out is not None:
+            atomic_write_bytes(out, json.dumps(rows, indent=1).encode())
     except (MovieRecError, OSError) as error:
         fail(error)
-        return
-    console.print(collapse_table(rows))
-    if out is not None:
-        atomic_write_bytes(out, json.dumps(rows, indent=1).encode())
 
 
 @app.command()
