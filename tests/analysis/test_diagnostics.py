@@ -41,7 +41,7 @@ def test_history_summaries():
 def test_collapse_experiment_reports_every_configuration():
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(16), 4)
-    items = (users // 8) * 6 + rng.integers(0, 6, size=len(users))
+    items = (users // 8) * 6 + rng.integers(0, 5, size=len(users))  # item 5 of a block: the held-out one
     X = csr_from_indices(users, items, (16, 12))
     valid = csr_from_indices(np.arange(16), (np.arange(16) // 8) * 6 + 5, (16, 12))
     rows = collapse_experiment(X, valid, depth=4, epochs=1, n_users=5, n_items=6,

@@ -14,11 +14,12 @@ from movierec.models.registry import create
 from movierec.models.torch import CFM, DeepCFM
 
 X = sp.csr_matrix((np.random.default_rng(1).random((30, 12)) < 0.3).astype(np.float32))
+HELD_OUT = sp.csr_matrix(((X.toarray() == 0) & (np.random.default_rng(2).random((30, 12)) < 0.2)).astype(np.float32))
 
 
 def test_models_that_learn_nothing_from_valid_are_validated_with_their_scores():
     """Only `OutOfFold` models have a second scorer; users out of range are refused."""
-    model = create("ease", l2=7.0).fit(X, valid=X)
+    model = create("ease", l2=7.0).fit(X, valid=HELD_OUT)
     assert not isinstance(model, OutOfFold)
     users = np.arange(30)
     np.testing.assert_array_equal(validation_scorer(model)(users), model.score(users))
@@ -69,7 +70,7 @@ def test_the_callers_matrix_is_kept_when_it_is_already_float32_csr_and_never_cha
 def test_fit_stamps_a_fingerprint_of_its_inputs():
     a = create("pop").fit(X)
     b = create("pop").fit(X.copy())
-    c = create("pop").fit(X, valid=X)
+    c = create("pop").fit(X, valid=HELD_OUT)
     assert a.fit_fingerprint_ == b.fit_fingerprint_ != c.fit_fingerprint_
 
 
@@ -104,6 +105,11 @@ def test_recommend_takes_one_user_or_several_and_names_a_bad_k_or_mask():
             model.recommend([0], **options)
     with pytest.raises(DataError, match=r"exclude must be a sparse users x items matrix of shape \(30, 12\)"):
         model.recommend([0], exclude=X[:2])
+
+
+def test_a_validation_part_that_shares_pairs_with_x_is_refused():
+    with pytest.raises(DataError, match=r"valid shares \d+ \(user, item\) pairs with X"):
+        create("pop").fit(X, valid=X)
 
 
 def test_user_indices_of_another_kind_are_refused_not_cast():

@@ -308,12 +308,17 @@ def check_weights(X: sp.csr_matrix, what: str) -> None:
 
 
 def check_valid(X: sp.csr_matrix, valid: sp.spmatrix | None) -> sp.csr_matrix | None:
-    """`valid` checked against `X`: float32 CSR of the same shape, or None when absent or empty."""
+    """`valid` checked against `X`: float32 CSR of the same shape and no pair of X's, or
+    None when absent or empty."""
     if valid is None:
         return None
     valid = check_matrix(valid, "valid")
     if valid.shape != X.shape:
         raise DataError(f"valid has shape {valid.shape} but X has {X.shape}; build both from one IdMap")
+    shared = X.multiply(valid).nnz
+    if shared:  # a held-out pair the model also trains on: early stopping and blends would read a leak
+        raise DataError(f"valid shares {shared} (user, item) pairs with X; validation must be held out of the "
+                        "training matrix (a split's valid part, not a copy of its train)")
     return valid if valid.nnz else None
 
 

@@ -86,6 +86,8 @@ def test_time_features_exist_only_with_timestamps(model):
 def test_valid_labels_are_never_read_with_inner_labels(model):
     """label_source='inner': the pipeline's validation positives never train the reranker."""
     noise = csr_from_indices(np.arange(X.shape[0]), np.zeros(X.shape[0], dtype=np.int64), X.shape)
+    noise = sp.csr_matrix(noise - noise.multiply(X))  # held out: no pair of X
+    noise.eliminate_zeros()
     other = create("rerank", **FAST).fit(X, timestamps=TIMES, valid=noise)
     np.testing.assert_array_equal(other.training_labels_, model.training_labels_)
     np.testing.assert_allclose(other.score(np.arange(10)), model.score(np.arange(10)))
