@@ -172,6 +172,13 @@ def test_competition_two_years_for_one_item(tmp_path):
     _raises(folder, "years.tsv", "line 5", "item '2'", "'1996'")
 
 
+@pytest.mark.parametrize("year", ["nineteen", "1959.0"])
+def test_competition_year_that_is_not_a_whole_number(tmp_path, year):
+    folder = _folder(tmp_path, train_ratings__csv="user,item,time\n1,2,3\n",
+                     years__tsv=f"item\tyear\n2\t1995\n3\t{year}\n")
+    _raises(folder, "years.tsv", "line 3", "item '3'", f"year {year!r}", "whole number")
+
+
 def test_competition_side_file_with_one_column(tmp_path):
     folder = _folder(tmp_path, train_ratings__csv="user,item,time\n1,2,3\n", writers__tsv="item\n2\n")
     _raises(folder, "writers.tsv", "line 1", "two columns")

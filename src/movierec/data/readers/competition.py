@@ -28,6 +28,9 @@ SIDE_FILES = {
 }
 
 
+NUMERIC_FIELDS = ("year",)  # side fields whose values are whole numbers (features read them as numbers)
+
+
 def read_competition(folder: Path) -> Dataset:
     ratings = read_table(folder / RATINGS_FILE, sep=",", required=["user", "item", "time"],
                          integers=("user", "item", "time"), fold_case=True)
@@ -63,6 +66,12 @@ def _side_field(path: Path, name: str, kind: FieldKind) -> RawField:
     frame = pd.DataFrame(
         {"id": normalise_ids(table["item"]).to_numpy(), "value": table[value_column].str.strip().to_numpy()}
     )
+    if name in NUMERIC_FIELDS:  # one stray word would make every year a category, not a number
+        odd = ~frame["value"].str.fullmatch(r"\d+").to_numpy()
+        if odd.any():
+            row = int(np.flatnonzero(odd)[0])
+            raise DataError(f"{path}, line {line_of(table, row)}: item {table['item'].iloc[row].strip()!r} has "
+                            f"{name} {frame['value'].iloc[row]!r}; a {name} is a whole number, such as 1995")
     if kind is FieldKind.ONE_HOT:
         # a repeated identical row is harmless; a second, different value is not
         clash = frame["id"].duplicated(keep="first") & ~frame.duplicated(keep="first")
