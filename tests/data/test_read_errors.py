@@ -208,6 +208,21 @@ def test_recbole_side_file_without_id_column(tmp_path):
     _raises(folder, "x.item", "line 1", "item_id")
 
 
+def test_recbole_side_file_with_two_different_rows_for_one_id(tmp_path):
+    folder = _folder(
+        tmp_path,
+        x__inter="user_id:token\titem_id:token\n1\t2\n1\t3\n",
+        x__item="item_id:token\tyear:token\tclass:token_seq\n2\t1995\tDrama\n3\t1990\tComedy\n"
+                "2\t1995\tDrama\n2\t2001\tDrama\n",
+    )
+    _raises(folder, "x.item", "line 5", "item_id '2'", "second row that differs")
+    (folder / "x.item").write_text("item_id:token\tyear:token\tclass:token_seq\n2\t1995\tDrama Crime\n"
+                                   "3\t1990\tComedy\n2\t1995\tDrama Crime\n")  # a repeated identical row: read
+    fields = read_dataset(folder).item_fields
+    assert sorted(fields["class"].values["value"]) == ["Comedy", "Crime", "Drama"]
+    assert len(fields["year"].values) == 2
+
+
 def test_recbole_malformed_row(tmp_path):
     folder = _folder(tmp_path, x__inter="user_id:token\titem_id:token\n1\t2\n1\t2\t3\n")
     _raises(folder, "x.inter", "line 3")
