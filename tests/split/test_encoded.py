@@ -115,3 +115,15 @@ def test_each_history_has_its_matrix_timestamps_and_features_once(dataset):
         assert data.timestamps(history) is times and data.features(history) is data.features(history)
     with pytest.raises(Exception, match="unknown"):
         data.history("test")
+
+
+def test_side_fields_of_another_data_set_are_noted(dataset):
+    """Items 10-14 have genres; a split of items 20-24 paired with them describes none."""
+    data = EncodedSplit(_split(dataset), dataset)
+    assert not any("is it the data set the split was made from" in note for note in data.notes)
+    frame = dataset.interactions.assign(item=dataset.interactions["item"] + 10)
+    foreign = Split(frame.iloc[:6].reset_index(drop=True), frame.iloc[6:8].reset_index(drop=True),
+                    frame.iloc[8:].reset_index(drop=True))
+    notes = EncodedSplit(foreign, dataset).notes
+    assert any(note.startswith("only 0 of the split's 5 items have a row in ml-latest-small's side fields")
+               for note in notes), notes

@@ -75,6 +75,14 @@ class EncodedSplit:
                 self.notes.append(f"skipped {dropped_items} side-feature rows of items without interactions")
             if dropped_users:
                 self.notes.append(f"skipped {dropped_users} side-feature rows of users without interactions")
+            if item_fields:
+                described = np.zeros(self.idmap.n_items, dtype=bool)
+                for encoded in item_fields.values():
+                    described |= np.diff(encoded.matrix.indptr) > 0
+                if described.sum() < 0.5 * self.idmap.n_items:  # side files of another data set, most likely
+                    self.notes.append(f"only {int(described.sum())} of the split's {self.idmap.n_items} items have a "
+                                      f"row in {dataset.name}'s side fields: is it the data set the split was made "
+                                      "from (--data)?")
         self._times: dict[str, sp.csr_matrix] = {}
         self._features: dict[str, EncodedFeatures] = {}
 
