@@ -23,6 +23,8 @@ def test_export_reads_back_as_the_same_split_with_side_files(data_dir, tmp_path)
         )
     header = (tmp_path / "ml100k" / "ml100k.item").read_text().splitlines()[0].split("\t")
     assert header == ["item_id:token", "genre:token_seq", "year:token"]
+    again = export_recbole(split, tmp_path, "ml100k")  # without side fields: none of the first export's stay
+    assert sorted(p.name for p in (tmp_path / "ml100k").iterdir()) == sorted(f.name for f in again)
 
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "", ".hidden"])

@@ -25,6 +25,9 @@ INTER_HEADER = ["user_id:token", "item_id:token", "timestamp:float"]
 def export_recbole(split: Split, out: Path | str, name: str, dataset: Dataset | None = None) -> list[Path]:
     """Write the split (and side fields of `dataset`) under ``out/name``; returns the files.
 
+    A side file an earlier export left there that this one does not write is removed, so
+    RecBole never reads side fields of another export beside this split.
+
     Raises
     ------
     ConfigError
@@ -39,14 +42,19 @@ def export_recbole(split: Split, out: Path | str, name: str, dataset: Dataset | 
     for part, frame in split.parts().items():
         table = frame[["user", "item", "timestamp"]].sort_values(["user", "timestamp", "item"], kind="stable")
         written.append(_write(table, INTER_HEADER, folder / f"{name}.{part}.inter"))
+    sides = {"item": ({}, "item_id"), "user": ({}, "user_id")}
     if dataset is not None:
         users = pd.Index(pd.concat([frame["user"] for frame in split.parts().values()]).unique())
-        item_fields = dataset.item_fields | {name: events.as_seen_from(split.train, users)
-                                             for name, events in dataset.item_events.items()}
-        for suffix, fields, id_name in (("item", item_fields, "item_id"), ("user", dataset.user_fields, "user_id")):
-            if fields:
-                table, header = _side_table(fields, id_name)
-                written.append(_write(table, header, folder / f"{name}.{suffix}"))
+        sides["item"] = (dataset.item_fields | {name: events.as_seen_from(split.train, users)
+                                                for name, events in dataset.item_events.items()}, "item_id")
+        sides["user"] = (dataset.user_fields, "user_id")
+    for suffix, (fields, id_name) in sides.items():
+        path = folder / f"{name}.{suffix}"
+        if fields:
+            table, header = _side_table(fields, id_name)
+            written.append(_write(table, header, path))
+        else:  # an earlier export's side file would be read by RecBole beside this split
+            path.unlink(missing_ok=True)
     return written
 
 
