@@ -49,6 +49,16 @@ def test_lists_shorter_than_k_are_noted(prepared, tmp_path):
     assert not any("shorter than k" in note for note in notes)
 
 
+def test_lists_longer_than_k_and_tied_ranks_are_noted(prepared, tmp_path):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item,rank\na,w,3\na,z,1\na,q,1\nb,x,1\nb,y,2\n")
+    _, notes = score_file(path, prepared.idmap, prepared.test, k=2)
+    assert "1 users' lists are longer than k = 2: only their first 2 places are scored" in notes  # a's w
+    assert "1 rows share a rank with an earlier row of their user (file order breaks the tie)" in notes
+    _, notes = score_file(path, prepared.idmap, prepared.test, k=3)
+    assert not any("longer than k" in note for note in notes)
+
+
 def test_file_order_is_the_rank_without_a_rank_column(prepared, tmp_path):
     path = tmp_path / "lists.csv"
     path.write_text("user,item\na,w,\na,z\n".replace(",\n", "\n"))

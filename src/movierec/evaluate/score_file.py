@@ -44,7 +44,15 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     if repeated.any():
         notes.append(f"ignored {int(repeated.sum())} repeated (user, item) rows (the best-ranked one counts)")
         frame = frame[~repeated.to_numpy()]
+    if "rank" in table:
+        tied = frame.duplicated(["user_code", "order"], keep="first")
+        if tied.any():  # the file's order settles them, which the ranks do not say
+            notes.append(f"{int(tied.sum())} rows share a rank with an earlier row of their user (file order "
+                         "breaks the tie)")
     frame["position"] = frame.groupby("user_code").cumcount()
+    longer = frame.loc[frame["position"] >= k, "user_code"].nunique()
+    if longer:  # a list of 12 scored at k = 10: places 11 and 12 are not read
+        notes.append(f"{longer} users' lists are longer than k = {k}: only their first {k} places are scored")
     frame = frame[frame["position"] < k]
     users = users_with_items(test)
     row_of_user = np.full(idmap.n_users, -1)
