@@ -96,6 +96,16 @@ def test_what_a_list_file_leaves_out_is_said_on_the_page_and_to_the_log(report_r
     assert "odd: ignored 1 rows of users not in the split" in page
 
 
+def test_a_model_whose_lists_were_removed_is_said_to_be_left_out(report_run, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(report_run, partial)
+    (partial / "recommendations" / "pop.csv").unlink()
+    lines = []
+    page = write_html_report([partial], tmp_path / "r.html", log=lines.append).read_text()
+    assert any(line.endswith("left out pop, whose lists are not in recommendations/") for line in lines), lines
+    assert "<td>ease</td>" in page and "<td>pop</td>" not in page
+
+
 def test_a_folder_that_is_not_a_run_is_named(tmp_path):
     with pytest.raises(DataError, match="not a movierec run folder"):
         write_html_report([tmp_path], tmp_path / "r.html")

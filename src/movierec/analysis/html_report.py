@@ -61,6 +61,9 @@ def write_html_report(folders: Sequence[Path | str], out: Path | str, *, lists: 
     for run in runs:
         if not run.models:
             raise DataError(f"{run.folder}: no lists in recommendations/ to report on")
+        unlisted = [name for name in run.metrics["models"] if name not in run.models]
+        if unlisted:  # metrics.json names them: their lists were removed since
+            log(f"{run.folder}: left out {', '.join(unlisted)}, whose lists are not in recommendations/")
         scored = [run.scored(model, f"{run.name}/{model}" if several else model) for model in run.models]
         groups.setdefault(_group(run), (run, []))[1].extend(scored)
     first = runs[0]
