@@ -200,6 +200,8 @@ def test_a_list_of_member_names_is_one_set_of_members_and_a_list_of_lists_a_grid
     assert [point["members"] for point in one] == [("ease", "pop")]
     grid = param_grid("rerank", RunConfig(params={"rerank": {"members": [["ease"], ["ease", "pop"]]}}))
     assert [point["members"] for point in grid] == [("ease",), ("ease", "pop")]
+    commas = param_grid("rerank", RunConfig(params={"rerank": {"members": ["ease,pop", "ease"]}}))
+    assert [point["members"] for point in commas] == ["ease,pop", "ease"]  # comma strings: a grid, as before
     from movierec.tuning.search import space_of
 
     space, fixed = space_of("rerank", RunConfig(params={"rerank": {"members": ["ease", "pop"]}}))

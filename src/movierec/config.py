@@ -165,6 +165,17 @@ def with_options(
     )
 
 
+SEQUENCE_PARAMS = frozenset({"members"})  # parameters whose one value is a list of names
+
+
+def one_sequence_value(key: str, value: Any) -> bool:
+    """Whether a [models.NAME] list is one value of a sequence-valued parameter, not a grid:
+    ``members = ["ease", "fm"]`` names two members; ``["ease,fm", "ease"]`` (comma
+    strings) and ``[["ease", "fm"], ["ease"]]`` are grids over member sets."""
+    return (key in SEQUENCE_PARAMS and isinstance(value, list) and bool(value)
+            and all(isinstance(v, str) and "," not in v for v in value))
+
+
 def fixed_params(params: dict[str, Any]) -> dict[str, Any]:
     """One point of hyper-parameters as a [models.NAME] table read back as exactly that point.
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from movierec import progress as live
-from movierec.config import RunConfig
+from movierec.config import RunConfig, one_sequence_value
 from movierec.evaluate import Evaluation, evaluate, sample_users
 from movierec.exceptions import ConfigError
 from movierec.models.base import ContinuesSequences, Recommender, RefitAware, ReusesFits, validation_scorer
@@ -313,15 +313,13 @@ def write_final_submission(name: str, params: dict[str, Any], data: EncodedSplit
     log(f"submission: {name} refitted on all {data.everything.nnz} interactions, {len(users)} users")
 
 
-SEQUENCE_PARAMS = frozenset({"members"})  # parameters whose one value is a list of names
-
-
 def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
     """Every combination of the model's grid, overridden by the config's [models.NAME].
 
     A list value is a grid (a list inside it, one sequence-valued point: see
-    :func:`movierec.config.fixed_params`), except a list of names for `members`, which
-    is one set of members; a scalar or a table is one fixed value. The run's seed and
+    :func:`movierec.config.fixed_params`), except a list of names for `members`, one
+    set of members (:func:`movierec.config.one_sequence_value`); a scalar or a table is
+    one fixed value. The run's seed and
     k become `random_state` and `valid_k` of models that take them, unless set there.
     The parameter of the model's line search, unless the config sets it, is not in
     the grid: :func:`line_search` gives it.
@@ -331,8 +329,8 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
     cls = MODELS[name]
     grid = {key: list(values) for key, values in cls.param_grid.items()}
     for key, value in config.params.get(name, {}).items():
-        if key in SEQUENCE_PARAMS and isinstance(value, list) and all(isinstance(v, str) for v in value):
-            grid[key] = [tuple(value)]  # members = ["ease", "fm"]: one set of names (a grid: a list of lists)
+        if one_sequence_value(key, value):
+            grid[key] = [tuple(value)]
             continue
         # a list is a grid; a list inside it is one sequence-valued point (kept as a tuple)
         grid[key] = [tuple(v) if isinstance(v, list) else v for v in value] if isinstance(value, list) else [value]

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import optuna
 
-from movierec.config import RunConfig
+from movierec.config import RunConfig, one_sequence_value
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError, NothingToTune
 from movierec.models.base import validation_scorer
 from movierec.models.observe import observe_epochs
 from movierec.models.registry import MODELS, check_param_types, create
 from movierec.models.space import Choice, Dimension, FloatRange, IntRange, dimension_from_toml
-from movierec.pipeline import SEEDED, SEQUENCE_PARAMS, fit
+from movierec.pipeline import SEEDED, fit
 from movierec.split import EncodedSplit
 
 
@@ -41,8 +41,8 @@ def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[s
     fixed: dict[str, Any] = {}
     for key, value in config.params.get(name, {}).items():
         space.pop(key, None)
-        if key in SEQUENCE_PARAMS and isinstance(value, list) and all(isinstance(v, str) for v in value):
-            fixed[key] = tuple(value)  # members = ["ease", "fm"]: one set of names, as a run reads it
+        if one_sequence_value(key, value):  # members = ["ease", "fm"]: one set of names, as a run reads it
+            fixed[key] = tuple(value)
         elif isinstance(value, list):
             if not value:
                 raise ConfigError(f"[models.{name}] {key}: a choice needs at least one value")
