@@ -197,6 +197,9 @@ def read_metrics(folder: Path) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise DataError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
                         "the run folder is damaged: run it again") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text (byte {error.start}); the run folder is damaged: run it "
+                        "again") from None
     if not isinstance(metrics, dict) or not isinstance(metrics.get("models"), dict) \
             or not all(isinstance(entry, dict) for entry in metrics["models"].values()):
         raise DataError(f"{path}: not a run's metrics (an object with a \"models\" table of objects); "

@@ -147,13 +147,13 @@ def test_a_run_missing_its_best_model_or_holding_a_damaged_one_is_refused(run_di
 
 
 @pytest.mark.parametrize("text, message", [("{", r"not valid JSON \(line 1, column 2"),
-                                           ("[1, 2]", "not a run's metrics")])
+                                           ("[1, 2]", "not a run's metrics"), (b"\xff\xfe{", "not UTF-8 text")])
 def test_a_damaged_metrics_file_is_named_by_the_service_and_the_report(run_dir, tmp_path, text, message):
     from movierec.analysis.run_lists import RunFolder
 
     broken = tmp_path / "broken"
     shutil.copytree(run_dir, broken)
-    (broken / "metrics.json").write_text(text)
+    (broken / "metrics.json").write_bytes(text if isinstance(text, bytes) else text.encode())
     for read in (movierec.load_run, RunFolder.read):
         with pytest.raises(DataError, match=f"metrics.json: {message}"):
             read(broken)

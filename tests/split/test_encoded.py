@@ -117,13 +117,22 @@ def test_each_history_has_its_matrix_timestamps_and_features_once(dataset):
         data.history("test")
 
 
-def test_side_fields_of_another_data_set_are_noted(dataset):
-    """Items 10-14 have genres; a split of items 20-24 paired with them describes none."""
-    data = EncodedSplit(_split(dataset), dataset)
-    assert not any("is it the data set the split was made from" in note for note in data.notes)
+def test_a_split_folder_paired_with_another_data_sets_side_fields_is_noted(dataset, tmp_path):
+    """Items 10-14 have genres; a split folder of items 20-24 read with them describes none."""
+    from movierec.split import SplitSpec, load_encoded
+
+    source = tmp_path / "ml-latest-small"
+    own = tmp_path / "own"
+    write_split(_split(dataset), own)
+    assert not any("was made from" in note for note in load_encoded(data=str(source), data_dir=None,
+                                                                     split_dir=own, spec=SplitSpec()).notes)
     frame = dataset.interactions.assign(item=dataset.interactions["item"] + 10)
-    foreign = Split(frame.iloc[:6].reset_index(drop=True), frame.iloc[6:8].reset_index(drop=True),
-                    frame.iloc[8:].reset_index(drop=True))
-    notes = EncodedSplit(foreign, dataset).notes
+    foreign = tmp_path / "foreign"
+    write_split(Split(frame.iloc[:6].reset_index(drop=True), frame.iloc[6:8].reset_index(drop=True),
+                      frame.iloc[8:].reset_index(drop=True)), foreign)
+    notes = load_encoded(data=str(source), data_dir=None, split_dir=foreign, spec=SplitSpec()).notes
     assert any(note.startswith("only 0 of the split's 5 items have a row in ml-latest-small's side fields")
                for note in notes), notes
+    # a data set split by the run itself is its own: no such question, however few items its side files cover
+    assert not any("was made from" in note for note in load_encoded(data=str(source), data_dir=None, split_dir=None,
+                                                                     spec=SplitSpec("random", fraction=0.3)).notes)

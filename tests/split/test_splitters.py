@@ -231,7 +231,8 @@ def test_an_order_protocol_refuses_data_without_times(protocol):
     ("random", 2, 0.1, "no valid and no test", 3, r"hold out more \(--fraction\)"),
     # two items each: the test takes one, train keeps the other
     ("competition", 1, 0.0, "no valid", 2, r"hold out more \(--tail, --fraction\)"),
-    ("temporal", 3, 0.1, "no valid", 3, r"hold out a shorter tail \(--tail below 3\)"),
+    ("temporal", 3, 0.1, "no valid", 3, r"hold out a shorter tail \(--tail 1 or less\)"),
+    ("temporal", 2, 0.1, "no valid", 3, r"hold out a shorter tail \(--tail 1 or less\)"),
 ])
 def test_a_split_holding_no_validation_or_test_items_is_refused(protocol, tail, fraction, empty, longest, advice):
     """The message names only the options the protocol reads, and which way to move them."""

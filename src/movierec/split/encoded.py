@@ -75,16 +75,16 @@ class EncodedSplit:
                 self.notes.append(f"skipped {dropped_items} side-feature rows of items without interactions")
             if dropped_users:
                 self.notes.append(f"skipped {dropped_users} side-feature rows of users without interactions")
-            if item_fields:
-                described = np.zeros(self.idmap.n_items, dtype=bool)
-                for encoded in item_fields.values():
-                    described |= np.diff(encoded.matrix.indptr) > 0
-                if described.sum() < 0.5 * self.idmap.n_items:  # side files of another data set, most likely
-                    self.notes.append(f"only {int(described.sum())} of the split's {self.idmap.n_items} items have a "
-                                      f"row in {dataset.name}'s side fields: is it the data set the split was made "
-                                      "from (--data)?")
+
         self._times: dict[str, sp.csr_matrix] = {}
         self._features: dict[str, EncodedFeatures] = {}
+
+    def described_items(self) -> int:
+        """Items with a value in at least one static item field."""
+        described = np.zeros(self.idmap.n_items, dtype=bool)
+        for encoded in self._static.item_fields.values():
+            described |= np.diff(encoded.matrix.indptr) > 0
+        return int(described.sum())
 
     @cached_property
     def train_valid(self) -> sp.csr_matrix:
@@ -144,6 +144,11 @@ def load_encoded(*, data: str | None, data_dir: str | Path | None, split_dir: st
         line.advance(description="encoding the split")
         encoded = EncodedSplit(split, dataset)
         line.advance()
+    if split_dir is not None and dataset is not None and dataset.item_fields:
+        described = encoded.described_items()
+        if described < 0.5 * encoded.idmap.n_items:  # side files of another data set, most likely
+            encoded.notes.append(f"only {described} of the split's {encoded.idmap.n_items} items have a row in "
+                                 f"{dataset.name}'s side fields: is it the data set the split was made from (--data)?")
     return encoded
 
 

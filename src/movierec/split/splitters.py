@@ -76,8 +76,9 @@ def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
     if empty:
         longest = int(interactions.groupby("user").size().max()) if len(interactions) else 0
         reads = PROTOCOL_READS[spec.protocol]
-        if "tail" in reads and 0 < longest <= spec.tail:  # a tail as long as a history would leave it no training
-            advice = f"hold out a shorter tail (--tail below {longest})"
+        if "tail" in reads and longest >= 3 and spec.tail > longest - 2:
+            # the tail is taken twice (test, then validation) and a training item stays: L - 2 at most
+            advice = f"hold out a shorter tail (--tail {longest - 2} or less)"
         else:
             advice = f"give data with longer histories, or hold out more ({', '.join(f'--{name}' for name in reads)})"
         raise SplitError(

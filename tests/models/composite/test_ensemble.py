@@ -186,6 +186,7 @@ def test_weights_of_the_wrong_kind_are_refused_before_any_member_trains(weights)
     model = create("ensemble", **(MEMBERS | {"members": ("ease", "pop"), "weights": weights}))
     with pytest.raises(ConfigError, match="ensemble weights"):
         model.check_params()
+    create("ensemble", **(MEMBERS | {"weights": {"ease": np.float32(0.5), "pop": 1}})).check_params()
 
 
 def test_unknown_member_is_a_config_error():

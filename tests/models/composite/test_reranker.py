@@ -279,6 +279,12 @@ def test_bad_parameters_raise_config_errors(bad):
         create("rerank", **FAST | bad).fit(X)
 
 
+def test_thread_count_minus_one_is_catboosts_every_core():
+    create("rerank", **FAST | {"thread_count": -1}).check_params()
+    with pytest.raises(ConfigError, match="thread_count must be a whole number >= 1, or -1"):
+        create("rerank", **FAST | {"thread_count": -2}).check_params()
+
+
 def test_validation_labels_need_three_folds_only_when_there_is_validation():
     history, valid = _carve_valid()
     with pytest.raises(ConfigError, match="n_folds >= 3"):

@@ -26,6 +26,7 @@ refit parameters, so the pipeline's refit on train+valid reuses them without tun
 
 from __future__ import annotations
 
+import numbers
 from collections import ChainMap
 from typing import Any
 
@@ -298,7 +299,8 @@ class Ensemble(CompositeModel):
             if not isinstance(self.weights, dict):
                 raise ConfigError(f"ensemble weights are a table of member -> weight, got {self.weights!r}")
             odd = {name: value for name, value in self.weights.items()
-                   if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value)}
+                   if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+                   or not np.isfinite(value)}
             if odd:
                 raise ConfigError(f"ensemble weights must be finite numbers, got {odd}")
         if self.mix == "slots" and (len(self._names) != 2 or self.weights is not None):

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from movierec.checks import is_whole_number
 from movierec.data.encoded import EncodedFeatures
 from movierec.data.interactions import users_with_items
 from movierec.exceptions import ConfigError, NotFittedError
@@ -299,9 +300,12 @@ class Reranker(CompositeModel):
         counts = {"n_candidates": self.n_candidates, "positive_oversample": self.positive_oversample,
                   "inner_repeats": self.inner_repeats, "n_folds": self.n_folds, "fold_repeats": self.fold_repeats,
                   "early_stopping_rounds": self.early_stopping_rounds, "knn_neighbours": self.knn_neighbours,
-                  "valid_k": self.valid_k, "thread_count": self.thread_count}
+                  "valid_k": self.valid_k}
         low = {name: value for name, value in counts.items() if value < 1}
         if low:
             raise ConfigError(f"rerank needs {', '.join(counts)} >= 1, got {low}")
+        if not is_whole_number(self.thread_count, -1) or self.thread_count == 0:
+            raise ConfigError(f"rerank thread_count must be a whole number >= 1, or -1 for every core, "
+                              f"got {self.thread_count!r}")
         if not 0.0 <= self.eval_fraction < 1.0:
             raise ConfigError(f"rerank eval_fraction must be in [0, 1), got {self.eval_fraction}")
