@@ -50,6 +50,7 @@ def test_dat_row_with_too_few_fields(tmp_path):
 @pytest.mark.parametrize("text, line", [
     ('user,item,timestamp\n1,10,100\n2,"10,300\n3,4,5\n', 3),
     ('user,item,timestamp\n1,10,100\n\n2,5,6\n2,"10,300\n3,4,5\n', 5),  # a blank line counts
+    ('user,item,timestamp\n1,"1\n0",100\n2,5,6\n2,"10,300\n', 5),  # so does a quoted line break
 ])
 def test_csv_quote_never_closed_names_its_line(tmp_path, text, line):
     path = tmp_path / "quoted.csv"
@@ -172,11 +173,17 @@ def test_competition_two_years_for_one_item(tmp_path):
     _raises(folder, "years.tsv", "line 5", "item '2'", "'1996'")
 
 
-@pytest.mark.parametrize("year", ["nineteen", "1959.0"])
+@pytest.mark.parametrize("year", ["nineteen", "1959.5", "-3"])
 def test_competition_year_that_is_not_a_whole_number(tmp_path, year):
     folder = _folder(tmp_path, train_ratings__csv="user,item,time\n1,2,3\n",
                      years__tsv=f"item\tyear\n2\t1995\n3\t{year}\n")
     _raises(folder, "years.tsv", "line 3", "item '3'", f"year {year!r}", "whole number")
+
+
+def test_competition_year_written_from_a_float_column_is_the_same_year(tmp_path):
+    folder = _folder(tmp_path, train_ratings__csv="user,item,time\n1,2,3\n",
+                     years__tsv="item\tyear\n2\t1995\n3\t1959.0\n")
+    assert read_dataset(folder).item_fields["year"].values["value"].tolist() == ["1995", "1959"]
 
 
 def test_competition_side_file_with_one_column(tmp_path):

@@ -178,8 +178,8 @@ def report(
     runs: list[Path] = typer.Argument(..., metavar="RUN_FOLDER", help="Run folders written by `movierec run`."),
     lists: list[str] = typer.Option([], "--lists", help="NAME=FILE: a list file (user,item[,rank]) scored "
                                     "against the first run's test items, as one more column. Repeatable."),
-    out: Path | None = typer.Option(None, "--out", help="Default: report.html in the run folder (one run) "
-                                    "or in the current folder (several)."),
+    out: Path | None = typer.Option(None, "--out", help="The page, NAME.html (default: report.html in the run "
+                                    "folder for one run, in the current folder for several)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the public/private halvings."),
 ) -> None:
     """An HTML page comparing the runs' lists: intervals, paired tests, leaderboard risk, plots."""

@@ -280,14 +280,27 @@ def _parse_pandas(
             if counts:
                 expected, line, saw = counts.groups()
                 raise DataError(f"{path}, line {line}: {saw} fields where {expected} are expected") from None
-            unclosed = re.search(r"EOF inside string starting at row (\d+)", str(error))
-            if unclosed:  # pandas counts rows from 0, the header among them
-                raise DataError(f"{path}, line {int(unclosed.group(1)) + 1}: a quote (\") opens a field that no "
-                                "quote closes before the end of the file") from None
+            if "EOF inside string" in str(error):
+                raise DataError(f"{path}, line {_unclosed_quote_line(raw.copy())}: a quote (\") opens a field "
+                                "that no quote closes before the end of the file") from None
             raise DataError(f"{path}: malformed row: {error}") from None
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: file is empty") from None
     raise DataError(f"{path}: not readable as any of {', '.join(encodings)}")
+
+
+def first_clash(ids: pd.Series, rows: pd.DataFrame) -> int | None:
+    """The first row whose id an earlier row had with other values (a repeated identical
+    row is harmless), or None: what a side file giving one value per id must not hold."""
+    clash = ids.duplicated(keep="first").to_numpy() & ~rows.duplicated(keep="first").to_numpy()
+    return int(np.flatnonzero(clash)[0]) if clash.any() else None
+
+
+def _unclosed_quote_line(data: bytes) -> int:
+    """The line of the quote no other closes: with an odd count of quotes (doubled ones
+    inside a field come in pairs), the last one (pandas counts rows, which quoted line
+    breaks make fewer than lines)."""
+    return data.count(b"\n", 0, data.rfind(b'"')) + 1
 
 
 def line_of(frame: pd.DataFrame, row: int, header_lines: int | None = None) -> int:

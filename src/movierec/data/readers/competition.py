@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import line_of, read_table, to_seconds
+from movierec.data.readers._table import first_clash, line_of, read_table, to_seconds
 from movierec.exceptions import DataError
 
 RATINGS_FILE = "train_ratings.csv"
@@ -67,16 +67,15 @@ def _side_field(path: Path, name: str, kind: FieldKind) -> RawField:
         {"id": normalise_ids(table["item"]).to_numpy(), "value": table[value_column].str.strip().to_numpy()}
     )
     if name in NUMERIC_FIELDS:  # one stray word would make every year a category, not a number
-        odd = ~frame["value"].str.fullmatch(r"\d+").to_numpy()
-        if odd.any():
-            row = int(np.flatnonzero(odd)[0])
+        whole = frame["value"].str.extract(r"^(\d+)(?:\.0*)?$")[0]  # 1959.0 (a float column's) is 1959
+        if whole.isna().any():
+            row = int(np.flatnonzero(whole.isna().to_numpy())[0])
             raise DataError(f"{path}, line {line_of(table, row)}: item {table['item'].iloc[row].strip()!r} has "
                             f"{name} {frame['value'].iloc[row]!r}; a {name} is a whole number, such as 1995")
+        frame["value"] = whole.to_numpy()
     if kind is FieldKind.ONE_HOT:
-        # a repeated identical row is harmless; a second, different value is not
-        clash = frame["id"].duplicated(keep="first") & ~frame.duplicated(keep="first")
-        if clash.any():
-            row = int(np.flatnonzero(clash.to_numpy())[0])
+        row = first_clash(frame["id"], frame)  # a repeated identical row is harmless; a second value is not
+        if row is not None:
             raise DataError(
                 f"{path}, line {line_of(table, row)}: item {table['item'].iloc[row].strip()!r} has a second "
                 f"{name} value {frame['value'].iloc[row]!r}; {name} takes one value per item"

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import line_of, read_table, split_multi, to_int
+from movierec.data.readers._table import first_clash, line_of, read_table, split_multi, to_int
 from movierec.exceptions import DataError
 
 
@@ -73,12 +72,11 @@ def _side(path: Path, id_column: str) -> tuple[dict[str, RawField], pd.Series | 
         raise DataError(f"{path}, line 1: needs a {id_column}:token column")
     table = _read_atomic(path, types)
     ids = normalise_ids(table[id_column])
-    again = ids.duplicated(keep="first").to_numpy()
-    clash = again & ~table.duplicated(keep="first").to_numpy()  # a repeated identical row is harmless
-    if clash.any():
-        row = int(np.flatnonzero(clash)[0])
+    row = first_clash(ids, table)
+    if row is not None:
         raise DataError(f"{path}, line {line_of(table, row)}: {id_column} {table[id_column].iloc[row].strip()!r} "
                         "has a second row that differs from its first; one row per id")
+    again = ids.duplicated(keep="first").to_numpy()
     table, ids = table[~again], ids[~again]
     fields: dict[str, RawField] = {}
     titles = None
