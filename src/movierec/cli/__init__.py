@@ -306,9 +306,9 @@ def serve(
         run = load_run(run_dir)
         service = create_app(run, default_model=model, token=token)
         if model is not None and not run.can_fold_in(model):
-            able = ", ".join(name for name in run.models if run.can_fold_in(name)) or "none"
             err_console.print(f"note: --model {model} cannot fold in a new user: a POST /recommendations naming no "
-                              f"model answers 422 (models that can: {able})", highlight=False)
+                              f"model answers 422 (models that can: {', '.join(run.fold_in_models) or 'none'})",
+                              highlight=False)
     except (MovieRecError, OSError) as error:
         fail(error)
         return

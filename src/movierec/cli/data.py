@@ -114,7 +114,8 @@ def synth(
     preset: str = typer.Option("competition", "--preset", help="ml100k, competition or ml20m."),
     out: Path = typer.Option(..., "--out", help="Folder to write (competition layout)."),
     seed: int = typer.Option(0, "--seed"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a data set synth wrote there (or an empty folder); nothing else."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a data set synth wrote there (or an "
+                                   "empty folder); nothing else."),
 ) -> None:
     """Write a synthetic MovieLens-like data set of a preset's size (for benchmarks)."""
     from movierec.data.synth import synthesize

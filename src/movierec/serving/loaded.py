@@ -144,12 +144,17 @@ class LoadedRun:
         return folds_in(self.model(name))
 
     @property
+    def fold_in_models(self) -> list[str]:
+        """The run's models that can score a new user's history."""
+        return [name for name in self.models if self.can_fold_in(name)]
+
+    @property
     def best_fold_in(self) -> str | None:
         """The model best on validation among those that can fold in (None: none can);
         the run's best model must be there (see `model`), or a weaker one would stand in
         for it on histories alone."""
         self.default_model()
-        able = [name for name in self.models if self.can_fold_in(name)]
+        able = self.fold_in_models
         return max(able, key=lambda name: self._valid[name]) if able else None
 
     # ---- known users -------------------------------------------------------------
@@ -217,7 +222,7 @@ class LoadedRun:
         fitted = self.model(name)
         if not folds_in(fitted):
             raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
-                           f"fold-in models here: {', '.join(m for m in self.models if self.can_fold_in(m)) or 'none'}")
+                           f"fold-in models here: {', '.join(self.fold_in_models) or 'none'}")
         raw = _ids(item_ids)
         positions = self.items.get_indexer([id_like(item, self.items) for item in raw])
         unknown = [item for item, position in zip(raw, positions) if position < 0]

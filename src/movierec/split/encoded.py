@@ -75,7 +75,6 @@ class EncodedSplit:
                 self.notes.append(f"skipped {dropped_items} side-feature rows of items without interactions")
             if dropped_users:
                 self.notes.append(f"skipped {dropped_users} side-feature rows of users without interactions")
-
         self._times: dict[str, sp.csr_matrix] = {}
         self._features: dict[str, EncodedFeatures] = {}
 

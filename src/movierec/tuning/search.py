@@ -31,8 +31,9 @@ def space_of(name: str, config: RunConfig) -> tuple[dict[str, Dimension], dict[s
     """(dimensions to search, fixed parameters) of model `name` under `config`.
 
     The model's declared ``search_space``, then its [models.NAME] table on top: a list
-    there becomes a choice (but a list of names for `members` is one set of them), ``{low, high[, log]}`` or ``{choices = [...]}`` a range or
-    a choice, and any other value fixes the parameter (it is not searched).
+    there becomes a choice (but a list of names for `members` is one set of them),
+    ``{low, high[, log]}`` or ``{choices = [...]}`` a range or a choice, and any other
+    value fixes the parameter (it is not searched).
     """
     if name not in MODELS:
         create(name)  # the error naming the models there are
