@@ -9,10 +9,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import movierec
 from movierec.exceptions import ConfigError, DataError
-from movierec.serving import EmptyHistory, NoFoldIn, UnknownModel, UnknownUser
+from movierec.serving import EmptyHistory, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
 
 pytestmark = pytest.mark.realdata
 
@@ -54,6 +55,30 @@ def test_an_ensemble_of_fold_in_members_folds_in_to_its_own_list(loaded):
     known = loaded.recommend([user], k=10, model="ensemble")["item"].tolist()
     assert folded.items["item"].tolist() == known
     assert known != loaded.recommend([user], k=10, model="ease")["item"].tolist()  # a blend, not EASE alone
+
+
+def test_similar_items_are_ease_s_row_of_b(loaded):
+    """EASE's items like one item are those of the item's row of B, the item itself left out."""
+    item = loaded.items[49]
+    similar = loaded.similar_items(item, k=10, model="ease")
+    ease = loaded.model("ease")
+    row = np.array(ease.score_history(sp.csr_matrix(([1.0], ([0], [49])), shape=(1, loaded.n_items))))[0]
+    row[49] = -np.inf
+    assert similar["item"].tolist() == loaded.items[np.argsort(-row, kind="stable")[:10]].tolist()
+    np.testing.assert_allclose(similar["score"], np.sort(row)[::-1][:10], rtol=1e-6)
+    assert item not in similar["item"].tolist() and similar["title"].notna().all()
+    assert similar["item"].tolist() == loaded.recommend_history([item], k=10, model="ease").items["item"].tolist()
+    assert loaded.similar_items(str(item), k=3, model="ease")["item"].tolist() == similar["item"].tolist()[:3]
+
+
+def test_similar_items_refuse_an_unknown_item_and_a_model_without_fold_in(loaded):
+    with pytest.raises(UnknownItem, match="item 'no-such-film' is not in this run's catalogue"):
+        loaded.similar_items("no-such-film")
+    with pytest.raises(NoFoldIn, match="'rerank' cannot score a new user"):
+        loaded.similar_items(loaded.items[0], model="rerank")
+    popular = loaded.similar_items(loaded.items[0], k=5, model="pop")["item"].tolist()  # one list, the item left out
+    assert popular == [item for item in loaded.recommend_history([], k=6, model="pop").items["item"]
+                       if item != loaded.items[0]][:5]
 
 
 def test_a_pickled_run_recommends_as_the_original(loaded):

@@ -35,9 +35,31 @@ def test_a_history_as_a_table_names_titles_and_unknown_items(run_dir):
     assert json.loads(result.output)["unknown_items"] == [999999, "zzz"]  # integer ids as the service reports them
 
 
+def test_similar_items_are_ease_s_row_of_b_as_json(run_dir, loaded_ease):
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--similar-to", " 50", "--model", "ease",
+                                 "--k", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["item"] == 50 and payload["model"] == "ease"  # the id as the run holds it
+    assert [entry["item"] for entry in payload["items"]] == loaded_ease.similar_items(50, k=4, model="ease")[
+        "item"].tolist()
+    table = runner.invoke(app, ["recommend", "--run", str(run_dir), "--similar-to", "50", "--k", "3"])
+    assert table.exit_code == 0 and "someone who watched item 50" in table.output
+
+
+@pytest.fixture(scope="module")
+def loaded_ease(run_dir):
+    import movierec
+
+    return movierec.load_run(run_dir)
+
+
 @pytest.mark.parametrize("options, message", [
-    ([], "give one of --user ID or --history"),
-    (["--user", "1", "--history", "2"], "give one of --user ID or --history"),
+    ([], "give one of --user ID, --history ID,ID,... or --similar-to ID"),
+    (["--user", "1", "--history", "2"], "give one of --user ID, --history"),
+    (["--history", "2", "--similar-to", "2"], "give one of --user ID, --history"),
+    (["--similar-to", "no-such-film"], "item 'no-such-film' is not in this run's catalogue"),
+    (["--similar-to", "50", "--model", "rerank"], "'rerank' cannot score a new user"),
     (["--user", "123456789"], "user '123456789' is not in this run"),
     (["--history", "1", "--model", "rerank"], "'rerank' cannot score a new user"),
     (["--user", "1", "--k", "0"], "k must be a whole number between 1 and"),

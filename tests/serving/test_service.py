@@ -125,8 +125,23 @@ def test_an_ensemble_folds_in_a_posted_history(service, loaded):
     assert [entry["item"] for entry in known["items"]] != [entry["item"] for entry in ease["items"]]  # a blend
 
 
+def test_similar_items_of_one_item(service, loaded):
+    answer = httpx.get(f"{service}/items/50/similar", params={"k": 5}).json()
+    assert answer["item"] == 50 and answer["model"] == "ease"
+    assert [entry["item"] for entry in answer["items"]] == loaded.similar_items(50, k=5, model="ease")["item"].tolist()
+    assert all(entry["title"] for entry in answer["items"])
+    blend = httpx.get(f"{service}/items/50/similar", params={"model": "ensemble"}).json()
+    assert blend["model"] == "ensemble" and len(blend["items"]) == 10
+    schema = httpx.get(f"{service}/openapi.json").json()
+    assert "404" in schema["paths"]["/items/{item_id}/similar"]["get"]["responses"]
+
+
 @pytest.mark.parametrize("method, path, body, status, message", [
     ("GET", "/recommendations/123456789", None, 404, "user '123456789' is not in this run"),
+    ("GET", "/items/no-such-film/similar", None, 404, "item 'no-such-film' is not in this run's catalogue"),
+    ("GET", "/items/50/similar?model=rerank", None, 422, "'rerank' cannot score a new user"),
+    ("GET", "/items/50/similar?model=nope", None, 404, "model 'nope' is not in this run"),
+    ("GET", "/items/50/similar?k=0", None, 422, "k must be a whole number between 1 and"),
     ("GET", "/recommendations/1?model=nope", None, 404, "model 'nope' is not in this run"),
     ("GET", "/recommendations/1?k=0", None, 422, "k must be a whole number between 1 and the catalogue's 1682"),
     ("GET", "/recommendations/1?k=100000", None, 422, "k must be a whole number between 1 and"),

@@ -237,23 +237,28 @@ def recommend(
     run_dir: Path = typer.Option(..., "--run", help="A run folder written by `movierec run` (models saved)."),
     user: str | None = typer.Option(None, "--user", help="A known user's id."),
     history: str | None = typer.Option(None, "--history", help="Item ids watched, oldest first: ID,ID,..."),
+    similar_to: str | None = typer.Option(None, "--similar-to",
+                                          help="An item's id: what to show someone who watched it alone."),
     k: int = typer.Option(10, "--k", help="List length."),
     model: str | None = typer.Option(None, "--model", help="A model of the run (default: best on validation)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of a table."),
 ) -> None:
-    """Recommend for a known user of a run, or for a new one from a history (fold-in)."""
+    """Recommend for a known user of a run, for a new one from a history, or beside one item (fold-in)."""
     from movierec.serving import load_run
     from movierec.serving.loaded import id_like
 
     try:
-        if (user is None) == (history is None):
-            raise ConfigError("give one of --user ID or --history ID,ID,...")
+        if sum(given is not None for given in (user, history, similar_to)) != 1:
+            raise ConfigError("give one of --user ID, --history ID,ID,... or --similar-to ID")
         run = load_run(run_dir)
         name = model or (run.default_model() if user is not None else run.best_fold_in or run.default_model())
-        unknown = None
+        unknown = item = None
         if user is not None:
             frame = run.recommend([user], k, name).drop(columns="user")
             user = run.users[run.user_index(user)]  # the id as the run holds it (42, not "42"), as HTTP answers
+        elif similar_to is not None:
+            item = run.items[run.item_index(similar_to.strip())]  # the id as the run holds it, as HTTP answers
+            frame = run.similar_items(item, k, name)
         else:
             # each id as the run holds it (50, not "50"; an unknown one too), as HTTP reports it
             ids = [id_like(item.strip(), run.items) for item in history.split(",") if item.strip()]
@@ -263,13 +268,16 @@ def recommend(
         fail(error)
         return
     if as_json:
-        payload = {"user": user.item() if hasattr(user, "item") else user, "model": name,
-                   "items": json.loads(frame.to_json(orient="records"))}
+        subject = {"item": item} if item is not None else {"user": user}
+        payload = {key: value.item() if hasattr(value, "item") else value for key, value in subject.items()}
+        payload |= {"model": name, "items": json.loads(frame.to_json(orient="records"))}
         if unknown is not None:
             payload["unknown_items"] = unknown
         console.print_json(json.dumps(payload, default=str))
         return
-    table = Table(title=f"{name}: top {k} for " + (f"user {user}" if user is not None else "the history"))
+    subject = f"user {user}" if user is not None else (f"someone who watched item {item}" if item is not None
+                                                       else "the history")
+    table = Table(title=f"{name}: top {k} for {subject}")
     for column in frame.columns:
         table.add_column(column)
     for row in frame.itertuples(index=False):

@@ -1,5 +1,5 @@
 """A trained run in use: load it (`load_run`), ask it (`LoadedRun.recommend`,
-`LoadedRun.recommend_history`), serve it over HTTP (`create_app`, `movierec serve`).
+`LoadedRun.recommend_history`, `LoadedRun.similar_items`), serve it over HTTP (`create_app`, `movierec serve`).
 
 A thin layer over a run folder: it adds no model and trains nothing.
 """
@@ -9,10 +9,11 @@ from movierec.serving.loaded import (
     HistoryRecommendations,
     LoadedRun,
     NoFoldIn,
+    UnknownItem,
     UnknownModel,
     UnknownUser,
     load_run,
 )
 
-__all__ = ["EmptyHistory", "HistoryRecommendations", "LoadedRun", "NoFoldIn", "UnknownModel", "UnknownUser",
-           "load_run"]
+__all__ = ["EmptyHistory", "HistoryRecommendations", "LoadedRun", "NoFoldIn", "UnknownItem", "UnknownModel",
+           "UnknownUser", "load_run"]

@@ -5,9 +5,11 @@ Endpoints (OpenAPI docs at ``/docs``):
 - ``GET /health``: status, the models, the catalogue's size;
 - ``GET /recommendations/{user_id}?k=10&model=NAME``: a known user's top k;
 - ``POST /recommendations`` with ``{"history": [ids], "k": 10, "model": null}``: a new
-  user's top k from a history (fold-in), with the ids the run does not know.
+  user's top k from a history (fold-in), with the ids the run does not know;
+- ``GET /items/{item_id}/similar?k=10&model=NAME``: the top k for someone who watched
+  that item alone (fold-in).
 
-Errors are JSON ``{"error": message}``: an unknown user or model 404, a malformed
+Errors are JSON ``{"error": message}``: an unknown user, item or model 404, a malformed
 body (an unknown field too), a k out of range or a model without fold-in 422, a body
 over the size bound 413, a POST body not sent as JSON 415, a missing or wrong bearer
 token 401. Requests never change the loaded models.
@@ -27,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.exceptions import ConfigError
-from movierec.serving.loaded import EmptyHistory, LoadedRun, NoFoldIn, UnknownModel, UnknownUser
+from movierec.serving.loaded import EmptyHistory, LoadedRun, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
 
 MAX_BODY_BYTES = 1_000_000
 MAX_HISTORY = 10_000
@@ -53,7 +55,7 @@ class ErrorBody(BaseModel):
 
 ERRORS = {status: {"model": ErrorBody, "description": description} for status, description in (
     (401, "missing or wrong bearer token (when the service has one)"),
-    (404, "unknown user, model or route"),
+    (404, "unknown user, item, model or route"),
     (413, "body over the size bound"),
     (415, "a POST body not sent as application/json"),
     (422, "a malformed request, a k out of range, a model without fold-in"))}
@@ -70,6 +72,12 @@ class Recommendations(BaseModel):
     model: str
     items: list[RecommendedItem]
     unknown_items: list[int | str] | None = None
+
+
+class SimilarItems(BaseModel):
+    item: int | str
+    model: str
+    items: list[RecommendedItem]
 
 
 def create_app(run: LoadedRun, *, default_model: str | None = None, token: str | None = None,
@@ -110,18 +118,27 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
     titles = (run.catalogue["title"].where(run.catalogue["title"].notna(), None).tolist()
               if "title" in run.catalogue else [None] * run.n_items)
 
+    def listed(items, scores) -> list[dict]:
+        return [{"item": raw_items[i], "score": float(score), "title": titles[i]}
+                for i, score in zip(items.tolist(), scores.tolist())]
+
     def answer(user: Any, name: str, items, scores, unknown: list | None = None) -> JSONResponse:
-        listed = [{"item": raw_items[i], "score": float(score), "title": titles[i]}
-                  for i, score in zip(items.tolist(), scores.tolist())]
-        body = {"user": _plain(user), "model": name, "items": listed}
+        body = {"user": _plain(user), "model": name, "items": listed(items, scores)}
         if unknown is not None:
             body["unknown_items"] = [_plain(i) for i in unknown]
         return JSONResponse(body)  # shaped as `Recommendations`; returned as is, not validated again
 
+    def fold_in_model(requested: str | None) -> str:
+        """The model a history is scored with: the one asked for; else the service's
+        default where it was named at start or can fold in; else the best that can."""
+        if requested:
+            return requested
+        return (model_name if default_model or run.can_fold_in(model_name) else run.best_fold_in) or model_name
+
     def respond(function) -> Any:
         try:
             return function()
-        except (UnknownUser, UnknownModel) as exc:
+        except (UnknownUser, UnknownItem, UnknownModel) as exc:
             return error(404, str(exc))
         except (NoFoldIn, ConfigError, EmptyHistory) as exc:
             return error(422, str(exc))
@@ -145,12 +162,23 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
 
     @app.post("/recommendations", response_model=Recommendations, responses=ERRORS)
     def for_history(request: HistoryRequest):
-        name = request.model or (model_name if default_model or run.can_fold_in(model_name) else run.best_fold_in)
-        name = name or model_name
+        name = fold_in_model(request.model)
 
         def recommend():
             items, scores, unknown = run.top_for_history(request.history, request.k, name)
             return answer(None, name, items, scores, unknown)
+
+        return respond(recommend)
+
+    @app.get("/items/{item_id}/similar", response_model=SimilarItems,
+             responses={status: ERRORS[status] for status in (401, 404, 422)})
+    def similar(item_id: str, k: int = Query(10, description="list length"), model: str | None = None):
+        name = fold_in_model(model)
+
+        def recommend():
+            item = run.items[run.item_index(item_id)]
+            items, scores = run.top_similar(item, k, name)
+            return JSONResponse({"item": _plain(item), "model": name, "items": listed(items, scores)})
 
         return respond(recommend)
 

@@ -2,8 +2,9 @@
 
 `load_run(folder)` reads what `movierec run` wrote (``models/*.pkl``, ``catalogue/``,
 ``metrics.json``); :class:`LoadedRun` answers "what should user 42 watch next?"
-(:meth:`LoadedRun.recommend`) and "what would you show someone who just watched
-these films?" (:meth:`LoadedRun.recommend_history`, fold-in). Known users get
+(:meth:`LoadedRun.recommend`), "what would you show someone who just watched
+these films?" (:meth:`LoadedRun.recommend_history`, fold-in) and "what goes with this
+film?" (:meth:`LoadedRun.similar_items`). Known users get
 exactly the lists the run wrote to ``recommendations/<model>.csv``: the same model,
 history and masking.
 
@@ -30,6 +31,10 @@ from movierec.ranking import top_unseen
 
 class UnknownUser(MovieRecError, LookupError):
     """A user id the run never saw: recommend from a history instead."""
+
+
+class UnknownItem(MovieRecError, LookupError):
+    """An item id the run's catalogue does not hold."""
 
 
 class UnknownModel(MovieRecError, LookupError):
@@ -244,6 +249,39 @@ class LoadedRun:
         items, values = top_unseen(scores, history if exclude_seen else None, k)
         keep = items[0] >= 0
         return items[0][keep], values[0][keep], unknown
+
+    # ---- items -------------------------------------------------------------------------
+    def item_index(self, item) -> int:
+        """The index of a raw item id (an int or text id; "50" finds 50)."""
+        position = self.items.get_indexer([id_like(item, self.items)])[0]
+        if position < 0:
+            raise UnknownItem(f"item {item!r} is not in this run's catalogue")
+        return int(position)
+
+    def similar_items(self, item_id, k: int = 10, model: str | None = None) -> pd.DataFrame:
+        """The k items a model shows someone who watched only `item_id` ("people who
+        watched this also watched"): rank, item, score and the catalogue's columns.
+
+        A fold-in of the one-item history, so every model that can score a history
+        answers, each in its own terms: EASE with the item's row of its weight matrix, a
+        sequence model with what is watched next, popularity with its one list. The
+        default model is the best on validation among those that can fold in.
+
+        Raises
+        ------
+        UnknownItem
+            For an id the catalogue does not hold.
+        NoFoldIn
+            When the model cannot score a history it was not fitted on.
+        """
+        items, scores = self.top_similar(item_id, k, model)
+        return self._frame(items, scores)
+
+    def top_similar(self, item_id, k: int, model: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The item indices and scores of the top k for a history of `item_id` alone (the service's path)."""
+        item = self.items[self.item_index(item_id)]
+        items, scores, _ = self.top_for_history([item], k, model)
+        return items, scores
 
     # ---- shared --------------------------------------------------------------------
     def _frame(self, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
