@@ -14,9 +14,10 @@ import scipy.sparse as sp
 from movierec.data import IdMap, to_csr
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError, DataError
+from movierec.models.dlae import DLAE
 from movierec.models.ease import EASE
 from movierec.split import SplitSpec, read_split
-from tests.synthetic import random_binary
+from tests.synthetic import random_binary, timed_matrix
 
 
 def dense_ease(X: sp.spmatrix, l2: float) -> np.ndarray:
@@ -73,6 +74,30 @@ def test_fold_in_of_an_unseen_user_equals_a_fitted_user_with_that_history():
     np.testing.assert_allclose(model.score_history(stranger)[0], model.B_[7], rtol=1e-6)
     with pytest.raises(DataError, match="39 item columns"):
         model.score_history(sp.csr_matrix((1, 39), dtype=np.float32))
+
+
+@pytest.mark.parametrize("model", [EASE(l2=10.0), EASE(l2=10.0, max_items=25), EASE(l2=10.0, recency_decay=0.8),
+                                   DLAE(l2=10.0, dropout=0.3)], ids=["ease", "max-items", "recency", "dlae"])
+def test_contributions_are_the_terms_of_each_score(model):
+    """Per watched item, its weight times B's entry: summed over the history they give
+    the score, for a fitted user and for a history alike; an item outside B adds nothing."""
+    X, times, _ = timed_matrix(n_users=60, n_items=40, per_user=10, seed=5)
+    model.fit(X, timestamps=times)
+    items = np.arange(40)
+    for user in (0, 17):
+        watched, parts = model.contributions(items, user=user)
+        assert watched.tolist() == X[user].indices.tolist() and parts.shape == (10, 40)
+        scores = model.score(np.array([user]))[0]
+        fitted = np.isfinite(scores)
+        np.testing.assert_allclose(parts.sum(axis=0)[fitted], scores[fitted], atol=1e-5)
+        assert not parts[:, ~fitted].any()
+    watched, parts = model.contributions(items[::-1], history=X[3], timestamps=times[3])
+    np.testing.assert_allclose(parts.sum(axis=0), np.nan_to_num(model.score_history(X[3], times[3])[0][::-1],
+                                                                  neginf=0.0), atol=1e-5)
+    with pytest.raises(ValueError, match="give one of user or history"):
+        model.contributions(items)
+    with pytest.raises(DataError, match="user indices must lie"):
+        model.contributions(items, user=60)
 
 
 def test_invalid_l2_is_a_data_error():

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 import movierec
 from movierec.exceptions import ConfigError, DataError
-from movierec.serving import EmptyHistory, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
+from movierec.serving import EmptyHistory, NoExplanation, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
 
 pytestmark = pytest.mark.realdata
 
@@ -79,6 +79,36 @@ def test_similar_items_refuse_an_unknown_item_and_a_model_without_fold_in(loaded
     popular = loaded.similar_items(loaded.items[0], k=5, model="pop")["item"].tolist()  # one list, the item left out
     assert popular == [item for item in loaded.recommend_history([], k=6, model="pop").items["item"]
                        if item != loaded.items[0]][:5]
+
+
+def test_because_names_the_watched_items_adding_most_to_each_score(loaded):
+    ease = loaded.model("ease")
+    user = loaded.users[7]
+    listed = loaded.recommend([user], k=5, model="ease", because=3)
+    assert listed.drop(columns="because").equals(loaded.recommend([user], k=5, model="ease"))
+    for item, because in zip(listed["item"], listed["because"]):
+        column = loaded.item_index(item)
+        watched = ease.history_[7].indices
+        parts = ease.history_[7].data * ease.B_[watched, column]
+        best = watched[np.argsort(-parts, kind="stable")[:3]]
+        assert because == loaded.items[best[parts[np.argsort(-parts, kind="stable")[:3]] > 0]].tolist()
+        assert 1 <= len(because) <= 3 and set(because) <= set(loaded.items[loaded.known[7].indices])
+    history = [50, 181, 172, 1]
+    told = loaded.recommend_history(history, k=5, model="ease", because=2).items
+    assert told["item"].tolist() == loaded.recommend_history(history, k=5, model="ease").items["item"].tolist()
+    assert all(0 < len(because) <= 2 and set(because) <= set(history) for because in told["because"])
+
+
+def test_because_is_refused_where_scores_are_not_sums_over_watched_items(loaded):
+    assert loaded.can_explain("ease") and not loaded.can_explain("ensemble") and not loaded.can_explain("pop")
+    for name in ("ensemble", "rerank", "pop"):
+        with pytest.raises(NoExplanation, match=f"model '{name}' cannot say which watched items.*can: ease"):
+            loaded.recommend([loaded.users[0]], k=3, model=name, because=1)
+    with pytest.raises(NoExplanation, match="'ensemble' cannot say"):
+        loaded.recommend_history([50], k=3, model="ensemble", because=2)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="because must be a whole number"):
+            loaded.recommend([loaded.users[0]], k=3, model="ease", because=bad)
 
 
 def test_a_pickled_run_recommends_as_the_original(loaded):

@@ -47,6 +47,18 @@ def test_similar_items_are_ease_s_row_of_b_as_json(run_dir, loaded_ease):
     assert table.exit_code == 0 and "someone who watched item 50" in table.output
 
 
+def test_because_shows_titles_in_the_table_and_ids_in_json(run_dir, loaded_ease):
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--history", "50,181", "--model", "ease",
+                                 "--k", "2", "--because", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = loaded_ease.recommend_history([50, 181], k=2, model="ease", because=1).items["because"].tolist()
+    assert [entry["because"] for entry in json.loads(result.output)["items"]] == expected
+    table = runner.invoke(app, ["recommend", "--run", str(run_dir), "--history", "50", "--model", "ease",
+                                "--because", "1"])
+    words = table.output.split()  # the table wraps its cells
+    assert table.exit_code == 0 and "because" in words and {"Star", "Wars"} <= set(words)  # item 50, the one reason
+
+
 @pytest.fixture(scope="module")
 def loaded_ease(run_dir):
     import movierec
@@ -60,6 +72,8 @@ def loaded_ease(run_dir):
     (["--history", "2", "--similar-to", "2"], "give one of --user ID, --history"),
     (["--similar-to", "no-such-film"], "item 'no-such-film' is not in this run's catalogue"),
     (["--similar-to", "50", "--model", "rerank"], "'rerank' cannot score a new user"),
+    (["--similar-to", "50", "--because", "1"], "--because explains the lists of --user and --history"),
+    (["--user", "1", "--because", "2", "--model", "pop"], "'pop' cannot say which watched items"),
     (["--user", "123456789"], "user '123456789' is not in this run"),
     (["--history", "1", "--model", "rerank"], "'rerank' cannot score a new user"),
     (["--user", "1", "--k", "0"], "k must be a whole number between 1 and"),

@@ -136,7 +136,23 @@ def test_similar_items_of_one_item(service, loaded):
     assert "404" in schema["paths"]["/items/{item_id}/similar"]["get"]["responses"]
 
 
+def test_because_lists_the_watched_items_behind_each_item(service, loaded):
+    user = loaded.users[11]
+    answer = httpx.get(f"{service}/recommendations/{user}", params={"k": 5, "because": 2}).json()
+    expected = loaded.recommend([user], k=5, model="ease", because=2)
+    assert [entry["because"] for entry in answer["items"]] == expected["because"].tolist()
+    plain = httpx.get(f"{service}/recommendations/{user}", params={"k": 5}).json()
+    assert "because" not in plain["items"][0]
+    posted = httpx.post(f"{service}/recommendations", json={"history": [50, 181, 172], "k": 3, "because": 1}).json()
+    assert [entry["because"] for entry in posted["items"]] == loaded.recommend_history(
+        [50, 181, 172], k=3, model="ease", because=1).items["because"].tolist()
+
+
 @pytest.mark.parametrize("method, path, body, status, message", [
+    ("GET", "/recommendations/1?because=2&model=ensemble", None, 422, "'ensemble' cannot say which watched items"),
+    ("GET", "/recommendations/1?because=-1", None, 422, "because must be a whole number"),
+    ("POST", "/recommendations", {"history": [1], "because": 1, "model": "pop"}, 422, "'pop' cannot say which"),
+    ("POST", "/recommendations", {"history": [1], "because": 1.0}, 422, "because: Input should be a valid integer"),
     ("GET", "/recommendations/123456789", None, 404, "user '123456789' is not in this run"),
     ("GET", "/items/no-such-film/similar", None, 404, "item 'no-such-film' is not in this run's catalogue"),
     ("GET", "/items/50/similar?model=rerank", None, 422, "'rerank' cannot score a new user"),

@@ -241,6 +241,8 @@ def recommend(
                                           help="An item's id: what to show someone who watched it alone."),
     k: int = typer.Option(10, "--k", help="List length."),
     model: str | None = typer.Option(None, "--model", help="A model of the run (default: best on validation)."),
+    because: int = typer.Option(0, "--because", min=0,
+                                help="Per item, this many watched items adding most to its score (EASE, DLAE)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of a table."),
 ) -> None:
     """Recommend for a known user of a run, for a new one from a history, or beside one item (fold-in)."""
@@ -250,11 +252,14 @@ def recommend(
     try:
         if sum(given is not None for given in (user, history, similar_to)) != 1:
             raise ConfigError("give one of --user ID, --history ID,ID,... or --similar-to ID")
+        if because and similar_to is not None:
+            raise ConfigError("--because explains the lists of --user and --history; a list --similar-to an item "
+                              "follows from that item alone")
         run = load_run(run_dir)
         name = model or (run.default_model() if user is not None else run.best_fold_in or run.default_model())
         unknown = item = None
         if user is not None:
-            frame = run.recommend([user], k, name).drop(columns="user")
+            frame = run.recommend([user], k, name, because=because).drop(columns="user")
             user = run.users[run.user_index(user)]  # the id as the run holds it (42, not "42"), as HTTP answers
         elif similar_to is not None:
             item = run.items[run.item_index(similar_to.strip())]  # the id as the run holds it, as HTTP answers
@@ -262,7 +267,7 @@ def recommend(
         else:
             # each id as the run holds it (50, not "50"; an unknown one too), as HTTP reports it
             ids = [id_like(item.strip(), run.items) for item in history.split(",") if item.strip()]
-            result = run.recommend_history(ids, k, name)
+            result = run.recommend_history(ids, k, name, because=because)
             frame, unknown = result.items, result.unknown_items
     except (MovieRecError, OSError) as error:
         fail(error)
@@ -277,6 +282,9 @@ def recommend(
         return
     subject = f"user {user}" if user is not None else (f"someone who watched item {item}" if item is not None
                                                        else "the history")
+    if because:  # titles read better than ids in a table
+        title_of = dict(zip(run.items, run.catalogue["title"])) if "title" in run.catalogue else {}
+        frame["because"] = ["; ".join(str(title_of.get(item) or item) for item in items) for items in frame["because"]]
     table = Table(title=f"{name}: top {k} for {subject}")
     for column in frame.columns:
         table.add_column(column)

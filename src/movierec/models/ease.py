@@ -299,6 +299,33 @@ class ItemItemModel(Recommender):
         """
         return self._scores_of(self._weighted(check_history(self, history), timestamps))
 
+    def contributions(self, items: np.ndarray, *, user: int | None = None, history: sp.csr_matrix | None = None,
+                      timestamps: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per item of one user's (weighted) history, its weight times B's entry for each
+        of `items`: the terms whose sum is each item's score (see `ExplainsScores`).
+        Give `user` (a known user's index) or `history` (one row) with its `timestamps`."""
+        self._check_fitted()
+        if (user is None) == (history is None):
+            raise ValueError("give one of user or history")
+        if user is not None:
+            row = sp.csr_matrix(self.history_[self._check_users(np.array([user]))])
+        else:
+            row = sp.csr_matrix(self._weighted(check_history(self, history), timestamps))
+        if row.shape[0] != 1:
+            raise ValueError(f"contributions explain one user's row, got {row.shape[0]}")
+        watched, weights = row.indices, row.data.astype(np.float32)
+        items = np.asarray(items, dtype=np.int64)
+        columns = getattr(self, "items_", None)
+        if columns is None:
+            return watched, weights[:, None] * self.B_[np.ix_(watched, items)]
+        position = np.full(self.n_items, -1, dtype=np.int64)  # item -> its row and column of B (-1: not fitted)
+        position[columns] = np.arange(len(columns))
+        out = np.zeros((len(watched), len(items)), dtype=np.float32)
+        rows, cols = position[watched], position[items]
+        fitted = np.ix_(rows >= 0, cols >= 0)
+        out[fitted] = weights[rows >= 0, None] * self.B_[np.ix_(rows[rows >= 0], cols[cols >= 0])]
+        return watched, out
+
     def _weighted(self, X: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> sp.csr_matrix:
         return recency_weighted(X, timestamps, decay=self.recency_decay, floor=self.recency_floor)
 

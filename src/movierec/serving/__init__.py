@@ -8,6 +8,7 @@ from movierec.serving.loaded import (
     EmptyHistory,
     HistoryRecommendations,
     LoadedRun,
+    NoExplanation,
     NoFoldIn,
     UnknownItem,
     UnknownModel,
@@ -15,5 +16,5 @@ from movierec.serving.loaded import (
     load_run,
 )
 
-__all__ = ["EmptyHistory", "HistoryRecommendations", "LoadedRun", "NoFoldIn", "UnknownItem", "UnknownModel",
-           "UnknownUser", "load_run"]
+__all__ = ["EmptyHistory", "HistoryRecommendations", "LoadedRun", "NoExplanation", "NoFoldIn", "UnknownItem",
+           "UnknownModel", "UnknownUser", "load_run"]

@@ -3,16 +3,18 @@
 Endpoints (OpenAPI docs at ``/docs``):
 
 - ``GET /health``: status, the models, the catalogue's size;
-- ``GET /recommendations/{user_id}?k=10&model=NAME``: a known user's top k;
-- ``POST /recommendations`` with ``{"history": [ids], "k": 10, "model": null}``: a new
-  user's top k from a history (fold-in), with the ids the run does not know;
+- ``GET /recommendations/{user_id}?k=10&model=NAME&because=0``: a known user's top k;
+- ``POST /recommendations`` with ``{"history": [ids], "k": 10, "model": null, "because": 0}``:
+  a new user's top k from a history (fold-in), with the ids the run does not know;
 - ``GET /items/{item_id}/similar?k=10&model=NAME``: the top k for someone who watched
   that item alone (fold-in).
 
 Errors are JSON ``{"error": message}``: an unknown user, item or model 404, a malformed
 body (an unknown field too), a k out of range or a model without fold-in 422, a body
 over the size bound 413, a POST body not sent as JSON 415, a missing or wrong bearer
-token 401. Requests never change the loaded models.
+token 401. With ``because`` > 0 each item lists the watched items that add most to its
+score (models whose scores are such sums: EASE, DLAE; others 422). Requests never
+change the loaded models.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.exceptions import ConfigError
-from movierec.serving.loaded import EmptyHistory, LoadedRun, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
+from movierec.serving.loaded import (
+    EmptyHistory,
+    LoadedRun,
+    NoExplanation,
+    NoFoldIn,
+    UnknownItem,
+    UnknownModel,
+    UnknownUser,
+)
 
 MAX_BODY_BYTES = 1_000_000
 MAX_HISTORY = 10_000
@@ -45,6 +55,7 @@ class HistoryRequest(BaseModel):
     history: list[StrictInt | StrictStr] = Field(max_length=MAX_HISTORY, description="item ids, in the order watched")
     k: StrictInt = Field(10, description="list length, 1 to the catalogue's size")  # not true, not "3"
     model: str | None = Field(None, description="a model of the run (default: the one best on validation)")
+    because: StrictInt = Field(0, description="per item, this many watched items behind it (0: none)")
 
 
 class ErrorBody(BaseModel):
@@ -58,13 +69,14 @@ ERRORS = {status: {"model": ErrorBody, "description": description} for status, d
     (404, "unknown user, item, model or route"),
     (413, "body over the size bound"),
     (415, "a POST body not sent as application/json"),
-    (422, "a malformed request, a k out of range, a model without fold-in"))}
+    (422, "a malformed request, a k out of range, a model without fold-in (or without explanations)"))}
 
 
 class RecommendedItem(BaseModel):
     item: int | str
     score: float
     title: str | None = None
+    because: list[int | str] | None = Field(None, description="watched items adding most to the score, if asked")
 
 
 class Recommendations(BaseModel):
@@ -118,12 +130,16 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
     titles = (run.catalogue["title"].where(run.catalogue["title"].notna(), None).tolist()
               if "title" in run.catalogue else [None] * run.n_items)
 
-    def listed(items, scores) -> list[dict]:
-        return [{"item": raw_items[i], "score": float(score), "title": titles[i]}
-                for i, score in zip(items.tolist(), scores.tolist())]
+    def listed(items, scores, reasons: list | None = None) -> list[dict]:
+        entries = [{"item": raw_items[i], "score": float(score), "title": titles[i]}
+                   for i, score in zip(items.tolist(), scores.tolist())]
+        for entry, why in zip(entries, reasons or []):
+            entry["because"] = [raw_items[i] for i in why.tolist()]
+        return entries
 
-    def answer(user: Any, name: str, items, scores, unknown: list | None = None) -> JSONResponse:
-        body = {"user": _plain(user), "model": name, "items": listed(items, scores)}
+    def answer(user: Any, name: str, items, scores, unknown: list | None = None,
+               reasons: list | None = None) -> JSONResponse:
+        body = {"user": _plain(user), "model": name, "items": listed(items, scores, reasons)}
         if unknown is not None:
             body["unknown_items"] = [_plain(i) for i in unknown]
         return JSONResponse(body)  # shaped as `Recommendations`; returned as is, not validated again
@@ -140,7 +156,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
             return function()
         except (UnknownUser, UnknownItem, UnknownModel) as exc:
             return error(404, str(exc))
-        except (NoFoldIn, ConfigError, EmptyHistory) as exc:
+        except (NoFoldIn, NoExplanation, ConfigError, EmptyHistory) as exc:
             return error(422, str(exc))
 
     @app.get("/health")
@@ -150,13 +166,16 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
 
     @app.get("/recommendations/{user_id}", response_model=Recommendations,
              responses={status: ERRORS[status] for status in (401, 404, 422)})
-    def for_user(user_id: str, k: int = Query(10, description="list length"), model: str | None = None):
+    def for_user(user_id: str, k: int = Query(10, description="list length"), model: str | None = None,
+                 because: int = Query(0, description="per item, this many watched items behind it")):
         name = model or model_name
 
         def recommend():
             user = run.user_index(user_id)
+            run.check_because(because, name)  # before the ranking
             items, scores = run.top_for_users(np.array([user]), k, name)
-            return answer(run.users[user], name, items[0], scores[0])
+            reasons = run.reasons(items[0], because, name, user=user) if because else None
+            return answer(run.users[user], name, items[0], scores[0], reasons=reasons)
 
         return respond(recommend)
 
@@ -165,8 +184,10 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
         name = fold_in_model(request.model)
 
         def recommend():
+            run.check_because(request.because, name)  # before the ranking
             items, scores, unknown = run.top_for_history(request.history, request.k, name)
-            return answer(None, name, items, scores, unknown)
+            reasons = run.reasons(items, request.because, name, history=request.history) if request.because else None
+            return answer(None, name, items, scores, unknown, reasons)
 
         return respond(recommend)
 

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError, DataError, MovieRecError
-from movierec.models.base import Recommender, folds_in
+from movierec.models.base import ExplainsScores, Recommender, folds_in
 from movierec.output import CATALOGUE, read_catalogue, read_metrics
 from movierec.ranking import top_unseen
 
@@ -43,6 +43,10 @@ class UnknownModel(MovieRecError, LookupError):
 
 class NoFoldIn(MovieRecError, ValueError):
     """The model cannot score a user from a history alone."""
+
+
+class NoExplanation(MovieRecError, ValueError):
+    """The model's scores are not sums over the watched items, so it cannot say which led to a recommendation."""
 
 
 class EmptyHistory(MovieRecError, ValueError):
@@ -171,19 +175,31 @@ class LoadedRun:
         return int(position)
 
     def recommend(self, user_ids, k: int = 10, model: str | None = None, *,
-                  exclude_seen: bool = True) -> pd.DataFrame:
+                  exclude_seen: bool = True, because: int = 0) -> pd.DataFrame:
         """Top-k for known users: columns user, rank, item, score and the catalogue's.
+
+        With `because` > 0, a column ``because`` lists, per item, up to that many of
+        the user's watched items that add most to its score, largest first (see
+        :meth:`reasons`).
 
         Raises
         ------
         UnknownUser
             For an id the run did not see (nothing is returned for the others).
+        NoExplanation
+            With `because`, for a model whose scores are not sums over watched items.
         """
         users = np.array([self.user_index(user) for user in np.atleast_1d(np.asarray(user_ids, dtype=object))],
                          dtype=np.int64)
-        items, scores = self.top_for_users(users, k, model, exclude_seen=exclude_seen)
-        frames = [self._frame(row_items, row_scores).assign(user=self.users[user])
-                  for user, row_items, row_scores in zip(users, items, scores)]
+        name = self.default_model() if model is None else model
+        self.check_because(because, name)
+        items, scores = self.top_for_users(users, k, name, exclude_seen=exclude_seen)
+        frames = []
+        for user, row_items, row_scores in zip(users, items, scores):
+            frame = self._frame(row_items, row_scores).assign(user=self.users[user])
+            if because:
+                frame["because"] = self._raw_lists(self.reasons(row_items, because, name, user=user))
+            frames.append(frame)
         if not frames:  # no users asked for: the columns, no rows
             frames = [self._frame(np.zeros(0, np.int64), np.zeros(0)).assign(user=self.users[:0])]
         out = pd.concat(frames, ignore_index=True)
@@ -203,11 +219,12 @@ class LoadedRun:
 
     # ---- new users -----------------------------------------------------------------
     def recommend_history(self, item_ids, k: int = 10, model: str | None = None, *,
-                          exclude_seen: bool = True) -> HistoryRecommendations:
+                          exclude_seen: bool = True, because: int = 0) -> HistoryRecommendations:
         """Top-k for someone who watched `item_ids` (oldest first), by fold-in.
 
         Ids the run does not know are left out and reported in `unknown_items`. The
-        default model is the best on validation among those that can fold in.
+        default model is the best on validation among those that can fold in. With
+        `because` > 0, a column ``because`` as in :meth:`recommend`.
 
         Raises
         ------
@@ -215,9 +232,16 @@ class LoadedRun:
             When the model cannot score a history it was not fitted on.
         EmptyHistory
             When no id is in the catalogue and the model scores every item alike then.
+        NoExplanation
+            With `because`, for a model whose scores are not sums over watched items.
         """
-        items, scores, unknown = self.top_for_history(item_ids, k, model, exclude_seen=exclude_seen)
-        return HistoryRecommendations(self._frame(items, scores), unknown)
+        name = (self.best_fold_in or self.default_model()) if model is None else model
+        self.check_because(because, name)
+        items, scores, unknown = self.top_for_history(item_ids, k, name, exclude_seen=exclude_seen)
+        frame = self._frame(items, scores)
+        if because:
+            frame["because"] = self._raw_lists(self.reasons(items, because, name, history=item_ids))
+        return HistoryRecommendations(frame, unknown)
 
     def top_for_history(self, item_ids, k: int, model: str | None = None, *,
                         exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
@@ -228,27 +252,73 @@ class LoadedRun:
         if not folds_in(fitted):
             raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
                            f"fold-in models here: {', '.join(self.fold_in_models) or 'none'}")
-        raw = _ids(item_ids)
-        positions = self.items.get_indexer([id_like(item, self.items) for item in raw])
-        unknown = [item for item, position in zip(raw, positions) if position < 0]
-        known = positions[positions >= 0]
-        _, first = np.unique(known, return_index=True)  # an item listed twice counts once, at its first place
-        order = known[np.sort(first)]
-        history = sp.csr_matrix((np.ones(len(order), dtype=np.float32), (np.zeros(len(order), dtype=np.int64), order)),
-                                shape=(1, self.n_items))
-        times = sp.csr_matrix((np.arange(1, len(order) + 1, dtype=np.float64), (np.zeros(len(order), np.int64), order)),
-                              shape=(1, self.n_items))
-        history.sort_indices()
-        times.sort_indices()
+        history, times, unknown = self._history_rows(item_ids)
         with self._locks[name]:
             scores = np.array(fitted.score_history(history, times), dtype=np.float32)
-        if not len(order) and np.ptp(scores) == 0:  # a list by item index would pose as a recommendation
+        if not history.nnz and np.ptp(scores) == 0:  # a list by item index would pose as a recommendation
             raise EmptyHistory(f"no item of the history is in the run's catalogue (unknown: "
                                f"{', '.join(map(str, unknown)) or 'none given'}), and model {name!r} scores an "
                                f"empty history all alike; give known item ids, or ask a model such as pop")
         items, values = top_unseen(scores, history if exclude_seen else None, k)
         keep = items[0] >= 0
         return items[0][keep], values[0][keep], unknown
+
+    def _history_rows(self, item_ids) -> tuple[sp.csr_matrix, sp.csr_matrix, list]:
+        """A history of raw ids as one row of the catalogue's items, its order as the
+        timestamps 1, 2, ... (an item listed twice counts once, at its first place), and
+        the ids the catalogue does not hold."""
+        raw = _ids(item_ids)
+        positions = self.items.get_indexer([id_like(item, self.items) for item in raw])
+        unknown = [item for item, position in zip(raw, positions) if position < 0]
+        known = positions[positions >= 0]
+        _, first = np.unique(known, return_index=True)
+        order = known[np.sort(first)]
+        row = np.zeros(len(order), dtype=np.int64)
+        history = sp.csr_matrix((np.ones(len(order), dtype=np.float32), (row, order)), shape=(1, self.n_items))
+        times = sp.csr_matrix((np.arange(1, len(order) + 1, dtype=np.float64), (row, order)), shape=(1, self.n_items))
+        history.sort_indices()
+        times.sort_indices()
+        return history, times, unknown
+
+    # ---- why ---------------------------------------------------------------------------
+    def can_explain(self, name: str | None = None) -> bool:
+        """Whether the model's scores are sums over the watched items (EASE, DLAE), so
+        that `because` can name the items behind each recommendation."""
+        return isinstance(self.model(name), ExplainsScores)
+
+    def reasons(self, items: np.ndarray, n: int, model: str | None = None, *, user: int | None = None,
+                history=None) -> list[np.ndarray]:
+        """Per item index of `items`, up to `n` watched item indices that add most to its
+        score under `model`, largest first, only those that add to it at all.
+
+        The watched items are a known user's (`user`, an index: the history the model
+        scores that user from) or a history of raw ids (`history`, oldest first).
+        """
+        name = self.default_model() if model is None else model
+        self.check_because(n, name)
+        fitted = self.model(name)
+        with self._locks[name]:
+            if user is not None:
+                watched, parts = fitted.contributions(np.asarray(items), user=int(user))
+            else:
+                rows, times, _ = self._history_rows(history)
+                watched, parts = fitted.contributions(np.asarray(items), history=rows, timestamps=times)
+        order = np.argsort(-parts, axis=0, kind="stable")[:n]  # per item (column), its largest parts first
+        return [watched[column_order][parts[column_order, column] > 0]
+                for column, column_order in enumerate(order.T)]
+
+    def check_because(self, n: int, name: str | None) -> None:
+        """Refuse a `because` that is not a count, or one asked of a model that cannot explain (`NoExplanation`)."""
+        if not is_whole_number(n, 0, None):
+            raise ConfigError(f"because must be a whole number of watched items (0: none), got {n!r}")
+        if n and not self.can_explain(name):
+            able = [other for other in self.models if self.can_explain(other)]
+            raise NoExplanation(f"model {name!r} cannot say which watched items led to a recommendation; "
+                                f"models that can: {', '.join(able) or 'none'}")
+
+    def _raw_lists(self, lists: list[np.ndarray]) -> list[list]:
+        """Item indices as lists of the run's raw ids (plain Python values)."""
+        return [self.items[indices].tolist() for indices in lists]
 
     # ---- items -------------------------------------------------------------------------
     def item_index(self, item) -> int:
