@@ -27,6 +27,7 @@ CASES = {
     "no final newline": (b"user,item\n1,2\n3,4", ",", None, True),
     "quoted commas and quotes": (b'movieId,title\n1,"Heat, The (1995)"\n2,"say ""hi"""\n', ",", None, True),
     "quoted newline": (b'movieId,title\n1,"two\nlines"\n2,x\n', ",", None, True),
+    "quoted newline in integers": (b'user,item\n1,"2\n3"\n4,5\n', ",", None, True),
     "quotes as text": (b'item\ttitle\n1\t"Secret Garden, The"\n2\tsay "hi"\n', "\t", None, False),
     "crlf": (b"user,item\r\n1,2\r\n3,4\r\n", ",", None, True),
     "bom": (b"\xef\xbb\xbfuser,item\n1,2\n", ",", None, True),
@@ -91,6 +92,22 @@ def test_columns_parsed_as_integers_hold_what_to_int_reads_from_the_text(tmp_pat
             pd.testing.assert_series_equal(fast[column], to_int(careful[1], column))
         else:
             pd.testing.assert_series_equal(fast[column], careful[1][column])
+
+
+def test_a_quoted_line_break_among_millions_of_integers_is_read_as_pandas_reads_it(tmp_path, monkeypatch):
+    """Files of integers only are parsed without looking for quotes first; a quoted line
+    break in one, wherever Arrow's blocks split the file, must still fail that parse and
+    come out of the text parse as pandas reads it."""
+    rows = [f"{user},{user % 97}" for user in range(300_000)]
+    rows[123_457] = '1,"2\n3"'
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(("user,item\n" + "\n".join(rows) + "\n").encode())
+    fast = read_table(path, sep=",", required=["user", "item"], integers=("user", "item"))
+    monkeypatch.setattr(_table, "USE_ARROW", False)
+    careful = read_table(path, sep=",", required=["user", "item"])
+    assert fast["item"].iloc[123_457] == "2\n3" and len(fast) == 300_000
+    pd.testing.assert_series_equal(fast["user"], to_int(careful, "user"))  # integers still, read from the text
+    pd.testing.assert_series_equal(fast["item"], careful["item"])
 
 
 def test_well_formed_files_take_the_arrow_path(tmp_path, monkeypatch):

@@ -213,7 +213,9 @@ def _arrow_read(raw: FileBytes, sep: str, columns: list[str], headerless: bool, 
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
                 quote_char='"' if quoting else False,
-                newlines_in_values=quoting and raw.find(b'"') >= 0,  # as pandas: quoted newlines are text
+                # as pandas: quoted newlines are text. No scan where every column is read as integers:
+                # none can hold a line break, so a quoted one fails this parse and the text one looks
+                newlines_in_values=quoting and len(numeric) < len(columns) and raw.find(b'"') >= 0,
                 ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(
