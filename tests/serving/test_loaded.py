@@ -76,6 +76,9 @@ def test_similar_items_refuse_an_unknown_item_and_a_model_without_fold_in(loaded
         loaded.similar_items("no-such-film")
     with pytest.raises(NoFoldIn, match="'rerank' cannot score a new user"):
         loaded.similar_items(loaded.items[0], model="rerank")
+    unlearned = loaded.items[np.flatnonzero(~loaded.model("ease").B_.any(axis=1))[0]]  # in no training history
+    with pytest.raises(EmptyHistory, match=f"'ease' scores every item alike.*learned nothing from {unlearned}"):
+        loaded.similar_items(unlearned, model="ease")
     popular = loaded.similar_items(loaded.items[0], k=5, model="pop")["item"].tolist()  # one list, the item left out
     assert popular == [item for item in loaded.recommend_history([], k=6, model="pop").items["item"]
                        if item != loaded.items[0]][:5]

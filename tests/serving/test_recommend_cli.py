@@ -17,7 +17,7 @@ runner = CliRunner()
 def test_a_known_user_as_json_equals_the_run_s_list(run_dir):
     written = pd.read_csv(run_dir / "recommendations" / "ease.csv")
     user = int(written["user"].iloc[0])
-    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--user", str(user), "--model", "ease", "--json"])
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--user", f" {user} ", "--model", "ease", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert [entry["item"] for entry in payload["items"]] == written[written["user"] == user]["item"].tolist()

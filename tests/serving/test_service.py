@@ -125,6 +125,16 @@ def test_an_ensemble_folds_in_a_posted_history(service, loaded):
     assert [entry["item"] for entry in known["items"]] != [entry["item"] for entry in ease["items"]]  # a blend
 
 
+def test_an_item_the_model_learned_nothing_from_is_a_422_not_a_list(service, loaded):
+    """An item in no training history has an empty row of B: every item would score 0."""
+    ease = loaded.model("ease")
+    unlearned = int(loaded.items[np.flatnonzero(~ease.B_.any(axis=1))[0]])
+    for response in (httpx.get(f"{service}/items/{unlearned}/similar"),
+                     httpx.post(f"{service}/recommendations", json={"history": [unlearned]})):
+        assert response.status_code == 422 and "scores every item alike for this history" in response.json()["error"]
+    assert httpx.post(f"{service}/recommendations", json={"history": [unlearned, 50]}).status_code == 200
+
+
 def test_similar_items_of_one_item(service, loaded):
     answer = httpx.get(f"{service}/items/50/similar", params={"k": 5}).json()
     assert answer["item"] == 50 and answer["model"] == "ease"
@@ -150,7 +160,8 @@ def test_because_lists_the_watched_items_behind_each_item(service, loaded):
 
 @pytest.mark.parametrize("method, path, body, status, message", [
     ("GET", "/recommendations/1?because=2&model=ensemble", None, 422, "'ensemble' cannot say which watched items"),
-    ("GET", "/recommendations/1?because=-1", None, 422, "because must be a whole number"),
+    ("GET", "/recommendations/1?because=-1", None, 422, "query.because: Input should be greater than or equal"),
+    ("POST", "/recommendations", {"history": [1], "because": -2}, 422, "because: Input should be greater than or"),
     ("POST", "/recommendations", {"history": [1], "because": 1, "model": "pop"}, 422, "'pop' cannot say which"),
     ("POST", "/recommendations", {"history": [1], "because": 1.0}, 422, "because: Input should be a valid integer"),
     ("GET", "/recommendations/123456789", None, 404, "user '123456789' is not in this run"),
@@ -248,13 +259,19 @@ def test_an_empty_token_is_refused_at_start(run_dir, monkeypatch):
     assert result.exit_code == 2 and "is empty" in result.output
 
 
-def test_a_token_guards_everything_but_health(run_dir):
+def test_a_token_guards_everything_but_health_and_the_docs(run_dir):
     with serving(run_dir, "--token", "s3cret") as base:
         assert httpx.get(f"{base}/health").status_code == 200
         refused = httpx.get(f"{base}/recommendations/1")
         assert refused.status_code == 401 and "bearer token" in refused.json()["error"]
         assert httpx.get(f"{base}/recommendations/1", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert httpx.get(f"{base}/docs").status_code == 401
+        for path in ("/items/50/similar", "/recommendations"):
+            assert httpx.request("POST" if path == "/recommendations" else "GET", f"{base}{path}").status_code == 401
+        # the docs page works without the token, and its Authorize button sends one: the scheme is declared
+        assert httpx.get(f"{base}/docs").status_code == 200
+        schema = httpx.get(f"{base}/openapi.json").json()
+        assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+        assert schema["paths"]["/recommendations/{user_id}"]["get"]["security"] == [{"HTTPBearer": []}]
         allowed = httpx.get(f"{base}/recommendations/1", headers={"Authorization": "Bearer s3cret"})
         assert allowed.status_code == 200 and len(allowed.json()["items"]) == 10
         assert httpx.get(f"{base}/recommendations/1", headers={"Authorization": "bearer s3cret"}).status_code == 200

@@ -259,8 +259,8 @@ def recommend(
         name = model or (run.default_model() if user is not None else run.best_fold_in or run.default_model())
         unknown = item = None
         if user is not None:
+            user = run.users[run.user_index(user.strip())]  # the id as the run holds it (42, not "42")
             frame = run.recommend([user], k, name, because=because).drop(columns="user")
-            user = run.users[run.user_index(user)]  # the id as the run holds it (42, not "42"), as HTTP answers
         elif similar_to is not None:
             item = run.items[run.item_index(similar_to.strip())]  # the id as the run holds it, as HTTP answers
             frame = run.similar_items(item, k, name)

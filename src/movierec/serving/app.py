@@ -12,7 +12,8 @@ Endpoints (OpenAPI docs at ``/docs``):
 Errors are JSON ``{"error": message}``: an unknown user, item or model 404, a malformed
 body (an unknown field too), a k out of range or a model without fold-in 422, a body
 over the size bound 413, a POST body not sent as JSON 415, a missing or wrong bearer
-token 401. With ``because`` > 0 each item lists the watched items that add most to its
+token 401 (the OpenAPI page and schema stay open, and declare the bearer scheme so
+that the page's Authorize button sends it). With ``because`` > 0 each item lists the watched items that add most to its
 score (models whose scores are such sums: EASE, DLAE; others 422). Requests never
 change the loaded models.
 """
@@ -24,9 +25,10 @@ import socket
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -55,7 +57,7 @@ class HistoryRequest(BaseModel):
     history: list[StrictInt | StrictStr] = Field(max_length=MAX_HISTORY, description="item ids, in the order watched")
     k: StrictInt = Field(10, description="list length, 1 to the catalogue's size")  # not true, not "3"
     model: str | None = Field(None, description="a model of the run (default: the one best on validation)")
-    because: StrictInt = Field(0, description="per item, this many watched items behind it (0: none)")
+    because: StrictInt = Field(0, ge=0, description="per item, up to this many watched items behind it (0: none)")
 
 
 class ErrorBody(BaseModel):
@@ -69,7 +71,9 @@ ERRORS = {status: {"model": ErrorBody, "description": description} for status, d
     (404, "unknown user, item, model or route"),
     (413, "body over the size bound"),
     (415, "a POST body not sent as application/json"),
-    (422, "a malformed request, a k out of range, a model without fold-in (or without explanations)"))}
+    (422, "a malformed request or parameter (k, because), a model that cannot do what is asked (fold in, "
+          "explain), a history the model scores every item alike for"))}
+OPEN_PATHS = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")  # no token needed
 
 
 class RecommendedItem(BaseModel):
@@ -95,7 +99,7 @@ class SimilarItems(BaseModel):
 def create_app(run: LoadedRun, *, default_model: str | None = None, token: str | None = None,
                max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The service for `run`; `token` (if given) is required as ``Authorization: Bearer``
-    on every endpoint but ``/health``.
+    on every endpoint but ``/health`` and the OpenAPI docs (`OPEN_PATHS`).
 
     Raises
     ------
@@ -110,6 +114,8 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
     run.model(model_name)  # a default the run does not hold is refused at start, not on every request
     for name in run.models:  # every model loaded (and checked) once, before the first request
         run.model(name)
+    # the Guard checks the token; declaring the scheme gives the docs page its Authorize button
+    secured = [Depends(HTTPBearer(auto_error=False))] if token is not None else []
     app = FastAPI(title="movierec", description=f"Recommendations from the run in {run.folder}")
 
     def error(status: int, message: str) -> JSONResponse:
@@ -164,10 +170,10 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
         return {"status": "ok", "models": run.models, "default_model": model_name, "users": run.n_users,
                 "items": run.n_items}
 
-    @app.get("/recommendations/{user_id}", response_model=Recommendations,
+    @app.get("/recommendations/{user_id}", response_model=Recommendations, dependencies=secured,
              responses={status: ERRORS[status] for status in (401, 404, 422)})
     def for_user(user_id: str, k: int = Query(10, description="list length"), model: str | None = None,
-                 because: int = Query(0, description="per item, this many watched items behind it")):
+                 because: int = Query(0, ge=0, description="per item, up to this many watched items behind it")):
         name = model or model_name
 
         def recommend():
@@ -179,7 +185,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
 
         return respond(recommend)
 
-    @app.post("/recommendations", response_model=Recommendations, responses=ERRORS)
+    @app.post("/recommendations", response_model=Recommendations, dependencies=secured, responses=ERRORS)
     def for_history(request: HistoryRequest):
         name = fold_in_model(request.model)
 
@@ -191,7 +197,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
 
         return respond(recommend)
 
-    @app.get("/items/{item_id}/similar", response_model=SimilarItems,
+    @app.get("/items/{item_id}/similar", response_model=SimilarItems, dependencies=secured,
              responses={status: ERRORS[status] for status in (401, 404, 422)})
     def similar(item_id: str, k: int = Query(10, description="list length"), model: str | None = None):
         name = fold_in_model(model)
@@ -221,7 +227,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        if self.token is not None and scope["path"] != "/health":
+        if self.token is not None and scope["path"] not in OPEN_PATHS:
             scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
             # the scheme's case does not matter (RFC 7235); the token is compared in constant time
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given, self.token.encode()):

@@ -50,7 +50,8 @@ class NoExplanation(MovieRecError, ValueError):
 
 
 class EmptyHistory(MovieRecError, ValueError):
-    """No item of the history is in the catalogue, and the model scores an empty history all alike."""
+    """The model scores every item alike for the history: none of its items is in the
+    catalogue, or the model learned nothing from those that are."""
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,8 @@ class LoadedRun:
         NoFoldIn
             When the model cannot score a history it was not fitted on.
         EmptyHistory
-            When no id is in the catalogue and the model scores every item alike then.
+            When the model scores every item alike for the history (no id is in the
+            catalogue, or the model learned nothing from those that are).
         NoExplanation
             With `because`, for a model whose scores are not sums over watched items.
         """
@@ -255,10 +257,15 @@ class LoadedRun:
         history, times, unknown = self._history_rows(item_ids)
         with self._locks[name]:
             scores = np.array(fitted.score_history(history, times), dtype=np.float32)
-        if not history.nnz and np.ptp(scores) == 0:  # a list by item index would pose as a recommendation
-            raise EmptyHistory(f"no item of the history is in the run's catalogue (unknown: "
-                               f"{', '.join(map(str, unknown)) or 'none given'}), and model {name!r} scores an "
-                               f"empty history all alike; give known item ids, or ask a model such as pop")
+        finite = scores[np.isfinite(scores)]
+        if not finite.size or np.ptp(finite) == 0:  # a list by item index would pose as a recommendation
+            if not history.nnz:
+                raise EmptyHistory(f"no item of the history is in the run's catalogue (unknown: "
+                                   f"{', '.join(map(str, unknown)) or 'none given'}), and model {name!r} scores an "
+                                   f"empty history all alike; give known item ids, or ask a model such as pop")
+            raise EmptyHistory(f"model {name!r} scores every item alike for this history: it learned nothing from "
+                               f"{', '.join(map(str, self.items[history.indices].tolist()))} (in no history it "
+                               f"was fitted on); give other items, or ask a model such as pop")
         items, values = top_unseen(scores, history if exclude_seen else None, k)
         keep = items[0] >= 0
         return items[0][keep], values[0][keep], unknown
@@ -343,6 +350,9 @@ class LoadedRun:
             For an id the catalogue does not hold.
         NoFoldIn
             When the model cannot score a history it was not fitted on.
+        EmptyHistory
+            When the model learned nothing from the item (it is in no history the model
+            was fitted on) and scores every other item alike.
         """
         items, scores = self.top_similar(item_id, k, model)
         return self._frame(items, scores)
