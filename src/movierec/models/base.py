@@ -233,14 +233,10 @@ def folds_in(model: Recommender) -> bool:
 
 @runtime_checkable
 class ExplainsScores(Protocol):
-    """A model whose score of an item is a sum over the history's items (``history @ B``),
-    so what each watched item adds to it is exact: "because you watched ...".
-
-    `contributions` takes one user's row, either a known user's index or a history (one
-    row, with the model's item columns, and its timestamps where order matters), and
-    returns the history's item indices and, per history item, what it adds to the
-    score of each of `items` (history items x items).
-    """
+    """Scores that are sums over the history's items (``history @ B``): `contributions`
+    gives, for one user (a known `user` index, or a one-row `history` with its
+    `timestamps`), the history's item indices and each one's term in the score of each
+    of `items` (history items x items): serving's "because you watched"."""
 
     def contributions(self, items: np.ndarray, *, user: int | None = None, history: sp.csr_matrix | None = None,
                       timestamps: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]: ...
