@@ -33,15 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.exceptions import ConfigError
-from movierec.serving.loaded import (
-    EmptyHistory,
-    LoadedRun,
-    NoExplanation,
-    NoFoldIn,
-    UnknownItem,
-    UnknownModel,
-    UnknownUser,
-)
+from movierec.serving.errors import EmptyHistory, NoExplanation, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
+from movierec.serving.loaded import LoadedRun
 
 MAX_BODY_BYTES = 1_000_000
 MAX_HISTORY = 10_000

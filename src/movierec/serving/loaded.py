@@ -23,35 +23,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from movierec.checks import is_whole_number
-from movierec.exceptions import ConfigError, DataError, MovieRecError
+from movierec.exceptions import ConfigError, DataError
 from movierec.models.base import ExplainsScores, Recommender, folds_in
 from movierec.output import CATALOGUE, read_catalogue, read_metrics
 from movierec.ranking import top_unseen
-
-
-class UnknownUser(MovieRecError, LookupError):
-    """A user id the run never saw: recommend from a history instead."""
-
-
-class UnknownItem(MovieRecError, LookupError):
-    """An item id the run's catalogue does not hold."""
-
-
-class UnknownModel(MovieRecError, LookupError):
-    """A model name the run did not save."""
-
-
-class NoFoldIn(MovieRecError, ValueError):
-    """The model cannot score a user from a history alone."""
-
-
-class NoExplanation(MovieRecError, ValueError):
-    """The model's scores are not sums over the watched items, so it cannot say which led to a recommendation."""
-
-
-class EmptyHistory(MovieRecError, ValueError):
-    """The model scores every item alike for the history: none of its items is in the
-    catalogue, or the model learned nothing from those that are."""
+from movierec.serving.errors import EmptyHistory, NoExplanation, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
 
 
 @dataclass(frozen=True)
