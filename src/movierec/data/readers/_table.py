@@ -131,6 +131,10 @@ class FileBytes:
     def head(self, n: int) -> bytes:
         return self._raw[self._start:self._start + n]
 
+    def count(self, byte: bytes) -> int:
+        """How often one `byte` occurs (read in place: a mapping has no `count`)."""
+        return int(np.count_nonzero(np.frombuffer(self._raw, dtype=np.uint8)[self._start:] == byte[0]))
+
     def find(self, sub: bytes) -> int:
         """The offset of `sub`'s first occurrence, -1 where there is none."""
         at = self._raw.find(sub, self._start)
@@ -189,19 +193,35 @@ def _parse_arrow(raw: FileBytes, sep: str, names: list[str] | None, quoting: boo
         if not columns or len(set(columns)) != len(columns):
             return None
         numeric = [column for column in integers if column in columns]
-        table = _arrow_read(raw, sep, columns, names is not None, quoting, numeric) if numeric else None
+        quoted = quoting and raw.find(b'"') >= 0
+        table = _arrow_read(raw, sep, columns, names is not None, quoting, quoted, numeric) if numeric else None
         if table is None:  # a value that is not a plain integer: all text, then cast column by column
-            table = _arrow_read(raw, sep, columns, names is not None, quoting, [])
+            table = _arrow_read(raw, sep, columns, names is not None, quoting, quoted, [])
             for column in numeric:
                 table = _as_int64(table, column)
     except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error, StopIteration):
         return None
+    if quoted and _quote_may_be_open(raw, table):
+        return None  # pandas reads quoted line breaks, and names the line of a quote no other closes
     return table.to_pandas(split_blocks=True)  # one block per column: no copy into a 2-D block
 
 
-def _arrow_read(raw: FileBytes, sep: str, columns: list[str], headerless: bool, quoting: bool,
+def _quote_may_be_open(raw: FileBytes, table: pa.Table) -> bool:
+    """Whether a quote may open a field no quote closes, which Arrow reads to the end of
+    the file without an error (pandas names its line): an odd count of quotes (doubled
+    ones inside a field come in pairs), or a value holding a line break (what a field
+    left open swallows; a well-quoted one is rare, and pandas reads it too)."""
+    if raw.count(b'"') % 2:
+        return True
+    return any(pc.any(pc.match_substring_regex(table[name], r"[\r\n]")).as_py()
+               for name in table.column_names if pa.types.is_string(table.schema.field(name).type))
+
+
+def _arrow_read(raw: FileBytes, sep: str, columns: list[str], headerless: bool, quoting: bool, quoted: bool,
                 numeric: list[str]) -> pa.Table | None:
-    """The file as an Arrow table, `numeric` columns parsed as int64 and the rest as text.
+    """The file as an Arrow table, `numeric` columns parsed as int64 and the rest as text;
+    `quoted` says the file holds a quote (then quoted line breaks are read as text, as
+    pandas reads them).
 
     None when a `numeric` column holds anything else (or is empty somewhere); the
     file's own errors propagate when every column is text.
@@ -213,9 +233,9 @@ def _arrow_read(raw: FileBytes, sep: str, columns: list[str], headerless: bool, 
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
                 quote_char='"' if quoting else False,
-                # as pandas: quoted newlines are text. No scan where every column is read as integers:
-                # none can hold a line break, so a quoted one fails this parse and the text one looks
-                newlines_in_values=quoting and len(numeric) < len(columns) and raw.find(b'"') >= 0,
+                # even in a file of integers only: without it a quote left open lets Arrow's chunker
+                # drop the rest of a block without an error
+                newlines_in_values=quoted,
                 ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(
