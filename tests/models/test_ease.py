@@ -94,8 +94,10 @@ def test_contributions_are_the_terms_of_each_score(model):
     watched, parts = model.contributions(items[::-1], history=X[3], timestamps=times[3])
     np.testing.assert_allclose(parts.sum(axis=0), np.nan_to_num(model.score_history(X[3], times[3])[0][::-1],
                                                                   neginf=0.0), atol=1e-5)
-    with pytest.raises(ValueError, match="give one of user or history"):
+    with pytest.raises(ConfigError, match="give user .* or history"):
         model.contributions(items)
+    with pytest.raises(DataError, match="the history has 2 rows"):
+        model.contributions(items, history=X[:2])
     with pytest.raises(DataError, match="user indices must lie"):
         model.contributions(items, user=60)
 

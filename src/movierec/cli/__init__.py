@@ -256,7 +256,7 @@ def recommend(
             raise ConfigError("--because explains the lists of --user and --history; a list --similar-to an item "
                               "follows from that item alone")
         run = load_run(run_dir)
-        name = model or (run.default_model() if user is not None else run.best_fold_in or run.default_model())
+        name = model or (run.default_model() if user is not None else run.history_model())
         unknown = item = None
         if user is not None:
             user = run.users[run.user_index(user.strip())]  # the id as the run holds it (42, not "42")
@@ -283,8 +283,9 @@ def recommend(
     subject = f"user {user}" if user is not None else (f"someone who watched item {item}" if item is not None
                                                        else "the history")
     if because:  # titles read better than ids in a table
-        title_of = dict(zip(run.items, run.catalogue["title"])) if "title" in run.catalogue else {}
-        frame["because"] = ["; ".join(str(title_of.get(item) or item) for item in items) for items in frame["because"]]
+        titles = run.catalogue["title"] if "title" in run.catalogue else [None] * run.n_items
+        title_of = {item: title for item, title in zip(run.items, titles) if isinstance(title, str) and title.strip()}
+        frame["because"] = ["; ".join(str(title_of.get(item, item)) for item in items) for items in frame["because"]]
     table = Table(title=f"{name}: top {k} for {subject}")
     for column in frame.columns:
         table.add_column(column)

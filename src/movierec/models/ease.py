@@ -29,7 +29,7 @@ from scipy.linalg import blas, lapack
 
 from movierec.checks import is_positive_finite, is_whole_number
 from movierec.data.encoded import EncodedFeatures
-from movierec.exceptions import ConfigError
+from movierec.exceptions import ConfigError, DataError
 from movierec.models.base import Recommender, check_history
 from movierec.models.products import HistoryProduct, scores_over
 from movierec.models.recency import check_recency, recency_weighted
@@ -301,18 +301,30 @@ class ItemItemModel(Recommender):
 
     def contributions(self, items: np.ndarray, *, user: int | None = None, history: sp.csr_matrix | None = None,
                       timestamps: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Per item of one user's (weighted) history, its weight times B's entry for each
-        of `items`: the terms whose sum is each item's score (see `ExplainsScores`).
-        Give `user` (a known user's index) or `history` (one row) with its `timestamps`."""
+        """The terms whose sum is each of `items`' score (see `ExplainsScores`).
+
+        Parameters
+        ----------
+        items : item indices to explain.
+        user : a fitted user's index (the history it is scored from), or
+        history, timestamps : one row with the model's item columns, and its times
+            (recency weighting reads them).
+
+        Returns
+        -------
+        watched : the history's item indices.
+        parts : (len(watched), len(items)): each watched item's weight times B's entry;
+            0 where an item is outside the columns B was fitted on (`max_items`).
+        """
         self._check_fitted()
         if (user is None) == (history is None):
-            raise ValueError("give one of user or history")
+            raise ConfigError("contributions explain one user: give user (an index) or history (one row)")
         if user is not None:
             row = sp.csr_matrix(self.history_[self._check_users(np.array([user]))])
         else:
             row = sp.csr_matrix(self._weighted(check_history(self, history), timestamps))
         if row.shape[0] != 1:
-            raise ValueError(f"contributions explain one user's row, got {row.shape[0]}")
+            raise DataError(f"contributions explain one user's row; the history has {row.shape[0]} rows")
         watched, weights = row.indices, row.data.astype(np.float32)
         items = np.asarray(items, dtype=np.int64)
         columns = getattr(self, "items_", None)

@@ -109,7 +109,8 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
         run.model(name)
     # the Guard checks the token; declaring the scheme gives the docs page its Authorize button
     secured = [Depends(HTTPBearer(auto_error=False))] if token is not None else []
-    app = FastAPI(title="movierec", description=f"Recommendations from the run in {run.folder}")
+    # the schema is open under a token: it names the run's models, not where the run lies
+    app = FastAPI(title="movierec", description=f"Recommendations from a movierec run ({', '.join(run.models)})")
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -173,7 +174,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
             user = run.user_index(user_id)
             run.check_because(because, name)  # before the ranking
             items, scores = run.top_for_users(np.array([user]), k, name)
-            reasons = run.reasons(items[0], because, name, user=user) if because else None
+            reasons = run.reasons(items[0], because, name, user_index=user) if because else None
             return answer(run.users[user], name, items[0], scores[0], reasons=reasons)
 
         return respond(recommend)

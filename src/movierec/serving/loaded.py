@@ -134,6 +134,11 @@ class LoadedRun:
         """The run's models that can score a new user's history."""
         return [name for name in self.models if self.can_fold_in(name)]
 
+    def history_model(self, name: str | None = None) -> str:
+        """The model a history is scored with: `name`, or the best on validation among
+        those that can fold in (the run's best where none can, which then refuses)."""
+        return (self.best_fold_in or self.default_model()) if name is None else name
+
     @property
     def best_fold_in(self) -> str | None:
         """The model best on validation among those that can fold in (None: none can);
@@ -175,10 +180,11 @@ class LoadedRun:
         for user, row_items, row_scores in zip(users, items, scores):
             frame = self._frame(row_items, row_scores).assign(user=self.users[user])
             if because:
-                frame["because"] = self._raw_lists(self.reasons(row_items, because, name, user=user))
+                frame["because"] = self._raw_lists(self.reasons(row_items, because, name, user_index=user))
             frames.append(frame)
         if not frames:  # no users asked for: the columns, no rows
-            frames = [self._frame(np.zeros(0, np.int64), np.zeros(0)).assign(user=self.users[:0])]
+            empty = self._frame(np.zeros(0, np.int64), np.zeros(0)).assign(user=self.users[:0])
+            frames = [empty.assign(because=pd.Series([], dtype=object)) if because else empty]
         out = pd.concat(frames, ignore_index=True)
         return out[["user", *[c for c in out.columns if c != "user"]]]
 
@@ -213,7 +219,7 @@ class LoadedRun:
         NoExplanation
             With `because`, for a model whose scores are not sums over watched items.
         """
-        name = (self.best_fold_in or self.default_model()) if model is None else model
+        name = self.history_model(model)
         self.check_because(because, name)
         items, scores, unknown = self.top_for_history(item_ids, k, name, exclude_seen=exclude_seen)
         frame = self._frame(items, scores)
@@ -225,7 +231,7 @@ class LoadedRun:
                         exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
         """The item indices and scores of a history's top k, and the ids left out (the service's path)."""
         self._check_k(k)
-        name = (self.best_fold_in or self.default_model()) if model is None else model
+        name = self.history_model(model)
         fitted = self.model(name)
         if not folds_in(fitted):
             raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
@@ -239,9 +245,10 @@ class LoadedRun:
                 raise EmptyHistory(f"no item of the history is in the run's catalogue (unknown: "
                                    f"{', '.join(map(str, unknown)) or 'none given'}), and model {name!r} scores an "
                                    f"empty history all alike; give known item ids, or ask a model such as pop")
-            raise EmptyHistory(f"model {name!r} scores every item alike for this history: it learned nothing from "
-                               f"{', '.join(map(str, self.items[history.indices].tolist()))} (in no history it "
-                               f"was fitted on); give other items, or ask a model such as pop")
+            raise EmptyHistory(f"model {name!r} scores every item alike for this history: it holds no weights for "
+                               f"{', '.join(map(str, self.items[history.indices].tolist()))} (items in no history "
+                               f"it was fitted on, or outside the items it was fitted on); give other items, or ask "
+                               f"a model such as pop")
         items, values = top_unseen(scores, history if exclude_seen else None, k)
         keep = items[0] >= 0
         return items[0][keep], values[0][keep], unknown
@@ -269,20 +276,29 @@ class LoadedRun:
         that `because` can name the items behind each recommendation."""
         return isinstance(self.model(name), ExplainsScores)
 
-    def reasons(self, items: np.ndarray, n: int, model: str | None = None, *, user: int | None = None,
+    def reasons(self, items: np.ndarray, n: int, model: str | None = None, *, user_index: int | None = None,
                 history=None) -> list[np.ndarray]:
-        """Per item index of `items`, up to `n` watched item indices that add most to its
-        score under `model`, largest first, only those that add to it at all.
+        """Per recommended item, the watched items that add most to its score.
 
-        The watched items are a known user's (`user`, an index: the history the model
-        scores that user from) or a history of raw ids (`history`, oldest first).
+        Parameters
+        ----------
+        items : item indices (of a list this run gave).
+        n : at most this many per item, largest first; only those that add to the score.
+        model : a model that can explain (`can_explain`); None: the run's best.
+        user_index : a known user's index: the watched items are the history the model
+            scores that user from (its training history, without refit).
+        history : or raw item ids, oldest first, as given to `recommend_history`.
+
+        Returns
+        -------
+        One array of watched item indices per item of `items`.
         """
         name = self.default_model() if model is None else model
         self.check_because(n, name)
         fitted = self.model(name)
         with self._locks[name]:
-            if user is not None:
-                watched, parts = fitted.contributions(np.asarray(items), user=int(user))
+            if user_index is not None:
+                watched, parts = fitted.contributions(np.asarray(items), user=int(user_index))
             else:
                 rows, times, _ = self._history_rows(history)
                 watched, parts = fitted.contributions(np.asarray(items), history=rows, timestamps=times)
