@@ -10,6 +10,16 @@ from tests.synthetic import write_planted_csv
 runner = CliRunner()
 
 
+def test_split_says_what_reading_did(tmp_path):
+    data = tmp_path / "repeats.csv"
+    data.write_text("user,item,timestamp\n" + "".join(f"{u},{i},{i}\n" for u in range(1, 6) for i in range(1, 12))
+                    + "1,1,50\n")
+    result = runner.invoke(app, ["split", "--data", str(data), "--out", str(tmp_path / "split"), "--protocol",
+                                 "random"])
+    assert result.exit_code == 0, result.output
+    assert "note: collapsed 1 duplicate (user, item) rows" in result.output
+
+
 def test_run_score_export_from_the_command_line(tmp_path):
     data = tmp_path / "planted.csv"
     write_planted_csv(data)

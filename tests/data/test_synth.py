@@ -85,6 +85,13 @@ def test_same_seed_same_bytes_other_seed_differs(small: Path, tmp_path: Path) ->
     assert digest(other)["train_ratings.csv"] != digest(small)["train_ratings.csv"]
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_a_seed_that_is_not_a_whole_number_from_0_is_refused_before_writing(tmp_path: Path, seed) -> None:
+    with pytest.raises(ConfigError, match="seed must be a whole number >= 0"):
+        synthesize(SMALL, tmp_path / "never", seed=seed)
+    assert not (tmp_path / "never").exists()
+
+
 def test_existing_folder_needs_overwrite(small: Path, tmp_path: Path) -> None:
     target = tmp_path / "taken"
     target.mkdir()

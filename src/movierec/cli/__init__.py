@@ -105,7 +105,7 @@ def run(
 @app.command()
 def score(
     split_dir: Path = typer.Option(..., "--split-dir", help="Folder with train/valid/test.csv."),
-    recs: Path = typer.Option(..., "--recs", help="CSV with user,item[,rank] (any library's output)."),
+    recs: Path = typer.Option(..., "--recs", help="CSV with user,item[,rank or score] (any library's output)."),
     k: int = typer.Option(10, "--k"),
 ) -> None:
     """Score a recommendation file against the split's test part, with movierec's evaluator."""

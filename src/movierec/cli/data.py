@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from movierec.cli.common import DataDir, app, console, data_app, export_app, fail
+from movierec.cli.common import DataDir, app, console, data_app, err_console, export_app, fail
 from movierec.exceptions import ConfigError, MovieRecError
 
 
@@ -39,6 +39,8 @@ def split_command(
     except (MovieRecError, OSError) as error:
         fail(error)
         return
+    for note in dataset.notes:  # what reading did (duplicates collapsed, ids read as text), as `run` says it
+        err_console.print(f"note: {note}", highlight=False)
     sizes = split.summary()
     console.print(f"train {sizes['train']:,}, valid {sizes['valid']:,}, test {sizes['test']:,} interactions "
                   f"({sizes['test_users']:,} test users) -> {out}\nsha256 {checksum}")

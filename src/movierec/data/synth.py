@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError
 
 GENRES = ("Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
@@ -146,6 +147,8 @@ def synthesize(spec: SynthSpec | str, out: Path | str, *, seed: int = 0, overwri
     """
     started = time.perf_counter()
     spec = resolve_spec(spec)
+    if not is_whole_number(seed, 0):
+        raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}")
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} exists; give --overwrite (overwrite=True in Python) to replace it")

@@ -17,37 +17,48 @@ from movierec.exceptions import ConfigError, DataError
 
 
 def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Ranked lists of every user with items in `test` from a CSV ``user,item[,rank][,score]``.
+    """Ranked lists of every user with items in `test` from a CSV ``user,item[,rank][,score]``
+    (headers in any case).
 
-    Order is `rank` when present, else the file's order. Items unknown to `idmap` are
-    kept as misses (-1); users of the test part without a list get an empty one.
-    Returns (users, items (n, k), notes).
+    Order is `rank` when present, else `score` (highest first), else the file's order;
+    ties keep the file's order. Items unknown to `idmap` are kept as misses (-1); users
+    of the test part without a list get an empty one. Returns (users, items (n, k), notes).
     """
     path = Path(path)
-    table = read_table(path, sep=",", required=["user", "item"])
+    table = read_table(path, sep=",", required=["user", "item"], fold_case=True)
+    table.columns = [column.lower() if column.lower() in ("rank", "score") else column for column in table.columns]
     frame = pd.DataFrame({"user": _text(table["user"]), "item": _text(table["item"])})
-    frame["order"] = pd.to_numeric(table["rank"], errors="coerce") if "rank" in table else np.arange(len(frame))
-    if frame["order"].isna().any():
-        line = line_of(table, int(np.flatnonzero(frame["order"].isna().to_numpy())[0]))
-        raise DataError(f"{path}, line {line}: rank is not a number")
     notes = []
+    by = "rank" if "rank" in table else "score" if "score" in table else None
+    if by is None:
+        frame["order"] = np.arange(len(frame))
+    else:
+        values = pd.to_numeric(table[by], errors="coerce")
+        if values.isna().any():
+            line = line_of(table, int(np.flatnonzero(values.isna().to_numpy())[0]))
+            raise DataError(f"{path}, line {line}: {by} is not a number")
+        frame["order"] = values.to_numpy() if by == "rank" else -values.to_numpy()
+        if by == "score":
+            notes.append("no rank column: each user's list is ordered by score, highest first")
     user_codes = _codes(idmap.users, frame["user"])
     if (user_codes < 0).any():
         notes.append(f"ignored {(user_codes < 0).sum()} rows of users not in the split")
     frame["user_code"] = user_codes
     frame["item_code"] = _codes(idmap.items, frame["item"])
-    if (frame["item_code"] < 0).any():
-        notes.append(f"{(frame['item_code'] < 0).sum()} recommended items are not in the split (counted as misses)")
+    unknown = frame["item_code"] < 0
+    if unknown.any():
+        notes.append(f"{int(unknown.sum())} rows recommend items not in the split ({frame.loc[unknown, 'item'].nunique()} "
+                     "distinct items; counted as misses)")
     frame = frame[frame["user_code"] >= 0].sort_values(["user_code", "order"], kind="stable")
     # an item listed twice for a user would count as two hits (recall above 1)
     repeated = frame.duplicated(["user_code", "item"], keep="first")
     if repeated.any():
         notes.append(f"ignored {int(repeated.sum())} repeated (user, item) rows (the best-ranked one counts)")
         frame = frame[~repeated.to_numpy()]
-    if "rank" in table:
+    if by is not None:
         tied = frame.duplicated(["user_code", "order"], keep="first")
         if tied.any():  # the file's order settles them, which the ranks do not say
-            notes.append(f"{int(tied.sum())} rows share a rank with an earlier row of their user (file order "
+            notes.append(f"{int(tied.sum())} rows share a {by} with an earlier row of their user (file order "
                          "breaks the tie)")
     frame["position"] = frame.groupby("user_code").cumcount()
     longer = frame.loc[frame["position"] >= k, "user_code"].nunique()
@@ -84,9 +95,10 @@ def _codes(index: pd.Index, ids: pd.Series) -> np.ndarray:
     """
     if pd.api.types.infer_dtype(index) != "integer":
         return index.get_indexer(ids.to_numpy())
-    whole = ids.str.fullmatch(r"[+-]?\d{1,18}").to_numpy()  # 18 digits always fit int64
+    digits = ids.str.extract(r"^([+-]?\d{1,18})(?:\.0*)?$")[0]  # 18 digits always fit int64; 1.0 is 1
+    whole = digits.notna().to_numpy()
     codes = np.full(len(ids), -1, dtype=np.int64)
-    codes[whole] = index.get_indexer(ids[whole].astype(np.int64).to_numpy())
+    codes[whole] = index.get_indexer(digits[whole].astype(np.int64).to_numpy())
     return codes
 
 
