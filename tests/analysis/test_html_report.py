@@ -53,6 +53,9 @@ def test_the_lists_read_back_score_what_the_run_measured(report_run):
 def test_two_runs_and_a_foreign_list_file_side_by_side(report_run, tmp_path):
     other = tmp_path / "again"
     shutil.copytree(report_run, other)
+    metrics = json.loads((other / "metrics.json").read_text())
+    metrics["models"]["pop"]["valid"]["recall@10"] = 0.99  # the second run's pop, now best on validation
+    (other / "metrics.json").write_text(json.dumps(metrics))
     foreign = tmp_path / "recbole.csv"
     shutil.copy(report_run / "recommendations" / "pop.csv", foreign)
     from typer.testing import CliRunner
@@ -62,6 +65,7 @@ def test_two_runs_and_a_foreign_list_file_side_by_side(report_run, tmp_path):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "both.html").read_text()
     assert "<td>mixed/ease</td>" in page and "<td>again/ease</td>" in page and "<td>recbole</td>" in page
+    assert "Paired against again/pop (chosen on validation)" in page  # over both runs, not the first one's best
     for out in (tmp_path, tmp_path / "both.md"):  # a folder, or a name that promises Markdown
         refused = CliRunner().invoke(app, ["report", str(report_run), "--out", str(out)])
         assert refused.exit_code == 2 and "the report is one HTML page" in refused.output

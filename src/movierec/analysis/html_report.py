@@ -148,8 +148,8 @@ def _split_section(run: RunFolder, scored: list[ScoredLists], titled: bool, *, l
               "exposure Gini: 0 when every item is listed equally often.</p>",
               _table(["lists", *beyond_names, *scored[0].catalogue_level], rows)]
     if len(scored) > 1:
-        parts.append(_comparisons(run, scored, key, level=level, resamples=resamples, seed=seed))
-        parts.append(_leaderboard(run, scored, key, repeats=repeats, seed=seed))
+        parts.append(_comparisons(scored, key, level=level, resamples=resamples, seed=seed))
+        parts.append(_leaderboard(scored, key, repeats=repeats, seed=seed))
     popularity = run.popularity
     history = run.history_lengths(scored[0].users)
     parts += ["<h3>Plots</h3>",
@@ -160,12 +160,12 @@ def _split_section(run: RunFolder, scored: list[ScoredLists], titled: bool, *, l
     return "".join(parts)
 
 
-def _comparisons(run: RunFolder, scored: list[ScoredLists], key: str, *, level: float, resamples: int,
-                 seed: int) -> str:
-    """Each list set against the run's choice on validation (so the reference is not picked on
-    the very test users it is compared on); without one, against the best on test."""
+def _comparisons(scored: list[ScoredLists], key: str, *, level: float, resamples: int, seed: int) -> str:
+    """Each list set against the one best on validation, over every run's models (so the
+    reference is not picked on the very test users it is compared on); where no list
+    has a validation figure, against the best on test."""
     labels = {lists.label: lists for lists in scored}
-    chosen = _validation_choice(run, labels)
+    chosen = _validation_choice(scored)
     best = labels[chosen] if chosen else max(scored, key=lambda lists: float(np.mean(lists.per_user[key])))
     how = "chosen on validation" if chosen else f"best {key} on test"
     results = compare_paired({lists.label: lists.per_user[key] for lists in scored}, best.label, level=level,
@@ -180,8 +180,8 @@ def _comparisons(run: RunFolder, scored: list[ScoredLists], key: str, *, level: 
             + _table(["lists", f"difference in {key}", "p", "p (Holm)", "verdict"], rows))
 
 
-def _leaderboard(run: RunFolder, scored: list[ScoredLists], key: str, *, repeats: int, seed: int) -> str:
-    fixed = _validation_choice(run, {lists.label: lists for lists in scored})
+def _leaderboard(scored: list[ScoredLists], key: str, *, repeats: int, seed: int) -> str:
+    fixed = _validation_choice(scored)
     risk = leaderboard_risk({lists.label: lists.per_user[key] for lists in scored}, repeats=repeats, seed=seed,
                             fixed_choice=fixed)
     lines = [f"In {risk.repeats} random 50:50 splits of the test users into a public and a private half, the "
@@ -196,13 +196,11 @@ def _leaderboard(run: RunFolder, scored: list[ScoredLists], key: str, *, repeats
             + _table(["lists", "leads the public half"], rows))
 
 
-def _validation_choice(run: RunFolder, labels: dict[str, ScoredLists]) -> str | None:
-    """The label of the run's best model on validation, if it is among `labels`."""
-    best = run.metrics.get("best_model")
-    for label in (best, f"{run.name}/{best}"):
-        if label in labels:
-            return label
-    return None
+def _validation_choice(scored: list[ScoredLists]) -> str | None:
+    """The label of the lists whose model is best on validation (runs on one split share
+    its validation part), None where no list has a validation figure (list files only)."""
+    rated = [lists for lists in scored if lists.valid is not None]
+    return max(rated, key=lambda lists: lists.valid).label if rated else None
 
 
 def _tuning_section(run: RunFolder) -> str:

@@ -10,7 +10,7 @@ popularity, diversity. A list file from another library (e.g. RecBole's, as
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ class ScoredLists:
     per_user: dict[str, np.ndarray]  # metric -> one value per user
     catalogue_level: dict[str, float]  # coverage and exposure Gini: one figure per list set
     notes: tuple[str, ...] = ()  # what reading a list file left out or counted as misses
+    valid: float | None = None  # the model's validation Recall@k in its run (None: a list file)
 
 
 @dataclass
@@ -90,7 +91,9 @@ class RunFolder:
         return [name for name in self.metrics["models"] if name in written]
 
     def scored(self, model: str, label: str | None = None) -> ScoredLists:
-        return self.score_lists(self.folder / "recommendations" / f"{model}.csv", label or model)
+        lists = self.score_lists(self.folder / "recommendations" / f"{model}.csv", label or model)
+        valid = self.metrics["models"].get(model, {}).get("valid", {}).get(f"recall@{self.k}")
+        return replace(lists, valid=float(valid)) if valid is not None else lists
 
     def score_lists(self, path: Path | str, label: str) -> ScoredLists:
         """Score a list file (user,item[,rank][,score] in raw ids) against this run's test items."""
