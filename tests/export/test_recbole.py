@@ -36,3 +36,21 @@ def test_a_name_that_is_not_plain_is_refused_before_anything_is_written(tmp_path
     with pytest.raises(ConfigError, match="--name"):
         export_recbole(Split(frame, frame.iloc[:0], frame.iloc[:0]), tmp_path / "out", name)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.realdata
+def test_side_fields_of_another_data_set_are_written_with_a_note(data_dir, tmp_path):
+    """A split whose item ids match none of ml-100k's: the side files match nothing, said so."""
+    from typer.testing import CliRunner
+
+    from movierec.cli import app
+    from movierec.split import write_split
+    from movierec.split.split import Split
+
+    rows = pd.DataFrame({"user": [f"u{u}" for u in range(6) for _ in range(4)],
+                         "item": [f"m{i}" for _ in range(6) for i in range(4)], "timestamp": list(range(24))})
+    write_split(Split(rows.iloc[:12], rows.iloc[12:18], rows.iloc[18:]), tmp_path / "split")
+    result = CliRunner().invoke(app, ["export", "recbole", "--split-dir", str(tmp_path / "split"), "--out",
+                                      str(tmp_path / "rb"), "--data", "ml-100k", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "note: only 0 of the split's 4 items have a row in ml-100k's side fields" in result.output

@@ -71,14 +71,19 @@ def export_recbole_command(
     from movierec.data.download import resolve
     from movierec.data.readers import read_dataset
     from movierec.export.recbole import export_recbole
-    from movierec.split import read_split
+    from movierec.split import EncodedSplit, read_split
+    from movierec.split.encoded import foreign_fields_notes
 
     try:
         dataset = read_dataset(resolve(data, data_dir)) if data else None
-        written = export_recbole(read_split(split_dir), out, name, dataset)
+        split = read_split(split_dir)
+        written = export_recbole(split, out, name, dataset)
+        notes = foreign_fields_notes(EncodedSplit(split, dataset), dataset) if dataset is not None else []
     except (MovieRecError, OSError) as error:
         fail(error)
         return
+    for note in notes:  # the side files are written as asked, but match nothing of the split
+        err_console.print(f"note: {note}", highlight=False)
     for path in written:
         console.print(str(path))
     console.print(f"RecBole config: dataset: {name}, data_path: {out}, benchmark_filename: [train, valid, test]",

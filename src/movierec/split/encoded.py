@@ -143,12 +143,19 @@ def load_encoded(*, data: str | None, data_dir: str | Path | None, split_dir: st
         line.advance(description="encoding the split")
         encoded = EncodedSplit(split, dataset)
         line.advance()
-    if split_dir is not None and dataset is not None and dataset.item_fields:
-        described = encoded.described_items()
-        if described < 0.5 * encoded.idmap.n_items:  # side files of another data set, most likely
-            encoded.notes.append(f"only {described} of the split's {encoded.idmap.n_items} items have a row in "
-                                 f"{dataset.name}'s side fields: is it the data set the split was made from (--data)?")
+    if split_dir is not None and dataset is not None:
+        encoded.notes += foreign_fields_notes(encoded, dataset)
     return encoded
+
+
+def foreign_fields_notes(encoded: EncodedSplit, dataset: Dataset) -> list[str]:
+    """A note where most of a split folder's items have no row in `dataset`'s side fields:
+    side files of another data set, most likely (the ids match nothing)."""
+    described = encoded.described_items()
+    if not dataset.item_fields or described >= 0.5 * encoded.idmap.n_items:
+        return []
+    return [f"only {described} of the split's {encoded.idmap.n_items} items have a row in {dataset.name}'s side "
+            f"fields: is it the data set the split was made from (--data)?"]
 
 
 def require_holdout(data: EncodedSplit, source: str | Path | None) -> None:
