@@ -136,3 +136,16 @@ def test_a_split_folder_paired_with_another_data_sets_side_fields_is_noted(datas
     # a data set split by the run itself is its own: no such question, however few items its side files cover
     assert not any("was made from" in note for note in load_encoded(data=str(source), data_dir=None, split_dir=None,
                                                                      spec=SplitSpec("random", fraction=0.3)).notes)
+
+
+def test_test_users_and_items_nothing_else_holds_are_noted():
+    """A user known only from the test part is ranked from an empty history, and an item
+    only the test part holds is one no model has seen: both are said."""
+    frame = lambda rows: pd.DataFrame(rows, columns=["user", "item", "timestamp"])  # noqa: E731
+    split = Split(train=frame([(1, 10, 1), (1, 11, 2), (2, 10, 1)]), valid=frame([(2, 11, 3)]),
+                  test=frame([(1, 12, 3), (3, 10, 4), (3, 13, 5)]))
+    notes = EncodedSplit(split).notes
+    assert "1 test users have no train or validation item: every model ranks them from an empty history" in notes
+    assert "2 items occur only in the test part: no model has seen them, so they are found only by chance" in notes
+    warm = Split(train=frame([(1, 10, 1), (2, 11, 1)]), valid=frame([(1, 11, 2)]), test=frame([(2, 10, 2)]))
+    assert EncodedSplit(warm).notes == []

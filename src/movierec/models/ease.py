@@ -301,21 +301,10 @@ class ItemItemModel(Recommender):
 
     def contributions(self, items: np.ndarray, *, user: int | None = None, history: sp.csr_matrix | None = None,
                       timestamps: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The terms whose sum is each of `items`' score (see `ExplainsScores`).
-
-        Parameters
-        ----------
-        items : item indices to explain.
-        user : a fitted user's index (the history it is scored from), or
-        history, timestamps : one row with the model's item columns, and its times
-            (recency weighting reads them).
-
-        Returns
-        -------
-        watched : the history's item indices.
-        parts : (len(watched), len(items)): each watched item's weight times B's entry;
-            0 where an item is outside the columns B was fitted on (`max_items`).
-        """
+        """The terms whose sum is each of `items`' score (see `ExplainsScores`), for a
+        fitted `user` (an index) or a one-row `history` with its `timestamps` (recency
+        weighting reads them): the history's item indices, and (len(those), len(items))
+        parts, each watched item's weight times B's entry (0 outside `max_items`)."""
         self._check_fitted()
         if (user is None) == (history is None):
             raise ConfigError("contributions explain one user: give user (an index) or history (one row)")

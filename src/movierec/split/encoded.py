@@ -75,6 +75,7 @@ class EncodedSplit:
                 self.notes.append(f"skipped {dropped_items} side-feature rows of items without interactions")
             if dropped_users:
                 self.notes.append(f"skipped {dropped_users} side-feature rows of users without interactions")
+        self.notes += _cold_notes(self.train + self.valid, self.test)
         self._times: dict[str, sp.csr_matrix] = {}
         self._features: dict[str, EncodedFeatures] = {}
 
@@ -122,6 +123,24 @@ class EncodedSplit:
 
     def _frame(self, name: str) -> pd.DataFrame:
         return pd.concat([getattr(self.split, part) for part in _PARTS[name]], ignore_index=True)
+
+
+def _cold_notes(known: sp.csr_matrix, test: sp.csr_matrix) -> list[str]:
+    """Notes on test users with no train or validation item (every model ranks them from
+    an empty history) and on items only the test part holds (no model has seen them):
+    what any random hold-out leaves a few of, and a split folder made elsewhere may
+    hold many of."""
+    notes = []
+    tested = np.diff(test.indptr) > 0
+    cold_users = int((tested & (np.diff(known.indptr) == 0)).sum())
+    if cold_users:
+        notes.append(f"{cold_users} test users have no train or validation item: every model ranks them from an "
+                     "empty history")
+    cold_items = int(((test.getnnz(axis=0) > 0) & (known.getnnz(axis=0) == 0)).sum())
+    if cold_items:
+        notes.append(f"{cold_items} items occur only in the test part: no model has seen them, so they are found "
+                     "only by chance")
+    return notes
 
 
 def _check(name: str) -> str:
