@@ -123,6 +123,12 @@ def test_a_score_column_orders_lists_without_ranks_and_headers_take_any_case(tmp
     assert evaluation["recall@1"] == pytest.approx(0.5)  # user 1: 20 first (0.9); user 2: the tie keeps 20 first
     assert any("ordered by score, highest first" in n for n in notes)
     assert any("1 rows share a score with an earlier row" in n for n in notes)
+    path.write_text("user,item\n1,20\n2,30\n3,20\n")  # user 3: in the split (train), with no test items
+    split = Split(train=frame([(1, 10, 1), (2, 10, 1), (3, 10, 1)]), valid=frame([]).astype({"timestamp": "int64"}),
+                  test=frame([(1, 20, 2), (2, 30, 2)]))
+    data = EncodedSplit(split)
+    evaluation, notes = score_file(path, data.idmap, data.test, k=1)
+    assert evaluation["recall@1"] == pytest.approx(1.0) and "ignored 1 rows of 1 users with no test items" in notes
     path.write_text("user,item,score\n1,20,high\n")
     with pytest.raises(DataError, match="line 2: score is not a number"):
         score_file(path, data.idmap, data.test, k=1)

@@ -68,7 +68,11 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     users = users_with_items(test)
     row_of_user = np.full(idmap.n_users, -1)
     row_of_user[users] = np.arange(len(users))
-    frame = frame[row_of_user[frame["user_code"].to_numpy()] >= 0]
+    untested = row_of_user[frame["user_code"].to_numpy()] < 0
+    if untested.any():  # users of the split whose items are all in train or valid: nothing to score them on
+        notes.append(f"ignored {int(untested.sum())} rows of {frame.loc[untested, 'user_code'].nunique()} users "
+                     "with no test items")
+    frame = frame[~untested]
     items = np.full((len(users), k), -1, dtype=np.int64)
     items[row_of_user[frame["user_code"].to_numpy()], frame["position"].to_numpy()] = frame["item_code"].to_numpy()
     missing = len(users) - frame["user_code"].nunique()
