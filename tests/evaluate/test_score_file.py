@@ -97,12 +97,16 @@ def test_a_list_length_below_one_is_refused(prepared, tmp_path, k):
         score_file(path, prepared.idmap, prepared.test, k=k)
 
 
+def two_test_users(*more_train: tuple[int, int, int]) -> EncodedSplit:
+    """Users 1 and 2 with item 10 in train and one test item each (20, 30)."""
+    return EncodedSplit(Split(train=frame([(1, 10, 1), (2, 10, 1), *more_train]),
+                              valid=frame([]).astype({"timestamp": "int64"}), test=frame([(1, 20, 2), (2, 30, 2)])))
+
+
 def test_one_text_id_leaves_the_numeric_ids_of_the_file_found(tmp_path):
     """Integer ids in the split; one id in the file that is not a number makes the column
     text, and the other ids must still find their users and items."""
-    split = Split(train=frame([(1, 10, 1), (2, 10, 1)]), valid=frame([]).astype({"timestamp": "int64"}),
-                  test=frame([(1, 20, 2), (2, 30, 2)]))
-    data = EncodedSplit(split)
+    data = two_test_users()
     path = tmp_path / "lists.csv"
     path.write_text("user,item\n1,20\n2,30\nx9,20\n2,y7\n")
     evaluation, notes = score_file(path, data.idmap, data.test, k=1)
@@ -114,24 +118,24 @@ def test_one_text_id_leaves_the_numeric_ids_of_the_file_found(tmp_path):
 def test_a_score_column_orders_lists_without_ranks_and_headers_take_any_case(tmp_path):
     """movierec's own lists (and many libraries') carry a score: with no rank, it orders
     each list, highest first; ``User,Item`` and ids written as 1.0 are read as the data are."""
-    split = Split(train=frame([(1, 10, 1), (2, 10, 1)]), valid=frame([]).astype({"timestamp": "int64"}),
-                  test=frame([(1, 20, 2), (2, 30, 2)]))
-    data = EncodedSplit(split)
+    data = two_test_users()
     path = tmp_path / "lists.csv"
     path.write_text("User,Item,Score\n1,30,0.1\n1,20,0.9\n2.0,20,0.5\n2,30,0.5\n")
     evaluation, notes = score_file(path, data.idmap, data.test, k=1)
     assert evaluation["recall@1"] == pytest.approx(0.5)  # user 1: 20 first (0.9); user 2: the tie keeps 20 first
     assert any("ordered by score, highest first" in n for n in notes)
     assert any("1 rows share a score with an earlier row" in n for n in notes)
-    path.write_text("user,item\n1,20\n2,30\n3,20\n")  # user 3: in the split (train), with no test items
-    split = Split(train=frame([(1, 10, 1), (2, 10, 1), (3, 10, 1)]), valid=frame([]).astype({"timestamp": "int64"}),
-                  test=frame([(1, 20, 2), (2, 30, 2)]))
-    data = EncodedSplit(split)
-    evaluation, notes = score_file(path, data.idmap, data.test, k=1)
-    assert evaluation["recall@1"] == pytest.approx(1.0) and "ignored 1 rows of 1 users with no test items" in notes
     path.write_text("user,item,score\n1,20,high\n")
     with pytest.raises(DataError, match="line 2: score is not a number"):
         score_file(path, data.idmap, data.test, k=1)
+
+
+def test_rows_of_users_without_test_items_are_counted_in_a_note(tmp_path):
+    data = two_test_users((3, 10, 1))  # user 3: in the split (train), with no test items
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item\n1,20\n2,30\n3,20\n")
+    evaluation, notes = score_file(path, data.idmap, data.test, k=1)
+    assert evaluation["recall@1"] == pytest.approx(1.0) and "ignored 1 rows of 1 users with no test items" in notes
 
 
 def test_large_integer_ids_match_exactly_and_text_ids_as_written(tmp_path):
