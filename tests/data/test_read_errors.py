@@ -114,6 +114,11 @@ def test_csv_layout_empty_user(tmp_path):
     _raises(folder, "ratings.csv", "line 3", "'userId' is empty")
 
 
+def test_the_first_empty_field_is_named_whichever_its_column(tmp_path):
+    folder = _folder(tmp_path, ratings__csv="userId,movieId,rating,timestamp\n1,2,3,4\n1,,3,5\n,2,3,6\n")
+    _raises(folder, "ratings.csv", "line 3", "'movieId' is empty")
+
+
 def test_movies_csv_with_a_bad_id(tmp_path):
     folder = _folder(
         tmp_path,

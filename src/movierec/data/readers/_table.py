@@ -158,14 +158,18 @@ def separator_hint(columns, sep: str) -> str:
 
 
 def check_filled(frame: pd.DataFrame, columns: list[str]) -> None:
-    """Raise a DataError naming the first line where one of `columns` is empty."""
+    """Raise a DataError naming the first line where one of `columns` is empty (the
+    earliest such line over all of them, then the first such column)."""
+    first = None
     for column in columns:
         if pd.api.types.is_integer_dtype(frame[column]):  # parsed as numbers: no value was empty
             continue
-        empty = frame[column].str.strip() == ""
-        if empty.any():
-            line = line_of(frame, int(np.flatnonzero(empty.to_numpy())[0]))
-            raise DataError(f"{frame.attrs.get('path', '<table>')}, line {line}: column {column!r} is empty")
+        empty = (frame[column].str.strip() == "").to_numpy()
+        if empty.any() and (first is None or int(np.flatnonzero(empty)[0]) < first[0]):
+            first = (int(np.flatnonzero(empty)[0]), column)
+    if first is not None:
+        raise DataError(f"{frame.attrs.get('path', '<table>')}, line {line_of(frame, first[0])}: column "
+                        f"{first[1]!r} is empty")
 
 
 def _parse_arrow(raw: FileBytes, sep: str, names: list[str] | None, quoting: bool,
