@@ -62,7 +62,7 @@ def test_bad_input_gives_a_clear_error_and_exit_code(tmp_path):
 @pytest.mark.parametrize("options, message", [
     (["--seed", "-1"], "--seed) must be a whole number >= 0, got -1"),
     (["--k", "100000"], "--k 100000 exceeds the catalogue's 45 items; give --k between 1 and 45"),
-    (["--models", "pop,nosuch"], "--models: unknown model(s) 'nosuch'; available:"),
+    (["--models", "pop,nosuch"], "--models (or [run] models): unknown model(s) 'nosuch'; available:"),
     (["--protocol", "nope"], "protocol 'nope' unknown"),
     (["--threads", "0"], "--threads must be a whole number >= 1, got 0"),
 ])

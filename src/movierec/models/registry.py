@@ -29,7 +29,7 @@ def model_names() -> list[str]:
 def check_model_names(models: tuple[str, ...] | list[str], sections: dict[str, Any]) -> None:
     """Refuse a model name (--models, or a config's [models.NAME] table) no model answers to,
     before any work: a misspelt table would otherwise be ignored without a word."""
-    for where, names in (("--models", list(models)), ("[models.NAME] in the config", list(sections))):
+    for where, names in (("--models (or [run] models)", list(models)), ("[models.NAME] in the config", list(sections))):
         unknown = [name for name in names if name not in MODELS]
         if unknown:
             raise ConfigError(f"{where}: unknown model(s) {', '.join(map(repr, unknown))}; "
