@@ -95,7 +95,7 @@ def test_what_a_list_file_leaves_out_is_said_on_the_page_and_to_the_log(report_r
         warnings.simplefilter("error", RuntimeWarning)  # no numpy warning stands in for the notes
         page = write_html_report([report_run], tmp_path / "r.html", lists={"odd": odd}, log=lines.append).read_text()
     assert any("rows of users not in the split" in line for line in lines)
-    assert any("recommended items are not in the split" in line for line in lines)
+    assert any("rows recommend items not in the split" in line for line in lines)
     assert any("test users have no list" in line for line in lines)
     assert "odd: ignored 1 rows of users not in the split" in page
 
