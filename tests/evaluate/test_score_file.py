@@ -109,8 +109,8 @@ def test_one_text_id_leaves_the_numeric_ids_of_the_file_found(tmp_path):
     data = two_test_users()
     path = tmp_path / "lists.csv"
     path.write_text("user,item\n1,20\n2,30\nx9,20\n2,y7\n")
-    evaluation, notes = score_file(path, data.idmap, data.test, k=1)
-    assert evaluation["recall@1"] == pytest.approx(1.0)
+    evaluation, notes = score_file(path, data.idmap, data.test, k=2)
+    assert evaluation["recall@2"] == pytest.approx(1.0)
     assert any("ignored 1 rows of users" in n for n in notes)
     assert any("1 rows recommend items not in the split (1 distinct items" in n for n in notes)
 
@@ -128,6 +128,17 @@ def test_a_score_column_orders_lists_without_ranks_and_headers_take_any_case(tmp
     path.write_text("user,item,score\n1,20,high\n")
     with pytest.raises(DataError, match="line 2: score is not a number"):
         score_file(path, data.idmap, data.test, k=1)
+
+
+def test_notes_count_only_rows_that_would_be_scored_and_a_header_twice_is_refused(tmp_path):
+    data = two_test_users()
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item\n1,20\n1,30\n1,zz\nx9,zz\n")  # zz: past k for user 1, and a stranger's
+    _, notes = score_file(path, data.idmap, data.test, k=2)
+    assert not any("not in the split (" in note for note in notes)  # no scored row recommends an unknown item
+    path.write_text("User,user,item\n1,1,20\n")
+    with pytest.raises(DataError, match="line 1: column 'user' appears twice"):
+        score_file(path, data.idmap, data.test, k=2)
 
 
 def test_rows_of_users_without_test_items_are_counted_in_a_note(tmp_path):

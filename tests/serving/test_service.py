@@ -272,6 +272,7 @@ def test_a_token_guards_everything_but_health_and_the_docs(run_dir):
         schema = httpx.get(f"{base}/openapi.json").json()
         assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
         assert schema["paths"]["/recommendations/{user_id}"]["get"]["security"] == [{"HTTPBearer": []}]
+        assert str(run_dir) not in json.dumps(schema)  # open to anyone: it names no path of the server's
         allowed = httpx.get(f"{base}/recommendations/1", headers={"Authorization": "Bearer s3cret"})
         assert allowed.status_code == 200 and len(allowed.json()["items"]) == 10
         assert httpx.get(f"{base}/recommendations/1", headers={"Authorization": "bearer s3cret"}).status_code == 200

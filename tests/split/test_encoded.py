@@ -145,7 +145,12 @@ def test_test_users_and_items_nothing_else_holds_are_noted():
     split = Split(train=frame([(1, 10, 1), (1, 11, 2), (2, 10, 1)]), valid=frame([(2, 11, 3)]),
                   test=frame([(1, 12, 3), (3, 10, 4), (3, 13, 5)]))
     notes = EncodedSplit(split).notes
-    assert "1 test users have no train or validation item: every model ranks them from an empty history" in notes
-    assert "2 items occur only in the test part: no model has seen them, so they are found only by chance" in notes
+    assert ("1 test users occur in neither train nor validation, and 0 more only in validation: no model has seen "
+            "the 1, and only a refit the 0") in notes
+    assert ("2 test items occur in neither train nor validation, and 0 more only in validation: no model has seen "
+            "the 2, and only a refit the 0") in notes
+    late = Split(train=frame([(1, 10, 1), (2, 10, 1)]), valid=frame([(2, 11, 2)]), test=frame([(1, 11, 3)]))
+    assert EncodedSplit(late).notes == ["0 test items occur in neither train nor validation, and 1 more only in "
+                                        "validation: no model has seen the 0, and only a refit the 1"]
     warm = Split(train=frame([(1, 10, 1), (2, 11, 1)]), valid=frame([(1, 11, 2)]), test=frame([(2, 10, 2)]))
     assert EncodedSplit(warm).notes == []

@@ -109,7 +109,7 @@ def parse_lists(entries: Sequence[str]) -> dict[str, Path]:
         if name in out:  # the later one would silently replace the first
             raise ConfigError(f"--lists names {name!r} twice; give each list file its own name")
         if Path(path).is_dir():
-            raise ConfigError(f"--lists {name}={path}: a folder; give one list file (user,item[,rank]), e.g. "
+            raise ConfigError(f"--lists {name}={path}: a folder; give one list file (user,item[,rank or score]), e.g. "
                               f"{Path(path) / 'ease.csv'}")
         out[name] = Path(path)
     return out

@@ -176,7 +176,7 @@ def tune(
 @app.command()
 def report(
     runs: list[Path] = typer.Argument(..., metavar="RUN_FOLDER", help="Run folders written by `movierec run`."),
-    lists: list[str] = typer.Option([], "--lists", help="NAME=FILE: a list file (user,item[,rank]) scored "
+    lists: list[str] = typer.Option([], "--lists", help="NAME=FILE: a list file (user,item[,rank or score]) scored "
                                     "against the first run's test items, as one more column. Repeatable."),
     out: Path | None = typer.Option(None, "--out", help="The page, NAME.html (default: report.html in the run "
                                     "folder for one run, in the current folder for several)."),

@@ -27,6 +27,9 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     path = Path(path)
     table = read_table(path, sep=",", required=["user", "item"], fold_case=True)
     table.columns = [column.lower() if column.lower() in ("rank", "score") else column for column in table.columns]
+    if table.columns.duplicated().any():  # "User,user" or "rank,Rank": which one orders the list?
+        raise DataError(f"{path}, line 1: column {table.columns[table.columns.duplicated()][0]!r} appears twice "
+                        f"(headers are read in any case)")
     frame = pd.DataFrame({"user": _text(table["user"]), "item": _text(table["item"])})
     notes = []
     by = "rank" if "rank" in table else "score" if "score" in table else None
@@ -40,16 +43,19 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
         frame["order"] = values.to_numpy() if by == "rank" else -values.to_numpy()
         if by == "score":
             notes.append("no rank column: each user's list is ordered by score, highest first")
-    user_codes = _codes(idmap.users, frame["user"])
-    if (user_codes < 0).any():
-        notes.append(f"ignored {(user_codes < 0).sum()} rows of users not in the split")
-    frame["user_code"] = user_codes
+    frame["user_code"] = _codes(idmap.users, frame["user"])
     frame["item_code"] = _codes(idmap.items, frame["item"])
-    unknown = frame["item_code"] < 0
-    if unknown.any():
-        notes.append(f"{int(unknown.sum())} rows recommend items not in the split ({frame.loc[unknown, 'item'].nunique()} "
-                     "distinct items; counted as misses)")
-    frame = frame[frame["user_code"] >= 0].sort_values(["user_code", "order"], kind="stable")
+    users = users_with_items(test)
+    row_of_user = np.full(idmap.n_users, -1)
+    row_of_user[users] = np.arange(len(users))
+    outside = (frame["user_code"] < 0).to_numpy()
+    if outside.any():
+        notes.append(f"ignored {int(outside.sum())} rows of users not in the split")
+    untested = ~outside & (row_of_user[frame["user_code"].to_numpy()] < 0)
+    if untested.any():  # users of the split whose items are all in train or valid: nothing to score them on
+        notes.append(f"ignored {int(untested.sum())} rows of {frame.loc[untested, 'user_code'].nunique()} users "
+                     "with no test items")
+    frame = frame[~outside & ~untested].sort_values(["user_code", "order"], kind="stable")
     # an item listed twice for a user would count as two hits (recall above 1)
     repeated = frame.duplicated(["user_code", "item"], keep="first")
     if repeated.any():
@@ -65,14 +71,10 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     if longer:  # a list of 12 scored at k = 10: places 11 and 12 are not read
         notes.append(f"{longer} users' lists are longer than k = {k}: only their first {k} places are scored")
     frame = frame[frame["position"] < k]
-    users = users_with_items(test)
-    row_of_user = np.full(idmap.n_users, -1)
-    row_of_user[users] = np.arange(len(users))
-    untested = row_of_user[frame["user_code"].to_numpy()] < 0
-    if untested.any():  # users of the split whose items are all in train or valid: nothing to score them on
-        notes.append(f"ignored {int(untested.sum())} rows of {frame.loc[untested, 'user_code'].nunique()} users "
-                     "with no test items")
-    frame = frame[~untested]
+    unknown = (frame["item_code"] < 0).to_numpy()
+    if unknown.any():  # counted where they are scored: within the first k places of a test user
+        notes.append(f"{int(unknown.sum())} rows recommend items not in the split ({frame.loc[unknown, 'item'].nunique()} "
+                     "distinct items; counted as misses)")
     items = np.full((len(users), k), -1, dtype=np.int64)
     items[row_of_user[frame["user_code"].to_numpy()], frame["position"].to_numpy()] = frame["item_code"].to_numpy()
     missing = len(users) - frame["user_code"].nunique()
@@ -99,7 +101,10 @@ def _codes(index: pd.Index, ids: pd.Series) -> np.ndarray:
     """
     if pd.api.types.infer_dtype(index) != "integer":
         return index.get_indexer(ids.to_numpy())
-    digits = ids.str.extract(r"^([+-]?\d{1,18})(?:\.0*)?$")[0]  # 18 digits always fit int64; 1.0 is 1
+    digits = ids.where(ids.str.fullmatch(r"[+-]?\d{1,18}"))  # 18 digits always fit int64
+    decimal = digits.isna() & ids.str.endswith(".0")  # 1.0 (a float column's) is 1: the slower pattern, rarely
+    if decimal.any():
+        digits[decimal] = ids[decimal].str.extract(r"^([+-]?\d{1,18})\.0+$")[0]
     whole = digits.notna().to_numpy()
     codes = np.full(len(ids), -1, dtype=np.int64)
     codes[whole] = index.get_indexer(digits[whole].astype(np.int64).to_numpy())

@@ -245,8 +245,10 @@ class LoadedRun:
                 raise EmptyHistory(f"no item of the history is in the run's catalogue (unknown: "
                                    f"{', '.join(map(str, unknown)) or 'none given'}), and model {name!r} scores an "
                                    f"empty history all alike; give known item ids, or ask a model such as pop")
+            held = self.items[history.indices].tolist()
+            listed = ", ".join(map(str, held[:10])) + (f" and {len(held) - 10} more" if len(held) > 10 else "")
             raise EmptyHistory(f"model {name!r} scores every item alike for this history: it holds no weights for "
-                               f"{', '.join(map(str, self.items[history.indices].tolist()))} (items in no history "
+                               f"{listed} (items in no history "
                                f"it was fitted on, or outside the items it was fitted on); give other items, or ask "
                                f"a model such as pop")
         items, values = top_unseen(scores, history if exclude_seen else None, k)
@@ -284,7 +286,8 @@ class LoadedRun:
         ----------
         items : item indices (of a list this run gave).
         n : at most this many per item, largest first; only those that add to the score.
-        model : a model that can explain (`can_explain`); None: the run's best.
+        model : a model that can explain (`can_explain`); None: as `recommend` (a user) or
+            `recommend_history` (a history) choose.
         user_index : a known user's index: the watched items are the history the model
             scores that user from (its training history, without refit).
         history : or raw item ids, oldest first, as given to `recommend_history`.
@@ -293,7 +296,8 @@ class LoadedRun:
         -------
         One array of watched item indices per item of `items`.
         """
-        name = self.default_model() if model is None else model
+        name = model if model is not None else (self.default_model() if user_index is not None
+                                                else self.history_model())
         self.check_because(n, name)
         fitted = self.model(name)
         with self._locks[name]:

@@ -75,7 +75,7 @@ class EncodedSplit:
                 self.notes.append(f"skipped {dropped_items} side-feature rows of items without interactions")
             if dropped_users:
                 self.notes.append(f"skipped {dropped_users} side-feature rows of users without interactions")
-        self.notes += _cold_notes(self.train + self.valid, self.test)
+        self.notes += _cold_notes(self.train, self.valid, self.test)
         self._times: dict[str, sp.csr_matrix] = {}
         self._features: dict[str, EncodedFeatures] = {}
 
@@ -125,21 +125,20 @@ class EncodedSplit:
         return pd.concat([getattr(self.split, part) for part in _PARTS[name]], ignore_index=True)
 
 
-def _cold_notes(known: sp.csr_matrix, test: sp.csr_matrix) -> list[str]:
-    """Notes on test users with no train or validation item (every model ranks them from
-    an empty history) and on items only the test part holds (no model has seen them):
-    what any random hold-out leaves a few of, and a split folder made elsewhere may
-    hold many of."""
+def _cold_notes(train: sp.csr_matrix, valid: sp.csr_matrix, test: sp.csr_matrix) -> list[str]:
+    """Notes on test users and items that no fitted model has seen: users ranked from an
+    empty history, items learned from nothing (side fields aside). What any random
+    hold-out leaves a few of, and a split folder made elsewhere may hold many of. A
+    model fitted on train (no refit) has not seen the validation part either."""
     notes = []
-    tested = np.diff(test.indptr) > 0
-    cold_users = int((tested & (np.diff(known.indptr) == 0)).sum())
-    if cold_users:
-        notes.append(f"{cold_users} test users have no train or validation item: every model ranks them from an "
-                     "empty history")
-    cold_items = int(((test.getnnz(axis=0) > 0) & (known.getnnz(axis=0) == 0)).sum())
-    if cold_items:
-        notes.append(f"{cold_items} items occur only in the test part: no model has seen them, so they are found "
-                     "only by chance")
+    for what, in_train, in_valid, in_test in (
+            ("users", np.diff(train.indptr) > 0, np.diff(valid.indptr) > 0, np.diff(test.indptr) > 0),
+            ("items", train.getnnz(axis=0) > 0, valid.getnnz(axis=0) > 0, test.getnnz(axis=0) > 0)):
+        unseen = int((in_test & ~in_train & ~in_valid).sum())
+        valid_only = int((in_test & ~in_train & in_valid).sum())
+        if unseen or valid_only:
+            notes.append(f"{unseen} test {what} occur in neither train nor validation, and {valid_only} more only in "
+                         f"validation: no model has seen the {unseen}, and only a refit the {valid_only}")
     return notes
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
-import mmap
 import re
 import warnings
 from pathlib import Path
@@ -17,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from movierec.data.dataset import arrow_int64
+from movierec.data.readers._bytes import FileBytes
 from movierec.exceptions import DataError
 
 # Parse with Arrow first (tests switch it off to check both parsers agree).
@@ -71,6 +70,9 @@ def read_table(
     if fold_case:
         wanted = {name.lower(): name for name in required}
         frame.columns = [c if c in required else wanted.get(c.lower(), c) for c in frame.columns]
+        if frame.columns.duplicated().any():  # "User,user": which one is the user?
+            raise DataError(f"{path}, line 1: column {frame.columns[frame.columns.duplicated()][0]!r} appears twice "
+                            "(headers are read in any case)")
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataError(
@@ -91,61 +93,6 @@ def _parse(raw: FileBytes, path: Path, sep: str, names: list[str] | None, encodi
     """Arrow's parse of `raw`, or pandas' where Arrow declines it."""
     frame = _parse_arrow(raw, sep, names, quoting, integers) if USE_ARROW else None
     return frame if frame is not None else _parse_pandas(raw, path, sep, names, encodings, quoting)
-
-
-class FileBytes:
-    """A file's bytes past a leading UTF-8 byte-order mark (spreadsheets write one; it is
-    not part of the header), mapped into memory rather than read into a copy.
-
-    Arrow parses the mapped pages in place, so a ratings file is not first copied
-    whole; a file that cannot be mapped (empty, a pipe) is read. `content` replaces
-    the file's bytes (a rewritten copy). Used as a context manager, the mapping is
-    closed on leaving it. A file truncated by another process while it is mapped ends
-    the reading process (SIGBUS) instead of giving a partial table: write data files
-    to a new name and rename them, as movierec's own writers do.
-    """
-
-    def __init__(self, path: Path, content: bytes | None = None) -> None:
-        if content is None:
-            with open(path, "rb") as handle:
-                try:
-                    content = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-                except (ValueError, OSError):
-                    content = handle.read()
-        self._raw = content
-        self._start = len(codecs.BOM_UTF8) if content[:3] == codecs.BOM_UTF8 else 0
-
-    def __enter__(self) -> FileBytes:
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        if isinstance(self._raw, mmap.mmap):
-            try:
-                self._raw.close()
-            except BufferError:  # an Arrow buffer still holds the pages (a traceback's frame): it frees them
-                pass
-
-    def __len__(self) -> int:
-        return len(self._raw) - self._start
-
-    def head(self, n: int) -> bytes:
-        return self._raw[self._start:self._start + n]
-
-    def count(self, byte: bytes) -> int:
-        """How often one `byte` occurs (read in place: a mapping has no `count`)."""
-        return int(np.count_nonzero(np.frombuffer(self._raw, dtype=np.uint8)[self._start:] == byte[0]))
-
-    def find(self, sub: bytes) -> int:
-        """The offset of `sub`'s first occurrence, -1 where there is none."""
-        at = self._raw.find(sub, self._start)
-        return at - self._start if at >= 0 else -1
-
-    def arrow(self) -> pa.Buffer:
-        """The bytes as an Arrow buffer, without a copy."""
-        return pa.py_buffer(self._raw).slice(self._start)
-
-    def copy(self) -> bytes:
-        return self._raw[self._start:]
 
 
 def separator_hint(columns, sep: str) -> str:
