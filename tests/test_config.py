@@ -15,6 +15,13 @@ def test_toml_round_trip(tmp_path):
     assert load_config(path) == config
 
 
+def test_a_run_seed_seeds_the_split_too_unless_the_split_names_its_own():
+    """As --seed on the command line: one seed for both, where [split] gives none."""
+    assert config_from_dict({"run": {"seed": 3}}).split.seed == 3
+    assert config_from_dict({"run": {"seed": 3}, "split": {"seed": 5}}).split.seed == 5
+    assert config_from_dict({"split": {"seed": 5}}).seed == 0
+
+
 def test_unknown_keys_are_errors():
     with pytest.raises(ConfigError, match="unknown key"):
         config_from_dict({"run": {"modles": ["ease"]}})

@@ -14,6 +14,7 @@ Only the CLI reads configuration; the library receives plain values. A run's
     protocol = "competition"
     tail = 2
     fraction = 0.1
+    seed = 0                     # without it, [run] seed seeds the split too (as --seed does)
 
     [models.ease]
     l2 = [100.0, 300.0, 500.0]   # a list is a grid tried on validation
@@ -217,6 +218,8 @@ def config_from_dict(document: dict[str, Any], *, source: str = "config") -> Run
         run["models"] = tuple(run["models"])
     if "split_dir" in run and "data" not in run:
         run["data"] = None  # as on the command line: a split folder alone reads no data set (TOML has no null)
+    if "seed" in run and "seed" not in split:
+        split["seed"] = run["seed"]  # as --seed: one seed for the split and the models, unless [split] names its own
     params = document.get("models", {})
     if not all(isinstance(v, dict) for v in params.values()):
         raise ConfigError(f"{source} [models]: each entry must be a table, e.g. [models.ease]")
