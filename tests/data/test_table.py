@@ -28,6 +28,7 @@ CASES = {
     "quoted commas and quotes": (b'movieId,title\n1,"Heat, The (1995)"\n2,"say ""hi"""\n', ",", None, True),
     "quoted newline": (b'movieId,title\n1,"two\nlines"\n2,x\n', ",", None, True),
     "quoted newline in integers": (b'user,item\n1,"2\n3"\n4,5\n', ",", None, True),
+    "a literal quote, then one left open at the end": (b'user,item\n1,5\'2" tall\n2,"abc', ",", None, True),
     "quotes as text": (b'item\ttitle\n1\t"Secret Garden, The"\n2\tsay "hi"\n', "\t", None, False),
     "crlf": (b"user,item\r\n1,2\r\n3,4\r\n", ",", None, True),
     "bom": (b"\xef\xbb\xbfuser,item\n1,2\n", ",", None, True),

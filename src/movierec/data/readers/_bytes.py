@@ -59,6 +59,10 @@ class FileBytes:
         return sum(int(np.count_nonzero(data[start:start + COUNT_BLOCK] == byte[0]))
                    for start in range(0, len(data), COUNT_BLOCK))
 
+    def last_line(self) -> bytes:
+        """The bytes after the last line break (empty where the file ends with one)."""
+        return self._raw[max(self._raw.rfind(b"\n"), self._start - 1) + 1:]
+
     def find(self, sub: bytes) -> int:
         """The offset of `sub`'s first occurrence, -1 where there is none."""
         at = self._raw.find(sub, self._start)

@@ -160,9 +160,10 @@ def _parse_arrow(raw: FileBytes, sep: str, names: list[str] | None, quoting: boo
 def _quote_may_be_open(raw: FileBytes, table: pa.Table) -> bool:
     """Whether a quote may open a field no quote closes, which Arrow reads to the end of
     the file without an error (pandas names its line): an odd count of quotes (doubled
-    ones inside a field come in pairs), or a value holding a line break (what a field
-    left open swallows; a well-quoted one is rare, and pandas reads it too)."""
-    if raw.count(b'"') % 2:
+    ones inside a field come in pairs), a quote on a last line with no line break after
+    it (whose field may have nothing left to swallow), or a value holding a line break
+    (what a field left open swallows; a well-quoted one is rare, and pandas reads it too)."""
+    if raw.count(b'"') % 2 or b'"' in raw.last_line():
         return True
     return any(pc.any(pc.match_substring_regex(table[name], r"[\r\n]")).as_py()
                for name in table.column_names if pa.types.is_string(table.schema.field(name).type))
