@@ -25,11 +25,7 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
     of the test part without a list get an empty one. Returns (users, items (n, k), notes).
     """
     path = Path(path)
-    table = read_table(path, sep=",", required=["user", "item"], fold_case=True)
-    table.columns = [column.lower() if column.lower() in ("rank", "score") else column for column in table.columns]
-    if table.columns.duplicated().any():  # "User,user" or "rank,Rank": which one orders the list?
-        raise DataError(f"{path}, line 1: column {table.columns[table.columns.duplicated()][0]!r} appears twice "
-                        f"(headers are read in any case)")
+    table = read_table(path, sep=",", required=["user", "item"], optional=("rank", "score"), fold_case=True)
     frame = pd.DataFrame({"user": _text(table["user"]), "item": _text(table["item"])})
     notes = []
     by = "rank" if "rank" in table else "score" if "score" in table else None

@@ -33,6 +33,7 @@ def read_table(
     allow_empty: tuple[str, ...] | list[str] = (),
     integers: tuple[str, ...] = (),
     fold_case: bool = False,
+    optional: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Read a delimited file as text columns, checking the required columns.
 
@@ -45,7 +46,8 @@ def read_table(
     Arrow back: no column of millions of Python strings is built); a column with one
     value that is not (``42.0``, empty) stays text, for :func:`to_int` to accept or
     to report with its line. With `fold_case`, a header written in another case
-    (``User``) names the required column it matches.
+    (``User``) names the required (or `optional`) column it matches, and two headers
+    that fold to one name are an error.
 
     Raises
     ------
@@ -68,8 +70,8 @@ def read_table(
             frame = _parse(raw, path, sep, names, encodings, quoting, integers)
     frame.columns = [str(c).strip() for c in frame.columns]
     if fold_case:
-        wanted = {name.lower(): name for name in required}
-        frame.columns = [c if c in required else wanted.get(c.lower(), c) for c in frame.columns]
+        wanted = {name.lower(): name for name in (*required, *optional)}
+        frame.columns = [c if c in wanted.values() else wanted.get(c.lower(), c) for c in frame.columns]
         if frame.columns.duplicated().any():  # "User,user": which one is the user?
             raise DataError(f"{path}, line 1: column {frame.columns[frame.columns.duplicated()][0]!r} appears twice "
                             "(headers are read in any case)")
@@ -107,13 +109,10 @@ def separator_hint(columns, sep: str) -> str:
 def check_filled(frame: pd.DataFrame, columns: list[str]) -> None:
     """Raise a DataError naming the first line where one of `columns` is empty (the
     earliest such line over all of them, then the first such column)."""
-    first = None
-    for column in columns:
-        if pd.api.types.is_integer_dtype(frame[column]):  # parsed as numbers: no value was empty
-            continue
-        empty = (frame[column].str.strip() == "").to_numpy()
-        if empty.any() and (first is None or int(np.flatnonzero(empty)[0]) < first[0]):
-            first = (int(np.flatnonzero(empty)[0]), column)
+    empties = (((frame[column].str.strip() == "").to_numpy(), column) for column in columns
+               if not pd.api.types.is_integer_dtype(frame[column]))  # parsed as numbers: no value was empty
+    first = min(((int(empty.argmax()), column) for empty, column in empties if empty.any()),
+                key=lambda found: found[0], default=None)
     if first is not None:
         raise DataError(f"{frame.attrs.get('path', '<table>')}, line {line_of(frame, first[0])}: column "
                         f"{first[1]!r} is empty")
