@@ -24,6 +24,7 @@ from movierec.cli.common import (
     err_console,
     fail,
     path_text,
+    print_notes,
     print_table,
     set_threads,
     show_progress,
@@ -118,8 +119,7 @@ def score(
     except (MovieRecError, OSError) as error:
         fail(error)
         return
-    for note in notes:  # on stderr: stdout stays one JSON document for scripts
-        err_console.print(f"note: {note}", highlight=False)
+    print_notes(notes)  # on stderr: stdout stays one JSON document for scripts
     console.print_json(json.dumps(evaluation.metrics))
 
 

@@ -47,6 +47,13 @@ def fail(error: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def print_notes(notes: list[str]) -> None:
+    """What a command noticed in its input, one "note:" line each on stderr (stdout stays
+    what scripts read)."""
+    for note in notes:
+        err_console.print(f"note: {note}", highlight=False)
+
+
 def show_progress(quiet: bool) -> None:
     """Live progress on stderr only for a person watching: a terminal, and no --quiet."""
     from movierec import progress

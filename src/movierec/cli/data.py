@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from movierec.cli.common import DataDir, app, console, data_app, err_console, export_app, fail
+from movierec.cli.common import DataDir, app, console, data_app, export_app, fail, print_notes
 from movierec.exceptions import ConfigError, MovieRecError
 
 
@@ -39,8 +39,7 @@ def split_command(
     except (MovieRecError, OSError) as error:
         fail(error)
         return
-    for note in dataset.notes:  # what reading did (duplicates collapsed, ids read as text), as `run` says it
-        err_console.print(f"note: {note}", highlight=False)
+    print_notes(dataset.notes)  # what reading did (duplicates collapsed, ids read as text), as `run` says it
     sizes = split.summary()
     console.print(f"train {sizes['train']:,}, valid {sizes['valid']:,}, test {sizes['test']:,} interactions "
                   f"({sizes['test_users']:,} test users) -> {out}\nsha256 {checksum}")
@@ -82,8 +81,7 @@ def export_recbole_command(
     except (MovieRecError, OSError) as error:
         fail(error)
         return
-    for note in notes:  # the side files are written as asked, but match nothing of the split
-        err_console.print(f"note: {note}", highlight=False)
+    print_notes(notes)  # the side files are written as asked, but match nothing of the split
     for path in written:
         console.print(str(path))
     console.print(f"RecBole config: dataset: {name}, data_path: {out}, benchmark_filename: [train, valid, test]",
