@@ -147,9 +147,7 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
     def fold_in_model(requested: str | None) -> str:
         """The model a history is scored with: the one asked for; else the service's
         default where it was named at start or can fold in; else the best that can."""
-        if requested:
-            return requested
-        return (model_name if default_model or run.can_fold_in(model_name) else run.best_fold_in) or model_name
+        return requested or (model_name if default_model or run.can_fold_in(model_name) else run.history_model())
 
     def respond(function) -> Any:
         try:
