@@ -60,6 +60,7 @@ FAST_PARAMS: dict[str, dict] = {
     "bert4rec": {"dim": 16, "max_len": 16, "epochs": 15, "batch_size": 8, "device": "cpu"},
     "multvae": {"hidden": 32, "latent": 8, "epochs": 40, "batch_size": 8, "device": "cpu"},
     "recvae": {"hidden": 32, "latent": 8, "epochs": 40, "batch_size": 8, "device": "cpu"},
+    "ials": {"dim": 8, "epochs": 10, "device": "cpu"},
     "fm": {"dim": 16, "batch_size": 32, "device": "cpu"},
     "cfm": {"dim": 8, "channels": 16, "epochs": 8, "batch_size": 32, "valid_users": None, "device": "cpu",
             "pretrain_params": {"batch_size": 32}},

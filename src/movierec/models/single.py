@@ -9,10 +9,10 @@ from movierec.models.base import Recommender
 from movierec.models.dlae import DLAE
 from movierec.models.ease import EASE
 from movierec.models.popularity import Popularity
-from movierec.models.torch import CFM, FM, BERT4Rec, DeepCFM, MultVAE, RecVAE, SASRec
+from movierec.models.torch import CFM, FM, IALS, BERT4Rec, DeepCFM, MultVAE, RecVAE, SASRec
 from movierec.models.user_ease import HybridEASE, UserEASE
 
 SINGLE_MODELS: dict[str, type[Recommender]] = {
-    model.name: model for model in (Popularity, EASE, DLAE, UserEASE, HybridEASE, FM, CFM, DeepCFM, MultVAE, RecVAE,
-                                    SASRec, BERT4Rec)
+    model.name: model for model in (Popularity, EASE, DLAE, UserEASE, HybridEASE, IALS, FM, CFM, DeepCFM, MultVAE,
+                                    RecVAE, SASRec, BERT4Rec)
 }

@@ -1,0 +1,219 @@
+"""iALS: implicit matrix factorisation by alternating least squares.
+
+Hu, Koren and Volinsky, "Collaborative Filtering for Implicit Feedback Datasets", ICDM
+2008, in the form of Rendle et al., "Revisiting the Performance of iALS on Item
+Recommendation Benchmarks", RecSys 2022. With user vectors ``w_u`` and item vectors
+``h_i`` (``dim`` each) and the history's weights ``x_ui`` (1 for a positive), it minimises
+
+    sum_(u,i) in X  x_ui (w_u . h_i - 1)^2  +  alpha0 * sum_u sum_i (w_u . h_i)^2
+    + reg * (sum_u r_u^nu ||w_u||^2 + sum_i r_i^nu ||h_i||^2),
+
+where ``alpha0`` weighs every unobserved pair, ``r_u = |I_u| + alpha0 * n_items``
+(``r_i`` alike) scales the ridge with frequency, and ``nu`` is `reg_exponent`. Fixing
+one side makes the other a ridge regression per row, solved exactly:
+
+    (alpha0 H^T H + H_u^T diag(x_u) H_u + reg r_u^nu I) w_u = H_u^T x_u.
+
+Each step builds every row's system in batched GEMMs (the rows' histories padded to
+equal length within a block of rows sorted by length) and solves them with batched
+Cholesky factorisations, so nothing loops over interactions. An epoch solves the items,
+then the users: the user vectors are then the exact solution given the items, so a new
+user's history folds in by the same solve and scores as a fitted user would. It is a
+matrix factorisation, a family none of the other models belongs to, and adds that
+kind of signal to a reranker or an ensemble.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from movierec.data.encoded import EncodedFeatures
+from movierec.exceptions import ConfigError
+from movierec.models.base import check_history
+from movierec.models.space import FloatRange, IntRange
+from movierec.models.torch.common import TorchRecommender, validation_recall
+from movierec.models.torch.loop import deterministic_algorithms, fit_epochs, seed_everything
+
+BLOCK_ELEMENTS = 1 << 22  # floats of one block's padded history vectors (rows x longest history x dim)
+SCORE_BATCH = 4096  # users scored per product with the item vectors
+LOSS_CHUNK = 1 << 18  # history entries whose predictions the loss computes at once
+
+
+class Factors(nn.Module):
+    """The user and item vectors (not trained by gradients: the steps overwrite them)."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int, init_std: float) -> None:
+        super().__init__()
+        scale = init_std / np.sqrt(dim)
+        self.users = nn.Parameter(torch.randn(n_users, dim) * scale, requires_grad=False)
+        self.items = nn.Parameter(torch.randn(n_items, dim) * scale, requires_grad=False)
+
+
+def solve_rows(rows: sp.csr_matrix, other: torch.Tensor, *, unobserved_weight: float, reg: float,
+               reg_exponent: float) -> torch.Tensor:
+    """The exact least-squares vectors of `rows` (one per row) given the `other` side's vectors.
+
+    `rows` is a CSR matrix (n_rows x len(other)) of positive weights; returns an
+    (n_rows, dim) tensor on `other`'s device. A row without entries gets the zero vector.
+    """
+    n_rows, dim = rows.shape[0], other.shape[1]
+    device = other.device
+    padded = torch.cat([other, other.new_zeros(1, dim)])  # index len(other): a padding slot of zeros
+    gram = unobserved_weight * (other.T @ other)
+    counts = np.diff(rows.indptr)
+    ridge = reg * (counts + unobserved_weight * other.shape[0]) ** reg_exponent
+    out = other.new_zeros(n_rows, dim)
+    order = np.argsort(counts, kind="stable")
+    order = order[counts[order] > 0]
+    for block in _length_blocks(counts[order], dim):
+        users = order[block]
+        length = int(counts[users[-1]])  # the longest in the block (sorted by length)
+        offsets = np.arange(length)
+        positions = rows.indptr[users][:, None] + offsets[None, :]
+        inside = offsets[None, :] < counts[users][:, None]
+        positions = np.where(inside, positions, 0)
+        columns = torch.from_numpy(np.where(inside, rows.indices[positions], len(other))).to(device)
+        weights = torch.from_numpy(np.where(inside, rows.data[positions], 0.0).astype(np.float32)).to(device)
+        vectors = padded[columns]  # (block, length, dim)
+        weighted = vectors * weights[:, :, None]
+        systems = weighted.transpose(1, 2) @ vectors + gram
+        systems.diagonal(dim1=1, dim2=2).add_(torch.from_numpy(ridge[users].astype(np.float32)).to(device)[:, None])
+        targets = weighted.sum(dim=1, keepdim=True).transpose(1, 2)  # (block, dim, 1)
+        factor = torch.linalg.cholesky(systems)
+        out[torch.from_numpy(users).to(device)] = torch.cholesky_solve(targets, factor)[:, :, 0]
+    return out
+
+
+def _length_blocks(lengths: np.ndarray, dim: int) -> list[slice]:
+    """Consecutive slices of rows sorted by `lengths` whose padded vectors stay under
+    `BLOCK_ELEMENTS` floats (a single row may exceed it alone)."""
+    blocks, start = [], 0
+    while start < len(lengths):
+        # rows start.. fit while (rows) * (their longest) * dim stays under the budget
+        longest = lengths[start:]
+        fits = np.arange(1, len(longest) + 1) * longest * dim <= BLOCK_ELEMENTS
+        stop = start + max(1, int(np.argmin(fits)) if not fits.all() else len(longest))
+        blocks.append(slice(start, stop))
+        start = stop
+    return blocks
+
+
+class IALS(TorchRecommender):
+    """Implicit ALS (name ``"ials"``), early-stopped on validation Recall@`valid_k`.
+
+    Parameters
+    ----------
+    dim : length of the user and item vectors.
+    reg : ridge weight, scaled per row by ``(count + unobserved_weight * n_other) ** reg_exponent``.
+    unobserved_weight : alpha0, the weight of every unobserved pair (an observed one weighs
+        its history value, 1).
+    reg_exponent : nu; 1 scales the ridge with frequency (Rendle et al.), 0 makes it uniform.
+    init_std : the vectors start as normal noise of standard deviation ``init_std / sqrt(dim)``.
+    epochs : at most this many (item step, user step) pairs; with `valid`, training stops
+        after `patience` epochs without a better validation Recall@`valid_k` and keeps the
+        best epoch's vectors.
+    max_valid_users : validation users scored per epoch (a seeded sample beyond it).
+
+    Examples
+    --------
+    >>> X = sp.random(60, 30, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    >>> X.data[:] = 1
+    >>> IALS(dim=8, epochs=3, device="cpu").fit(X).score(np.array([0, 1])).shape
+    (2, 30)
+    """
+
+    name = "ials"
+    # defaults picked on the ml-100k mixed split's validation part (docs/models.md)
+    param_grid = {"reg": [0.007, 0.01, 0.015], "unobserved_weight": [0.3, 0.5, 0.7]}
+    search_space = {"dim": IntRange(16, 512, log=True), "reg": FloatRange(1e-4, 1.0, log=True),
+                    "unobserved_weight": FloatRange(0.01, 2.0, log=True), "reg_exponent": FloatRange(0.0, 1.0)}
+
+    def __init__(self, *, dim: int = 64, reg: float = 0.01, unobserved_weight: float = 0.5,
+                 reg_exponent: float = 1.0, init_std: float = 0.1, epochs: int = 30, patience: int = 3,
+                 max_valid_users: int | None = 10_000, valid_k: int = 10, random_state: int = 0,
+                 device: str = "auto") -> None:
+        self.dim = dim
+        self.reg = reg
+        self.unobserved_weight = unobserved_weight
+        self.reg_exponent = reg_exponent
+        self.init_std = init_std
+        self.epochs = epochs
+        self.patience = patience
+        self.max_valid_users = max_valid_users
+        self.valid_k = valid_k
+        self.random_state = random_state
+        self.device = device
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if min(self.dim, self.epochs, self.patience) < 1:
+            raise ConfigError(f"ials needs dim, epochs and patience >= 1; got {self.dim}, {self.epochs}, "
+                              f"{self.patience}")
+        if not (self.reg > 0 and self.unobserved_weight > 0 and self.reg_exponent >= 0 and self.init_std > 0):
+            raise ConfigError(f"ials needs reg > 0, unobserved_weight > 0, reg_exponent >= 0 and init_std > 0; got "
+                              f"{self.reg}, {self.unobserved_weight}, {self.reg_exponent}, {self.init_std}")
+
+    def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
+             timestamps: sp.csr_matrix | None) -> None:
+        device = self._device()
+        started = time.perf_counter()
+        by_item = sp.csr_matrix(X.T)
+        with deterministic_algorithms():
+            seed_everything(self.random_state)
+            module = Factors(*X.shape, self.dim, self.init_std).to(device)
+
+            def epoch_step(epoch: int) -> dict:
+                module.items.copy_(self._solve(by_item, module.users))
+                module.users.copy_(self._solve(X, module.items))
+                return {"loss": self._loss(X, module)}
+
+            def validate() -> float:
+                return validation_recall(lambda users: self._product(module, users), valid, X, k=self.valid_k,
+                                         max_users=self.max_valid_users, seed=self.random_state)
+
+            self.train_result_ = fit_epochs(module, epoch_step, epochs=self.epochs, patience=self.patience,
+                                            validate=validate if valid is not None else None)
+        self.module_ = module.to("cpu")
+        self.train_seconds_ = time.perf_counter() - started
+
+    def _solve(self, rows: sp.csr_matrix, other: torch.Tensor) -> torch.Tensor:
+        return solve_rows(rows, other, unobserved_weight=self.unobserved_weight, reg=self.reg,
+                          reg_exponent=self.reg_exponent)
+
+    def _loss(self, X: sp.csr_matrix, module: Factors) -> float:
+        """The objective per history entry (without the ridge): how well the step fits."""
+        users, items = module.users, module.items
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        observed = 0.0
+        for start in range(0, X.nnz, LOSS_CHUNK):  # chunks: the entries' vectors would be nnz x dim at once
+            part = slice(start, start + LOSS_CHUNK)
+            predicted = (users[torch.from_numpy(rows[part]).to(users.device)]
+                         * items[torch.from_numpy(X.indices[part].astype(np.int64)).to(users.device)]).sum(dim=1)
+            observed += float((torch.from_numpy(X.data[part]).to(users.device) * (predicted - 1.0) ** 2).sum())
+        everywhere = float(((users.T @ users) * (items.T @ items)).sum())
+        return (observed + self.unobserved_weight * everywhere) / max(X.nnz, 1)
+
+    @staticmethod
+    @torch.no_grad()
+    def _product(module: Factors, users: np.ndarray) -> np.ndarray:
+        index = torch.from_numpy(np.asarray(users, dtype=np.int64)).to(module.users.device)
+        return (module.users[index] @ module.items.T).cpu().numpy()
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        out = np.empty((len(users), self.X_.shape[1]), dtype=np.float32)
+        for start in range(0, len(users), SCORE_BATCH):
+            out[start:start + SCORE_BATCH] = self._product(self.module_, users[start:start + SCORE_BATCH])
+        return out
+
+    @torch.no_grad()
+    def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
+        """Scores for users given only their histories (fold-in: the user step's solve
+        against the fitted item vectors; order is not read)."""
+        rows = check_history(self, history)
+        vectors = self._solve(rows, self.module_.items)
+        return (vectors @ self.module_.items.T).numpy()
