@@ -13,6 +13,7 @@ Usage::
     python benchmarks/fixed_splits.py --table composite-sasrec-recvae   # ... SASRec, candidates from RecVAE (mixed)
     python benchmarks/fixed_splits.py --table composite-sasrec-200      # ... SASRec, 200 candidates (mixed)
     python benchmarks/fixed_splits.py --table composite-sasrec-ema      # ... SASRec with its weight averaging (mixed)
+    python benchmarks/fixed_splits.py --table composite-ials            # ... SASRec and iALS as members
     python benchmarks/fixed_splits.py --table ease          # pop and EASE, the anchors' figures
     python benchmarks/fixed_splits.py --table protocols     # EASE against popularity per protocol
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
@@ -22,7 +23,8 @@ Usage::
     python benchmarks/fixed_splits.py --table fm            # FM's defaults on the mixed split, timed (2 threads)
     python benchmarks/fixed_splits.py --table user-ease     # user EASE and the item+user hybrid beside EASE
 
-Writes ``benchmarks/results/<table>.json`` (per run: command, seconds, every model's
+``--collect`` gathers run folders the printed commands already made (under
+``--runs-dir``) instead of running them. Writes ``benchmarks/results/<table>.json`` (per run: command, seconds, every model's
 chosen parameters, validation and test metrics) and prints the table as markdown.
 """
 
@@ -42,7 +44,7 @@ from movierec.atomic import atomic_write_bytes
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
 TABLES = ("composite", "composite-sasrec", "composite-sasrec-catalogue", "composite-sasrec-hybrid",
-          "composite-sasrec-recvae", "composite-sasrec-200", "composite-sasrec-ema", "ease", "cfm", "protocols",
+          "composite-sasrec-recvae", "composite-sasrec-200", "composite-sasrec-ema", "composite-ials", "ease", "cfm", "protocols",
           "ease-search", "sequence", "sequence-bert4rec-long", "fm", "user-ease")
 # the config suffix of each composite table (benchmarks/configs/ml100k-<split><suffix>.toml) and its splits
 COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
@@ -50,7 +52,8 @@ COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
              "composite-sasrec-hybrid": ("-sasrec-hybrid", ("mixed",)),
              "composite-sasrec-recvae": ("-sasrec-recvae", ("mixed",)),
              "composite-sasrec-200": ("-sasrec-200", ("mixed",)),
-             "composite-sasrec-ema": ("-sasrec-ema", ("mixed",))}
+             "composite-sasrec-ema": ("-sasrec-ema", ("mixed",)),
+             "composite-ials": ("-ials", SPLITS)}
 # the config of each temporal-protocol table (benchmarks/configs/<config>)
 SEQUENCE = {"sequence": "ml100k-temporal.toml", "sequence-bert4rec-long": "ml100k-temporal-bert4rec-long.toml"}
 
@@ -104,6 +107,8 @@ def main() -> None:
     parser.add_argument("--runs-dir", default="runs/results")
     parser.add_argument("--threads", type=int, default=None,
                         help="passed to every run (figures of the torch models depend on the thread count)")
+    parser.add_argument("--collect", action="store_true",
+                        help="gather the run folders already made by these commands instead of running them")
     args = parser.parse_args()
     shared = Path(os.environ.get("MOVIEREC_DATA_DIR", "../shared/data")).resolve().parent
     results_path = Path("benchmarks/results") / f"{args.table}.json"
@@ -115,11 +120,17 @@ def main() -> None:
             run_args = [*run_args, "--threads", str(args.threads)]
         out = Path(args.runs_dir) / args.table / label.replace(" ", "-")
         command = [sys.executable, "-m", "movierec.cli", "run", *run_args, "--out", str(out)]
-        print("$ movierec run " + shlex.join([*run_args, "--out", str(out)]), flush=True)
+        print(("collected from " if args.collect else "$ ") + "movierec run " + shlex.join([*run_args, "--out", str(out)]),
+              flush=True)
         started = time.perf_counter()
-        subprocess.run(command, check=True)
+        if args.collect and not (out / "metrics.json").is_file():
+            print(f"  (not collected: {out} holds no metrics.json)")
+            continue
+        if not args.collect:
+            subprocess.run(command, check=True)
         metrics = json.loads((out / "metrics.json").read_text())
-        row = {"run": label, "command": "movierec run " + shlex.join(run_args), "seconds": round(time.perf_counter() - started),
+        seconds = metrics["seconds"] if args.collect else time.perf_counter() - started
+        row = {"run": label, "command": "movierec run " + shlex.join(run_args), "seconds": round(seconds),
                "models": {name: {"params": m["params"], "valid": m["valid"], "test": m["test"], "seconds": m["seconds"],
                                  "epochs": len(m.get("curve", [])),
                                  "fits": len({json.dumps(t["params"].get("l2")) for t in m["trials"]})}

@@ -158,7 +158,8 @@ def task_ranking(args: argparse.Namespace) -> list[dict]:
 
     X = load_matrix(args.data, args.items, args.users)
     params = {"ease": {"l2": 300.0}, "pop": {},
-              "fm": {"epochs": 1, "dim": 64, "patience": 0, "device": "cpu"}}[args.model]
+              "fm": {"epochs": 1, "dim": 64, "patience": 0, "device": "cpu"},
+              "ials": {"epochs": 1, "device": "cpu"}}[args.model]
     started = time.perf_counter()
     model = create(args.model, **params).fit(X)
     fit_s = time.perf_counter() - started
@@ -174,8 +175,8 @@ def task_ranking(args: argparse.Namespace) -> list[dict]:
         "rank_peak_extra_mb": status_mb("VmHWM") - rss, "score_block_mb": args.batch * X.shape[1] * 4 / 2**20,
         "rss_mb": rss, "peak_rss_mb": status_mb("VmHWM"), "fit_s": fit_s,
     }
-    if args.model == "fm":  # one epoch over every positive (plus its n_negatives)
-        row["fm_positives_per_s"] = X.nnz / fit_s
+    if args.model in ("fm", "ials"):  # one epoch over every positive (FM: plus its n_negatives)
+        row[f"{args.model}_positives_per_s"] = X.nnz / fit_s
     if args.model == "ease":  # the product's flops at the GEMM rate: 2 per history item and column of B,
         from movierec.models.products import DENSE_DENSITY  # or the dense GEMM's where histories are that dense
 
@@ -291,7 +292,7 @@ def main() -> None:
     parser.add_argument("--path", type=Path)
     parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[1000, 2000, 4000])
     parser.add_argument("--inv-max", type=int, default=8000, help="largest n for the np.linalg.inv baseline")
-    parser.add_argument("--model", default="ease")
+    parser.add_argument("--model", default="ease", choices=["ease", "pop", "fm", "ials"])
     parser.add_argument("--items", type=int)
     parser.add_argument("--users", type=int)
     parser.add_argument("--batch", type=int, default=1024)
