@@ -24,7 +24,8 @@ Usage::
     python benchmarks/fixed_splits.py --table user-ease     # user EASE and the item+user hybrid beside EASE
 
 ``--collect`` gathers run folders the printed commands already made (under
-``--runs-dir``) instead of running them. Writes ``benchmarks/results/<table>.json`` (per run: command, seconds, every model's
+``--runs-dir``) instead of running them (it trusts that they did; a row's seconds are
+then the run's own, from its metrics.json). Writes ``benchmarks/results/<table>.json`` (per run: command, seconds, every model's
 chosen parameters, validation and test metrics) and prints the table as markdown.
 """
 

@@ -8,7 +8,8 @@ Recommendation Benchmarks", RecSys 2022. With user vectors ``w_u`` and item vect
     sum_(u,i) in X  x_ui (w_u . h_i - 1)^2  +  alpha0 * sum_u sum_i (w_u . h_i)^2
     + reg * (sum_u r_u^nu ||w_u||^2 + sum_i r_i^nu ||h_i||^2),
 
-where ``alpha0`` weighs every unobserved pair, ``r_u = |I_u| + alpha0 * n_items``
+where ``alpha0`` weighs every pair (so an unobserved one counts alpha0, an observed one
+``x_ui + alpha0``), ``r_u = |I_u| + alpha0 * n_items``
 (``r_i`` alike) scales the ridge with frequency, and ``nu`` is `reg_exponent`. Fixing
 one side makes the other a ridge regression per row, solved exactly:
 
@@ -40,6 +41,7 @@ from movierec.models.torch.common import TorchRecommender, validation_recall
 from movierec.models.torch.loop import deterministic_algorithms, fit_epochs, seed_everything
 
 BLOCK_ELEMENTS = 1 << 22  # floats of one block's padded history vectors (rows x longest history x dim)
+SYSTEM_ELEMENTS = 1 << 24  # floats of one block's linear systems (rows x dim x dim; 64 MB, a few copies at once)
 SCORE_BATCH = 4096  # users scored per product with the item vectors
 LOSS_CHUNK = 1 << 18  # history entries whose predictions the loss computes at once
 
@@ -56,11 +58,28 @@ class Factors(nn.Module):
 
 def solve_rows(rows: sp.csr_matrix, other: torch.Tensor, *, unobserved_weight: float, reg: float,
                reg_exponent: float) -> torch.Tensor:
-    """The exact least-squares vectors of `rows` (one per row) given the `other` side's vectors.
+    """The exact least-squares vector of each row of `rows` given the other side's vectors.
 
-    `rows` is a CSR matrix (n_rows x len(other)) of positive weights; returns an
-    (n_rows, dim) tensor on `other`'s device. A row without entries gets the zero vector.
+    Parameters
+    ----------
+    rows : (n_rows, len(other)) CSR matrix of weights >= 0 (1 for a positive); explicit
+        zeros count as absent.
+    other : (n_other, dim) float tensor, the fixed side (item vectors for a user step).
+    unobserved_weight, reg, reg_exponent : alpha0, the ridge weight and its exponent nu.
+
+    Returns
+    -------
+    (n_rows, dim) tensor on `other`'s device; a row without entries gets the zero vector.
+
+    Examples
+    --------
+    >>> rows = sp.csr_matrix(np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]], dtype=np.float32))
+    >>> solve_rows(rows, torch.eye(3, 2), unobserved_weight=0.1, reg=0.01, reg_exponent=1.0).shape
+    torch.Size([2, 2])
     """
+    if rows.nnz and not rows.data.all():
+        rows = rows.copy()
+        rows.eliminate_zeros()
     n_rows, dim = rows.shape[0], other.shape[1]
     device = other.device
     padded = torch.cat([other, other.new_zeros(1, dim)])  # index len(other): a padding slot of zeros
@@ -71,33 +90,32 @@ def solve_rows(rows: sp.csr_matrix, other: torch.Tensor, *, unobserved_weight: f
     order = np.argsort(counts, kind="stable")
     order = order[counts[order] > 0]
     for block in _length_blocks(counts[order], dim):
-        users = order[block]
-        length = int(counts[users[-1]])  # the longest in the block (sorted by length)
+        block_rows = order[block]
+        length = int(counts[block_rows[-1]])  # the longest in the block (sorted by length)
         offsets = np.arange(length)
-        positions = rows.indptr[users][:, None] + offsets[None, :]
-        inside = offsets[None, :] < counts[users][:, None]
-        positions = np.where(inside, positions, 0)
+        inside = offsets[None, :] < counts[block_rows][:, None]
+        positions = np.where(inside, rows.indptr[block_rows][:, None] + offsets[None, :], 0)
         columns = torch.from_numpy(np.where(inside, rows.indices[positions], len(other))).to(device)
         weights = torch.from_numpy(np.where(inside, rows.data[positions], 0.0).astype(np.float32)).to(device)
         vectors = padded[columns]  # (block, length, dim)
         weighted = vectors * weights[:, :, None]
-        systems = weighted.transpose(1, 2) @ vectors + gram
-        systems.diagonal(dim1=1, dim2=2).add_(torch.from_numpy(ridge[users].astype(np.float32)).to(device)[:, None])
-        targets = weighted.sum(dim=1, keepdim=True).transpose(1, 2)  # (block, dim, 1)
-        factor = torch.linalg.cholesky(systems)
-        out[torch.from_numpy(users).to(device)] = torch.cholesky_solve(targets, factor)[:, :, 0]
+        systems = torch.baddbmm(gram.expand(len(block_rows), dim, dim), weighted.mT, vectors)
+        systems.diagonal(dim1=1, dim2=2).add_(torch.from_numpy(ridge[block_rows].astype(np.float32)).to(device)[:, None])
+        targets = weighted.sum(dim=1).unsqueeze(2)  # (block, dim, 1)
+        out[torch.from_numpy(block_rows).to(device)] = torch.cholesky_solve(targets, torch.linalg.cholesky(systems))[:, :, 0]
     return out
 
 
 def _length_blocks(lengths: np.ndarray, dim: int) -> list[slice]:
-    """Consecutive slices of rows sorted by `lengths` whose padded vectors stay under
-    `BLOCK_ELEMENTS` floats (a single row may exceed it alone)."""
+    """Consecutive slices of rows sorted by ascending `lengths`, each small enough that
+    its padded vectors (rows x longest x dim) stay under `BLOCK_ELEMENTS` floats and its
+    systems (rows x dim x dim) under `SYSTEM_ELEMENTS`; a single row may exceed them alone."""
+    most_rows = max(1, SYSTEM_ELEMENTS // dim**2)
     blocks, start = [], 0
     while start < len(lengths):
-        # rows start.. fit while (rows) * (their longest) * dim stays under the budget
-        longest = lengths[start:]
-        fits = np.arange(1, len(longest) + 1) * longest * dim <= BLOCK_ELEMENTS
-        stop = start + max(1, int(np.argmin(fits)) if not fits.all() else len(longest))
+        ahead = lengths[start:start + most_rows]  # the lengths of the rows a block could take
+        fits = np.arange(1, len(ahead) + 1) * ahead * dim <= BLOCK_ELEMENTS  # true, then false (ascending)
+        stop = start + max(1, int(fits.sum()))
         blocks.append(slice(start, stop))
         start = stop
     return blocks
@@ -110,8 +128,8 @@ class IALS(TorchRecommender):
     ----------
     dim : length of the user and item vectors.
     reg : ridge weight, scaled per row by ``(count + unobserved_weight * n_other) ** reg_exponent``.
-    unobserved_weight : alpha0, the weight of every unobserved pair (an observed one weighs
-        its history value, 1).
+    unobserved_weight : alpha0, the weight of every pair's squared score (pulling unobserved
+        pairs to 0); an observed pair's error to 1 weighs its history value besides.
     reg_exponent : nu; 1 scales the ridge with frequency (Rendle et al.), 0 makes it uniform.
     init_std : the vectors start as normal noise of standard deviation ``init_std / sqrt(dim)``.
     epochs : at most this many (item step, user step) pairs; with `valid`, training stops
@@ -130,8 +148,10 @@ class IALS(TorchRecommender):
     name = "ials"
     # defaults picked on the ml-100k mixed split's validation part (docs/models.md)
     param_grid = {"reg": [0.007, 0.01, 0.015], "unobserved_weight": [0.3, 0.5, 0.7]}
-    search_space = {"dim": IntRange(16, 512, log=True), "reg": FloatRange(1e-4, 1.0, log=True),
-                    "unobserved_weight": FloatRange(0.01, 2.0, log=True), "reg_exponent": FloatRange(0.0, 1.0)}
+    # the exponent stays at 1 (frequency-scaled): with it free, the regulariser's good range
+    # moves with it, and TPE's 40 trials on ml-100k found neither (docs/results.md, "Tuning")
+    search_space = {"dim": IntRange(16, 256, log=True), "reg": FloatRange(1e-3, 0.1, log=True),
+                    "unobserved_weight": FloatRange(0.05, 2.0, log=True)}
 
     def __init__(self, *, dim: int = 64, reg: float = 0.01, unobserved_weight: float = 0.5,
                  reg_exponent: float = 1.0, init_std: float = 0.1, epochs: int = 30, patience: int = 3,
@@ -163,6 +183,7 @@ class IALS(TorchRecommender):
         device = self._device()
         started = time.perf_counter()
         by_item = sp.csr_matrix(X.T)
+        entry_rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))  # each entry's user, for the loss
         with deterministic_algorithms():
             seed_everything(self.random_state)
             module = Factors(*X.shape, self.dim, self.init_std).to(device)
@@ -170,7 +191,7 @@ class IALS(TorchRecommender):
             def epoch_step(epoch: int) -> dict:
                 module.items.copy_(self._solve(by_item, module.users))
                 module.users.copy_(self._solve(X, module.items))
-                return {"loss": self._loss(X, module)}
+                return {"loss": self._loss(X, entry_rows, module)}
 
             def validate() -> float:
                 return validation_recall(lambda users: self._product(module, users), valid, X, k=self.valid_k,
@@ -185,10 +206,10 @@ class IALS(TorchRecommender):
         return solve_rows(rows, other, unobserved_weight=self.unobserved_weight, reg=self.reg,
                           reg_exponent=self.reg_exponent)
 
-    def _loss(self, X: sp.csr_matrix, module: Factors) -> float:
-        """The objective per history entry (without the ridge): how well the step fits."""
+    def _loss(self, X: sp.csr_matrix, rows: np.ndarray, module: Factors) -> float:
+        """The objective per history entry (without the ridge): how well the step fits.
+        `rows` holds each entry's row of `X`."""
         users, items = module.users, module.items
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         observed = 0.0
         for start in range(0, X.nnz, LOSS_CHUNK):  # chunks: the entries' vectors would be nnz x dim at once
             part = slice(start, start + LOSS_CHUNK)
