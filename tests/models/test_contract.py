@@ -38,7 +38,7 @@ from movierec.data.interactions import csr_from_indices
 from movierec.evaluate import evaluate
 from movierec.exceptions import ConfigError, NotFittedError
 from movierec.models import Recommender
-from movierec.models.base import FoldIn
+from movierec.models.base import ExplainsScores, FoldIn
 from movierec.models.registry import MODELS, create, model_names
 from movierec.models.space import Choice
 from movierec.pipeline import param_grid
@@ -214,6 +214,20 @@ def test_fold_in_scores_a_known_history_like_the_fitted_user(name, fitted):
     users = np.array([0, 5, 30, 39])
     folded = model.score_history(PLANTED.train[users], PLANTED.train_times[users])
     np.testing.assert_allclose(folded, model.score(users), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [name for name in NAMES if issubclass(MODELS[name], ExplainsScores)])
+def test_contributions_sum_to_the_scores(name, fitted):
+    """"Because you watched": one term per watched item, adding up to the item's score,
+    for a fitted user and for the same history folded in."""
+    model = fitted(name)
+    items = np.arange(N_ITEMS)
+    for user in (0, 30):
+        watched, parts = model.contributions(items, user=user)
+        np.testing.assert_array_equal(watched, PLANTED.train[user].indices)
+        np.testing.assert_allclose(parts.sum(axis=0), model.score(np.array([user]))[0], rtol=1e-4, atol=1e-5)
+        _, folded = model.contributions(items, history=PLANTED.train[user], timestamps=PLANTED.train_times[user])
+        np.testing.assert_allclose(folded, parts, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -242,7 +242,7 @@ def recommend(
     k: int = typer.Option(10, "--k", help="List length."),
     model: str | None = typer.Option(None, "--model", help="A model of the run (default: best on validation)."),
     because: int = typer.Option(0, "--because", min=0,
-                                help="Per item, up to this many watched items adding most to its score (EASE, DLAE)."),
+                                help="Per item, up to this many watched items adding most to its score (EASE, DLAE, iALS)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of a table."),
 ) -> None:
     """Recommend for a known user of a run, for a new one from a history, or beside one item (fold-in)."""

@@ -233,7 +233,7 @@ def folds_in(model: Recommender) -> bool:
 
 @runtime_checkable
 class ExplainsScores(Protocol):
-    """Scores that are sums over the history's items (``history @ B``): `contributions`
+    """Scores that are sums of one term per history item (EASE's ``history @ B``): `contributions`
     gives, for one user (a known `user` index, or a one-row `history` with its
     `timestamps`), the history's item indices and each one's term in the score of each
     of `items` (history items x items): serving's "because you watched"."""

@@ -29,8 +29,9 @@ from scipy.linalg import blas, lapack
 
 from movierec.checks import is_positive_finite, is_whole_number
 from movierec.data.encoded import EncodedFeatures
-from movierec.exceptions import ConfigError, DataError
+from movierec.exceptions import ConfigError
 from movierec.models.base import Recommender, check_history
+from movierec.models.explain import explained_row
 from movierec.models.products import HistoryProduct, scores_over
 from movierec.models.recency import check_recency, recency_weighted
 from movierec.models.space import Choice, FloatRange, LineSearch
@@ -305,15 +306,8 @@ class ItemItemModel(Recommender):
         fitted `user` (an index) or a one-row `history` with its `timestamps` (recency
         weighting reads them): the history's item indices, and (len(those), len(items))
         parts, each watched item's weight times B's entry (0 outside `max_items`)."""
-        self._check_fitted()
-        if (user is None) == (history is None):
-            raise ConfigError("contributions explain one user: give user (an index) or history (one row)")
-        if user is not None:
-            row = sp.csr_matrix(self.history_[self._check_users(np.array([user]))])
-        else:
-            row = sp.csr_matrix(self._weighted(check_history(self, history), timestamps))
-        if row.shape[0] != 1:
-            raise DataError(f"contributions explain one user's row; the history has {row.shape[0]} rows")
+        row = explained_row(self, user=user, history=history, fitted_rows=self.history_,
+                            fold_in=lambda rows: self._weighted(rows, timestamps))
         watched, weights = row.indices, row.data.astype(np.float32)
         items = np.asarray(items, dtype=np.int64)
         columns = getattr(self, "items_", None)

@@ -274,7 +274,7 @@ class LoadedRun:
 
     # ---- why ---------------------------------------------------------------------------
     def can_explain(self, name: str | None = None) -> bool:
-        """Whether the model's scores are sums over the watched items (EASE, DLAE), so
+        """Whether the model's scores are sums over the watched items (EASE, DLAE, iALS), so
         that `because` can name the items behind each recommendation."""
         return isinstance(self.model(name), ExplainsScores)
 

@@ -19,8 +19,9 @@ Each step builds every row's system in batched GEMMs (the rows' histories padded
 equal length within a block of rows sorted by length) and solves them with batched
 Cholesky factorisations, so nothing loops over interactions. An epoch solves the items,
 then the users: the user vectors are then the exact solution given the items, so a new
-user's history folds in by the same solve and scores as a fitted user would. It is a
-matrix factorisation, a family none of the other models belongs to, and adds that
+user's history folds in by the same solve and scores as a fitted user would, and each
+score is a sum of one term per watched item (`contributions`: "because you watched").
+It is a matrix factorisation, a family none of the other models belongs to, and adds that
 kind of signal to a reranker or an ensemble.
 """
 
@@ -36,6 +37,7 @@ from torch import nn
 from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import check_history
+from movierec.models.explain import explained_row
 from movierec.models.space import FloatRange, IntRange
 from movierec.models.torch.common import TorchRecommender, validation_recall
 from movierec.models.torch.loop import deterministic_algorithms, fit_epochs, seed_everything
@@ -230,6 +232,26 @@ class IALS(TorchRecommender):
         for start in range(0, len(users), SCORE_BATCH):
             out[start:start + SCORE_BATCH] = self._product(self.module_, users[start:start + SCORE_BATCH])
         return out
+
+    def contributions(self, items: np.ndarray, *, user: int | None = None, history: sp.csr_matrix | None = None,
+                      timestamps: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The terms whose sum is each of `items`' score (see `ExplainsScores`), for a fitted
+        `user` (an index) or a one-row `history`: the watched item indices, and
+        (len(those), len(items)) parts ``x_uj h_j^T A_u^-1 h_i``.
+
+        The user's vector is the exact solve ``A_u^-1 sum_j x_uj h_j`` (an epoch ends with
+        the users' step; a fold-in is that solve), so its score of item i is linear in the
+        watched items, one term each: Hu et al.'s own explanation of iALS (section 5).
+        """
+        row = explained_row(self, user=user, history=history, fitted_rows=self.X_, fold_in=lambda rows: rows)
+        watched, weights = row.indices, row.data.astype(np.float64)
+        H = self.module_.items.numpy().astype(np.float64)
+        system = self.unobserved_weight * (H.T @ H) + (H[watched].T * weights) @ H[watched]
+        system[np.diag_indices_from(system)] += self.reg * (len(watched) + self.unobserved_weight * len(H)) \
+            ** self.reg_exponent
+        items = np.asarray(items, dtype=np.int64)
+        parts = (weights[:, None] * H[watched]) @ np.linalg.solve(system, H[items].T)
+        return watched, parts.astype(np.float32)
 
     @torch.no_grad()
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
