@@ -16,8 +16,8 @@ one side makes the other a ridge regression per row, solved exactly:
     (alpha0 H^T H + H_u^T diag(x_u) H_u + reg r_u^nu I) w_u = H_u^T x_u.
 
 Each step builds every row's system in batched GEMMs (the rows' histories padded to
-equal length within a block of rows sorted by length) and solves them with batched
-Cholesky factorisations, so nothing loops over interactions. An epoch solves the items,
+equal length within a block of rows sorted by length) and solves them in one batched
+call per block, so nothing loops over interactions. An epoch solves the items,
 then the users: the user vectors are then the exact solution given the items, so a new
 user's history folds in by the same solve and scores as a fitted user would, and each
 score is a sum of one term per watched item (`contributions`: "because you watched").
@@ -38,6 +38,7 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import check_history
 from movierec.models.explain import explained_row
+from movierec.models.products import history_times
 from movierec.models.space import FloatRange, IntRange
 from movierec.models.torch.common import TorchRecommender, validation_recall
 from movierec.models.torch.loop import deterministic_algorithms, fit_epochs, seed_everything
@@ -45,7 +46,6 @@ from movierec.models.torch.loop import deterministic_algorithms, fit_epochs, see
 BLOCK_ELEMENTS = 1 << 22  # floats of one block's padded history vectors (rows x longest history x dim)
 SYSTEM_ELEMENTS = 1 << 24  # floats of one block's linear systems (rows x dim x dim; 64 MB, a few copies at once)
 SCORE_BATCH = 4096  # users scored per product with the item vectors
-LOSS_CHUNK = 1 << 18  # history entries whose predictions the loss computes at once
 
 
 class Factors(nn.Module):
@@ -89,6 +89,7 @@ def solve_rows(rows: sp.csr_matrix, other: torch.Tensor, *, unobserved_weight: f
     counts = np.diff(rows.indptr)
     ridge = reg * (counts + unobserved_weight * other.shape[0]) ** reg_exponent
     out = other.new_zeros(n_rows, dim)
+    binary = bool((rows.data == 1).all())  # plain positives: no weights to multiply in
     order = np.argsort(counts, kind="stable")
     order = order[counts[order] > 0]
     for block in _length_blocks(counts[order], dim):
@@ -98,13 +99,17 @@ def solve_rows(rows: sp.csr_matrix, other: torch.Tensor, *, unobserved_weight: f
         inside = offsets[None, :] < counts[block_rows][:, None]
         positions = np.where(inside, rows.indptr[block_rows][:, None] + offsets[None, :], 0)
         columns = torch.from_numpy(np.where(inside, rows.indices[positions], len(other))).to(device)
-        weights = torch.from_numpy(np.where(inside, rows.data[positions], 0.0).astype(np.float32)).to(device)
-        vectors = padded[columns]  # (block, length, dim)
-        weighted = vectors * weights[:, :, None]
+        vectors = padded[columns]  # (block, length, dim); padding slots are zero vectors
+        if binary:
+            weighted = vectors
+        else:
+            weights = torch.from_numpy(np.where(inside, rows.data[positions], 0.0).astype(np.float32)).to(device)
+            weighted = vectors * weights[:, :, None]
         systems = torch.baddbmm(gram.expand(len(block_rows), dim, dim), weighted.mT, vectors)
         systems.diagonal(dim1=1, dim2=2).add_(torch.from_numpy(ridge[block_rows].astype(np.float32)).to(device)[:, None])
         targets = weighted.sum(dim=1).unsqueeze(2)  # (block, dim, 1)
-        out[torch.from_numpy(block_rows).to(device)] = torch.cholesky_solve(targets, torch.linalg.cholesky(systems))[:, :, 0]
+        # batched LU: on the CPU faster than a Cholesky factorisation and its solve (SPD either way)
+        out[torch.from_numpy(block_rows).to(device)] = torch.linalg.solve(systems, targets)[:, :, 0]
     return out
 
 
@@ -184,8 +189,11 @@ class IALS(TorchRecommender):
              timestamps: sp.csr_matrix | None) -> None:
         device = self._device()
         started = time.perf_counter()
+        if X.nnz and not X.data.all():  # explicit zeros are no entries (nor counted in the ridge)
+            X = X.copy()
+            X.eliminate_zeros()
         by_item = sp.csr_matrix(X.T)
-        entry_rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))  # each entry's user, for the loss
+        ridge = self.reg * (np.diff(X.indptr) + self.unobserved_weight * X.shape[1]) ** self.reg_exponent  # per user
         with deterministic_algorithms():
             seed_everything(self.random_state)
             module = Factors(*X.shape, self.dim, self.init_std).to(device)
@@ -193,7 +201,7 @@ class IALS(TorchRecommender):
             def epoch_step(epoch: int) -> dict:
                 module.items.copy_(self._solve(by_item, module.users))
                 module.users.copy_(self._solve(X, module.items))
-                return {"loss": self._loss(X, entry_rows, module)}
+                return {"loss": self._loss(X, ridge, module)}
 
             def validate() -> float:
                 return validation_recall(lambda users: self._product(module, users), valid, X, k=self.valid_k,
@@ -208,18 +216,19 @@ class IALS(TorchRecommender):
         return solve_rows(rows, other, unobserved_weight=self.unobserved_weight, reg=self.reg,
                           reg_exponent=self.reg_exponent)
 
-    def _loss(self, X: sp.csr_matrix, rows: np.ndarray, module: Factors) -> float:
-        """The objective per history entry (without the ridge): how well the step fits.
-        `rows` holds each entry's row of `X`."""
-        users, items = module.users, module.items
-        observed = 0.0
-        for start in range(0, X.nnz, LOSS_CHUNK):  # chunks: the entries' vectors would be nnz x dim at once
-            part = slice(start, start + LOSS_CHUNK)
-            predicted = (users[torch.from_numpy(rows[part]).to(users.device)]
-                         * items[torch.from_numpy(X.indices[part].astype(np.int64)).to(users.device)]).sum(dim=1)
-            observed += float((torch.from_numpy(X.data[part]).to(users.device) * (predicted - 1.0) ** 2).sum())
-        everywhere = float(((users.T @ users) * (items.T @ items)).sum())
-        return (observed + self.unobserved_weight * everywhere) / max(X.nnz, 1)
+    def _loss(self, X: sp.csr_matrix, ridge: np.ndarray, module: Factors) -> float:
+        """The objective per history entry, without the ridge terms: how well the epoch fits.
+
+        Right after the users' step each user vector is the exact solve ``A_u w_u = b_u``
+        (``b_u = sum_j x_uj h_j``, the rows of ``X H``), so ``w_u^T A_u w_u = w_u . b_u`` and
+        the fit terms of a user reduce to ``sum_j x_uj - w_u . b_u - ridge_u ||w_u||^2``:
+        one sparse product instead of a prediction per entry. `ridge` is each user's
+        ``reg * r_u ** nu``.
+        """
+        users = module.users.cpu().numpy().astype(np.float64)
+        explained = (users * history_times(X, module.items.cpu().numpy())).sum()
+        fit = float(X.data.sum(dtype=np.float64)) - explained - (ridge * (users**2).sum(axis=1)).sum()
+        return fit / max(X.nnz, 1)
 
     @staticmethod
     @torch.no_grad()
