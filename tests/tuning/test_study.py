@@ -87,6 +87,22 @@ def test_a_split_folder_without_validation_items_is_refused_before_a_trial(tmp_p
         tune(config, TuneSettings(trials=2, out=str(tmp_path / "study")), log=quiet)
 
 
+def test_defaults_first_makes_the_model_s_defaults_a_new_study_s_first_trial(planted, tmp_path):
+    config = dataclasses.replace(planted, params={"ease": {"recency_decay": [0.9, 1.0], "l2": {"low": 400.0,
+                                                                                               "high": 900.0}}})
+    settings = TuneSettings(trials=3, out=str(tmp_path / "study"), defaults_first=True)
+    tune(config, settings, log=quiet)
+    tune(config, settings, log=quiet)  # resumed: not given the defaults again
+    queued = [t.system_attrs.get("fixed_params") for t in open_study(settings, "ease", seed=0).trials]
+    assert queued == [{"recency_decay": 1.0}] + [None] * 5  # l2's default, 300, lies outside the range: drawn
+    data = load_encoded(data=planted.data, data_dir=None, split_dir=None, spec=planted.split)
+    assert Objective("ease", data, planted).default_point() == {
+        "l2": 300.0, "recency_decay": 1.0}
+    plain = TuneSettings(trials=2, out=str(tmp_path / "plain"))
+    tune(config, plain, log=quiet)
+    assert not any("fixed_params" in t.system_attrs for t in open_study(plain, "ease", seed=0).trials)
+
+
 def test_a_study_that_exists_is_resumed_with_new_draws_and_the_same_objective(planted, tmp_path):
     settings = TuneSettings(trials=2, out=str(tmp_path / "study"))
     tune(planted, settings, log=quiet)

@@ -139,6 +139,8 @@ def tune(
     worker: int = typer.Option(0, "--worker", help="This machine's number among those sharing a --storage "
                                "study (seeds its sampler apart from theirs)."),
     pruner: str = typer.Option("median", "--pruner", help="median, hyperband or none (epoch-trained models)."),
+    defaults_first: bool = typer.Option(False, "--defaults-first", help="A new study's first trial is the model's "
+                                        "defaults, so the best is never below them."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the split, the models and the sampler."),
     k: int | None = typer.Option(None, "--k", help="List length; the objective is validation Recall@k."),
     out: Path = typer.Option(Path("runs/tune"), "--out", help="Study folder: best.toml, trials.csv, plots."),
@@ -161,7 +163,8 @@ def tune(
                                 data=data, data_dir=path_text(data_dir), split_dir=path_text(split_dir), models=models,
                                 seed=seed, k=k)
         tuning = TuneSettings(trials=trials, timeout=timeout, study=study, storage=storage, jobs=jobs,
-                              pruner=pruner, out=str(out), worker=worker, threads=per_worker)
+                              pruner=pruner, out=str(out), worker=worker, threads=per_worker,
+                              defaults_first=defaults_first)
         results = run_tuning(settings, tuning, log=lambda message: console.print(message, highlight=False))
     except (MovieRecError, OSError) as error:
         fail(error)

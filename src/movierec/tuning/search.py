@@ -88,6 +88,23 @@ class Objective:
         self.key = f"recall@{config.k}"
         create(name, **self.fixed)  # a bad fixed value is one error now, not a failure in every trial
 
+    def default_point(self) -> dict[str, Any]:
+        """The model's default values of the searched parameters, as a trial would draw them
+        (a choice of tuples by position); a default outside its range is left to the sampler."""
+        defaults = {key: parameter.default for key, parameter
+                    in inspect.signature(MODELS[self.name].__init__).parameters.items() if key in self.space}
+        point = {}
+        for key, value in defaults.items():
+            dimension = self.space[key]
+            if isinstance(dimension, (FloatRange, IntRange)):
+                if not isinstance(value, bool) and isinstance(value, (int, float)) \
+                        and dimension.low <= value <= dimension.high:
+                    point[key] = value
+            elif value in dimension.values:
+                simple = all(isinstance(c, (int, float, str, bool)) or c is None for c in dimension.values)
+                point[key] = value if simple else list(dimension.values).index(value)
+        return point
+
     def params(self, trial: optuna.Trial) -> dict[str, Any]:
         return self.fixed | {key: suggest(trial, key, dimension) for key, dimension in self.space.items()}
 

@@ -105,9 +105,10 @@ def test_items_no_history_holds_score_zero():
     assert not model.score(np.arange(3))[:, 3].any()
 
 
-@pytest.mark.parametrize("params, fragment", [({"dim": 0}, "dim, epochs and patience >= 1"),
-                                              ({"reg": 0.0}, "reg > 0"),
-                                              ({"unobserved_weight": -1.0}, "unobserved_weight > 0"),
+@pytest.mark.parametrize("params, fragment", [({"dim": 0}, "dim >= 1, got 0"), ({"patience": 0}, "patience >= 1"),
+                                              ({"reg": 0.0}, "reg > 0, got 0.0"),
+                                              ({"unobserved_weight": -1.0}, "unobserved_weight > 0, got -1.0"),
+                                              ({"reg": float("nan")}, "reg > 0, got nan"),
                                               ({"reg_exponent": -0.5}, "reg_exponent >= 0")])
 def test_parameters_it_cannot_train_with_are_refused(params, fragment):
     with pytest.raises(ConfigError, match=fragment):

@@ -178,12 +178,13 @@ class IALS(TorchRecommender):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if min(self.dim, self.epochs, self.patience) < 1:
-            raise ConfigError(f"ials needs dim, epochs and patience >= 1; got {self.dim}, {self.epochs}, "
-                              f"{self.patience}")
-        if not (self.reg > 0 and self.unobserved_weight > 0 and self.reg_exponent >= 0 and self.init_std > 0):
-            raise ConfigError(f"ials needs reg > 0, unobserved_weight > 0, reg_exponent >= 0 and init_std > 0; got "
-                              f"{self.reg}, {self.unobserved_weight}, {self.reg_exponent}, {self.init_std}")
+        for name in ("dim", "epochs", "patience"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"ials needs {name} >= 1, got {getattr(self, name)!r}")
+        for name, low in (("reg", "> 0"), ("unobserved_weight", "> 0"), ("init_std", "> 0"), ("reg_exponent", ">= 0")):
+            value = getattr(self, name)
+            if not (value > 0 if low == "> 0" else value >= 0):  # NaN fails both
+                raise ConfigError(f"ials needs {name} {low}, got {value!r}")
 
     def _fit(self, X: sp.csr_matrix, *, features: EncodedFeatures | None, valid: sp.csr_matrix | None,
              timestamps: sp.csr_matrix | None) -> None:
