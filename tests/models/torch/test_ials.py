@@ -99,10 +99,14 @@ def test_every_epoch_ends_with_the_users_exact_vectors():
     assert model.train_result_.history[-1]["loss"] == pytest.approx(objective / X.nnz, rel=1e-4)
 
 
-def test_items_no_history_holds_score_zero():
+def test_items_no_history_holds_score_zero_and_are_left_out_of_a_fold_in():
     X = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0]], dtype=np.float32))
     model = IALS(dim=3, epochs=2, device="cpu").fit(X)
     assert not model.score(np.arange(3))[:, 3].any()
+    with_unfitted = sp.csr_matrix(np.array([[1, 1, 0, 1]], dtype=np.float32))
+    np.testing.assert_array_equal(model.score_history(with_unfitted), model.score_history(X[0]))
+    watched, parts = model.contributions(np.arange(4), history=with_unfitted)
+    np.testing.assert_array_equal(watched, [0, 1])
 
 
 @pytest.mark.parametrize("params, fragment", [({"dim": 0}, "dim >= 1, got 0"), ({"patience": 0}, "patience >= 1"),

@@ -253,7 +253,7 @@ class IALS(TorchRecommender):
         the users' step; a fold-in is that solve), so its score of item i is linear in the
         watched items, one term each: Hu et al.'s own explanation of iALS (section 5).
         """
-        row = explained_row(self, user=user, history=history, fitted_rows=self.X_, fold_in=lambda rows: rows)
+        row = explained_row(self, user=user, history=history, fitted_rows=self.X_, fold_in=self._fitted_items_only)
         watched, weights = row.indices, row.data.astype(np.float64)
         H = self.module_.items.numpy().astype(np.float64)
         system = self.unobserved_weight * (H.T @ H) + (H[watched].T * weights) @ H[watched]
@@ -267,6 +267,15 @@ class IALS(TorchRecommender):
     def score_history(self, history: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> np.ndarray:
         """Scores for users given only their histories (fold-in: the user step's solve
         against the fitted item vectors; order is not read)."""
-        rows = check_history(self, history)
-        vectors = self._solve(rows, self.module_.items)
+        vectors = self._solve(self._fitted_items_only(check_history(self, history)), self.module_.items)
         return (vectors @ self.module_.items.T).numpy()
+
+    def _fitted_items_only(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        """`rows` without the items no fitted history held (their vectors are zero): they
+        would add nothing to the solve but their count to the ridge."""
+        fitted = np.bincount(self.X_.indices[self.X_.data != 0], minlength=self.X_.shape[1]) > 0
+        if fitted[rows.indices].all():
+            return rows
+        kept = rows.multiply(fitted[np.newaxis, :].astype(np.float32)).tocsr()
+        kept.eliminate_zeros()
+        return kept
