@@ -91,7 +91,9 @@ def test_defaults_first_makes_the_model_s_defaults_a_new_study_s_first_trial(pla
     config = dataclasses.replace(planted, params={"ease": {"recency_decay": [0.9, 1.0], "l2": {"low": 400.0,
                                                                                                "high": 900.0}}})
     settings = TuneSettings(trials=3, out=str(tmp_path / "study"), defaults_first=True)
-    tune(config, settings, log=quiet)
+    said: list[str] = []
+    tune(config, settings, log=said.append)
+    assert "note: ease's first trial draws l2: the default lies outside the space" in said
     tune(config, settings, log=quiet)  # resumed: not given the defaults again
     queued = [t.system_attrs.get("fixed_params") for t in open_study(settings, "ease", seed=0).trials]
     assert queued == [{"recency_decay": 1.0}] + [None] * 5  # l2's default, 300, lies outside the range: drawn

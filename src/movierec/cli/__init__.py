@@ -140,7 +140,7 @@ def tune(
                                "study (seeds its sampler apart from theirs)."),
     pruner: str = typer.Option("median", "--pruner", help="median, hyperband or none (epoch-trained models)."),
     defaults_first: bool = typer.Option(False, "--defaults-first", help="A new study's first trial is the model's "
-                                        "defaults, so the best is never below them."),
+                                        "defaults (those inside the space), so a search starts from them."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the split, the models and the sampler."),
     k: int | None = typer.Option(None, "--k", help="List length; the objective is validation Recall@k."),
     out: Path = typer.Option(Path("runs/tune"), "--out", help="Study folder: best.toml, trials.csv, plots."),

@@ -97,8 +97,9 @@ class Objective:
         for key, value in defaults.items():
             dimension = self.space[key]
             if isinstance(dimension, (FloatRange, IntRange)):
-                if not isinstance(value, bool) and isinstance(value, (int, float)) \
-                        and dimension.low <= value <= dimension.high:
+                number = not isinstance(value, bool) and isinstance(value, (int, float))
+                if number and dimension.low <= value <= dimension.high \
+                        and (isinstance(dimension, FloatRange) or float(value).is_integer()):
                     point[key] = value
             elif value in dimension.values:
                 simple = all(isinstance(c, (int, float, str, bool)) or c is None for c in dimension.values)

@@ -61,7 +61,7 @@ class TuneSettings:
     out: str = "runs/tune"
     worker: int = 0  # this process's number among those sharing a study (its sampler's seed offset)
     threads: int | None = None  # torch and BLAS threads of each worker (None: its share of the free cores)
-    defaults_first: bool = False  # a new study's first trial is the model's defaults (where they lie in the space)
+    defaults_first: bool = False  # a new study's first trial: the model's defaults (where they lie in the space)
 
     def __post_init__(self) -> None:
         for name, value, low in (("trials", self.trials, 1), ("jobs", self.jobs, 1), ("worker", self.worker, 0)):
@@ -219,8 +219,8 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
         objective = Objective(model, data, config)  # a bad space is an error before any worker starts
         log(f"{model}: {settings.trials} trials on study {study_name(settings, model)!r} "
             f"({settings.jobs} worker{'s' if settings.jobs > 1 else ''})")
-        if settings.defaults_first:
-            start_from_defaults(open_study(settings, model, seed=config.seed), objective)
+        if settings.defaults_first and settings.worker == 0:  # one machine of those sharing a database queues them
+            start_from_defaults(open_study(settings, model, seed=config.seed), objective, log)
         if settings.jobs == 1:
             work(config, settings, model, settings.trials, 0, objective)
         else:
@@ -232,11 +232,17 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
     return results
 
 
-def start_from_defaults(study: optuna.Study, objective: Objective) -> None:
-    """Queue the model's defaults as a new study's first trial, so that the best found is
-    never one the defaults beat (a short search can land below them)."""
-    if not study.trials and (point := objective.default_point()):
+def start_from_defaults(study: optuna.Study, objective: Objective, log=print) -> None:
+    """Queue the model's defaults as a new study's first trial (a short search can end
+    below them); a parameter whose default lies outside its range is left to the sampler."""
+    if study.trials:
+        return
+    point = objective.default_point()
+    drawn = sorted(set(objective.space) - set(point))
+    if point:
         study.enqueue_trial(point, skip_if_exists=True)
+    if drawn:
+        log(f"note: {objective.name}'s first trial draws {', '.join(drawn)}: the default lies outside the space")
 
 
 def tunable_models(config: RunConfig, log=print) -> list[str]:

@@ -38,7 +38,6 @@ from movierec.data.encoded import EncodedFeatures
 from movierec.exceptions import ConfigError
 from movierec.models.base import check_history
 from movierec.models.explain import explained_row
-from movierec.models.products import history_times
 from movierec.models.space import FloatRange, IntRange
 from movierec.models.torch.common import TorchRecommender, validation_recall
 from movierec.models.torch.loop import deterministic_algorithms, fit_epochs, seed_everything
@@ -227,7 +226,7 @@ class IALS(TorchRecommender):
         ``reg * r_u ** nu``.
         """
         users = module.users.cpu().numpy().astype(np.float64)
-        explained = (users * history_times(X, module.items.cpu().numpy())).sum()
+        explained = (users * (X @ module.items.cpu().numpy())).sum()  # scipy's product: entries x dim
         fit = float(X.data.sum(dtype=np.float64)) - explained - (ridge * (users**2).sum(axis=1)).sum()
         return fit / max(X.nnz, 1)
 
@@ -271,9 +270,10 @@ class IALS(TorchRecommender):
         return (vectors @ self.module_.items.T).numpy()
 
     def _fitted_items_only(self, rows: sp.csr_matrix) -> sp.csr_matrix:
-        """`rows` without the items no fitted history held (their vectors are zero): they
-        would add nothing to the solve but their count to the ridge."""
-        fitted = np.bincount(self.X_.indices[self.X_.data != 0], minlength=self.X_.shape[1]) > 0
+        """`rows` without the items whose vectors are zero (those no fitted history held: the
+        item step gives them nothing): they would add nothing to the solve but their count
+        to the ridge."""
+        fitted = self.module_.items.any(dim=1).numpy()
         if fitted[rows.indices].all():
             return rows
         kept = rows.multiply(fitted[np.newaxis, :].astype(np.float32)).tocsr()
