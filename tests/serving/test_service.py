@@ -169,6 +169,7 @@ def test_because_lists_the_watched_items_behind_each_item(service, loaded):
     ("GET", "/items/50/similar?model=rerank", None, 422, "'rerank' cannot score a new user"),
     ("GET", "/items/50/similar?model=nope", None, 404, "model 'nope' is not in this run"),
     ("GET", "/items/50/similar?k=0", None, 422, "k must be a whole number between 1 and"),
+    ("GET", "/items/50/similar?because=2", None, 422, "because explains a user's or a history's list"),
     ("GET", "/recommendations/1?model=nope", None, 404, "model 'nope' is not in this run"),
     ("GET", "/recommendations/1?k=0", None, 422, "k must be a whole number between 1 and the catalogue's 1682"),
     ("GET", "/recommendations/1?k=100000", None, 422, "k must be a whole number between 1 and"),

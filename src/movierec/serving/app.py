@@ -191,10 +191,15 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
 
     @app.get("/items/{item_id}/similar", response_model=SimilarItems, dependencies=secured,
              responses={status: ERRORS[status] for status in (401, 404, 422)})
-    def similar(item_id: str, k: int = Query(10, description="list length"), model: str | None = None):
+    def similar(item_id: str, k: int = Query(10, description="list length"), model: str | None = None,
+                because: int = Query(0, ge=0, description="not offered: only a user's or a history's list "
+                                     "has watched items behind it (0)")):
         name = fold_in_model(model)
 
         def recommend():
+            if because:  # refused, as the CLI refuses --because with --similar-to, not silently dropped
+                raise ConfigError("because explains a user's or a history's list; a similar-items list has no "
+                                  "watched items behind it")
             item = run.items[run.item_index(item_id)]
             items, scores = run.top_similar(item, k, name)
             return JSONResponse({"item": _plain(item), "model": name, "items": listed(items, scores)})
