@@ -15,7 +15,7 @@ over the size bound 413, a POST body not sent as JSON 415, a missing or wrong be
 token 401 (the OpenAPI page and schema stay open, and declare the bearer scheme so
 that the page's Authorize button sends it). With ``because`` > 0 each item lists the
 watched items that add most to its score (models whose scores are such sums: EASE,
-DLAE; others 422). Requests never change the loaded models.
+DLAE, iALS; others 422). Requests never change the loaded models.
 """
 
 from __future__ import annotations
