@@ -86,7 +86,7 @@ def solve_rows(rows: sp.csr_matrix, other: torch.Tensor, *, unobserved_weight: f
     padded = torch.cat([other, other.new_zeros(1, dim)])  # index len(other): a padding slot of zeros
     gram = unobserved_weight * (other.T @ other)
     counts = np.diff(rows.indptr)
-    ridge = reg * (counts + unobserved_weight * other.shape[0]) ** reg_exponent
+    ridge = row_ridge(counts, other.shape[0], unobserved_weight=unobserved_weight, reg=reg, reg_exponent=reg_exponent)
     out = other.new_zeros(n_rows, dim)
     binary = bool((rows.data == 1).all())  # plain positives: no weights to multiply in
     order = np.argsort(counts, kind="stable")
@@ -110,6 +110,13 @@ def solve_rows(rows: sp.csr_matrix, other: torch.Tensor, *, unobserved_weight: f
         # batched LU: on the CPU faster than a Cholesky factorisation and its solve (SPD either way)
         out[torch.from_numpy(block_rows).to(device)] = torch.linalg.solve(systems, targets)[:, :, 0]
     return out
+
+
+def row_ridge(counts: np.ndarray, n_other: int, *, unobserved_weight: float, reg: float,
+              reg_exponent: float) -> np.ndarray:
+    """Each row's ridge weight, ``reg * (count + alpha0 * n_other) ** nu``: frequency-scaled
+    (Rendle et al.), so a long history is held back as much as the pairs it fits."""
+    return reg * (np.asarray(counts) + unobserved_weight * n_other) ** reg_exponent
 
 
 def _length_blocks(lengths: np.ndarray, dim: int) -> list[slice]:
@@ -194,7 +201,7 @@ class IALS(TorchRecommender):
             X = X.copy()
             X.eliminate_zeros()
         by_item = sp.csr_matrix(X.T)
-        ridge = self.reg * (np.diff(X.indptr) + self.unobserved_weight * X.shape[1]) ** self.reg_exponent  # per user
+        ridge = self._ridge(np.diff(X.indptr), X.shape[1])  # per user, for the loss
         with deterministic_algorithms():
             seed_everything(self.random_state)
             module = Factors(*X.shape, self.dim, self.init_std).to(device)
@@ -212,6 +219,10 @@ class IALS(TorchRecommender):
                                             validate=validate if valid is not None else None)
         self.module_ = module.to("cpu")
         self.train_seconds_ = time.perf_counter() - started
+
+    def _ridge(self, counts: np.ndarray, n_other: int) -> np.ndarray:
+        return row_ridge(counts, n_other, unobserved_weight=self.unobserved_weight, reg=self.reg,
+                         reg_exponent=self.reg_exponent)
 
     def _solve(self, rows: sp.csr_matrix, other: torch.Tensor) -> torch.Tensor:
         return solve_rows(rows, other, unobserved_weight=self.unobserved_weight, reg=self.reg,
@@ -257,8 +268,7 @@ class IALS(TorchRecommender):
         watched, weights = row.indices, row.data.astype(np.float64)
         H = self.module_.items.numpy().astype(np.float64)
         system = self.unobserved_weight * (H.T @ H) + (H[watched].T * weights) @ H[watched]
-        system[np.diag_indices_from(system)] += self.reg * (len(watched) + self.unobserved_weight * len(H)) \
-            ** self.reg_exponent
+        system[np.diag_indices_from(system)] += self._ridge(len(watched), len(H))
         items = np.asarray(items, dtype=np.int64)
         parts = (weights[:, None] * H[watched]) @ np.linalg.solve(system, H[items].T)
         return watched, parts.astype(np.float32)
