@@ -8,11 +8,15 @@ from movierec.split import SplitSpec
 def test_toml_round_trip(tmp_path):
     config = RunConfig(
         data="ml-100k", models=("pop", "ease"), seed=3, refit=False,
-        split=SplitSpec("random", 1, 0.2, 3), params={"ease": {"l2": [100.0, 200.0]}},
+        split=SplitSpec("random", fraction=0.2, seed=3), params={"ease": {"l2": [100.0, 200.0]}},
     )
     path = tmp_path / "config.toml"
     path.write_text(config.to_toml())
     assert load_config(path) == config
+    assert "tail" not in config.to_toml()  # what the protocol ignores is not written, so reading it back is no error
+    temporal = RunConfig(split=SplitSpec("temporal", tail=3))
+    path.write_text(temporal.to_toml())
+    assert "fraction" not in temporal.to_toml() and load_config(path) == temporal
 
 
 def test_a_run_seed_seeds_the_split_too_unless_the_split_names_its_own():
@@ -39,6 +43,30 @@ def test_a_models_string_or_an_unknown_model_parameter_is_an_error_naming_the_se
         config_from_dict({"run": {"k": "ten"}}, source="x.toml")
     with pytest.raises(ConfigError, match=r"x.toml \[split\]: .*fraction"):
         config_from_dict({"split": {"fraction": 1.5}}, source="x.toml")
+
+
+def test_a_model_value_it_cannot_train_with_is_an_error_naming_the_file_and_table():
+    """Checked when the file is read, each grid point as the run will try it."""
+    with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: .*l2 > 0, got -5.0"):
+        config_from_dict({"models": {"ease": {"l2": [300.0, -5.0]}}}, source="x.toml")
+    with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: model 'ease': l2 takes a number, got 'x'"):
+        config_from_dict({"models": {"ease": {"l2": "x"}}}, source="x.toml")
+    config_from_dict({"models": {"ease": {"l2": [100.0, 300.0]}, "rerank": {"members": ["ease", "pop"]}}})
+
+
+def test_a_split_value_the_protocol_ignores_is_an_error():
+    with pytest.raises(ConfigError, match=r"x.toml \[split\]: tail = 5 has no effect under the random protocol"):
+        config_from_dict({"split": {"protocol": "random", "tail": 5}}, source="x.toml")
+    with pytest.raises(ConfigError, match=r"\[split\]: fraction = 0.3 has no effect under the temporal protocol"):
+        config_from_dict({"split": {"protocol": "temporal", "fraction": 0.3}})
+    # at its default it passes: earlier versions wrote every field into a run's config.toml
+    assert config_from_dict({"split": {"protocol": "random", "tail": 2, "fraction": 0.2}}).split.fraction == 0.2
+
+
+def test_tables_of_models_the_run_does_not_train_are_named():
+    config = RunConfig(models=("pop", "ease"), params={"ease": {"l2": 300.0}, "fm": {}, "ensemble": {}})
+    assert config.unused_tables() == ["fm", "ensemble"]
+    assert RunConfig(models=("pop", "ease"), ensemble=True, params={"ensemble": {}}).unused_tables() == []
 
 
 def test_needs_data_or_split_dir():

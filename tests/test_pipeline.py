@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -95,6 +96,12 @@ def test_the_log_names_the_parameters_validation_chose(planted_csv, tmp_path):
     result = run(config_for(planted_csv, tmp_path / "run", models=("ease",)), log=logged.append)
     chosen = [line for line in logged if line.startswith("ease: chose ")]
     assert len(chosen) == 1 and str(result.results["ease"].params["l2"]) in chosen[0]
+
+
+def test_the_log_notes_a_table_for_a_model_the_run_does_not_train(planted_csv, tmp_path):
+    logged = []
+    run(config_for(planted_csv, tmp_path / "run", models=("pop",)), log=logged.append)  # its [models.ease] unused
+    assert "note: [models.ease] in the config is not used: ease is not among the models run (pop)" in "\n".join(logged)
 
 
 def test_a_composite_model_left_to_its_default_members_is_noted():

@@ -32,7 +32,7 @@ import tomli_w
 
 from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError, MovieRecError
-from movierec.split.splitters import SplitSpec
+from movierec.split.splitters import PROTOCOL_READS, SplitSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,6 +88,12 @@ class RunConfig:
         if self.data is None and self.split_dir is None:
             raise ConfigError("give a data set (--data) or a pre-split folder (--split-dir)")
 
+    def unused_tables(self) -> list[str]:
+        """Names of the [models.NAME] tables for models this run does not train (a config
+        reused with a shorter --models): their settings are not used."""
+        used = set(self.models) | ({"ensemble"} if self.ensemble else set())
+        return [name for name in self.params if name not in used]
+
     def with_absolute_paths(self) -> RunConfig:
         """This config with its paths (a data set given as a path, the data and split
         folders, the output) made absolute, so that the copy a run folder keeps reruns
@@ -108,7 +114,9 @@ class RunConfig:
         run["models"] = list(self.models)
         document = {"run": run, "models": self.params}
         if self.split_dir is None:  # a split folder holds its own split: no protocol of this config made it
-            document["split"] = dataclasses.asdict(self.split)
+            reads = PROTOCOL_READS[self.split.protocol]  # what the protocol ignores is left out: reading it is an error
+            document["split"] = {key: value for key, value in dataclasses.asdict(self.split).items()
+                                 if key in ("protocol", "seed") or key in reads}
         return tomli_w.dumps(document)
 
 
@@ -211,6 +219,7 @@ def config_from_dict(document: dict[str, Any], *, source: str = "config") -> Run
     split = dict(document.get("split", {}))
     _check_keys(split, {f.name for f in dataclasses.fields(SplitSpec)}, f"{source} [split]")
     _check_types(split, SplitSpec, f"{source} [split]")
+    _check_split_reads(split, f"{source} [split]")
     if "models" in run:
         if not isinstance(run["models"], list) or not all(isinstance(name, str) for name in run["models"]):
             raise ConfigError(f"{source} [run]: models must be a list of model names, e.g. models = [\"pop\", "
@@ -235,16 +244,53 @@ def config_from_dict(document: dict[str, Any], *, source: str = "config") -> Run
         raise ConfigError(f"{source} [run]: {error}") from None
 
 
-def _check_model_params(name: str, table: dict[str, Any], where: str) -> None:
-    """Keys of a [models.NAME] table that NAME's constructor does not take are errors (before any data loads)."""
-    import inspect
+def table_grid(table: dict[str, Any]) -> dict[str, list[Any]]:
+    """A [models.NAME] table as parameter -> the values to try: a list is a grid (a list
+    inside it, one sequence-valued point, kept as a tuple), except a list of names for
+    `members` (:func:`one_sequence_value`); a scalar or a table is one value."""
+    grid = {}
+    for key, value in table.items():
+        if one_sequence_value(key, value):
+            grid[key] = [tuple(value)]
+        elif isinstance(value, list):
+            grid[key] = [tuple(v) if isinstance(v, list) else v for v in value]
+        else:
+            grid[key] = [value]
+    return grid
 
-    from movierec.models.registry import MODELS
+
+def _check_model_params(name: str, table: dict[str, Any], where: str) -> None:
+    """A [models.NAME] table's keys that NAME's constructor does not take, and values it
+    cannot train with, are errors naming the file and the table, before any data loads."""
+    import inspect
+    import itertools
+
+    from movierec.models.registry import MODELS, create
 
     if name not in MODELS:  # a section for no registered model is reported where the model is asked for
         return
     accepted = {parameter for parameter in inspect.signature(MODELS[name].__init__).parameters if parameter != "self"}
     _check_keys(table, accepted, where)
+    grid = table_grid(table)
+    try:
+        for values in itertools.product(*grid.values()):  # each point as the run will try it
+            create(name, **dict(zip(grid, values))).check_params()
+    except MovieRecError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def _check_split_reads(split: dict[str, Any], where: str) -> None:
+    """A [split] value its protocol does not hold out by is an error, not ignored (``tail``
+    under the random protocol). Such a key at its default passes: earlier versions wrote
+    every field into a run's config.toml."""
+    protocol = split.get("protocol", SplitSpec.protocol)
+    reads = PROTOCOL_READS.get(protocol)
+    if reads is None:
+        return  # SplitSpec names the unknown protocol
+    for key in ("tail", "fraction"):
+        if key in split and key not in reads and split[key] != getattr(SplitSpec, key):
+            raise ConfigError(f"{where}: {key} = {split[key]!r} has no effect under the {protocol} protocol, which "
+                              f"holds out by {' and '.join(reads)} only; leave {key} out")
 
 
 # what a TOML value of each scalar field must be (TOML tells integers, floats and booleans apart)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from movierec import progress as live
-from movierec.config import RunConfig, one_sequence_value
+from movierec.config import RunConfig, table_grid
 from movierec.evaluate import Evaluation, evaluate, sample_users
 from movierec.exceptions import ConfigError
 from movierec.models.base import ContinuesSequences, Recommender, RefitAware, ReusesFits, validation_scorer
@@ -112,7 +112,9 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
     require_holdout(data, config.split_dir or config.data)
     for note in data.notes:
         log(f"note: {note}")
-    for note in default_members_notes(config):
+    unused = [f"[models.{name}] in the config is not used: {name} is not among the models run ({', '.join(config.models)}"
+              "); a member's settings go in its composite's member_params" for name in config.unused_tables()]
+    for note in default_members_notes(config) + unused:
         log(f"note: {note}")
     log(f"data: {data.idmap.n_users} users, {data.idmap.n_items} items; "
         f"train {data.train.nnz}, valid {data.valid.nnz}, test {data.test.nnz}")
@@ -328,12 +330,7 @@ def param_grid(name: str, config: RunConfig) -> list[dict[str, Any]]:
         create(name)  # the error naming the models there are
     cls = MODELS[name]
     grid = {key: list(values) for key, values in cls.param_grid.items()}
-    for key, value in config.params.get(name, {}).items():
-        if one_sequence_value(key, value):
-            grid[key] = [tuple(value)]
-            continue
-        # a list is a grid; a list inside it is one sequence-valued point (kept as a tuple)
-        grid[key] = [tuple(v) if isinstance(v, list) else v for v in value] if isinstance(value, list) else [value]
+    grid |= table_grid(config.params.get(name, {}))
     run_values = {"random_state": config.seed, "valid_k": config.k}
     accepted = set(inspect.signature(cls.__init__).parameters)
     for key in SEEDED:
