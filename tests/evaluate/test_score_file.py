@@ -70,7 +70,7 @@ def test_bad_rank_names_the_line(prepared, tmp_path):
     path = tmp_path / "lists.csv"
     path.write_text("user,item,rank\na,w,1\na,z,two\n")
     with pytest.raises(DataError, match="line 3"):
-        score_file(path, prepared.idmap, prepared.test)
+        score_file(path, prepared.idmap, prepared.test, k=2)
 
 
 def test_an_item_listed_twice_counts_once(prepared, tmp_path):
@@ -86,7 +86,24 @@ def test_bad_rank_after_a_blank_line_names_the_right_line(prepared, tmp_path):
     path = tmp_path / "lists.csv"
     path.write_text("user,item,rank\na,w,1\n\na,z,two\n")
     with pytest.raises(DataError, match="line 4"):
-        score_file(path, prepared.idmap, prepared.test)
+        score_file(path, prepared.idmap, prepared.test, k=2)
+
+
+def test_ranks_that_skip_or_start_at_zero_are_noted_and_taken_in_order(prepared, tmp_path):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item,rank\na,q,0\na,z,1\nb,x,1\nb,y,5\n")  # b's rows 2-4 removed after ranking
+    evaluation, notes = score_file(path, prepared.idmap, prepared.test, k=2)
+    assert "2 users' ranks do not run 1, 2, 3, ...: their places are taken in rank order" in notes
+    assert evaluation["recall@2"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)  # a: [q, z]; b: [x, y]
+    path.write_text("user,item,rank\na,z,1\na,q,1\na,w,3\nb,x,1\nb,y,2\n")  # a tie as 1, 1, 3 is in order
+    assert not any("do not run" in note for note in score_file(path, prepared.idmap, prepared.test, k=2)[1])
+
+
+def test_a_list_longer_than_the_catalogue_is_refused(prepared, tmp_path):
+    path = tmp_path / "lists.csv"
+    path.write_text("user,item\na,z\n")
+    with pytest.raises(ConfigError, match="k \\(--k\\) 5 exceeds the split's 4 items"):
+        score_file(path, prepared.idmap, prepared.test, k=5)
 
 
 @pytest.mark.parametrize("k", [0, -2, 2.5])

@@ -52,6 +52,11 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
         notes.append(f"ignored {int(untested.sum())} rows of {frame.loc[untested, 'user_code'].nunique()} users "
                      "with no test items")
     frame = frame[~outside & ~untested].sort_values(["user_code", "order"], kind="stable")
+    if by == "rank":  # 0, 1, 2 or 1, 2, 5 (rows removed after ranking): places are taken in rank order
+        places = frame.groupby("user_code")["order"].rank(method="min").to_numpy()  # ties as 1, 1, 3
+        odd = frame.loc[places != frame["order"].to_numpy(), "user_code"].nunique()
+        if odd:
+            notes.append(f"{odd} users' ranks do not run 1, 2, 3, ...: their places are taken in rank order")
     # an item listed twice for a user would count as two hits (recall above 1)
     repeated = frame.duplicated(["user_code", "item"], keep="first")
     if repeated.any():
@@ -111,5 +116,7 @@ def score_file(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int = 10)
     """Metrics of the lists in `path` against the hidden items `test` (users x items of `idmap`)."""
     if not is_whole_number(k, 1):
         raise ConfigError(f"k (--k) must be a whole number >= 1, got {k!r}")
+    if k > idmap.n_items:
+        raise ConfigError(f"k (--k) {k} exceeds the split's {idmap.n_items} items; give k between 1 and {idmap.n_items}")
     users, items, notes = read_lists(path, idmap, test, k)
     return evaluate_lists(items, test, users=users, k=k), notes
