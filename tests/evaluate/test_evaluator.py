@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from movierec.evaluate import evaluate, evaluate_lists
+from movierec.evaluate import evaluate, evaluate_lists, sample_users
+from movierec.exceptions import ConfigError
 
 SEEN = sp.csr_matrix(np.array(
     [[1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=np.float32))
@@ -88,3 +89,12 @@ def test_evaluate_with_no_hidden_items_reports_zero_users():
     result = evaluate(descending, empty, exclude=SEEN, k=2)
     assert result["users"] == 0
     assert result["recall@2"] == 0.0
+
+
+def test_the_validation_sample_takes_every_user_at_none_or_zero_and_refuses_a_negative_count():
+    truth = sp.csr_matrix(np.eye(5, dtype=np.float32))
+    assert sample_users(truth, None, 0).tolist() == sample_users(truth, 0, 0).tolist() == [0, 1, 2, 3, 4]
+    drawn = sample_users(truth, 3, 7)
+    assert len(drawn) == 3 and drawn.tolist() == sorted(drawn) == sample_users(truth, 3, 7).tolist()
+    with pytest.raises(ConfigError, match="whole number >= 0 or none .* got -1"):
+        sample_users(truth, -1, 0)

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from movierec.checks import is_whole_number
 from movierec.data.interactions import users_with_items
 from movierec.evaluate import metrics
+from movierec.exceptions import ConfigError
 from movierec.ranking import DEFAULT_BATCH, ScoreFn, recommend_batched
 
 
@@ -61,6 +63,9 @@ def sample_users(truth: sp.csr_matrix, max_users: int | None, seed: int) -> np.n
     sample of 10,000 users measures to well within its noise at a fraction of a full
     ranking's cost when users are many.
     """
+    if max_users is not None and not is_whole_number(max_users, 0):
+        raise ConfigError(f"the validation sample (max_valid_users, valid_users) must be a whole number >= 0 or none "
+                          f"(0 or none: every user), got {max_users!r}")
     users = users_with_items(truth)
     if max_users and len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))

@@ -148,7 +148,7 @@ class IALS(TorchRecommender):
     epochs : at most this many (item step, user step) pairs; with `valid`, training stops
         after `patience` epochs without a better validation Recall@`valid_k` and keeps the
         best epoch's vectors.
-    max_valid_users : validation users scored per epoch (a seeded sample beyond it).
+    max_valid_users : validation users scored per epoch (a seeded sample beyond it; None or 0: every one).
 
     Examples
     --------

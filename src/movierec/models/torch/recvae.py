@@ -109,7 +109,7 @@ class RecVAE(AutoencoderRecommender):
         training stops after `patience` epochs without a better validation Recall@`valid_k`
         and keeps the best epoch's weights. Batches of 128 rows, not the paper's 500:
         ml-100k's 943 users made two steps a pass at 500.
-    max_valid_users : validation users scored per epoch (a seeded sample beyond it).
+    max_valid_users : validation users scored per epoch (a seeded sample beyond it; None or 0: every one).
     n_seeds : networks trained from seeds random_state, random_state + 1, ...; scores
         are their mean logits. Worth 3-5 on small data, where one seed's ranking is
         noisy (costs that many fits).

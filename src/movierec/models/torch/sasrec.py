@@ -130,7 +130,7 @@ class SASRec(SequenceRecommender):
         after `patience` epochs without a better validation Recall@`valid_k` and keeps
         the best epoch's weights.
     use_features : add every item side field (genres, year, ...) to the item embedding.
-    max_valid_users : validation users scored per epoch (a seeded sample beyond it).
+    max_valid_users : validation users scored per epoch (a seeded sample beyond it; None or 0: every one).
     n_seeds : networks trained from seeds random_state, random_state + 1, ..., each
         early-stopped on its own; scores are the mean of their logits.
     ema_decay : the network validated, kept and refitted is the exponential moving
