@@ -219,3 +219,24 @@ def test_a_damaged_metrics_file_is_named_by_the_service_and_the_report(run_dir, 
 def test_no_users_asked_for_give_the_columns_and_no_rows(loaded):
     empty = loaded.recommend([], k=3)
     assert empty.empty and list(empty.columns)[:4] == ["user", "rank", "item", "score"]
+
+
+def test_a_table_of_histories_gets_each_user_the_list_its_history_alone_gets(loaded):
+    """Batched fold-in (two users a batch here) equals one history at a time, per model."""
+    rows = [("u1", item, time) for time, item in enumerate(loaded.items[loaded.known[7].indices][:30], 1)]
+    rows += [("u2", 50, 1), ("u2", "tt-none", 2), ("u2", 181, 3), ("u3", "tt-none", 1), ("u4", 1, 1)]
+    table = pd.DataFrame(rows, columns=["user", "item", "timestamp"])
+    for model in ("ease", "ensemble"):
+        result = loaded.recommend_histories(table, k=5, model=model, batch_size=2)
+        for user, history in (("u1", [row[1] for row in rows[:30]]), ("u2", [50, 181]), ("u4", [1])):
+            mine = result.lists[result.lists["user"] == user]
+            alone = loaded.recommend_history(history, k=5, model=model).items
+            assert mine["item"].tolist() == alone["item"].tolist() and mine["rank"].tolist() == [1, 2, 3, 4, 5]
+            np.testing.assert_allclose(mine["score"], alone["score"], rtol=1e-5)
+        assert result.unknown_items == ["tt-none"] and result.unknown_rows == 2
+    assert loaded.recommend_histories(table, k=5, model="ease").unscored_users == ["u3"]  # no item it knows
+    assert loaded.recommend_histories(table, k=5, model="pop").lists["user"].nunique() == 4  # pop lists everyone
+    with pytest.raises(NoFoldIn, match="'rerank' cannot score a new user"):
+        loaded.recommend_histories(table, model="rerank")
+    empty = loaded.recommend_histories(table.iloc[:0], k=5, model="ease")
+    assert empty.lists.empty and list(empty.lists.columns) == ["user", "rank", "item", "score"]

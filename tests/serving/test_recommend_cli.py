@@ -81,3 +81,41 @@ def loaded_ease(run_dir):
 def test_bad_requests_are_one_line(run_dir, options, message):
     result = runner.invoke(app, ["recommend", "--run", str(run_dir), *options])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_histories_of_a_file_go_to_a_csv_with_notes_on_what_was_left_out(run_dir, loaded_ease, tmp_path):
+    histories = tmp_path / "new_users.csv"
+    histories.write_text("user,item,timestamp\nanna,50,1\nanna,tt-x,2\nanna,181,3\nbo,1,1\nbo,2,2\ncy,tt-x,1\n")
+    out = tmp_path / "lists.csv"
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--histories", str(histories), "--out", str(out),
+                                 "--model", "ease", "--k", "4"])
+    assert result.exit_code == 0, result.output
+    lists = pd.read_csv(out)
+    assert list(lists.columns) == ["user", "rank", "item", "score"] and set(lists["user"]) == {"anna", "bo"}
+    for user, history in (("anna", [50, 181]), ("bo", [1, 2])):
+        expected = loaded_ease.recommend_history(history, k=4, model="ease").items["item"].tolist()
+        assert lists[lists["user"] == user]["item"].tolist() == expected
+    assert "2 rows name 1 items not in the run's catalogue (left out): tt-x" in result.output
+    assert "1 users have no list: ease scores every item alike for their histories" in result.output
+    assert "ease: top 4 for 2 users" in result.output
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "--histories FILE and --out FILE go together"),
+    (["--out", "x.csv", "--json"], "--because and --json show one list"),
+    (["--out", "x.csv", "--user", "1"], "give one of --user ID"),
+])
+def test_histories_options_that_do_not_fit_are_one_error(run_dir, tmp_path, extra, message):
+    histories = tmp_path / "h.csv"
+    histories.write_text("user,item\na,50\n")
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--histories", str(histories), *extra])
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_a_malformed_histories_file_is_named_with_its_line(run_dir, tmp_path):
+    histories = tmp_path / "h.csv"
+    histories.write_text("user,item\na,50\nb,\n")
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--histories", str(histories),
+                                 "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2 and "h.csv, line 3" in result.output, result.output
+    assert not (tmp_path / "o.csv").exists()

@@ -13,14 +13,11 @@ Models are pickles: load only run folders you (or your pipeline) wrote.
 
 from __future__ import annotations
 
-import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError, DataError
@@ -28,14 +25,7 @@ from movierec.models.base import ExplainsScores, Recommender, folds_in
 from movierec.output import CATALOGUE, read_catalogue, read_metrics
 from movierec.ranking import top_unseen
 from movierec.serving.errors import EmptyHistory, NoExplanation, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
-
-
-@dataclass(frozen=True)
-class HistoryRecommendations:
-    """Recommendations for a history: the ranked items, and the history's ids the run did not know."""
-
-    items: pd.DataFrame  # rank, item, score, and the catalogue's columns (title, year, ...)
-    unknown_items: list
+from movierec.serving.histories import BatchRecommendations, HistoryRecommendations, history_row, history_rows, id_like
 
 
 class LoadedRun:
@@ -232,11 +222,8 @@ class LoadedRun:
         """The item indices and scores of a history's top k, and the ids left out (the service's path)."""
         self._check_k(k)
         name = self.history_model(model)
-        fitted = self.model(name)
-        if not folds_in(fitted):
-            raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
-                           f"fold-in models here: {', '.join(self.fold_in_models) or 'none'}")
-        history, times, unknown = self._history_rows(item_ids)
+        fitted = self.fold_in_model(name)
+        history, times, unknown = history_row(self.items, item_ids)
         with self._locks[name]:
             scores = np.array(fitted.score_history(history, times), dtype=np.float32)
         finite = scores[np.isfinite(scores)]
@@ -255,22 +242,47 @@ class LoadedRun:
         keep = items[0] >= 0
         return items[0][keep], values[0][keep], unknown
 
-    def _history_rows(self, item_ids) -> tuple[sp.csr_matrix, sp.csr_matrix, list]:
-        """A history of raw ids as one row of the catalogue's items, its order as the
-        timestamps 1, 2, ... (an item listed twice counts once, at its first place), and
-        the ids the catalogue does not hold."""
-        raw = _ids(item_ids)
-        positions = self.items.get_indexer([id_like(item, self.items) for item in raw])
-        unknown = [item for item, position in zip(raw, positions) if position < 0]
-        known = positions[positions >= 0]
-        _, first = np.unique(known, return_index=True)
-        order = known[np.sort(first)]
-        row = np.zeros(len(order), dtype=np.int64)
-        history = sp.csr_matrix((np.ones(len(order), dtype=np.float32), (row, order)), shape=(1, self.n_items))
-        times = sp.csr_matrix((np.arange(1, len(order) + 1, dtype=np.float64), (row, order)), shape=(1, self.n_items))
-        history.sort_indices()
-        times.sort_indices()
-        return history, times, unknown
+    def recommend_histories(self, interactions: pd.DataFrame, k: int = 10, model: str | None = None, *,
+                            exclude_seen: bool = True, batch_size: int = 1024) -> BatchRecommendations:
+        """Top-k for every user of a table of histories (columns user, item, timestamp, as
+        `movierec.data.read_dataset` reads a file), by fold-in, a batch of users at a time.
+
+        Each user is scored from the table's rows alone, known to the run or not. Items
+        the run does not know are left out; a user the model scores every item alike for
+        (no known item, or only items it learned nothing from) gets no list, where
+        popularity lists everyone. The model is chosen as in :meth:`recommend_history`.
+        """
+        self._check_k(k)
+        if not is_whole_number(batch_size, 1):
+            raise ConfigError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        name = self.history_model(model)
+        fitted = self.fold_in_model(name)
+        rows = history_rows(self.items, interactions)
+        users, ranks, items, scores, unscored = [], [], [], [], []
+        for start in range(0, len(rows.users), batch_size):
+            block = slice(start, start + batch_size)
+            with self._locks[name]:
+                score = np.array(fitted.score_history(rows.history[block], rows.timestamps[block]), dtype=np.float32)
+            finite = np.isfinite(score)
+            alike = ~(np.where(finite, score, -np.inf).max(axis=1) > np.where(finite, score, np.inf).min(axis=1))
+            top, values = top_unseen(score, rows.history[block] if exclude_seen else None, k)
+            kept = (top >= 0) & ~alike[:, None]  # the empty slots come last, so ranks stay 1, 2, ...
+            user, rank = np.nonzero(kept)
+            users.append(user + start), ranks.append(rank + 1), items.append(top[kept]), scores.append(values[kept])
+            unscored.append(np.flatnonzero(alike) + start)
+        joined = [np.concatenate(parts) if parts else np.zeros(0, np.int64) for parts in (users, ranks, items)]
+        lists = pd.DataFrame({"user": rows.users[joined[0]], "rank": joined[1], "item": self.items[joined[2]],
+                              "score": np.concatenate(scores) if scores else np.zeros(0, np.float32)})
+        unscored_users = rows.users[np.concatenate(unscored)].tolist() if unscored else []
+        return BatchRecommendations(lists, rows.unknown_items.tolist(), rows.unknown_rows, unscored_users)
+
+    def fold_in_model(self, name: str) -> Recommender:
+        """The saved model `name`, refused (`NoFoldIn`) where it cannot score a history it was not fitted on."""
+        fitted = self.model(name)
+        if not folds_in(fitted):
+            raise NoFoldIn(f"model {name!r} cannot score a new user from a history; "
+                           f"fold-in models here: {', '.join(self.fold_in_models) or 'none'}")
+        return fitted
 
     # ---- why ---------------------------------------------------------------------------
     def can_explain(self, name: str | None = None) -> bool:
@@ -304,7 +316,7 @@ class LoadedRun:
             if user_index is not None:
                 watched, parts = fitted.contributions(np.asarray(items), user=int(user_index))
             else:
-                rows, times, _ = self._history_rows(history)
+                rows, times, _ = history_row(self.items, history)
                 watched, parts = fitted.contributions(np.asarray(items), history=rows, timestamps=times)
         order = np.argsort(-parts, axis=0, kind="stable")[:n]  # per item (column), its largest parts first
         return [watched[column_order][parts[column_order, column] > 0]
@@ -370,28 +382,6 @@ class LoadedRun:
     def _check_k(self, k: int) -> None:
         if not is_whole_number(k, 1, self.n_items):
             raise ConfigError(f"k must be a whole number between 1 and the catalogue's {self.n_items} items, got {k!r}")
-
-
-def id_like(value, index: pd.Index):
-    """`value` as the index's id type: "42" matches the integer id 42, 42 the text id "42".
-
-    Only an integer, or text of digits, is an integer id: 42.7, True or "4_2" (which
-    Python's int() would take) stay as given and match nothing.
-    """
-    if pd.api.types.is_integer_dtype(index.dtype):
-        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-            return int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
-            return int(value)
-        return value
-    return str(value)
-
-
-def _ids(ids) -> list:
-    """One id (a number or a string, not spelt out letter by letter) or several, as a list."""
-    if isinstance(ids, (str, bytes, int, float, np.generic)):
-        return [ids]
-    return list(ids)
 
 
 def load_run(folder: Path | str) -> LoadedRun:

@@ -1,0 +1,47 @@
+"""Histories as catalogue rows: a table of many users' rows, one history of raw ids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from movierec.serving.histories import history_row, history_rows
+
+ITEMS = pd.Index([10, 20, 30, 40])
+
+
+def table(rows):
+    return pd.DataFrame(rows, columns=["user", "item", "timestamp"])
+
+
+def test_a_table_becomes_one_row_per_user_with_its_times_and_unknown_items_left_out():
+    rows = history_rows(ITEMS, table([("b", 30, 5), ("a", 20, 7), ("a", 99, 8), ("a", 10, 9), ("c", 98, 1)]))
+    assert rows.users.tolist() == ["a", "b", "c"]  # c named only unknown items: an empty row, still a user
+    assert rows.history.toarray().tolist() == [[1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
+    assert rows.timestamps.toarray().tolist() == [[9, 7, 0, 0], [0, 0, 5, 0], [0, 0, 0, 0]]
+    assert rows.unknown_items.tolist() == [99, 98] and rows.unknown_rows == 2
+
+
+def test_a_pair_listed_twice_counts_once_at_its_first_time():
+    rows = history_rows(ITEMS, table([(1, 20, 9), (1, 20, 3), (1, 40, 5)]))
+    assert rows.history.toarray().tolist() == [[0, 1, 0, 1]]
+    assert rows.timestamps.toarray().tolist() == [[0, 3, 0, 5]]
+
+
+def test_a_table_without_times_orders_each_user_s_rows_as_they_come():
+    rows = history_rows(ITEMS, table([(1, 40, 0), (2, 10, 0), (1, 10, 0), (1, 30, 0)]))
+    assert rows.timestamps.toarray().tolist() == [[2, 0, 3, 1], [1, 0, 0, 0]]
+
+
+def test_ids_match_across_types_as_one_history_s_do():
+    text_items = pd.Index(["10", "20", "tt3"])
+    rows = history_rows(text_items, table([(1, 20, 1), (1, 10, 2)]))  # integer ids of the table, text catalogue
+    assert rows.history.toarray().tolist() == [[1, 1, 0]]
+    rows = history_rows(ITEMS, table([(1, "tt3", 1), (1, "x", 2)]))  # text ids find no integer item
+    assert rows.history.nnz == 0 and rows.unknown_items.tolist() == ["tt3", "x"]
+    rows = history_rows(ITEMS, table([(1, "tt3", 1), (1, " 30", 2), (1, 20, 3)]))  # text of digits finds one
+    assert rows.history.toarray().tolist() == [[0, 1, 1, 0]] and rows.unknown_items.tolist() == ["tt3"]
+    one, times, unknown = history_row(ITEMS, ["30", 10, "zz", 30])
+    assert one.toarray().tolist() == [[1, 0, 1, 0]] and times.toarray().tolist() == [[2, 0, 1, 0]]
+    assert unknown == ["zz"]
+    np.testing.assert_array_equal(one.indices, np.sort(one.indices))
