@@ -67,7 +67,7 @@ def loaded_ease(run_dir):
 
 
 @pytest.mark.parametrize("options, message", [
-    ([], "give one of --user ID, --history ID,ID,... or --similar-to ID"),
+    ([], "give one of --user ID, --history ID,ID,..., --similar-to ID or --histories FILE"),
     (["--user", "1", "--history", "2"], "give one of --user ID, --history"),
     (["--history", "2", "--similar-to", "2"], "give one of --user ID, --history"),
     (["--similar-to", "no-such-film"], "item 'no-such-film' is not in this run's catalogue"),
