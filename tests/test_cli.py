@@ -20,6 +20,25 @@ def test_split_says_what_reading_did(tmp_path):
     assert "note: collapsed 1 duplicate (user, item) rows" in result.output
 
 
+def test_split_and_run_filter_ratings_and_the_core_before_splitting(tmp_path):
+    data = tmp_path / "rated.csv"  # users 1-6 rate items 1-11; item 11 only by user 1, rated 1 by everyone else
+    data.write_text("user,item,timestamp,rating\n" + "".join(
+        f"{u},{i},{i},{1 if (i % 3 == 0 and u > 1) else 5}\n" for u in range(1, 7) for i in range(1, 12)
+        if i < 11 or u == 1))
+    result = runner.invoke(app, ["split", "--data", str(data), "--out", str(tmp_path / "split"), "--protocol",
+                                 "random", "--min-rating", "4", "--min-item-users", "2"])
+    assert result.exit_code == 0, result.output
+    assert "note: kept the 46 of 61 ratings at or above 4 (min_rating) as positives" in result.output
+    assert "note: k-core (users with at least 0 items, items with at least 2 users; 2 passes): dropped 4 of 46" \
+        in result.output  # items 3, 6, 9 and 11 kept by user 1 alone
+    every = pd.concat([pd.read_csv(tmp_path / "split" / f"{part}.csv") for part in ("train", "valid", "test")])
+    assert len(every) == 42 and not set(every["item"]) & {3, 6, 9, 11}
+    result = runner.invoke(app, ["run", "--data", str(data), "--models", "pop", "--out", str(tmp_path / "run"),
+                                 "--min-rating", "4", "--min-item-users", "2", "--protocol", "random", "--k", "3"])
+    assert result.exit_code == 0 and "dropped 4 of 46" in result.output, result.output
+    assert "[filter]" in (tmp_path / "run" / "config.toml").read_text()
+
+
 def test_run_score_export_from_the_command_line(tmp_path):
     data = tmp_path / "planted.csv"
     write_planted_csv(data)

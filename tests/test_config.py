@@ -133,3 +133,28 @@ def test_every_bad_option_is_one_error_naming_it(options, message):
 def test_a_value_of_the_wrong_kind_is_an_error_naming_the_key(document, message):
     with pytest.raises(ConfigError, match=message):
         config_from_dict(document, source="x.toml")
+
+
+def test_a_filter_section_round_trips_and_the_command_line_overrides_it(tmp_path):
+    from movierec.data.filters import DataFilter
+
+    config = RunConfig(data_filter=DataFilter(min_rating=3.5, min_user_items=5))
+    path = tmp_path / "config.toml"
+    path.write_text(config.to_toml())
+    assert "[filter]" in config.to_toml() and load_config(path) == config
+    assert "[filter]" not in RunConfig().to_toml()  # nothing filtered: no section
+    merged = with_options(config, min_rating=4.0, min_item_users=2)
+    assert merged.data_filter == DataFilter(min_rating=4.0, min_user_items=5, min_item_users=2)
+    with pytest.raises(ConfigError, match=r"x.toml \[filter\]: unknown key\(s\) \['min_ratings'\]"):
+        config_from_dict({"filter": {"min_ratings": 4}}, source="x.toml")
+    with pytest.raises(ConfigError, match=r"x.toml \[filter\]: min_user_items .* whole number >= 0"):
+        config_from_dict({"filter": {"min_user_items": -3}}, source="x.toml")
+
+
+def test_a_split_folder_takes_no_filter():
+    from movierec.data.filters import DataFilter
+    from movierec.split.encoded import load_encoded
+
+    with pytest.raises(ConfigError, match="a split folder .* holds its interactions already"):
+        load_encoded(data=None, data_dir=None, split_dir="anywhere", spec=SplitSpec(),
+                     data_filter=DataFilter(min_rating=4))

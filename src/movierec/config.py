@@ -16,6 +16,10 @@ Only the CLI reads configuration; the library receives plain values. A run's
     fraction = 0.1
     seed = 0                     # without it, [run] seed seeds the split too (as --seed does)
 
+    [filter]                     # before the split: which ratings are positives, the k-core
+    min_rating = 4.0
+    min_user_items = 5
+
     [models.ease]
     l2 = [100.0, 300.0, 500.0]   # a list is a grid tried on validation
 """
@@ -31,6 +35,7 @@ from typing import Any
 import tomli_w
 
 from movierec.checks import is_whole_number
+from movierec.data.filters import DataFilter
 from movierec.exceptions import ConfigError, MovieRecError
 from movierec.split.splitters import PROTOCOL_READS, SplitSpec
 
@@ -56,6 +61,7 @@ class RunConfig:
     data_dir: str | None = None
     split_dir: str | None = None
     split: SplitSpec = field(default_factory=SplitSpec)
+    data_filter: DataFilter = field(default_factory=DataFilter)  # [filter]
     models: tuple[str, ...] = ("pop", "ease")
     seed: int = 0
     k: int = 10
@@ -109,7 +115,7 @@ class RunConfig:
         run = {
             key: value
             for key, value in dataclasses.asdict(self).items()
-            if key not in {"split", "params"} and value is not None
+            if key not in {"split", "data_filter", "params"} and value is not None
         }
         run["models"] = list(self.models)
         document = {"run": run, "models": self.params}
@@ -117,6 +123,9 @@ class RunConfig:
             reads = PROTOCOL_READS[self.split.protocol]  # what the protocol ignores is left out: reading it is an error
             document["split"] = {key: value for key, value in dataclasses.asdict(self.split).items()
                                  if key in ("protocol", "seed") or key in reads}
+            if self.data_filter.active:
+                document["filter"] = {key: value for key, value in dataclasses.asdict(self.data_filter).items()
+                                      if value is not None}
         return tomli_w.dumps(document)
 
 
@@ -135,6 +144,9 @@ def with_options(
     refit: bool | None = None,
     ensemble: bool | None = None,
     submission: str | None = None,
+    min_rating: float | None = None,
+    min_user_items: int | None = None,
+    min_item_users: int | None = None,
 ) -> RunConfig:
     """`base` (a config file's, or the defaults) with the command line's options on top.
 
@@ -157,6 +169,9 @@ def with_options(
         split = dataclasses.replace(split, protocol=protocol)
     if seed is not None:
         split = dataclasses.replace(split, seed=seed)
+    given = {key: value for key, value in (("min_rating", min_rating), ("min_user_items", min_user_items),
+                                           ("min_item_users", min_item_users)) if value is not None}
+    data_filter = dataclasses.replace(base.data_filter, **given)
     chosen_data = data if data is not None else (None if split_dir is not None and not from_file else base.data)
     return dataclasses.replace(
         base,
@@ -170,6 +185,7 @@ def with_options(
         refit=refit if refit is not None else base.refit,
         ensemble=ensemble if ensemble is not None else base.ensemble,
         split=split,
+        data_filter=data_filter,
         submission=submission if submission is not None else base.submission,
     )
 
@@ -207,14 +223,15 @@ def load_config(path: Path | str) -> RunConfig:
 
 
 def config_from_dict(document: dict[str, Any], *, source: str = "config") -> RunConfig:
-    unknown = set(document) - {"run", "split", "models"}
+    unknown = set(document) - {"run", "split", "filter", "models"}
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected run, split, models")
-    for section in ("run", "split", "models"):
+        raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected run, split, filter, models")
+    for section in ("run", "split", "filter", "models"):
         if not isinstance(document.get(section, {}), dict):
             raise ConfigError(f"{source}: {section} must be a table ([{section}]), got {document[section]!r}")
     run = dict(document.get("run", {}))
-    _check_keys(run, {f.name for f in dataclasses.fields(RunConfig)} - {"split", "params"}, f"{source} [run]")
+    _check_keys(run, {f.name for f in dataclasses.fields(RunConfig)} - {"split", "data_filter", "params"},
+                f"{source} [run]")
     _check_types(run, RunConfig, f"{source} [run]", own={"k", "seed", "batch_size", "valid_users"})
     split = dict(document.get("split", {}))
     _check_keys(split, {f.name for f in dataclasses.fields(SplitSpec)}, f"{source} [split]")
@@ -238,8 +255,14 @@ def config_from_dict(document: dict[str, Any], *, source: str = "config") -> Run
         spec = SplitSpec(**split)
     except MovieRecError as error:
         raise ConfigError(f"{source} [split]: {error}") from None
+    kept = dict(document.get("filter", {}))
+    _check_keys(kept, {f.name for f in dataclasses.fields(DataFilter)}, f"{source} [filter]")
     try:
-        return RunConfig(**run, split=spec, params=params)
+        data_filter = DataFilter(**kept)
+    except MovieRecError as error:
+        raise ConfigError(f"{source} [filter]: {error}") from None
+    try:
+        return RunConfig(**run, split=spec, data_filter=data_filter, params=params)
     except ConfigError as error:
         raise ConfigError(f"{source} [run]: {error}") from None
 

@@ -107,7 +107,8 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
         create("ensemble", **({"members": tuple(config.models)} | config.params.get("ensemble", {}))).check_params()
     if distributed.is_main():
         check_run_folder(Path(config.out))  # refuse a folder that is not a run's before reading the data
-    data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
+    data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split,
+                        data_filter=config.data_filter)
     check_k(config.k, data.idmap.n_items)
     require_holdout(data, config.split_dir or config.data)
     for note in data.notes:

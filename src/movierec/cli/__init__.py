@@ -17,6 +17,9 @@ from rich.table import Table
 from movierec.cli import data as _data  # noqa: F401  (registers the data, split and export commands)
 from movierec.cli.common import (
     DataDir,
+    MinItemUsers,
+    MinRating,
+    MinUserItems,
     Quiet,
     Threads,
     app,
@@ -56,6 +59,9 @@ def run(
         None, "--submission", help="test: lists of the scored test users; all: refit on everything, list every "
         "user. Default: test."
     ),
+    min_rating: float | None = MinRating,
+    min_user_items: int | None = MinUserItems,
+    min_item_users: int | None = MinItemUsers,
     config: Path | None = typer.Option(None, "--config", help="TOML file; options given here override it."),
     threads: int | None = Threads,
     quiet: bool = Quiet,
@@ -74,7 +80,8 @@ def run(
         settings = with_options(
             load_config(config) if config else RunConfig(), from_file=config is not None, data=data,
             data_dir=path_text(data_dir), split_dir=path_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
-            out=path_text(out), refit=refit, ensemble=ensemble, submission=submission)
+            out=path_text(out), refit=refit, ensemble=ensemble, submission=submission, min_rating=min_rating,
+            min_user_items=min_user_items, min_item_users=min_item_users)
         log = (lambda message: console.print(message, soft_wrap=True, highlight=False)) if main_rank else silent
 
         def write_report(folder: Path) -> None:  # into the finished run, before it is published

@@ -25,6 +25,13 @@ err_console = Console(stderr=True, soft_wrap=True, markup=False)
 
 DataDir = typer.Option(None, "--data-dir", help="Folder holding named data sets (default: $MOVIEREC_DATA_DIR, "
                        "else ~/.cache/movierec, where missing ones are downloaded).")
+# which interactions a data set gives before it is split (movierec.data.filters)
+MinRating = typer.Option(None, "--min-rating", help="Keep only ratings at or above this as positives (e.g. 4; "
+                         "data sets with a rating column). Default: every rating.")
+MinUserItems = typer.Option(None, "--min-user-items", help="k-core: keep users with at least this many items "
+                            "(with --min-item-users, until both hold). Default: 0, everyone.")
+MinItemUsers = typer.Option(None, "--min-item-users", help="k-core: keep items with at least this many users. "
+                            "Default: 0, every item.")
 
 
 def _print_version(value: bool) -> None:

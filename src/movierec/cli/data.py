@@ -7,7 +7,18 @@ from pathlib import Path
 
 import typer
 
-from movierec.cli.common import DataDir, app, console, data_app, export_app, fail, print_notes
+from movierec.cli.common import (
+    DataDir,
+    MinItemUsers,
+    MinRating,
+    MinUserItems,
+    app,
+    console,
+    data_app,
+    export_app,
+    fail,
+    print_notes,
+)
 from movierec.exceptions import ConfigError, MovieRecError
 
 
@@ -23,9 +34,13 @@ def split_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the random hold-outs."),
     out: Path = typer.Option(..., "--out", help="Folder for train/valid/test.csv and checksum.sha256."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a split already in --out."),
+    min_rating: float | None = MinRating,
+    min_user_items: int | None = MinUserItems,
+    min_item_users: int | None = MinItemUsers,
 ) -> None:
     """Split a data set and write train/valid/test.csv with a checksum."""
     from movierec.data.download import resolve
+    from movierec.data.filters import DataFilter, k_core
     from movierec.data.readers import read_dataset
     from movierec.split import make_split, write_split
 
@@ -33,7 +48,9 @@ def split_command(
         if (out / "train.csv").exists() and not overwrite:
             raise ConfigError(f"{out} already holds a split; give --overwrite to replace it, or another --out")
         spec = split_spec(protocol, tail, fraction, seed)
-        dataset = read_dataset(resolve(data, data_dir))
+        kept = DataFilter(min_rating, min_user_items or 0, min_item_users or 0)
+        dataset = read_dataset(resolve(data, data_dir), min_rating=kept.min_rating)
+        dataset = k_core(dataset, kept.min_user_items, kept.min_item_users)
         split = make_split(dataset.interactions, spec)
         checksum = write_split(split, out)
     except (MovieRecError, OSError) as error:

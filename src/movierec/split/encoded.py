@@ -29,6 +29,7 @@ from movierec import progress as live
 from movierec.data.dataset import Dataset
 from movierec.data.download import resolve
 from movierec.data.encoded import EncodedFeatures, encode_fields
+from movierec.data.filters import DataFilter, k_core
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import csr_from_indices, timestamps_from_indices
 from movierec.data.readers import read_dataset
@@ -149,13 +150,20 @@ def _check(name: str) -> str:
 
 
 def load_encoded(*, data: str | None, data_dir: str | Path | None, split_dir: str | Path | None,
-                 spec: SplitSpec) -> EncodedSplit:
-    """Read a data set (named or a path) and split it by `spec`, or read a pre-split folder
-    (`split_dir`, side fields from `data` when given), and encode it."""
+                 spec: SplitSpec, data_filter: DataFilter | None = None) -> EncodedSplit:
+    """Read a data set (named or a path), keep what `data_filter` keeps (a rating
+    threshold, a k-core) and split it by `spec`, or read a pre-split folder (`split_dir`,
+    side fields from `data` when given), and encode it."""
     if data is None and split_dir is None:
         raise ConfigError("give a data set (--data) or a pre-split folder (--split-dir)")
+    data_filter = data_filter or DataFilter()
+    if split_dir is not None and data_filter.active:
+        raise ConfigError("a split folder (--split-dir) holds its interactions already: min_rating, min_user_items "
+                          "and min_item_users filter a data set before it is split; give one or the other")
     with live.task("reading and splitting the data", total=3) as line:
-        dataset = read_dataset(resolve(data, data_dir)) if data is not None else None
+        dataset = read_dataset(resolve(data, data_dir), min_rating=data_filter.min_rating) if data is not None else None
+        if split_dir is None:
+            dataset = k_core(dataset, data_filter.min_user_items, data_filter.min_item_users)
         line.advance(description="splitting" if split_dir is None else "reading the split")
         split = read_split(split_dir) if split_dir is not None else make_split(dataset.interactions, spec)
         line.advance(description="encoding the split")

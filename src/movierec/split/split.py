@@ -106,7 +106,7 @@ def read_split(folder: Path | str) -> Split:
         path = folder / f"{name}.csv"
         if not path.is_file():
             raise DataError(f"{path}: missing; a split folder holds {', '.join(p + '.csv' for p in PARTS)}")
-        columns[name] = plain_columns(path)
+        columns[name] = plain_columns(path)[:3]
     users = normalise_ids(pd.concat([user for user, _, _ in columns.values()], ignore_index=True))
     items = normalise_ids(pd.concat([item for _, item, _ in columns.values()], ignore_index=True))
     parts, start = {}, 0

@@ -165,7 +165,8 @@ def work(config: RunConfig, settings: TuneSettings, model: str, trials: int, wor
          objective: Objective | None = None) -> None:
     """One worker: `trials` trials of `model` on the shared study (a spawned worker reads the data itself)."""
     if objective is None:
-        data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
+        data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir,
+                            spec=config.split, data_filter=config.data_filter)
         objective = Objective(model, data, config)
     data = objective.data
     study = open_study(settings, model, seed=config.seed, worker=worker, epochs=objective.fixed.get("epochs"))
@@ -212,7 +213,8 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
         if created:  # nothing of this study was written: leave no empty folder behind
             shutil.rmtree(out, ignore_errors=True)
         raise
-    data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split)
+    data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split,
+                        data_filter=config.data_filter)
     require_holdout(data, config.split_dir or config.data)
     results = []
     for model in models:

@@ -312,6 +312,30 @@ def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
     return numbers.astype(np.int64)
 
 
+def rated_at_least(frame: pd.DataFrame, column: str | None, threshold: float | None) -> tuple[pd.DataFrame, list[str]]:
+    """`frame` without its rows rated below `threshold` in `column` (None: every row),
+    and a note of how many went. A rating that is not a number is an error naming its
+    line; a file without a rating column (`column` None) cannot be filtered by one."""
+    if threshold is None:
+        return frame, []
+    path = frame.attrs.get("path", "<table>")
+    if column is None or column not in frame.columns:
+        raise DataError(f"{path}: no rating column, so min_rating (--min-rating) cannot be applied; "
+                        "every interaction of this file is a positive")
+    try:
+        ratings = pc.cast(pa.array(frame[column], from_pandas=True), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        ratings = pd.to_numeric(frame[column].astype(str).str.strip(), errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(ratings)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}, line {line_of(frame, row)}: column {column!r} expects a rating (a number), "
+                        f"found {frame[column].iloc[row]!r}")
+    kept = ratings >= threshold
+    note = f"kept the {int(kept.sum()):,} of {len(frame):,} ratings at or above {threshold:g} (min_rating) as positives"
+    return frame[kept], [note]
+
+
 def to_seconds(frame: pd.DataFrame, column: str) -> pd.Series:
     """A time column as int64 seconds: numbers as they are (Unix seconds), or ISO 8601
     dates and datetimes (``2024-03-01``, ``2024-03-01 12:30:00``, ``...T12:30:00+02:00``)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import first_clash, line_of, read_table, to_seconds
+from movierec.data.readers._table import first_clash, line_of, rated_at_least, read_table, to_seconds
 from movierec.exceptions import DataError
 
 RATINGS_FILE = "train_ratings.csv"
@@ -33,9 +33,10 @@ SIDE_FILES = {
 NUMERIC_FIELDS = ("year",)  # side fields whose values are whole numbers (features read them as numbers)
 
 
-def read_competition(folder: Path) -> Dataset:
+def read_competition(folder: Path, min_rating: float | None = None) -> Dataset:
     ratings = read_table(folder / RATINGS_FILE, sep=",", required=["user", "item", "time"],
-                         integers=("user", "item", "time"), fold_case=True)
+                         integers=("user", "item", "time"), fold_case=True, optional=("rating",))
+    ratings, notes = rated_at_least(ratings, "rating" if "rating" in ratings.columns else None, min_rating)
     interactions = interactions_frame(
         ratings["user"], ratings["item"], to_seconds(ratings, "time")
     )
@@ -53,7 +54,7 @@ def read_competition(folder: Path) -> Dataset:
             year = table["title"].str.extract(r"\((\d{4})\)\s*$")[0]
             frame = pd.DataFrame({"id": titles.index, "value": year.to_numpy()}).dropna()
             fields["year"] = RawField("year", FieldKind.ONE_HOT, frame.reset_index(drop=True))
-    return Dataset(folder.name, interactions, fields, {}, titles)
+    return Dataset(folder.name, interactions, fields, {}, titles, notes)
 
 
 def _all_digits(values: pd.Series) -> bool:

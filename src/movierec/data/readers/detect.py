@@ -36,18 +36,20 @@ def detect_layout(path: Path) -> str:
     )
 
 
-def read_dataset(path: Path | str, *, layout: str | None = None) -> Dataset:
-    """Read any supported layout into a normalised :class:`Dataset` (raw ids)."""
+def read_dataset(path: Path | str, *, layout: str | None = None, min_rating: float | None = None) -> Dataset:
+    """Read any supported layout into a normalised :class:`Dataset` (raw ids); with
+    `min_rating`, only the ratings at or above it are interactions (a layout without
+    ratings refuses it: see :mod:`movierec.data.filters`)."""
     path = Path(path)
     layout = layout or detect_layout(path)
     name = path.stem if path.is_file() else path.name
     readers = {
-        "ml-100k": lambda: read_ml100k(path),
-        "ml-dat": lambda: read_dat(path, name),
-        "ml-csv": lambda: read_csv_layout(path, name),
-        "competition": lambda: read_competition(path),
-        "recbole": lambda: read_recbole(path),
-        "csv": lambda: read_plain_csv(path),
+        "ml-100k": lambda: read_ml100k(path, min_rating),
+        "ml-dat": lambda: read_dat(path, name, min_rating),
+        "ml-csv": lambda: read_csv_layout(path, name, min_rating),
+        "competition": lambda: read_competition(path, min_rating),
+        "recbole": lambda: read_recbole(path, min_rating),
+        "csv": lambda: read_plain_csv(path, min_rating),
     }
     if layout not in readers:
         raise DataError(f"unknown layout {layout!r}; expected one of {list(readers)}")

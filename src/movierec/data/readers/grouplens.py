@@ -1,7 +1,8 @@
 """GroupLens MovieLens layouts: ml-100k, ml-1m/10m (``::`` .dat), ml-20m/25m/latest (.csv).
 
 Formats follow each archive's README at https://files.grouplens.org/datasets/movielens/.
-Every rating is a positive; the rating value is dropped.
+Every rating is a positive, or with `min_rating` those at or above it
+(:mod:`movierec.data.filters`); the rating value is then dropped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from movierec.data.dataset import Dataset, EventField, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import read_table, split_multi, to_int
+from movierec.data.readers._table import rated_at_least, read_table, split_multi, to_int
 
 NO_GENRE = "(no genres listed)"
 # ml-1m's age codes; ml-100k's raw ages are bucketed the same way.
@@ -21,12 +22,13 @@ AGE_BUCKETS = (0, 18, 25, 35, 45, 50, 56)
 MIN_ITEMS_PER_TAG = 3
 
 
-def read_ml100k(folder: Path) -> Dataset:
+def read_ml100k(folder: Path, min_rating: float | None = None) -> Dataset:
     """ml-100k: ``u.data`` (tab), ``u.item`` (pipe, latin-1, 19 genre flags), ``u.user``."""
     ratings = read_table(
         folder / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"],
         required=["user", "item", "timestamp"], integers=("user", "item", "timestamp"),
     )
+    ratings, notes = rated_at_least(ratings, "rating", min_rating)
     interactions = interactions_frame(
         to_int(ratings, "user"), to_int(ratings, "item"), to_int(ratings, "timestamp")
     )
@@ -60,7 +62,7 @@ def read_ml100k(folder: Path) -> Dataset:
         user_fields["age"] = _one_hot("age", user_ids, pd.Series(bucket).astype(str))
         user_fields["gender"] = _one_hot("gender", user_ids, users["gender"])
         user_fields["occupation"] = _one_hot("occupation", user_ids, users["occupation"])
-    return Dataset("ml-100k", interactions, item_fields, user_fields, titles)
+    return Dataset("ml-100k", interactions, item_fields, user_fields, titles, notes)
 
 
 def _ml100k_genres(folder: Path) -> list[str]:
@@ -76,12 +78,13 @@ def _ml100k_genres(folder: Path) -> list[str]:
     ]
 
 
-def read_dat(folder: Path, name: str) -> Dataset:
+def read_dat(folder: Path, name: str, min_rating: float | None = None) -> Dataset:
     """ml-1m and ml-10m: ``ratings.dat``, ``movies.dat``, ``users.dat``/``tags.dat``, ``::``."""
     ratings = read_table(
         folder / "ratings.dat", sep="::", names=["user", "item", "rating", "timestamp"],
         required=["user", "item", "timestamp"], quoting=False, integers=("user", "item", "timestamp"),
     )
+    ratings, notes = rated_at_least(ratings, "rating", min_rating)
     interactions = interactions_frame(
         to_int(ratings, "user"), to_int(ratings, "item"), to_int(ratings, "timestamp")
     )
@@ -105,15 +108,16 @@ def read_dat(folder: Path, name: str) -> Dataset:
         )
         # free-text tags: an empty one is skipped by _tags, not an error
         events["tag"] = _tags(to_int(tags, "user"), to_int(tags, "item"), tags["tag"])
-    return Dataset(name, interactions, item_fields, user_fields, titles, item_events=events)
+    return Dataset(name, interactions, item_fields, user_fields, titles, notes, item_events=events)
 
 
-def read_csv_layout(folder: Path, name: str) -> Dataset:
+def read_csv_layout(folder: Path, name: str, min_rating: float | None = None) -> Dataset:
     """ml-20m/25m/latest(-small): ``ratings.csv``, ``movies.csv``, ``tags.csv`` with headers."""
     ratings = read_table(
         folder / "ratings.csv", sep=",", required=["userId", "movieId", "timestamp"],
         integers=("userId", "movieId", "timestamp"),
     )
+    ratings, notes = rated_at_least(ratings, "rating", min_rating)
     interactions = interactions_frame(
         to_int(ratings, "userId"), to_int(ratings, "movieId"), to_int(ratings, "timestamp")
     )
@@ -122,7 +126,7 @@ def read_csv_layout(folder: Path, name: str) -> Dataset:
     if (folder / "tags.csv").is_file():
         tags = read_table(folder / "tags.csv", sep=",", required=["userId", "movieId", "tag"], allow_empty=["tag"])
         events["tag"] = _tags(to_int(tags, "userId"), to_int(tags, "movieId"), tags["tag"])
-    return Dataset(name, interactions, item_fields, {}, titles, item_events=events)
+    return Dataset(name, interactions, item_fields, {}, titles, notes, item_events=events)
 
 
 def _movies(path: Path, *, sep: str, names: list[str] | None) -> tuple[dict[str, RawField], pd.Series | None]:

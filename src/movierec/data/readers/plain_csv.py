@@ -7,28 +7,33 @@ from pathlib import Path
 import pandas as pd
 
 from movierec.data.dataset import Dataset, interactions_frame
-from movierec.data.readers._table import check_filled, read_table, separator_hint, to_seconds
+from movierec.data.readers._table import check_filled, rated_at_least, read_table, separator_hint, to_seconds
 from movierec.exceptions import DataError
 
 USER_NAMES = ("user", "user_id", "userid", "userId")
 ITEM_NAMES = ("item", "item_id", "itemid", "movieId", "movie_id", "movie")
 TIME_NAMES = ("timestamp", "time", "ts", "datetime")
+RATING_NAMES = ("rating",)
 
 
-def read_plain_csv(path: Path) -> Dataset:
-    """Read ``user,item[,timestamp]`` (names matched case-insensitively; ``.tsv`` = tabs)."""
-    return Dataset(path.stem, interactions_frame(*plain_columns(path)))
+def read_plain_csv(path: Path, min_rating: float | None = None) -> Dataset:
+    """Read ``user,item[,timestamp][,rating]`` (names matched case-insensitively; ``.tsv`` = tabs)."""
+    user, item, time, notes = plain_columns(path, min_rating)
+    return Dataset(path.stem, interactions_frame(user, item, time), notes=notes)
 
 
-def plain_columns(path: Path) -> tuple[pd.Series, pd.Series, pd.Series | None]:
-    """The user and item columns of a plain CSV as written (text) and its times (None without)."""
+def plain_columns(path: Path, min_rating: float | None = None) -> tuple[pd.Series, pd.Series, pd.Series | None,
+                                                                       list[str]]:
+    """The user and item columns of a plain CSV as written (text), its times (None
+    without), and notes; with `min_rating`, only the rows rated at or above it."""
     sep = "\t" if path.suffix == ".tsv" else ","
     table = read_table(path, sep=sep, required=[])
     user = _column(table.columns, USER_NAMES, path, "user", sep)
     item = _column(table.columns, ITEM_NAMES, path, "item", sep)
     time = _column(table.columns, TIME_NAMES, path, None, sep)
     check_filled(table, [c for c in (user, item, time) if c])  # one read, not two
-    return table[user], table[item], to_seconds(table, time) if time else None
+    table, notes = rated_at_least(table, _column(table.columns, RATING_NAMES, path, None, sep), min_rating)
+    return table[user], table[item], to_seconds(table, time) if time else None, notes
 
 
 def _column(columns, names: tuple[str, ...], path: Path, required: str | None, sep: str) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import first_clash, line_of, read_table, split_multi, to_int
+from movierec.data.readers._table import first_clash, line_of, rated_at_least, read_table, split_multi, to_int
 from movierec.exceptions import DataError
 
 
@@ -32,19 +32,21 @@ def read_atomic_header(path: Path) -> dict[str, str]:
     return types
 
 
-def read_recbole(path: Path) -> Dataset:
-    """Read ``path`` (a folder holding one ``.inter`` file, or the ``.inter`` file)."""
+def read_recbole(path: Path, min_rating: float | None = None) -> Dataset:
+    """Read ``path`` (a folder holding one ``.inter`` file, or the ``.inter`` file);
+    with `min_rating`, only the rows whose ``rating`` is at or above it."""
     inter = _find_inter(path)
     stem = inter.name[: -len(".inter")]
     types = read_atomic_header(inter)
     table = _read_atomic(inter, types)
     if "user_id" not in types or "item_id" not in types:
         raise DataError(f"{inter}, line 1: needs user_id:token and item_id:token columns")
+    table, notes = rated_at_least(table, "rating" if "rating" in types else None, min_rating)
     timestamp = to_int(table, "timestamp") if "timestamp" in types else None
     interactions = interactions_frame(table["user_id"], table["item_id"], timestamp)
     item_fields, titles = _side(inter.with_name(stem + ".item"), "item_id")
     user_fields, _ = _side(inter.with_name(stem + ".user"), "user_id")
-    return Dataset(stem, interactions, item_fields, user_fields, titles)
+    return Dataset(stem, interactions, item_fields, user_fields, titles, notes)
 
 
 def _find_inter(path: Path) -> Path:
