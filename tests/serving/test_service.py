@@ -125,6 +125,23 @@ def test_an_ensemble_folds_in_a_posted_history(service, loaded):
     assert [entry["item"] for entry in known["items"]] != [entry["item"] for entry in ease["items"]]  # a blend
 
 
+def test_a_batch_of_histories_gets_each_user_the_list_its_history_alone_gets(service, loaded):
+    full = [int(item) for item in loaded.items[loaded.known[11].indices]]
+    histories = [{"user": "anna", "history": full + ["not-a-film"]}, {"user": 7, "history": [50, 181]},
+                 {"user": "cy", "history": ["not-a-film"]}]
+    answer = httpx.post(f"{service}/recommendations/batch", json={"histories": histories, "k": 5})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["model"] == "ease" and [entry["user"] for entry in body["users"]] == ["anna", 7]
+    for entry, history in zip(body["users"], (full, [50, 181])):
+        alone = httpx.post(f"{service}/recommendations", json={"history": history, "k": 5}).json()
+        assert [i["item"] for i in entry["items"]] == [i["item"] for i in alone["items"]]
+        np.testing.assert_allclose([i["score"] for i in entry["items"]], [i["score"] for i in alone["items"]],
+                                   rtol=1e-5)
+        assert [i["title"] for i in entry["items"]] == [i["title"] for i in alone["items"]]
+    assert body["unknown_items"] == ["not-a-film"] and body["unscored_users"] == ["cy"]
+
+
 def test_an_item_the_model_learned_nothing_from_is_a_422_not_a_list(service, loaded):
     """An item in no training history has an empty row of B: every item would score 0."""
     ease = loaded.model("ease")
@@ -189,6 +206,18 @@ def test_because_lists_the_watched_items_behind_each_item(service, loaded):
     ("POST", "/recommendations", {"history": []}, 422, "scores an empty history all alike"),
     ("POST", "/recommendations", b'{"history": ["\xff"]}', 422, "body: not readable as JSON (UnicodeDecodeError"),
     ("POST", "/recommendations", b'{"history": ' + b"[" * 50_000, 422, "body: not readable as JSON (RecursionError"),
+    ("POST", "/recommendations/batch", {"histories": []}, 422, "histories: List should have at least 1 item"),
+    ("POST", "/recommendations/batch", {"histories": [{"user": 1, "history": []}]}, 422,
+     "histories[0].history: List should have at least 1 item"),
+    ("POST", "/recommendations/batch", {"histories": [{"user": 1, "history": [1]}, {"user": 1, "history": [2]}]}, 422,
+     "histories: user 1 appears twice"),
+    ("POST", "/recommendations/batch", {"histories": [{"user": 1, "history": [1]}], "model": "rerank"}, 422,
+     "'rerank' cannot score a new user"),
+    ("POST", "/recommendations/batch", {"histories": [{"user": 1, "history": [1]}], "k": 0}, 422,
+     "k must be a whole number"),
+    ("POST", "/recommendations/batch", {"histories": [{"user": 1.5, "history": [1]}]}, 422,
+     "histories[0].user: Input should be a valid"),
+    ("POST", "/recommendations/batch", {"histories": [{"user": 1, "items": [1]}]}, 422, "histories[0].history"),
     ("GET", "/no-such-route", None, 404, "Not Found"),
     ("POST", "/no-such-route", None, 404, "Not Found"),  # no JSON content type: still the route's answer, not 415
     ("DELETE", "/health", None, 405, "Method Not Allowed"),

@@ -6,6 +6,9 @@ Endpoints (OpenAPI docs at ``/docs``):
 - ``GET /recommendations/{user_id}?k=10&model=NAME&because=0``: a known user's top k;
 - ``POST /recommendations`` with ``{"history": [ids], "k": 10, "model": null, "because": 0}``:
   a new user's top k from a history (fold-in), with the ids the run does not know;
+- ``POST /recommendations/batch`` with ``{"histories": [{"user": id, "history": [ids]}, ...],
+  "k": 10, "model": null}``: each new user's top k, scored together (fold-in), with the
+  ids the run does not know and the users left without a list;
 - ``GET /items/{item_id}/similar?k=10&model=NAME``: the top k for someone who watched
   that item alone (fold-in).
 
@@ -25,6 +28,7 @@ import socket
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -38,7 +42,8 @@ from movierec.serving.loaded import LoadedRun
 
 MAX_BODY_BYTES = 1_000_000
 MAX_HISTORY = 10_000
-JSON_BODY_ROUTES = ("/recommendations",)  # where a POST carries JSON (elsewhere: 404 or 405, not 415)
+MAX_BATCH = 1_000  # users per batch request
+JSON_BODY_ROUTES = ("/recommendations", "/recommendations/batch")  # where a POST carries JSON (elsewhere: 404/405)
 
 
 class HistoryRequest(BaseModel):
@@ -51,6 +56,26 @@ class HistoryRequest(BaseModel):
     k: StrictInt = Field(10, description="list length, 1 to the catalogue's size")  # not true, not "3"
     model: str | None = Field(None, description="a model of the run (default: the one best on validation)")
     because: StrictInt = Field(0, ge=0, description="per item, up to this many watched items behind it (0: none)")
+
+
+class UserHistory(BaseModel):
+    """One user of a batch: an id of the caller's choosing and the history, oldest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: StrictInt | StrictStr
+    history: list[StrictInt | StrictStr] = Field(min_length=1, max_length=MAX_HISTORY,
+                                                 description="item ids, in the order watched")
+
+
+class BatchRequest(BaseModel):
+    """New users' histories, scored together."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    histories: list[UserHistory] = Field(min_length=1, max_length=MAX_BATCH, description="one entry per user")
+    k: StrictInt = Field(10, description="list length, 1 to the catalogue's size")
+    model: str | None = Field(None, description="a model of the run (default: the one best on validation)")
 
 
 class ErrorBody(BaseModel):
@@ -81,6 +106,18 @@ class Recommendations(BaseModel):
     model: str
     items: list[RecommendedItem]
     unknown_items: list[int | str] | None = None
+
+
+class UserRecommendations(BaseModel):
+    user: int | str
+    items: list[RecommendedItem]
+
+
+class BatchRecommendationsBody(BaseModel):
+    model: str
+    users: list[UserRecommendations] = Field(description="the users with a list, in the request's order")
+    unknown_items: list[int | str] = Field(description="history ids the run does not know (left out)")
+    unscored_users: list[int | str] = Field(description="users the model scores every item alike for: no list")
 
 
 class SimilarItems(BaseModel):
@@ -189,6 +226,31 @@ def create_app(run: LoadedRun, *, default_model: str | None = None, token: str |
 
         return respond(recommend)
 
+    @app.post("/recommendations/batch", response_model=BatchRecommendationsBody, dependencies=secured,
+              responses=ERRORS)
+    def for_histories(request: BatchRequest):
+        name = fold_in_model(request.model)
+
+        def recommend():
+            users = [entry.user for entry in request.histories]
+            if len(set(users)) < len(users):
+                raise ConfigError(f"histories: user {next(u for u in users if users.count(u) > 1)!r} appears twice")
+            table = pd.DataFrame({  # each history's order as its times 1, 2, ...
+                "user": pd.Series([entry.user for entry in request.histories for _ in entry.history], dtype=object),
+                "item": pd.Series([item for entry in request.histories for item in entry.history], dtype=object),
+                "timestamp": [place for entry in request.histories for place in range(1, len(entry.history) + 1)]})
+            result = run.recommend_histories(table, request.k, name)
+            codes = run.items.get_indexer(result.lists["item"])
+            rows = {user: [] for user in users}
+            for user, item, score in zip(result.lists["user"], codes.tolist(), result.lists["score"].tolist()):
+                rows[user].append({"item": raw_items[item], "score": score, "title": titles[item]})
+            return JSONResponse({"model": name, "users": [{"user": user, "items": rows[user]} for user in users
+                                                          if rows[user]],
+                                 "unknown_items": [_plain(i) for i in result.unknown_items],
+                                 "unscored_users": [_plain(u) for u in result.unscored_users]})
+
+        return respond(recommend)
+
     @app.get("/items/{item_id}/similar", response_model=SimilarItems, dependencies=secured,
              responses={status: ERRORS[status] for status in (401, 404, 422)})
     def similar(item_id: str, k: int = Query(10, description="list length"), model: str | None = None,
@@ -266,14 +328,18 @@ class Guard:
         await self.app(scope, replay, send)
 
 
+UNION_BRANCHES = ("int", "str")  # what pydantic appends to a place for each branch of `StrictInt | StrictStr`
+
+
 def _where(loc: tuple) -> str:
     """A validation error's place: ("body", "k") -> "k"; ("query", "k") -> "query.k";
     ("body", "history", 3, "int") -> "history[3]" (the last part names a union's branch);
-    ("body", 1) (malformed JSON at character 1) -> "body"."""
+    ("body", "histories", 0, "history") -> "histories[0].history"; ("body", 1)
+    (malformed JSON at character 1) -> "body"."""
     parts = list(loc[1:] if loc[:1] == ("body",) else loc)
     if not parts or isinstance(parts[0], int):
         return "body"
-    if len(parts) >= 2 and isinstance(parts[-1], str) and isinstance(parts[-2], int):
+    if len(parts) >= 2 and parts[-1] in UNION_BRANCHES:
         parts = parts[:-1]
     return "".join(f"[{part}]" if isinstance(part, int) else (f".{part}" if index else str(part))
                    for index, part in enumerate(parts))

@@ -38,7 +38,7 @@ class BatchRecommendations:
 class HistoryRows:
     """Many users' histories over a catalogue.
 
-    users : the raw user ids, one per row of `history` (sorted as the table's ids).
+    users : the raw user ids, one per row of `history`, in the order the table first names them.
     history : users x catalogue items, 1 where the user watched the item.
     timestamps : the same non-zeros, each the watch's time (a table without times:
         its place in the user's rows, 1, 2, ...).
@@ -123,7 +123,7 @@ def history_rows(items: pd.Index, interactions: pd.DataFrame) -> HistoryRows:
     item_ids = interactions["item"]
     positions = positions_in(items, item_ids)
     known = positions >= 0
-    user_codes, users = pd.factorize(interactions["user"], sort=True)
+    user_codes, users = pd.factorize(interactions["user"])  # ids of several types need no order
     times = interactions["timestamp"].to_numpy(np.int64)
     if len(times) and (times == times[0]).all():  # no times: each user's rows in the table's order
         times = pd.Series(user_codes).groupby(user_codes).cumcount().to_numpy(np.int64) + 1
