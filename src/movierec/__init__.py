@@ -4,7 +4,8 @@ The package is laid out as the pipeline it runs::
 
     data -> split -> sampling -> models -> evaluate -> ensemble -> pipeline/cli
 
-with serving (:func:`load_run`) as a thin layer over a finished run.
+with serving (:func:`load_run`) as a thin layer over a finished run, and
+:func:`read_dataset` reading data in any supported layout.
 """
 
 __version__ = "0.1.0"
@@ -15,3 +16,10 @@ def load_run(folder):
     from movierec.serving import load_run as load
 
     return load(folder)
+
+
+def read_dataset(path, **options):
+    """A data set in any supported layout, normalised: :func:`movierec.data.readers.read_dataset`."""
+    from movierec.data.readers import read_dataset as read
+
+    return read(path, **options)
