@@ -16,6 +16,7 @@ Usage::
     python benchmarks/fixed_splits.py --table composite-ials            # ... SASRec and iALS as members
     python benchmarks/fixed_splits.py --table ease          # pop and EASE, the anchors' figures
     python benchmarks/fixed_splits.py --table protocols     # EASE against popularity per protocol
+    python benchmarks/fixed_splits.py --table liked         # ratings >= 4 as positives, 5-core, per protocol
     python benchmarks/fixed_splits.py --table cfm           # CFM and deep CFM, no refit
     python benchmarks/fixed_splits.py --table ease-search   # EASE's golden-section l2 against the 9-point grid
     python benchmarks/fixed_splits.py --table sequence      # SASRec and BERT4Rec against EASE, temporal protocol
@@ -46,7 +47,7 @@ SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
 TABLES = ("composite", "composite-sasrec", "composite-sasrec-catalogue", "composite-sasrec-hybrid",
           "composite-sasrec-recvae", "composite-sasrec-200", "composite-sasrec-ema", "composite-ials", "ease", "cfm", "protocols",
-          "ease-search", "sequence", "sequence-bert4rec-long", "fm", "user-ease")
+          "ease-search", "sequence", "sequence-bert4rec-long", "fm", "user-ease", "liked")
 # the config suffix of each composite table (benchmarks/configs/ml100k-<split><suffix>.toml) and its splits
 COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
              "composite-sasrec-catalogue": ("-sasrec-catalogue", ("mixed",)),
@@ -82,6 +83,10 @@ def runs(table: str, shared: Path) -> list[tuple[str, list[str]]]:
             for setting in SETTINGS:
                 args = ["--data", "ml-100k", "--protocol", protocol, "--models", "pop,ease"]
                 out.append((f"{protocol} {setting}", args + (["--no-refit"] if setting == "no-refit" else [])))
+    elif table == "liked":  # the positives of the Mult-VAE / EASE / RecVAE protocols: ratings >= 4, a 5-core
+        for protocol in ("competition", "random"):
+            out.append((f"{protocol} refit", ["--data", "ml-100k", "--protocol", protocol, "--models", "pop,ease,dlae,ials",
+                                              "--min-rating", "4", "--min-user-items", "5", "--min-item-users", "5"]))
     elif table == "ease-search":
         places = [(f"{split} split", ["--split-dir", str(shared / "splits" / f"ml100k-{split}-s0")]) for split in SPLITS]
         places += [(f"{protocol} protocol", ["--data", "ml-100k", "--protocol", protocol])

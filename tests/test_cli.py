@@ -29,7 +29,7 @@ def test_split_and_run_filter_ratings_and_the_core_before_splitting(tmp_path):
                                  "random", "--min-rating", "4", "--min-item-users", "2"])
     assert result.exit_code == 0, result.output
     assert "note: kept the 46 of 61 ratings at or above 4 (min_rating) as positives" in result.output
-    assert "note: k-core (users with at least 0 items, items with at least 2 users; 2 passes): dropped 4 of 46" \
+    assert "note: k-core (items with at least 2 users; 1 round of dropping): dropped 4 of 46" \
         in result.output  # items 3, 6, 9 and 11 kept by user 1 alone
     every = pd.concat([pd.read_csv(tmp_path / "split" / f"{part}.csv") for part in ("train", "valid", "test")])
     assert len(every) == 42 and not set(every["item"]) & {3, 6, 9, 11}

@@ -40,17 +40,14 @@ def split_command(
 ) -> None:
     """Split a data set and write train/valid/test.csv with a checksum."""
     from movierec.data.download import resolve
-    from movierec.data.filters import DataFilter, k_core
-    from movierec.data.readers import read_dataset
+    from movierec.data.filters import DataFilter, read_filtered
     from movierec.split import make_split, write_split
 
     try:
         if (out / "train.csv").exists() and not overwrite:
             raise ConfigError(f"{out} already holds a split; give --overwrite to replace it, or another --out")
         spec = split_spec(protocol, tail, fraction, seed)
-        kept = DataFilter(min_rating, min_user_items or 0, min_item_users or 0)
-        dataset = read_dataset(resolve(data, data_dir), min_rating=kept.min_rating)
-        dataset = k_core(dataset, kept.min_user_items, kept.min_item_users)
+        dataset = read_filtered(resolve(data, data_dir), DataFilter(min_rating, min_user_items or 0, min_item_users or 0))
         split = make_split(dataset.interactions, spec)
         checksum = write_split(split, out)
     except (MovieRecError, OSError) as error:

@@ -48,6 +48,28 @@ class DataFilter:
         return self.min_rating is not None or self.min_user_items > 1 or self.min_item_users > 1
 
 
+def keep_rated(interactions: pd.DataFrame, kept: np.ndarray | None, threshold: float | None
+               ) -> tuple[pd.DataFrame, list[str]]:
+    """The interactions whose rating reached `threshold` (`kept`, from the reader's
+    `rating_mask`; None: all of them), and a note of what went, users and items left
+    with no rating at all included (they leave the data set, and its submission)."""
+    if kept is None:
+        return interactions, []
+    out = interactions[kept].reset_index(drop=True)
+    gone = [f"{before - after:,} {what}{'s' if before - after > 1 else ''}" for what in ("user", "item")
+            if (before := interactions[what].nunique()) > (after := out[what].nunique())]
+    return out, [f"kept the {len(out):,} of {len(interactions):,} ratings at or above {threshold:g} (min_rating) as "
+                 f"positives" + (f"; {' and '.join(gone)} have none left" if gone else "")]
+
+
+def read_filtered(path, data_filter: DataFilter) -> Dataset:
+    """A data set as `data_filter` keeps it: the reader's rating threshold, then the core."""
+    from movierec.data.readers import read_dataset
+
+    dataset = read_dataset(path, min_rating=data_filter.min_rating)
+    return k_core(dataset, data_filter.min_user_items, data_filter.min_item_users)
+
+
 def k_core(dataset: Dataset, min_user_items: int, min_item_users: int) -> Dataset:
     """`dataset` with the users of fewer than `min_user_items` items and the items of
     fewer than `min_item_users` users dropped, repeatedly: dropping an item can leave a
@@ -58,15 +80,15 @@ def k_core(dataset: Dataset, min_user_items: int, min_item_users: int) -> Datase
     users, n_users = _codes(frame["user"])
     items, n_items = _codes(frame["item"])
     keep = np.ones(len(frame), dtype=bool)
-    passes = 0
+    rounds = 0  # of dropping
     while True:
-        passes += 1
         per_user = np.bincount(users[keep], minlength=n_users)
         per_item = np.bincount(items[keep], minlength=n_items)
         below = keep & ((per_user[users] < min_user_items) | (per_item[items] < min_item_users))
         if not below.any():
             break
         keep &= ~below
+        rounds += 1
     if not keep.any():
         raise ConfigError(f"{dataset.name}: no interaction is left in the core of users with at least "
                           f"{min_user_items} items and items with at least {min_item_users} users; lower them")
@@ -74,9 +96,10 @@ def k_core(dataset: Dataset, min_user_items: int, min_item_users: int) -> Datase
         return dataset
     dropped_users = n_users - len(np.unique(users[keep]))
     dropped_items = n_items - len(np.unique(items[keep]))
-    note = (f"k-core (users with at least {min_user_items} items, items with at least {min_item_users} users; "
-            f"{passes} passes): dropped {int((~keep).sum()):,} of {len(frame):,} interactions, "
-            f"{dropped_users:,} users and {dropped_items:,} items")
+    bars = [f"{what} with at least {bar} {of}" for what, bar, of in (("users", min_user_items, "items"),
+                                                                      ("items", min_item_users, "users")) if bar > 1]
+    note = (f"k-core ({' and '.join(bars)}; {rounds} round{'s' if rounds > 1 else ''} of dropping): dropped "
+            f"{int((~keep).sum()):,} of {len(frame):,} interactions, {dropped_users:,} users and {dropped_items:,} items")
     return dataclasses.replace(dataset, interactions=frame[keep].reset_index(drop=True),
                                notes=[*dataset.notes, note])
 

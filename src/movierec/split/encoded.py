@@ -29,10 +29,9 @@ from movierec import progress as live
 from movierec.data.dataset import Dataset
 from movierec.data.download import resolve
 from movierec.data.encoded import EncodedFeatures, encode_fields
-from movierec.data.filters import DataFilter, k_core
+from movierec.data.filters import DataFilter, read_filtered
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import csr_from_indices, timestamps_from_indices
-from movierec.data.readers import read_dataset
 from movierec.exceptions import ConfigError, SplitError
 from movierec.split.split import Split, read_split
 from movierec.split.splitters import SplitSpec, make_split
@@ -161,9 +160,7 @@ def load_encoded(*, data: str | None, data_dir: str | Path | None, split_dir: st
         raise ConfigError("a split folder (--split-dir) holds its interactions already: min_rating, min_user_items "
                           "and min_item_users filter a data set before it is split; give one or the other")
     with live.task("reading and splitting the data", total=3) as line:
-        dataset = read_dataset(resolve(data, data_dir), min_rating=data_filter.min_rating) if data is not None else None
-        if split_dir is None:
-            dataset = k_core(dataset, data_filter.min_user_items, data_filter.min_item_users)
+        dataset = read_filtered(resolve(data, data_dir), data_filter) if data is not None else None
         line.advance(description="splitting" if split_dir is None else "reading the split")
         split = read_split(split_dir) if split_dir is not None else make_split(dataset.interactions, spec)
         line.advance(description="encoding the split")

@@ -312,12 +312,12 @@ def to_int(frame: pd.DataFrame, column: str) -> pd.Series:
     return numbers.astype(np.int64)
 
 
-def rated_at_least(frame: pd.DataFrame, column: str | None, threshold: float | None) -> tuple[pd.DataFrame, list[str]]:
-    """`frame` without its rows rated below `threshold` in `column` (None: every row),
-    and a note of how many went. A rating that is not a number is an error naming its
-    line; a file without a rating column (`column` None) cannot be filtered by one."""
+def rating_mask(frame: pd.DataFrame, column: str | None, threshold: float | None) -> np.ndarray | None:
+    """Which rows of `frame` are rated at or above `threshold` in `column` (None: no
+    threshold, every row). A rating that is not a number is an error naming its line; a
+    file without a rating column (`column` None) cannot be filtered by one."""
     if threshold is None:
-        return frame, []
+        return None
     path = frame.attrs.get("path", "<table>")
     if column is None or column not in frame.columns:
         raise DataError(f"{path}: no rating column, so min_rating (--min-rating) cannot be applied; "
@@ -331,9 +331,7 @@ def rated_at_least(frame: pd.DataFrame, column: str | None, threshold: float | N
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}, line {line_of(frame, row)}: column {column!r} expects a rating (a number), "
                         f"found {frame[column].iloc[row]!r}")
-    kept = ratings >= threshold
-    note = f"kept the {int(kept.sum()):,} of {len(frame):,} ratings at or above {threshold:g} (min_rating) as positives"
-    return frame[kept], [note]
+    return ratings >= threshold
 
 
 def to_seconds(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import first_clash, line_of, rated_at_least, read_table, to_seconds
+from movierec.data.filters import keep_rated
+from movierec.data.readers._table import first_clash, line_of, rating_mask, read_table, to_seconds
 from movierec.exceptions import DataError
 
 RATINGS_FILE = "train_ratings.csv"
@@ -36,10 +37,9 @@ NUMERIC_FIELDS = ("year",)  # side fields whose values are whole numbers (featur
 def read_competition(folder: Path, min_rating: float | None = None) -> Dataset:
     ratings = read_table(folder / RATINGS_FILE, sep=",", required=["user", "item", "time"],
                          integers=("user", "item", "time"), fold_case=True, optional=("rating",))
-    ratings, notes = rated_at_least(ratings, "rating" if "rating" in ratings.columns else None, min_rating)
-    interactions = interactions_frame(
+    interactions, notes = keep_rated(interactions_frame(
         ratings["user"], ratings["item"], to_seconds(ratings, "time")
-    )
+    ), rating_mask(ratings, "rating" if "rating" in ratings.columns else None, min_rating), min_rating)
     fields: dict[str, RawField] = {}
     for filename, (name, kind) in SIDE_FILES.items():
         path = folder / filename

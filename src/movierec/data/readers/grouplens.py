@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from movierec.data.dataset import Dataset, EventField, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import rated_at_least, read_table, split_multi, to_int
+from movierec.data.filters import keep_rated
+from movierec.data.readers._table import rating_mask, read_table, split_multi, to_int
 
 NO_GENRE = "(no genres listed)"
 # ml-1m's age codes; ml-100k's raw ages are bucketed the same way.
@@ -28,10 +29,9 @@ def read_ml100k(folder: Path, min_rating: float | None = None) -> Dataset:
         folder / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"],
         required=["user", "item", "timestamp"], integers=("user", "item", "timestamp"),
     )
-    ratings, notes = rated_at_least(ratings, "rating", min_rating)
-    interactions = interactions_frame(
+    interactions, notes = keep_rated(interactions_frame(
         to_int(ratings, "user"), to_int(ratings, "item"), to_int(ratings, "timestamp")
-    )
+    ), rating_mask(ratings, "rating", min_rating), min_rating)
     item_fields: dict[str, RawField] = {}
     titles = None
     if (folder / "u.item").is_file():
@@ -84,10 +84,9 @@ def read_dat(folder: Path, name: str, min_rating: float | None = None) -> Datase
         folder / "ratings.dat", sep="::", names=["user", "item", "rating", "timestamp"],
         required=["user", "item", "timestamp"], quoting=False, integers=("user", "item", "timestamp"),
     )
-    ratings, notes = rated_at_least(ratings, "rating", min_rating)
-    interactions = interactions_frame(
+    interactions, notes = keep_rated(interactions_frame(
         to_int(ratings, "user"), to_int(ratings, "item"), to_int(ratings, "timestamp")
-    )
+    ), rating_mask(ratings, "rating", min_rating), min_rating)
     item_fields, titles = _movies(
         folder / "movies.dat", sep="::", names=["item", "title", "genres"]
     )
@@ -117,10 +116,9 @@ def read_csv_layout(folder: Path, name: str, min_rating: float | None = None) ->
         folder / "ratings.csv", sep=",", required=["userId", "movieId", "timestamp"],
         integers=("userId", "movieId", "timestamp"),
     )
-    ratings, notes = rated_at_least(ratings, "rating", min_rating)
-    interactions = interactions_frame(
+    interactions, notes = keep_rated(interactions_frame(
         to_int(ratings, "userId"), to_int(ratings, "movieId"), to_int(ratings, "timestamp")
-    )
+    ), rating_mask(ratings, "rating", min_rating), min_rating)
     item_fields, titles = _movies(folder / "movies.csv", sep=",", names=None)
     events = {}
     if (folder / "tags.csv").is_file():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from movierec.data.dataset import Dataset, interactions_frame
-from movierec.data.readers._table import check_filled, rated_at_least, read_table, separator_hint, to_seconds
+from movierec.data.filters import keep_rated
+from movierec.data.readers._table import check_filled, rating_mask, read_table, separator_hint, to_seconds
 from movierec.exceptions import DataError
 
 USER_NAMES = ("user", "user_id", "userid", "userId")
@@ -17,23 +19,26 @@ RATING_NAMES = ("rating",)
 
 
 def read_plain_csv(path: Path, min_rating: float | None = None) -> Dataset:
-    """Read ``user,item[,timestamp][,rating]`` (names matched case-insensitively; ``.tsv`` = tabs)."""
-    user, item, time, notes = plain_columns(path, min_rating)
-    return Dataset(path.stem, interactions_frame(user, item, time), notes=notes)
+    """Read ``user,item[,timestamp][,rating]`` (names matched case-insensitively; ``.tsv`` = tabs);
+    with `min_rating`, only the rows rated at or above it."""
+    user, item, time, kept = plain_columns(path, min_rating)
+    interactions, notes = keep_rated(interactions_frame(user, item, time), kept, min_rating)
+    return Dataset(path.stem, interactions, notes=notes)
 
 
 def plain_columns(path: Path, min_rating: float | None = None) -> tuple[pd.Series, pd.Series, pd.Series | None,
-                                                                       list[str]]:
+                                                                       np.ndarray | None]:
     """The user and item columns of a plain CSV as written (text), its times (None
-    without), and notes; with `min_rating`, only the rows rated at or above it."""
+    without), and with `min_rating` which rows are rated at or above it (`rating_mask`)."""
     sep = "\t" if path.suffix == ".tsv" else ","
     table = read_table(path, sep=sep, required=[])
     user = _column(table.columns, USER_NAMES, path, "user", sep)
     item = _column(table.columns, ITEM_NAMES, path, "item", sep)
     time = _column(table.columns, TIME_NAMES, path, None, sep)
     check_filled(table, [c for c in (user, item, time) if c])  # one read, not two
-    table, notes = rated_at_least(table, _column(table.columns, RATING_NAMES, path, None, sep), min_rating)
-    return table[user], table[item], to_seconds(table, time) if time else None, notes
+    times = to_seconds(table, time) if time else None
+    kept = rating_mask(table, _column(table.columns, RATING_NAMES, path, None, sep), min_rating)
+    return table[user], table[item], times, kept
 
 
 def _column(columns, names: tuple[str, ...], path: Path, required: str | None, sep: str) -> str | None:

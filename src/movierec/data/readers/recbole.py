@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from movierec.data.dataset import Dataset, FieldKind, RawField, interactions_frame, normalise_ids
-from movierec.data.readers._table import first_clash, line_of, rated_at_least, read_table, split_multi, to_int
+from movierec.data.filters import keep_rated
+from movierec.data.readers._table import first_clash, line_of, rating_mask, read_table, split_multi, to_int
 from movierec.exceptions import DataError
 
 
@@ -41,9 +42,9 @@ def read_recbole(path: Path, min_rating: float | None = None) -> Dataset:
     table = _read_atomic(inter, types)
     if "user_id" not in types or "item_id" not in types:
         raise DataError(f"{inter}, line 1: needs user_id:token and item_id:token columns")
-    table, notes = rated_at_least(table, "rating" if "rating" in types else None, min_rating)
     timestamp = to_int(table, "timestamp") if "timestamp" in types else None
-    interactions = interactions_frame(table["user_id"], table["item_id"], timestamp)
+    interactions, notes = keep_rated(interactions_frame(table["user_id"], table["item_id"], timestamp),
+                                     rating_mask(table, "rating" if "rating" in types else None, min_rating), min_rating)
     item_fields, titles = _side(inter.with_name(stem + ".item"), "item_id")
     user_fields, _ = _side(inter.with_name(stem + ".user"), "user_id")
     return Dataset(stem, interactions, item_fields, user_fields, titles, notes)
