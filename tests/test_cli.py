@@ -37,6 +37,18 @@ def test_split_and_run_filter_ratings_and_the_core_before_splitting(tmp_path):
                                  "--min-rating", "4", "--min-item-users", "2", "--protocol", "random", "--k", "3"])
     assert result.exit_code == 0 and "dropped 4 of 46" in result.output, result.output
     assert "[filter]" in (tmp_path / "run" / "config.toml").read_text()
+    new_users = tmp_path / "new.csv"  # z rated item 1 low: history only where the file is read as the run was
+    new_users.write_text("user,item,timestamp,rating\nz,1,1,2\nz,2,2,5\n")
+    out = tmp_path / "lists.csv"
+    plain = runner.invoke(app, ["recommend", "--run", str(tmp_path / "run"), "--histories", str(new_users),
+                                "--out", str(out), "--k", "3"])
+    assert plain.exit_code == 0, plain.output
+    assert "the run kept only ratings at or above 4 as positives" in plain.output and "--min-rating 4" in plain.output
+    assert 1 not in pd.read_csv(out)["item"].tolist()  # pop never lists a history's own items
+    alike = runner.invoke(app, ["recommend", "--run", str(tmp_path / "run"), "--histories", str(new_users),
+                                "--out", str(out), "--k", "3", "--min-rating", "4"])
+    assert alike.exit_code == 0 and "kept the 1 of 2 ratings" in alike.output, alike.output
+    assert 1 in pd.read_csv(out)["item"].tolist()  # the low rating is no history: item 1 may be listed again
 
 
 def test_run_score_export_from_the_command_line(tmp_path):

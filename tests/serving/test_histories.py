@@ -16,9 +16,9 @@ def table(rows):
 
 def test_a_table_becomes_one_row_per_user_with_its_times_and_unknown_items_left_out():
     rows = history_rows(ITEMS, table([("b", 30, 5), ("a", 20, 7), ("a", 99, 8), ("a", 10, 9), ("c", 98, 1)]))
-    assert rows.users.tolist() == ["a", "b", "c"]  # c named only unknown items: an empty row, still a user
-    assert rows.history.toarray().tolist() == [[1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
-    assert rows.timestamps.toarray().tolist() == [[9, 7, 0, 0], [0, 0, 5, 0], [0, 0, 0, 0]]
+    assert rows.users.tolist() == ["b", "a", "c"]  # as first named; c only unknown items: an empty row, still a user
+    assert rows.history.toarray().tolist() == [[0, 0, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0]]
+    assert rows.timestamps.toarray().tolist() == [[0, 0, 5, 0], [9, 7, 0, 0], [0, 0, 0, 0]]
     assert rows.unknown_items.tolist() == [99, 98] and rows.unknown_rows == 2
 
 
@@ -45,3 +45,18 @@ def test_ids_match_across_types_as_one_history_s_do():
     assert one.toarray().tolist() == [[1, 0, 1, 0]] and times.toarray().tolist() == [[2, 0, 1, 0]]
     assert unknown == ["zz"]
     np.testing.assert_array_equal(one.indices, np.sort(one.indices))
+
+
+def test_a_table_without_times_or_with_whole_float_ids_reads_and_missing_values_are_errors():
+    import pytest
+
+    from movierec.exceptions import DataError
+
+    rows = history_rows(ITEMS, pd.DataFrame({"user": [1, 1], "item": [40.0, 10.0]}))  # no times, float ids
+    assert rows.history.toarray().tolist() == [[1, 0, 0, 1]] and rows.timestamps.toarray().tolist() == [[2, 0, 0, 1]]
+    with pytest.raises(DataError, match="histories row 1: the user id is missing"):
+        history_rows(ITEMS, pd.DataFrame({"user": [1, None], "item": [10, 20]}))
+    with pytest.raises(DataError, match="histories row 0: the timestamp is missing"):
+        history_rows(ITEMS, pd.DataFrame({"user": [1], "item": [10], "timestamp": [float("nan")]}))
+    with pytest.raises(DataError, match="need a 'item' column"):
+        history_rows(ITEMS, pd.DataFrame({"user": [1], "movie": [10]}))

@@ -33,6 +33,7 @@ from movierec.cli.common import (
     show_progress,
     silent,
 )
+from movierec.cli.histories import recommend_histories
 from movierec.exceptions import ConfigError, MovieRecError
 
 __all__ = ["app"]
@@ -256,7 +257,9 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of a table."),
     histories: Path | None = typer.Option(None, "--histories", help="Many new users at once: a file of user,item"
                                           "[,timestamp] rows (any layout `run` reads), each user's rows a history."),
-    out: Path | None = typer.Option(None, "--out", help="With --histories: the CSV to write (user,item,rank,score)."),
+    out: Path | None = typer.Option(None, "--out", help="With --histories: the CSV to write (user,rank,item,score)."),
+    min_rating: float | None = typer.Option(None, "--min-rating", help="With --histories: only the file's ratings "
+                                            "at or above this are history (as the run's own --min-rating)."),
 ) -> None:
     """Recommend for a known user of a run, for a new one from a history, or beside one item (fold-in);
     with --histories, for every user of a file, into a CSV."""
@@ -266,12 +269,13 @@ def recommend(
     try:
         if sum(given is not None for given in (user, history, similar_to, histories)) != 1:
             raise ConfigError("give one of --user ID, --history ID,ID,..., --similar-to ID or --histories FILE")
-        if (histories is None) != (out is None):
-            raise ConfigError("--histories FILE and --out FILE go together: the lists of a file's users go to a CSV")
+        if (histories is None) != (out is None) or (min_rating is not None and histories is None):
+            raise ConfigError("--histories FILE and --out FILE go together (--min-rating with them): the lists of a "
+                              "file's users go to a CSV")
         if histories is not None:
             if because or as_json:
                 raise ConfigError("--because and --json show one list; --histories writes every user's to --out")
-            return _recommend_histories(load_run(run_dir), histories, out, k, model)
+            return recommend_histories(load_run(run_dir), histories, out, k, model, min_rating)
         if because and similar_to is not None:
             raise ConfigError("--because explains the lists of --user and --history; a list --similar-to an item "
                               "follows from that item alone")
@@ -315,32 +319,6 @@ def recommend(
     console.print(table)
     if unknown:
         console.print(f"not in the run's catalogue (ignored): {', '.join(map(str, unknown))}")
-
-
-def _recommend_histories(run, histories: Path, out: Path, k: int, model: str | None) -> None:
-    """`recommend --histories`: every user of the file scored by fold-in, the lists written to `out`."""
-    from movierec.data.readers import read_dataset
-    from movierec.output import write_csv
-
-    if out.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give the CSV file's path")
-    dataset = read_dataset(histories)
-    print_notes(dataset.notes)
-    name = run.history_model(model)
-    result = run.recommend_histories(dataset.interactions, k, name)
-    write_csv(result.lists, out)
-    notes = []
-    if result.unknown_items:
-        shown = ", ".join(map(str, result.unknown_items[:5])) + (", ..." if len(result.unknown_items) > 5 else "")
-        notes.append(f"{result.unknown_rows} rows name {len(result.unknown_items)} items not in the run's catalogue "
-                     f"(left out): {shown}")
-    if result.unscored_users:
-        shown = ", ".join(map(str, result.unscored_users[:5])) + (", ..." if len(result.unscored_users) > 5 else "")
-        notes.append(f"{len(result.unscored_users)} users have no list: {name} scores every item alike for their "
-                     f"histories (no item it learned from): {shown}")
-    print_notes(notes)
-    listed = result.lists["user"].nunique()
-    console.print(f"{name}: top {k} for {listed:,} users -> {out}")
 
 
 @app.command()

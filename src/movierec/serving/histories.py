@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from movierec.exceptions import DataError
+
 
 @dataclass(frozen=True)
 class HistoryRecommendations:
@@ -103,6 +105,10 @@ def positions_in(items: pd.Index, ids: pd.Series) -> np.ndarray:
     if pd.api.types.is_integer_dtype(items.dtype):
         if pd.api.types.is_integer_dtype(unique.dtype):
             found = items.get_indexer(unique)
+        elif pd.api.types.is_float_dtype(unique.dtype):  # 50.0 (a column that once held a NaN) is 50
+            whole = np.isfinite(unique) & (unique == np.round(unique)) & (np.abs(unique) < 2.0**53)
+            found = np.full(len(unique), -1, dtype=np.int64)
+            found[whole] = items.get_indexer(unique[whole].astype(np.int64))
         else:
             text = pd.Series(unique, dtype=object).astype(str)
             whole = text.str.fullmatch(r"\s*-?[0-9]{1,18}\s*").to_numpy()
@@ -114,17 +120,29 @@ def positions_in(items: pd.Index, ids: pd.Series) -> np.ndarray:
 
 
 def history_rows(items: pd.Index, interactions: pd.DataFrame) -> HistoryRows:
-    """The histories of a table with columns user, item and timestamp (as `read_dataset`
-    gives them: normalised ids, each (user, item) pair once) over `items`.
+    """The histories of a table with columns user, item and optionally timestamp (as
+    `read_dataset` gives them) over `items`.
 
-    Items are matched as :func:`positions_in` matches them. A table whose timestamps are
-    all equal (no time column) orders each user's rows as they come, oldest first.
+    Items are matched as :func:`positions_in` matches them; a pair listed twice counts
+    once, at its first time. A table without times (or whose times are all equal)
+    orders each user's rows as they come, oldest first; rows of one user with equal
+    times keep the order every sequence of the run was read in (by item).
     """
+    for column in ("user", "item"):
+        if column not in interactions:
+            raise DataError(f"the histories need a {column!r} column; got {list(interactions.columns)}")
     item_ids = interactions["item"]
     positions = positions_in(items, item_ids)
     known = positions >= 0
     user_codes, users = pd.factorize(interactions["user"])  # ids of several types need no order
-    times = interactions["timestamp"].to_numpy(np.int64)
+    if (user_codes < 0).any():
+        raise DataError(f"histories row {int(np.flatnonzero(user_codes < 0)[0])}: the user id is missing")
+    times = (pd.to_numeric(interactions["timestamp"], errors="coerce").to_numpy(np.float64)
+             if "timestamp" in interactions else np.zeros(len(interactions)))
+    if not np.isfinite(times).all():
+        raise DataError(f"histories row {int(np.flatnonzero(~np.isfinite(times))[0])}: the timestamp is missing or "
+                        "not a number")
+    times = times.astype(np.int64)
     if len(times) and (times == times[0]).all():  # no times: each user's rows in the table's order
         times = pd.Series(user_codes).groupby(user_codes).cumcount().to_numpy(np.int64) + 1
     watched = pd.DataFrame({"row": user_codes[known], "column": positions[known], "time": times[known]})

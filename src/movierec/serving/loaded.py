@@ -244,8 +244,8 @@ class LoadedRun:
 
     def recommend_histories(self, interactions: pd.DataFrame, k: int = 10, model: str | None = None, *,
                             exclude_seen: bool = True, batch_size: int = 1024) -> BatchRecommendations:
-        """Top-k for every user of a table of histories (columns user, item, timestamp, as
-        `movierec.data.read_dataset` reads a file), by fold-in, a batch of users at a time.
+        """Top-k for every user of a table of histories (columns user, item and optionally
+        timestamp, as `movierec.read_dataset` reads a file), by fold-in, a batch of users at a time.
 
         Each user is scored from the table's rows alone, known to the run or not. Items
         the run does not know are left out; a user the model scores every item alike for

@@ -1,0 +1,43 @@
+"""`movierec recommend --histories`: every user of a file scored by a run's model (fold-in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from movierec.cli.common import console, print_notes
+from movierec.exceptions import ConfigError
+
+
+def recommend_histories(run, histories: Path, out: Path, k: int, model: str | None, min_rating: float | None) -> None:
+    """Read `histories` (any layout `run` reads), score each user's rows by fold-in, write
+    the lists to `out` (user,rank,item,score); notes on stderr say what was left out, and
+    where the run kept only some ratings as positives, whether the file's are read alike."""
+    from movierec.config import load_config
+    from movierec.data.readers import read_dataset
+    from movierec.output import write_csv
+
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give the CSV file's path")
+    dataset = read_dataset(histories, min_rating=min_rating)
+    notes = list(dataset.notes)
+    trained = run.folder / "config.toml"
+    run_threshold = load_config(trained).data_filter.min_rating if trained.is_file() else None
+    if run_threshold is not None and min_rating is None:
+        notes.append(f"the run kept only ratings at or above {run_threshold:g} as positives (its [filter]); every row "
+                     f"of {histories.name} is history here (--min-rating {run_threshold:g} reads its ratings alike)")
+    name = run.history_model(model)
+    result = run.recommend_histories(dataset.interactions, k, name)
+    write_csv(result.lists, out)
+    if result.unknown_items:
+        notes.append(f"{result.unknown_rows} rows name {len(result.unknown_items)} items not in the run's catalogue "
+                     f"(left out): {some(result.unknown_items)}")
+    if result.unscored_users:
+        notes.append(f"{len(result.unscored_users)} users have no list: {name} scores every item alike for their "
+                     f"histories (no item it learned from): {some(result.unscored_users)}")
+    print_notes(notes)
+    console.print(f"{name}: top {k} for {result.lists['user'].nunique():,} users -> {out}")
+
+
+def some(values: list, shown: int = 5) -> str:
+    """The first few of `values`, for a note."""
+    return ", ".join(map(str, values[:shown])) + (", ..." if len(values) > shown else "")
