@@ -59,6 +59,9 @@ def test_a_split_value_the_protocol_ignores_is_an_error():
         config_from_dict({"split": {"protocol": "random", "tail": 5}}, source="x.toml")
     with pytest.raises(ConfigError, match=r"\[split\]: fraction = 0.3 has no effect under the temporal protocol"):
         config_from_dict({"split": {"protocol": "temporal", "fraction": 0.3}})
+    with pytest.raises(ConfigError, match=r"--protocol random holds out by fraction only: the config's \[split\] "
+                                          r"tail = 5 would be ignored"):
+        with_options(config_from_dict({"split": {"tail": 5}}), protocol="random")
     # at its default it passes: earlier versions wrote every field into a run's config.toml
     assert config_from_dict({"split": {"protocol": "random", "tail": 2, "fraction": 0.2}}).split.fraction == 0.2
 

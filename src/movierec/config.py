@@ -37,7 +37,7 @@ import tomli_w
 from movierec.checks import is_whole_number
 from movierec.data.filters import DataFilter
 from movierec.exceptions import ConfigError, MovieRecError
-from movierec.split.splitters import PROTOCOL_READS, SplitSpec
+from movierec.split.splitters import PROTOCOL_READS, SplitSpec, unread
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -166,6 +166,10 @@ def with_options(
         if split_dir is not None or base.split_dir is not None:
             raise ConfigError("--protocol has no effect with a split folder (--split-dir, or split_dir in the "
                               "config), which holds its split already; give one or the other")
+        for key in unread(protocol, {key: getattr(split, key) for key in ("tail", "fraction")
+                                     if getattr(split, key) != getattr(SplitSpec, key)}):
+            raise ConfigError(f"--protocol {protocol} holds out by {' and '.join(PROTOCOL_READS[protocol])} only: the "
+                              f"config's [split] {key} = {getattr(split, key)!r} would be ignored; leave it out")
         split = dataclasses.replace(split, protocol=protocol)
     if seed is not None:
         split = dataclasses.replace(split, seed=seed)
@@ -307,13 +311,9 @@ def _check_split_reads(split: dict[str, Any], where: str) -> None:
     under the random protocol). Such a key at its default passes: earlier versions wrote
     every field into a run's config.toml."""
     protocol = split.get("protocol", SplitSpec.protocol)
-    reads = PROTOCOL_READS.get(protocol)
-    if reads is None:
-        return  # SplitSpec names the unknown protocol
-    for key in ("tail", "fraction"):
-        if key in split and key not in reads and split[key] != getattr(SplitSpec, key):
-            raise ConfigError(f"{where}: {key} = {split[key]!r} has no effect under the {protocol} protocol, which "
-                              f"holds out by {' and '.join(reads)} only; leave {key} out")
+    for key in unread(protocol, {key: value for key, value in split.items() if value != getattr(SplitSpec, key, None)}):
+        raise ConfigError(f"{where}: {key} = {split[key]!r} has no effect under the {protocol} protocol, which "
+                          f"holds out by {' and '.join(PROTOCOL_READS[protocol])} only; leave {key} out")
 
 
 # what a TOML value of each scalar field must be (TOML tells integers, floats and booleans apart)

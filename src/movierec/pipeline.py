@@ -113,8 +113,10 @@ def run(config: RunConfig, log: Log = print, *, finish: Callable[[Path], None] |
     require_holdout(data, config.split_dir or config.data)
     for note in data.notes:
         log(f"note: {note}")
-    unused = [f"[models.{name}] in the config is not used: {name} is not among the models run ({', '.join(config.models)}"
-              "); a member's settings go in its composite's member_params" for name in config.unused_tables()]
+    composite = any(issubclass(MODELS[name], CompositeModel) for name in config.models) or config.ensemble
+    unused = [f"[models.{name}] in the config is not used: {name} is not among the models run ({', '.join(config.models)})"
+              + ("; a member's settings go in its composite's member_params" if composite else "")
+              for name in config.unused_tables()]
     for note in default_members_notes(config) + unused:
         log(f"note: {note}")
     log(f"data: {data.idmap.n_users} users, {data.idmap.n_items} items; "

@@ -61,14 +61,12 @@ def split_command(
 
 def split_spec(protocol: str, tail: int | None, fraction: float | None, seed: int):
     """The split the options ask for; an option the protocol does not read is an error, not ignored."""
-    from movierec.split.splitters import PROTOCOL_READS, SplitSpec
+    from movierec.split.splitters import PROTOCOL_READS, SplitSpec, unread
 
     given = {name: value for name, value in (("tail", tail), ("fraction", fraction)) if value is not None}
-    reads = PROTOCOL_READS.get(protocol, tuple(given))  # an unknown protocol: SplitSpec names it
-    for name in given:
-        if name not in reads:
-            raise ConfigError(f"--{name} has no effect with --protocol {protocol}, which holds out "
-                              f"{' and '.join('--' + read for read in reads)} only")
+    for name in unread(protocol, given):
+        raise ConfigError(f"--{name} has no effect with --protocol {protocol}, which holds out "
+                          f"{' and '.join('--' + read for read in PROTOCOL_READS[protocol])} only")
     return SplitSpec(protocol, seed=seed, **given)
 
 

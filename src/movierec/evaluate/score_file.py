@@ -53,8 +53,9 @@ def read_lists(path: Path | str, idmap: IdMap, test: sp.csr_matrix, k: int) -> t
                      "with no test items")
     frame = frame[~outside & ~untested].sort_values(["user_code", "order"], kind="stable")
     if by == "rank":  # 0, 1, 2 or 1, 2, 5 (rows removed after ranking): places are taken in rank order
-        places = frame.groupby("user_code")["order"].rank(method="min").to_numpy()  # ties as 1, 1, 3
-        odd = frame.loc[places != frame["order"].to_numpy(), "user_code"].nunique()
+        ranks, order = frame.groupby("user_code")["order"], frame["order"].to_numpy()  # ties as 1, 1, 3 or 1, 1, 2
+        odd = frame.loc[(ranks.rank(method="min").to_numpy() != order) & (ranks.rank(method="dense").to_numpy() != order),
+                        "user_code"].nunique()
         if odd:
             notes.append(f"{odd} users' ranks do not run 1, 2, 3, ...: their places are taken in rank order")
     # an item listed twice for a user would count as two hits (recall above 1)

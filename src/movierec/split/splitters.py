@@ -23,6 +23,13 @@ PROTOCOL_READS = {"competition": ("tail", "fraction"), "random": ("fraction",), 
 PROTOCOLS = tuple(PROTOCOL_READS)  # each protocol and the SplitSpec fields it holds out by
 
 
+def unread(protocol: str, values: dict) -> list[str]:
+    """The hold-out sizes among `values` (tail, fraction) that `protocol` does not hold
+    out by, which would be ignored (none for an unknown protocol: SplitSpec names it)."""
+    reads = PROTOCOL_READS.get(protocol)
+    return [] if reads is None else [key for key in values if key in ("tail", "fraction") and key not in reads]
+
+
 @dataclass(frozen=True)
 class SplitSpec:
     """How to hold out test and validation interactions.
