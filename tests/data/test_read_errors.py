@@ -281,3 +281,14 @@ def test_two_inter_files_are_ambiguous(tmp_path):
     folder = _folder(tmp_path, a__inter="user_id:token\titem_id:token\n1\t2\n",
                      b__inter="user_id:token\titem_id:token\n1\t2\n")
     _raises(folder, "exactly one NAME.inter", "a.inter", "b.inter")
+
+
+def test_a_file_mixing_utf8_and_latin1_names_the_line_of_the_odd_byte(tmp_path):
+    """Read as latin-1, the UTF-8 "José" would silently become another user, "JosÃ©"."""
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"user,item\nJos\xc3\xa9,1\nAnn,2\nZo\xe9,1\n")
+    with pytest.raises(DataError, match=r"mixed.csv, line 4: byte 0xe9 is not UTF-8, though the file's other accented"):
+        read_dataset(mixed)
+    latin = tmp_path / "latin.csv"  # latin-1 throughout: read as latin-1
+    latin.write_bytes(b"user,item\nZo\xe9,1\nAnn,2\n")
+    assert set(read_dataset(latin).interactions["user"]) == {"Zo\u00e9", "Ann"}

@@ -247,6 +247,8 @@ def _parse_pandas(
                     skip_blank_lines=False,
                 )
         except UnicodeDecodeError:
+            if encoding == "utf-8":
+                _refuse_mixed_encodings(raw.copy(), path)  # else the next encoding would garble the UTF-8 text
             continue
         except pd.errors.ParserError as error:
             counts = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
@@ -260,6 +262,23 @@ def _parse_pandas(
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: file is empty") from None
     raise DataError(f"{path}: not readable as any of {', '.join(encodings)}")
+
+
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _refuse_mixed_encodings(data: bytes, path: Path) -> None:
+    """A DataError naming the line of the first byte that is not UTF-8 in a file whose
+    other accented text is UTF-8: read as latin-1 instead, "José" would become "JosÃ©",
+    another id. A file with no UTF-8 sequence at all is left to latin-1."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if UTF8_SEQUENCE.search(data):
+            line = data.count(b"\n", 0, error.start) + 1
+            raise DataError(f"{path}, line {line}: byte 0x{data[error.start]:02x} is "
+                            "not UTF-8, though the file's other accented text is: it mixes two encodings; save it "
+                            "as UTF-8") from None
 
 
 def first_clash(ids: pd.Series, rows: pd.DataFrame) -> int | None:
