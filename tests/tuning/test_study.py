@@ -176,3 +176,13 @@ def test_a_torch_model_s_best_toml_repeats_its_trial(planted, tmp_path):
 def test_bad_settings_name_the_option(options, message):
     with pytest.raises(ConfigError, match=message):
         TuneSettings(**options)
+
+
+@pytest.mark.parametrize("content", [b"SQLite format 3\x00\xfb\xfc", b"{bad\n"])
+def test_a_storage_path_that_is_no_journal_is_one_error_naming_it(tmp_path, content):
+    from movierec.tuning.study import storage_of
+
+    path = tmp_path / "study.db"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=f"--storage {path} is not an Optuna journal file .* sqlite:///"):
+        storage_of(TuneSettings(storage=str(path), out=str(tmp_path / "study")))

@@ -98,7 +98,13 @@ def storage_of(settings: TuneSettings) -> optuna.storages.BaseStorage:
     if url is None or "://" not in url:
         path = Path(settings.out) / JOURNAL if url is None else Path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        try:
+            storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+            storage.get_all_studies()  # reads the file now, not inside the first trial
+            return storage
+        except (UnicodeDecodeError, ValueError) as error:  # a SQLite file, say, or a damaged journal
+            raise ConfigError(f"--storage {path} is not an Optuna journal file ({type(error).__name__}: {error}); "
+                              f"for SQLite give a URL, sqlite:///{path.absolute()}") from None
     return database_storage(url)
 
 
