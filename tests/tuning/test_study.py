@@ -184,5 +184,5 @@ def test_a_storage_path_that_is_no_journal_is_one_error_naming_it(tmp_path, cont
 
     path = tmp_path / "study.db"
     path.write_bytes(content)
-    with pytest.raises(ConfigError, match=f"--storage {path} is not an Optuna journal file .* sqlite:///"):
+    with pytest.raises(ConfigError, match=f"--storage {path}, line 1: not an Optuna journal file .* sqlite:///"):
         storage_of(TuneSettings(storage=str(path), out=str(tmp_path / "study")))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import json
 import math
 import multiprocessing
 import shutil
@@ -98,14 +99,25 @@ def storage_of(settings: TuneSettings) -> optuna.storages.BaseStorage:
     if url is None or "://" not in url:
         path = Path(settings.out) / JOURNAL if url is None else Path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-            storage.get_all_studies()  # reads the file now, not inside the first trial
-            return storage
-        except (UnicodeDecodeError, ValueError) as error:  # a SQLite file, say, or a damaged journal
-            raise ConfigError(f"--storage {path} is not an Optuna journal file ({type(error).__name__}: {error}); "
-                              f"for SQLite give a URL, sqlite:///{path.absolute()}") from None
+        _check_journal(path)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     return database_storage(url)
+
+
+def _check_journal(path: Path) -> None:
+    """Refuse a file that is not an Optuna journal (one JSON record a line), such as a
+    SQLite file given without its URL: Optuna would fail on it inside the first trial,
+    or skip a last line it cannot parse as one still being written."""
+    if not path.is_file():
+        return
+    with path.open("rb") as journal:
+        for number, line in enumerate(journal, 1):
+            try:
+                if line.strip():
+                    json.loads(line)
+            except ValueError as error:  # UnicodeDecodeError and JSONDecodeError alike
+                raise ConfigError(f"--storage {path}, line {number}: not an Optuna journal file ({type(error).__name__}"
+                                  f"); for SQLite give a URL, sqlite:///{path.absolute()}") from None
 
 
 @functools.cache
