@@ -74,3 +74,14 @@ def test_members_come_from_the_catalogue_given():
         _fit("nosuch", None, timed_matrix()[0])
     with pytest.raises(ConfigError, match="member model 'ease'"):
         _fit("ease", {"ease": {"alpha": 1.0}}, timed_matrix()[0])
+
+
+@pytest.mark.parametrize("name", ["rerank", "ensemble"])
+def test_member_params_for_no_member_or_not_a_table_are_errors_naming_them(name):
+    from movierec.models.registry import create
+
+    with pytest.raises(ConfigError, match=f"{name} member_params names 'eas', not a member \\(ease, pop\\)"):
+        create(name, members=("ease", "pop"), member_params={"eas": {"l2": 5.0}}).check_params()
+    with pytest.raises(ConfigError, match=f"{name} member_params.ease is a table of that member's parameters"):
+        create(name, members=("ease", "pop"), member_params={"ease": 5}).check_params()
+    create(name, members=("ease", "pop"), member_params={"ease": {"l2": 5.0}}).check_params()

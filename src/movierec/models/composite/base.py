@@ -75,6 +75,13 @@ class CompositeModel(Recommender):
     def _check_params(self) -> None:
         check_members(self.name, self.members, self.catalogue)
         check_rule(self.inner_tail, self.inner_fraction)
+        aliases = [parse_member(spec)[0] for spec in member_specs(self.members)]
+        for alias, params in (self.member_params or {}).items():  # a misspelt alias would train at the defaults
+            if alias not in aliases:
+                raise ConfigError(f"{self.name} member_params names {alias!r}, not a member ({', '.join(aliases)})")
+            if not isinstance(params, dict):
+                raise ConfigError(f"{self.name} member_params.{alias} is a table of that member's parameters, "
+                                  f"e.g. {{l2 = 300.0}}; got {params!r}")
         settings = self.member_settings()
         for spec in member_specs(self.members):  # each member's own settings, before any member trains
             alias, model = parse_member(spec)
