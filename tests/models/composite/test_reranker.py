@@ -373,3 +373,24 @@ def test_pair_rows_built_in_user_blocks_match_one_block(monkeypatch):
     pd.testing.assert_frame_equal(blocked, whole, rtol=1e-4)  # BLAS may round a smaller product differently
     # the training rows are built in blocks too: the same booster, the same scores
     np.testing.assert_allclose(create("rerank", **FAST).fit(X, timestamps=TIMES).score(users), scores, rtol=1e-4)
+
+
+def test_the_boosters_take_the_run_s_thread_count_unless_told(monkeypatch):
+    """None follows torch's count (what --threads sets); CatBoost grows the same trees on any count."""
+    import torch
+
+    from movierec.models.composite import reranker as module
+
+    seen = []
+    real = module.cross_fit
+    monkeypatch.setattr(module, "cross_fit", lambda *args, spec, **kwargs: seen.append(spec.thread_count)
+                        or real(*args, spec=spec, **kwargs))
+    X = sp.random(40, 30, density=0.3, random_state=0, format="csr", dtype=np.float32)
+    X.data[:] = 1
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        create("rerank", **FAST | {"thread_count": None}).fit(X)
+    finally:
+        torch.set_num_threads(previous)
+    assert seen and set(seen) == {1}

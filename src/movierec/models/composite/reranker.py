@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import torch
 
 from movierec.checks import is_whole_number
 from movierec.data.encoded import EncodedFeatures
@@ -86,7 +87,7 @@ class Reranker(CompositeModel):
     recent_days : window of the "recent popularity" feature (needs timestamps).
     knn_neighbours : neighbours per item in the item-kNN feature (``knn_score``).
     valid_k : list length of the NDCG that early stopping reads (the run's k).
-    thread_count : CatBoost threads.
+    thread_count : CatBoost threads (None: torch's count, the one a run's ``--threads`` sets).
     random_state : seed of the inner hold-out, the folds (or eval users) and CatBoost.
 
     Examples
@@ -129,7 +130,7 @@ class Reranker(CompositeModel):
         recent_days: float = 30.0,
         knn_neighbours: int = KNN_NEIGHBOURS,
         valid_k: int = 10,
-        thread_count: int = 2,
+        thread_count: int | None = None,
         random_state: int = 0,
     ) -> None:
         self.members = members
@@ -202,8 +203,9 @@ class Reranker(CompositeModel):
             hidden = np.repeat(rows.group_hidden[keep], np.where(rows.labels[keep], self.positive_oversample, 1))
             weights = 1.0 / np.minimum(self.valid_k, np.maximum(hidden, 1))
         inputs = self._inputs(frame)
+        threads = torch.get_num_threads() if self.thread_count is None else self.thread_count  # same trees either way
         spec = BoosterSpec(self.loss, self.iterations, self.learning_rate, self.depth, self.early_stopping_rounds,
-                           self.valid_k, self.thread_count, self.random_state)
+                           self.valid_k, threads, self.random_state)
         fit = cross_fit(inputs, labels, frame[GROUP].to_numpy(), frame[USER_ID].to_numpy(), self.X_.shape[0],
                         spec=spec, n_folds=self.n_folds, eval_fraction=self.eval_fraction, nested=nested,
                         cat_features=categorical_columns(inputs), repeats=self.fold_repeats, group_weights=weights)
@@ -304,7 +306,7 @@ class Reranker(CompositeModel):
         low = {name: value for name, value in counts.items() if value < 1}
         if low:
             raise ConfigError(f"rerank needs {', '.join(counts)} >= 1, got {low}")
-        if not is_whole_number(self.thread_count, -1) or self.thread_count == 0:
+        if self.thread_count is not None and (not is_whole_number(self.thread_count, -1) or self.thread_count == 0):
             raise ConfigError(f"rerank thread_count must be a whole number >= 1, or -1 for every core, "
                               f"got {self.thread_count!r}")
         if not 0.0 <= self.eval_fraction < 1.0:
