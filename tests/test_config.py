@@ -161,3 +161,14 @@ def test_a_split_folder_takes_no_filter():
     with pytest.raises(ConfigError, match="a split folder .* holds its interactions already"):
         load_encoded(data=None, data_dir=None, split_dir="anywhere", spec=SplitSpec(),
                      data_filter=DataFilter(min_rating=4))
+
+
+def test_a_tune_range_is_checked_at_its_ends_and_a_choice_at_each_value():
+    config_from_dict({"models": {"ease": {"l2": {"low": 10.0, "high": 1000.0, "log": True}},
+                                 "ials": {"dim": {"choices": [16, 64]}}}})  # what `movierec tune` reads
+    with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: ease needs a finite l2 > 0, got -1000.0"):
+        config_from_dict({"models": {"ease": {"l2": {"low": -1000.0, "high": -10.0}}}}, source="x.toml")
+    with pytest.raises(ConfigError, match=r"x.toml \[models.ials\]: .*dim"):
+        config_from_dict({"models": {"ials": {"dim": {"choices": [16, 0]}}}}, source="x.toml")
+    with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: search space of 'l2'"):
+        config_from_dict({"models": {"ease": {"l2": {"low": "a", "high": 3.0}}}}, source="x.toml")

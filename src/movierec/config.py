@@ -288,17 +288,27 @@ def table_grid(table: dict[str, Any]) -> dict[str, list[Any]]:
 
 def _check_model_params(name: str, table: dict[str, Any], where: str) -> None:
     """A [models.NAME] table's keys that NAME's constructor does not take, and values it
-    cannot train with, are errors naming the file and the table, before any data loads."""
+    cannot train with, are errors naming the file and the table, before any data loads:
+    each grid point, and each end (or choice) of a search range `movierec tune` reads."""
     import inspect
     import itertools
 
     from movierec.models.registry import MODELS, create
+    from movierec.models.space import Choice, dimension_from_toml
 
     if name not in MODELS:  # a section for no registered model is reported where the model is asked for
         return
     accepted = {parameter for parameter in inspect.signature(MODELS[name].__init__).parameters if parameter != "self"}
     _check_keys(table, accepted, where)
     grid = table_grid(table)
+    for key, value in table.items():  # a range or choice of `movierec tune`: its ends, or its choices
+        if isinstance(value, dict) and (set(value) == {"choices"} or {"low", "high"} <= set(value) <= {"low", "high",
+                                                                                                        "log"}):
+            try:
+                dimension = dimension_from_toml(key, value)
+            except ConfigError as error:
+                raise ConfigError(f"{where}: {error}") from None
+            grid[key] = list(dimension.values) if isinstance(dimension, Choice) else [dimension.low, dimension.high]
     try:
         for values in itertools.product(*grid.values()):  # each point as the run will try it
             create(name, **dict(zip(grid, values))).check_params()
