@@ -135,3 +135,14 @@ def test_the_checksum_reads_values_not_their_storage(interactions):
     assert Split(split.train, split.valid, later).checksum() != split.checksum()
     swapped = Split(split.train, split.test, split.valid)  # the same rows, in other parts
     assert swapped.checksum() != split.checksum()
+
+
+def test_a_part_without_times_beside_timed_ones_is_refused(tmp_path):
+    (tmp_path / "train.csv").write_text("user,item,timestamp\n1,10,5\n1,11,6\n")
+    (tmp_path / "valid.csv").write_text("user,item\n1,12\n")
+    (tmp_path / "test.csv").write_text("user,item,timestamp\n1,13,8\n")
+    with pytest.raises(DataError, match=r"valid.csv, line 1: no time column, while train.csv, test.csv have one"):
+        read_split(tmp_path)
+    (tmp_path / "train.csv").write_text("user,item\n1,10\n1,11\n")
+    (tmp_path / "test.csv").write_text("user,item\n1,13\n")
+    assert read_split(tmp_path).valid["timestamp"].tolist() == [0]  # no part timed: all alike, as before

@@ -70,8 +70,8 @@ def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
     if spec.protocol != "random" and spec.tail > 0 and len(times) > 1 and (times == times[0]).all():
         raise SplitError(
             f"the {spec.protocol} protocol holds out each user's last {spec.tail} items, but every interaction "
-            "has the same timestamp (does the data have a time column?); use --protocol random, or give the "
-            "interactions their times"
+            "has the same timestamp (does the data have a time column?); use --protocol random (in a config: "
+            "[split] protocol = \"random\"), or give the interactions their times"
         )
     if spec.protocol == "competition":
         split = competition_split(interactions, tail=spec.tail, fraction=spec.fraction, seed=spec.seed)
