@@ -154,3 +154,26 @@ def test_brackets_in_ids_and_paths_print_as_written(tmp_path):
     assert "not in the run's catalogue (ignored): [nosuch]" in result.output
     table = runner.invoke(app, ["recommend", "--run", str(out), "--history", "i1", "--k", "44"])
     assert table.exit_code == 0 and "[/x]" in table.output, table.output
+
+
+def test_a_terminated_run_publishes_nothing_and_leaves_no_half_made_folder(tmp_path):
+    """SIGTERM unwinds like Ctrl-C: the staging folder goes, the folder holds what it held."""
+    import signal
+    import subprocess
+    import sys
+
+    data = tmp_path / "planted.csv"
+    write_planted_csv(data)
+    out, config = tmp_path / "run", tmp_path / "slow.toml"
+    config.write_text("[models.ials]\ndim = 256\nepochs = 2000\npatience = 2000\n")  # minutes: still running
+    process = subprocess.Popen([sys.executable, "-m", "movierec.cli", "run", "--data", str(data), "--models",
+                                "pop,ials", "--config", str(config), "--out", str(out), "--threads", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:  # the data is read: the models train next
+        if line.startswith("data:"):
+            break
+    process.send_signal(signal.SIGTERM)
+    rest = process.stdout.read()
+    assert process.wait(timeout=60) == 130, rest
+    assert "interrupted: nothing was published" in rest
+    assert not out.exists() or not any(out.iterdir())

@@ -32,6 +32,7 @@ from movierec.cli.common import (
     set_threads,
     show_progress,
     silent,
+    stop_on_terminate,
 )
 from movierec.cli.histories import recommend_histories
 from movierec.exceptions import ConfigError, MovieRecError
@@ -77,6 +78,7 @@ def run(
     main_rank = distributed.is_main()
     show_progress(quiet or not main_rank)
     used = set_threads(threads, processes=distributed.world_size())
+    stop_on_terminate()
     try:
         settings = with_options(
             load_config(config) if config else RunConfig(), from_file=config is not None, data=data,

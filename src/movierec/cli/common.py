@@ -3,6 +3,7 @@ live progress and the thread count."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
@@ -102,3 +103,13 @@ def silent(_message: str) -> None:
 
 def path_text(path: Path | None) -> str | None:
     return None if path is None else str(path)
+
+
+def stop_on_terminate() -> None:
+    """SIGTERM (`kill`, a scheduler's stop) unwinds like Ctrl-C: the half-made run folder is
+    removed and nothing is published, where the default would end the process on the spot."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
