@@ -292,3 +292,10 @@ def test_a_file_mixing_utf8_and_latin1_names_the_line_of_the_odd_byte(tmp_path):
     latin = tmp_path / "latin.csv"  # latin-1 throughout: read as latin-1
     latin.write_bytes(b"user,item\nZo\xe9,1\nAnn,2\n")
     assert set(read_dataset(latin).interactions["user"]) == {"Zo\u00e9", "Ann"}
+
+
+def test_a_column_named_twice_in_the_header_is_an_error(tmp_path):
+    twice = tmp_path / "twice.csv"
+    twice.write_text("user,item,user\n1,2,3\n")
+    with pytest.raises(DataError, match=r"twice.csv, line 1: column 'user' appears twice in the header"):
+        read_dataset(twice)

@@ -227,6 +227,14 @@ def _parse_pandas(
     """
     if names is None and raw.head(1) in (b"\n", b"\r"):
         raise DataError(f"{path}, line 1: blank; the header must be the file's first line")
+    if names is None:  # pandas would rename the second "user" to "user.1" without a word
+        end = raw.find(b"\n")
+        first = raw.head(end if end >= 0 else len(raw)).decode(encodings[-1], errors="replace").rstrip("\r")
+        header = next(csv.reader([first], delimiter=sep, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE), [])
+        named = [name.strip() for name in header if name.strip()]  # blank names (a trailing comma) are pandas'
+        twice = sorted({name for name in named if named.count(name) > 1})
+        if twice:
+            raise DataError(f"{path}, line 1: column {twice[0]!r} appears twice in the header")
     for encoding in encodings:
         try:
             with warnings.catch_warnings():
