@@ -60,3 +60,23 @@ def test_a_table_without_times_or_with_whole_float_ids_reads_and_missing_values_
         history_rows(ITEMS, pd.DataFrame({"user": [1], "item": [10], "timestamp": [float("nan")]}))
     with pytest.raises(DataError, match="need a 'item' column"):
         history_rows(ITEMS, pd.DataFrame({"user": [1], "movie": [10]}))
+
+
+def test_a_sequence_model_reads_a_table_s_order_as_one_history_s():
+    """On the ring of tests/models/torch/test_sequences.py, a table's rows out of order
+    (its times give the order) and a table without times (its row order) give each user
+    the scores of the same history given alone, oldest first, and the ring's next item."""
+    from movierec.models.torch import SASRec
+    from tests.models.torch.test_sequences import N_ITEMS, T, X
+
+    model = SASRec(dim=16, epochs=40, batch_size=8, device="cpu").fit(X, timestamps=T)
+    items = pd.Index(np.arange(N_ITEMS))
+    walk = [5, 6, 7, 8, 9]  # next: 10
+    timed = table([("t", item, 100 + place) for place, item in enumerate(walk)][::-1])  # rows newest first
+    untimed = pd.DataFrame({"user": ["u"] * len(walk), "item": walk})
+    alone = model.score_history(*history_row(items, walk)[:2])
+    for frame in (timed, untimed):
+        rows = history_rows(items, frame)
+        scores = model.score_history(rows.history, rows.timestamps)
+        np.testing.assert_allclose(scores, alone, rtol=1e-5, atol=1e-6)
+        assert np.argmax(np.where(rows.history.toarray() > 0, -np.inf, scores)) == 10
