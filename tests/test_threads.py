@@ -59,3 +59,20 @@ def test_cores_kept_busy_by_other_processes_are_not_free():
         for process in busy:
             process.terminate()
             process.join()
+
+
+def test_more_threads_than_cores_is_noted(monkeypatch, capsys):
+    import torch
+
+    from movierec import threads as module
+    from movierec.cli.common import set_threads
+
+    monkeypatch.setattr(module, "available_cores", lambda: 1)
+    previous = torch.get_num_threads()
+    try:
+        assert set_threads(2) == 2
+        assert "--threads 2 x 1 process asks for more than the 1 cores" in capsys.readouterr().err
+        set_threads(1)
+        assert "asks for more" not in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(previous)

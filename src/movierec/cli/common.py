@@ -79,13 +79,17 @@ Threads = typer.Option(None, "--threads", help="torch and BLAS threads per proce
 
 def set_threads(threads: int | None, *, processes: int = 1) -> int:
     """Set this process's thread count (:func:`movierec.threads.use_threads`); a bad value is one error line."""
-    from movierec.threads import use_threads
+    from movierec.threads import available_cores, use_threads
 
     try:
-        return use_threads(threads, processes=processes)
+        used = use_threads(threads, processes=processes)
     except MovieRecError as error:
         fail(error)
         raise  # not reached: fail exits
+    if threads is not None and threads * processes > (cores := available_cores()):
+        print_notes([f"--threads {threads} x {processes} process{'es' if processes > 1 else ''} asks for more than "
+                     f"the {cores} cores this process may use: workers will wait on each other (README, Threads)"])
+    return used
 
 
 def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
