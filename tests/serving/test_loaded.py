@@ -240,3 +240,18 @@ def test_a_table_of_histories_gets_each_user_the_list_its_history_alone_gets(loa
         loaded.recommend_histories(table, model="rerank")
     empty = loaded.recommend_histories(table.iloc[:0], k=5, model="ease")
     assert empty.lists.empty and list(empty.lists.columns) == ["user", "rank", "item", "score"]
+
+
+def test_every_known_user_at_once_gets_the_lists_the_run_wrote(loaded, run_dir):
+    written = pd.read_csv(run_dir / "recommendations" / "ease.csv")
+    every = loaded.recommend_users(k=10, model="ease", batch_size=100)
+    assert list(every.columns) == ["user", "rank", "item", "score"] and every["user"].nunique() == loaded.n_users
+    mine = every[every["user"].isin(written["user"])].sort_values(["user", "rank"]).reset_index(drop=True)
+    theirs = written.sort_values(["user", "rank"]).reset_index(drop=True)
+    assert mine["item"].tolist() == theirs["item"].tolist()
+    np.testing.assert_allclose(mine["score"], theirs["score"], rtol=1e-5)
+    some = loaded.recommend_users([str(loaded.users[5]), loaded.users[2]], k=3, model="ease")
+    assert some["user"].tolist() == [loaded.users[5]] * 3 + [loaded.users[2]] * 3  # in the order asked, ids as held
+    assert some["item"].tolist()[3:] == loaded.recommend([loaded.users[2]], k=3, model="ease")["item"].tolist()
+    with pytest.raises(UnknownUser):
+        loaded.recommend_users(["no-such-user"], model="ease")

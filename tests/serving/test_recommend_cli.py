@@ -67,7 +67,7 @@ def loaded_ease(run_dir):
 
 
 @pytest.mark.parametrize("options, message", [
-    ([], "give one of --user ID, --history ID,ID,..., --similar-to ID or --histories FILE"),
+    ([], "give one of --user ID, --history ID,ID,..., --similar-to ID, --users all|FILE or --histories FILE"),
     (["--user", "1", "--history", "2"], "give one of --user ID, --history"),
     (["--history", "2", "--similar-to", "2"], "give one of --user ID, --history"),
     (["--similar-to", "no-such-film"], "item 'no-such-film' is not in this run's catalogue"),
@@ -101,7 +101,7 @@ def test_histories_of_a_file_go_to_a_csv_with_notes_on_what_was_left_out(run_dir
 
 
 @pytest.mark.parametrize("extra, message", [
-    ([], "--histories FILE and --out FILE go together"),
+    ([], "--users or --histories go with --out FILE"),
     (["--out", "x.csv", "--json"], "--because and --json show one list"),
     (["--out", "x.csv", "--user", "1"], "give one of --user ID"),
 ])
@@ -119,3 +119,18 @@ def test_a_malformed_histories_file_is_named_with_its_line(run_dir, tmp_path):
                                  "--out", str(tmp_path / "o.csv")])
     assert result.exit_code == 2 and "h.csv, line 3" in result.output, result.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_known_users_of_a_file_or_all_of_them_go_to_a_csv(run_dir, loaded_ease, tmp_path):
+    users = tmp_path / "users.csv"
+    users.write_text(f"User\n{loaded_ease.users[3]}\nnobody\n {loaded_ease.users[1]}\n")
+    out = tmp_path / "lists.csv"
+    result = runner.invoke(app, ["recommend", "--run", str(run_dir), "--users", str(users), "--out", str(out),
+                                 "--model", "ease", "--k", "3"])
+    assert result.exit_code == 0, result.output
+    assert "1 users of users.csv are not in the run (left out): nobody" in result.output
+    lists = pd.read_csv(out)
+    assert lists["user"].tolist() == [loaded_ease.users[3]] * 3 + [loaded_ease.users[1]] * 3
+    assert lists["item"].tolist()[:3] == loaded_ease.recommend([loaded_ease.users[3]], k=3, model="ease")["item"].tolist()
+    every = runner.invoke(app, ["recommend", "--run", str(run_dir), "--users", "all", "--out", str(out), "--k", "2"])
+    assert every.exit_code == 0 and pd.read_csv(out)["user"].nunique() == loaded_ease.n_users, every.output

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from movierec.cli import data as _data  # noqa: F401  (registers the data, split and export commands)
+from movierec.cli.batch import recommend_histories, recommend_users
 from movierec.cli.common import (
     DataDir,
     MinItemUsers,
@@ -34,7 +35,6 @@ from movierec.cli.common import (
     silent,
     stop_on_terminate,
 )
-from movierec.cli.histories import recommend_histories
 from movierec.exceptions import ConfigError, MovieRecError
 
 __all__ = ["app"]
@@ -259,7 +259,10 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of a table."),
     histories: Path | None = typer.Option(None, "--histories", help="Many new users at once: a file of user,item"
                                           "[,timestamp] rows (any layout `run` reads), each user's rows a history."),
-    out: Path | None = typer.Option(None, "--out", help="With --histories: the CSV to write (user,rank,item,score)."),
+    users: str | None = typer.Option(None, "--users", help="Many known users at once: all, or a CSV with a user "
+                                     "column."),
+    out: Path | None = typer.Option(None, "--out", help="With --histories or --users: the CSV to write "
+                                    "(user,rank,item,score)."),
     min_rating: float | None = typer.Option(None, "--min-rating", help="With --histories: only the file's ratings "
                                             "at or above this are history (as the run's own --min-rating)."),
 ) -> None:
@@ -269,14 +272,19 @@ def recommend(
     from movierec.serving.histories import id_like
 
     try:
-        if sum(given is not None for given in (user, history, similar_to, histories)) != 1:
-            raise ConfigError("give one of --user ID, --history ID,ID,..., --similar-to ID or --histories FILE")
-        if (histories is None) != (out is None) or (min_rating is not None and histories is None):
-            raise ConfigError("--histories FILE and --out FILE go together (--min-rating with them): the lists of a "
-                              "file's users go to a CSV")
-        if histories is not None:
+        if sum(given is not None for given in (user, history, similar_to, histories, users)) != 1:
+            raise ConfigError("give one of --user ID, --history ID,ID,..., --similar-to ID, --users all|FILE or "
+                              "--histories FILE")
+        many = histories is not None or users is not None
+        if many != (out is not None) or (min_rating is not None and histories is None):
+            raise ConfigError("--users or --histories go with --out FILE, the CSV of every user's list (--min-rating "
+                              "with --histories)")
+        if many:
             if because or as_json:
-                raise ConfigError("--because and --json show one list; --histories writes every user's to --out")
+                raise ConfigError("--because and --json show one list; --users and --histories write every user's "
+                                  "to --out")
+            if users is not None:
+                return recommend_users(load_run(run_dir), users, out, k, model)
             return recommend_histories(load_run(run_dir), histories, out, k, model, min_rating)
         if because and similar_to is not None:
             raise ConfigError("--because explains the lists of --user and --history; a list --similar-to an item "

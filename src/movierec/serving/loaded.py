@@ -24,11 +24,12 @@ from movierec.exceptions import ConfigError, DataError
 from movierec.models.base import ExplainsScores, Recommender, folds_in
 from movierec.output import CATALOGUE, read_catalogue, read_metrics
 from movierec.ranking import top_unseen
+from movierec.serving.batch import BatchScoring
 from movierec.serving.errors import EmptyHistory, NoExplanation, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
-from movierec.serving.histories import BatchRecommendations, HistoryRecommendations, history_row, history_rows, id_like
+from movierec.serving.histories import HistoryRecommendations, history_row, id_like
 
 
-class LoadedRun:
+class LoadedRun(BatchScoring):
     """The models and catalogue of one run folder.
 
     Parameters
@@ -40,6 +41,8 @@ class LoadedRun:
     idmap : raw ids <-> indices of users and items, in the run's index order; `users`,
         `items` its two indexes.
     catalogue : per item, its raw id, title and side fields (DataFrame, index order).
+    Lists for many users at once (every known user, a table of new ones): the methods
+    of :class:`movierec.serving.batch.BatchScoring`.
     known : users x items, the items each known user is never recommended again.
     models : the names of the saved models; `best` the one best on validation.
     """
@@ -241,40 +244,6 @@ class LoadedRun:
         items, values = top_unseen(scores, history if exclude_seen else None, k)
         keep = items[0] >= 0
         return items[0][keep], values[0][keep], unknown
-
-    def recommend_histories(self, interactions: pd.DataFrame, k: int = 10, model: str | None = None, *,
-                            exclude_seen: bool = True, batch_size: int = 1024) -> BatchRecommendations:
-        """Top-k for every user of a table of histories (columns user, item and optionally
-        timestamp, as `movierec.read_dataset` reads a file), by fold-in, a batch of users at a time.
-
-        Each user is scored from the table's rows alone, known to the run or not. Items
-        the run does not know are left out; a user the model scores every item alike for
-        (no known item, or only items it learned nothing from) gets no list, where
-        popularity lists everyone. The model is chosen as in :meth:`recommend_history`.
-        """
-        self._check_k(k)
-        if not is_whole_number(batch_size, 1):
-            raise ConfigError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-        name = self.history_model(model)
-        fitted = self.fold_in_model(name)
-        rows = history_rows(self.items, interactions)
-        users, ranks, items, scores, unscored = [], [], [], [], []
-        for start in range(0, len(rows.users), batch_size):
-            block = slice(start, start + batch_size)
-            with self._locks[name]:
-                score = np.array(fitted.score_history(rows.history[block], rows.timestamps[block]), dtype=np.float32)
-            finite = np.isfinite(score)
-            alike = ~(np.where(finite, score, -np.inf).max(axis=1) > np.where(finite, score, np.inf).min(axis=1))
-            top, values = top_unseen(score, rows.history[block] if exclude_seen else None, k)
-            kept = (top >= 0) & ~alike[:, None]  # the empty slots come last, so ranks stay 1, 2, ...
-            user, rank = np.nonzero(kept)
-            users.append(user + start), ranks.append(rank + 1), items.append(top[kept]), scores.append(values[kept])
-            unscored.append(np.flatnonzero(alike) + start)
-        joined = [np.concatenate(parts) if parts else np.zeros(0, np.int64) for parts in (users, ranks, items)]
-        lists = pd.DataFrame({"user": rows.users[joined[0]], "rank": joined[1], "item": self.items[joined[2]],
-                              "score": np.concatenate(scores) if scores else np.zeros(0, np.float32)})
-        unscored_users = rows.users[np.concatenate(unscored)].tolist() if unscored else []
-        return BatchRecommendations(lists, rows.unknown_items.tolist(), rows.unknown_rows, unscored_users)
 
     def fold_in_model(self, name: str) -> Recommender:
         """The saved model `name`, refused (`NoFoldIn`) where it cannot score a history it was not fitted on."""

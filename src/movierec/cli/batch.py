@@ -1,8 +1,11 @@
-"""`movierec recommend --histories`: every user of a file scored by a run's model (fold-in)."""
+"""`movierec recommend --users` and `--histories`: lists for many users into one CSV
+(user,rank,item,score): known users of the run, or a file's new users by fold-in."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pandas as pd
 
 from movierec.cli.common import console, print_notes
 from movierec.exceptions import ConfigError
@@ -41,3 +44,28 @@ def recommend_histories(run, histories: Path, out: Path, k: int, model: str | No
 def some(values: list, shown: int = 5) -> str:
     """The first few of `values`, for a note."""
     return ", ".join(map(str, values[:shown])) + (", ..." if len(values) > shown else "")
+
+
+def recommend_users(run, users: str, out: Path, k: int, model: str | None) -> None:
+    """`recommend --users all|FILE`: every known user, or those of a file's ``user``
+    column (ids the run does not know are noted and left out), written to `out`."""
+    from movierec.data.readers._table import read_table
+    from movierec.output import write_csv
+    from movierec.serving.histories import positions_in
+
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give the CSV file's path")
+    notes, asked = [], None
+    if users != "all":
+        table = read_table(Path(users), sep=",", required=["user"], fold_case=True)
+        ids = table["user"].str.strip()
+        positions = positions_in(run.users, ids)
+        if (positions < 0).any():
+            unknown = ids[positions < 0].unique().tolist()
+            notes.append(f"{len(unknown)} users of {Path(users).name} are not in the run (left out): {some(unknown)}")
+        asked = run.users[pd.unique(positions[positions >= 0])]
+    name = model or run.default_model()
+    lists = run.recommend_users(asked, k, name)
+    write_csv(lists, out)
+    print_notes(notes)
+    console.print(f"{name}: top {k} for {lists['user'].nunique():,} users -> {out}")
