@@ -1,6 +1,6 @@
 """A trained run in use: load it (`load_run`), ask it (`LoadedRun.recommend`,
-`LoadedRun.recommend_history`, `LoadedRun.recommend_histories`,
-`LoadedRun.similar_items`), serve it over HTTP
+`LoadedRun.recommend_history`, `LoadedRun.similar_items`; many users at once:
+`LoadedRun.recommend_users`, `LoadedRun.recommend_histories`), serve it over HTTP
 (`create_app`, `movierec serve`); what it refuses is in `errors`.
 
 A thin layer over a run folder: it adds no model and trains nothing.
