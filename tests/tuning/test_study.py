@@ -178,11 +178,23 @@ def test_bad_settings_name_the_option(options, message):
         TuneSettings(**options)
 
 
-@pytest.mark.parametrize("content", [b"SQLite format 3\x00\xfb\xfc", b"{bad\n"])
-def test_a_storage_path_that_is_no_journal_is_one_error_naming_it(tmp_path, content):
+@pytest.mark.parametrize("content, message", [
+    (b"SQLite format 3\x00\xfb\xfc", " is a SQLite database, not an Optuna journal file; give its URL, sqlite:///"),
+    (b"{bad\n{}\n", ", line 1: not an Optuna journal file .* sqlite:///"),
+    (b"{}\n\xfb\n", ", line 2: not an Optuna journal file"),
+])
+def test_a_storage_path_that_is_no_journal_is_one_error_naming_it(tmp_path, content, message):
     from movierec.tuning.study import storage_of
 
     path = tmp_path / "study.db"
     path.write_bytes(content)
-    with pytest.raises(ConfigError, match=f"--storage {path}, line 1: not an Optuna journal file .* sqlite:///"):
+    with pytest.raises(ConfigError, match=f"--storage {path}{message}"):
         storage_of(TuneSettings(storage=str(path), out=str(tmp_path / "study")))
+
+
+def test_a_journal_line_another_worker_is_still_writing_is_not_read(tmp_path):
+    from movierec.tuning.study import storage_of
+
+    path = tmp_path / "journal.log"
+    path.write_bytes(b'{"op_code": 0, "worker_id": "w", "study_name": "s", "directions": [1]}\n{"op_co')
+    storage_of(TuneSettings(storage=str(path), out=str(tmp_path / "study")))  # no error

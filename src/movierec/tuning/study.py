@@ -106,14 +106,18 @@ def storage_of(settings: TuneSettings) -> optuna.storages.BaseStorage:
 
 def _check_journal(path: Path) -> None:
     """Refuse a file that is not an Optuna journal (one JSON record a line), such as a
-    SQLite file given without its URL: Optuna would fail on it inside the first trial,
-    or skip a last line it cannot parse as one still being written."""
+    SQLite file given without its URL: Optuna would fail on it inside the first trial.
+    A last line without its line break is one another worker is still writing: not read."""
     if not path.is_file():
         return
     with path.open("rb") as journal:
+        if journal.read(16) == b"SQLite format 3\x00":
+            raise ConfigError(f"--storage {path} is a SQLite database, not an Optuna journal file; give its URL, "
+                              f"sqlite:///{path.absolute()}")
+        journal.seek(0)
         for number, line in enumerate(journal, 1):
             try:
-                if line.strip():
+                if line.strip() and line.endswith(b"\n"):
                     json.loads(line)
             except ValueError as error:  # UnicodeDecodeError and JSONDecodeError alike
                 raise ConfigError(f"--storage {path}, line {number}: not an Optuna journal file ({type(error).__name__}"
