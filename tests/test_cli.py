@@ -177,3 +177,15 @@ def test_a_terminated_run_publishes_nothing_and_leaves_no_half_made_folder(tmp_p
     assert process.wait(timeout=60) == 130, rest
     assert "interrupted: nothing was published" in rest
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_run_s_threshold_is_read_alone_from_its_config(tmp_path):
+    """Only [filter] min_rating feeds the --histories note: a config today's checks refuse
+    (or one not TOML at all) must not stop scoring a file."""
+    from movierec.cli.batch import _run_min_rating
+
+    config = tmp_path / "config.toml"
+    config.write_text('[models.ensemble]\nmember_params = {eas = {l2 = 5.0}}\n[filter]\nmin_rating = 4\n')
+    assert _run_min_rating(config) == 4.0
+    config.write_text("not toml [")
+    assert _run_min_rating(config) is None and _run_min_rating(tmp_path / "none.toml") is None

@@ -172,3 +172,5 @@ def test_a_tune_range_is_checked_at_its_ends_and_a_choice_at_each_value():
         config_from_dict({"models": {"ials": {"dim": {"choices": [16, 0]}}}}, source="x.toml")
     with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: search space of 'l2'"):
         config_from_dict({"models": {"ease": {"l2": {"low": "a", "high": 3.0}}}}, source="x.toml")
+    with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: search space of 'l2': expected \{low, high"):
+        config_from_dict({"models": {"ease": {"l2": {"low": 10.0, "hihg": 3.0}}}}, source="x.toml")

@@ -287,11 +287,12 @@ def test_a_file_mixing_utf8_and_latin1_names_the_line_of_the_odd_byte(tmp_path):
     """Read as latin-1, the UTF-8 "José" would silently become another user, "JosÃ©"."""
     mixed = tmp_path / "mixed.csv"
     mixed.write_bytes(b"user,item\nJos\xc3\xa9,1\nAnn,2\nZo\xe9,1\n")
-    with pytest.raises(DataError, match=r"mixed.csv, line 4: byte 0xe9 is not UTF-8, though the file's other accented"):
+    with pytest.raises(DataError, match=r"mixed.csv, line 4: byte 0xe9 is not UTF-8, though line 2's accented text"):
         read_dataset(mixed)
-    latin = tmp_path / "latin.csv"  # latin-1 throughout: read as latin-1
-    latin.write_bytes(b"user,item\nZo\xe9,1\nAnn,2\n")
+    latin = tmp_path / "latin.csv"  # latin-1 throughout, "É»" pairing like UTF-8: read as latin-1
+    latin.write_bytes(b"user,item\nZo\xe9,1\nAnn,\xabL'\xc9T\xc9\xbb\n")
     assert set(read_dataset(latin).interactions["user"]) == {"Zo\u00e9", "Ann"}
+    assert "\u00abL'\u00c9T\u00c9\u00bb" in set(read_dataset(latin).interactions["item"])
 
 
 def test_a_column_named_twice_in_the_header_is_an_error(tmp_path):
@@ -299,3 +300,10 @@ def test_a_column_named_twice_in_the_header_is_an_error(tmp_path):
     twice.write_text("user,item,user\n1,2,3\n")
     with pytest.raises(DataError, match=r"twice.csv, line 1: column 'user' appears twice in the header"):
         read_dataset(twice)
+
+
+def test_a_column_named_twice_once_its_spaces_are_stripped_is_an_error(tmp_path):
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("user,item, item\n1,2,3\n")
+    with pytest.raises(DataError, match=r"spaced.csv, line 1: column 'item' appears twice in the header"):
+        read_dataset(spaced)

@@ -54,9 +54,11 @@ def test_a_table_without_times_or_with_whole_float_ids_reads_and_missing_values_
 
     rows = history_rows(ITEMS, pd.DataFrame({"user": [1, 1], "item": [40.0, 10.0]}))  # no times, float ids
     assert rows.history.toarray().tolist() == [[1, 0, 0, 1]] and rows.timestamps.toarray().tolist() == [[2, 0, 0, 1]]
-    with pytest.raises(DataError, match="histories row 1: the user id is missing"):
+    with pytest.raises(DataError, match="histories: the user id of the table's row 1 \\(counting from 0\\) is missing"):
         history_rows(ITEMS, pd.DataFrame({"user": [1, None], "item": [10, 20]}))
-    with pytest.raises(DataError, match="histories row 0: the timestamp is missing"):
+    with pytest.raises(DataError, match="histories: the item id of the table's row 0"):
+        history_rows(ITEMS, pd.DataFrame({"user": [1, 1], "item": [None, 20]}))
+    with pytest.raises(DataError, match="histories: the timestamp of the table's row 0"):
         history_rows(ITEMS, pd.DataFrame({"user": [1], "item": [10], "timestamp": [float("nan")]}))
     with pytest.raises(DataError, match="need a 'item' column"):
         history_rows(ITEMS, pd.DataFrame({"user": [1], "movie": [10]}))

@@ -146,3 +146,10 @@ def test_a_part_without_times_beside_timed_ones_is_refused(tmp_path):
     (tmp_path / "train.csv").write_text("user,item\n1,10\n1,11\n")
     (tmp_path / "test.csv").write_text("user,item\n1,13\n")
     assert read_split(tmp_path).valid["timestamp"].tolist() == [0]  # no part timed: all alike, as before
+
+
+def test_an_empty_part_without_times_beside_timed_ones_is_read(tmp_path):
+    (tmp_path / "train.csv").write_text("user,item,timestamp\n1,10,5\n1,11,6\n")
+    (tmp_path / "valid.csv").write_text("user,item\n")
+    (tmp_path / "test.csv").write_text("user,item,timestamp\n1,13,8\n")
+    assert read_split(tmp_path).valid.empty

@@ -267,7 +267,7 @@ def recommend(
                                             "at or above this are history (as the run's own --min-rating)."),
 ) -> None:
     """Recommend for a known user of a run, for a new one from a history, or beside one item (fold-in);
-    with --histories, for every user of a file, into a CSV."""
+    with --users or --histories, for many known or new users at once, into a CSV."""
     from movierec.serving import load_run
     from movierec.serving.histories import id_like
 

@@ -15,7 +15,6 @@ def recommend_histories(run, histories: Path, out: Path, k: int, model: str | No
     """Read `histories` (any layout `run` reads), score each user's rows by fold-in, write
     the lists to `out` (user,rank,item,score); notes on stderr say what was left out, and
     where the run kept only some ratings as positives, whether the file's are read alike."""
-    from movierec.config import load_config
     from movierec.data.readers import read_dataset
     from movierec.output import write_csv
 
@@ -23,8 +22,7 @@ def recommend_histories(run, histories: Path, out: Path, k: int, model: str | No
         raise ConfigError(f"--out {out} is a folder; give the CSV file's path")
     dataset = read_dataset(histories, min_rating=min_rating)
     notes = list(dataset.notes)
-    trained = run.folder / "config.toml"
-    run_threshold = load_config(trained).data_filter.min_rating if trained.is_file() else None
+    run_threshold = _run_min_rating(run.folder / "config.toml")
     if run_threshold is not None and min_rating is None:
         notes.append(f"the run kept only ratings at or above {run_threshold:g} as positives (its [filter]); every row "
                      f"of {histories.name} is history here (--min-rating {run_threshold:g} reads its ratings alike)")
@@ -69,3 +67,15 @@ def recommend_users(run, users: str, out: Path, k: int, model: str | None) -> No
     write_csv(lists, out)
     print_notes(notes)
     console.print(f"{name}: top {k} for {lists['user'].nunique():,} users -> {out}")
+
+
+def _run_min_rating(path: Path) -> float | None:
+    """The run's [filter] min_rating, read alone: a config an older version wrote, or one
+    today's checks refuse, must not stop scoring a file (it only feeds a note)."""
+    from movierec.config import tomllib
+
+    try:
+        value = tomllib.loads(path.read_text()).get("filter", {}).get("min_rating")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -135,13 +135,15 @@ def history_rows(items: pd.Index, interactions: pd.DataFrame) -> HistoryRows:
     positions = positions_in(items, item_ids)
     known = positions >= 0
     user_codes, users = pd.factorize(interactions["user"])  # ids of several types need no order
-    if (user_codes < 0).any():
-        raise DataError(f"histories row {int(np.flatnonzero(user_codes < 0)[0])}: the user id is missing")
+    for column, missing in (("user", user_codes < 0), ("item", interactions["item"].isna().to_numpy())):
+        if missing.any():
+            raise DataError(f"histories: the {column} id of the table's row {int(np.flatnonzero(missing)[0])} "
+                            "(counting from 0) is missing")
     times = (pd.to_numeric(interactions["timestamp"], errors="coerce").to_numpy(np.float64)
              if "timestamp" in interactions else np.zeros(len(interactions)))
     if not np.isfinite(times).all():
-        raise DataError(f"histories row {int(np.flatnonzero(~np.isfinite(times))[0])}: the timestamp is missing or "
-                        "not a number")
+        raise DataError(f"histories: the timestamp of the table's row {int(np.flatnonzero(~np.isfinite(times))[0])} "
+                        "(counting from 0) is missing or not a number")
     times = times.astype(np.int64)
     if len(times) and (times == times[0]).all():  # no times: each user's rows in the table's order
         times = pd.Series(user_codes).groupby(user_codes).cumcount().to_numpy(np.int64) + 1

@@ -107,11 +107,11 @@ def read_split(folder: Path | str) -> Split:
         if not path.is_file():
             raise DataError(f"{path}: missing; a split folder holds {', '.join(p + '.csv' for p in PARTS)}")
         columns[name] = plain_columns(path)[:3]
-    untimed = [name for name, (_, _, times) in columns.items() if times is None]
-    if untimed and len(untimed) < len(columns):  # time 0 would put those items first in every history
-        raise DataError(f"{folder / (untimed[0] + '.csv')}, line 1: no time column, while "
-                        f"{', '.join(name + '.csv' for name in PARTS if name not in untimed)} have one; give every part "
-                        "its times, or none")
+    untimed = [name for name, (user, _, times) in columns.items() if times is None and len(user)]  # rows to misplace
+    timed = [name + ".csv" for name, (_, _, times) in columns.items() if times is not None]
+    if untimed and timed:  # time 0 would put those items first in every history
+        raise DataError(f"{folder / (untimed[0] + '.csv')}, line 1: no time column, while {', '.join(timed)} have "
+                        "one; give every part its times, or none")
     users = normalise_ids(pd.concat([user for user, _, _ in columns.values()], ignore_index=True))
     items = normalise_ids(pd.concat([item for _, item, _ in columns.values()], ignore_index=True))
     parts, start = {}, 0

@@ -69,6 +69,9 @@ def read_table(
         else:
             frame = _parse(raw, path, sep, names, encodings, quoting, integers)
     frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.columns.duplicated().any():  # "item, item": one name once stripped
+        raise DataError(f"{path}, line 1: column {frame.columns[frame.columns.duplicated()][0]!r} appears twice in the "
+                        "header")
     if fold_case:
         wanted = {name.lower(): name for name in (*required, *optional)}
         frame.columns = [c if c in wanted.values() else wanted.get(c.lower(), c) for c in frame.columns]
@@ -275,18 +278,28 @@ def _parse_pandas(
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
-def _refuse_mixed_encodings(data: bytes, path: Path) -> None:
-    """A DataError naming the line of the first byte that is not UTF-8 in a file whose
-    other accented text is UTF-8: read as latin-1 instead, "José" would become "JosÃ©",
-    another id. A file with no UTF-8 sequence at all is left to latin-1."""
+def _refuse_mixed_encodings(data: bytes, path: Path, looked_at: int = 10_000) -> None:
+    """A DataError naming the line of the first byte that is not UTF-8 where another line
+    of the file is UTF-8 with accented text: read as latin-1, that line's "José" would
+    become "JosÃ©", another id. A latin-1 file whose bytes happen to pair like UTF-8
+    ("É»") has no such line (its other bytes fail), and is left to latin-1."""
     try:
         data.decode("utf-8")
+        return
     except UnicodeDecodeError as error:
-        if UTF8_SEQUENCE.search(data):
-            line = data.count(b"\n", 0, error.start) + 1
-            raise DataError(f"{path}, line {line}: byte 0x{data[error.start]:02x} is "
-                            "not UTF-8, though the file's other accented text is: it mixes two encodings; save it "
-                            "as UTF-8") from None
+        bad = error.start
+    for seen, match in enumerate(UTF8_SEQUENCE.finditer(data)):
+        if seen == looked_at:
+            return
+        begin = data.rfind(b"\n", 0, match.start()) + 1
+        end = data.find(b"\n", match.end())
+        try:
+            data[begin:end if end >= 0 else len(data)].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        first, other = data.count(b"\n", 0, bad) + 1, data.count(b"\n", 0, begin) + 1
+        raise DataError(f"{path}, line {first}: byte 0x{data[bad]:02x} is not UTF-8, though line {other}'s accented "
+                        "text is: the file mixes two encodings; save it as UTF-8")
 
 
 def first_clash(ids: pd.Series, rows: pd.DataFrame) -> int | None:

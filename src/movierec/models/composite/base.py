@@ -76,6 +76,9 @@ class CompositeModel(Recommender):
         check_members(self.name, self.members, self.catalogue)
         check_rule(self.inner_tail, self.inner_fraction)
         aliases = [parse_member(spec)[0] for spec in member_specs(self.members)]
+        if not isinstance(self.member_params or {}, dict):
+            raise ConfigError(f"{self.name} member_params is a table of member name -> parameters, got "
+                              f"{self.member_params!r}")
         for alias, params in (self.member_params or {}).items():  # a misspelt alias would train at the defaults
             if alias not in aliases:
                 raise ConfigError(f"{self.name} member_params names {alias!r}, not a member ({', '.join(aliases)})")
