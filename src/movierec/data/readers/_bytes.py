@@ -1,13 +1,16 @@
-"""A file's bytes for the parsers: mapped into memory, past a byte-order mark."""
+"""A file's bytes for the parsers: mapped into memory, past a byte-order mark; files mixing encodings refused."""
 
 from __future__ import annotations
 
 import codecs
 import mmap
+import re
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
+from movierec.exceptions import DataError
 
 COUNT_BLOCK = 1 << 24  # bytes compared at a time when counting quotes
 
@@ -74,3 +77,30 @@ class FileBytes:
 
     def copy(self) -> bytes:
         return self._raw[self._start:]
+
+
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def refuse_mixed_encodings(data: bytes, path: Path, looked_at: int = 10_000) -> None:
+    """A DataError naming the line of the first byte that is not UTF-8 where another line
+    of the file is UTF-8 with accented text: read as latin-1, that line's "José" would
+    become "JosÃ©", another id. A latin-1 file whose bytes happen to pair like UTF-8
+    ("É»") has no such line (its other bytes fail), and is left to latin-1."""
+    try:
+        data.decode("utf-8")
+        return
+    except UnicodeDecodeError as error:
+        bad = error.start
+    for seen, match in enumerate(UTF8_SEQUENCE.finditer(data)):
+        if seen == looked_at:
+            return
+        begin = data.rfind(b"\n", 0, match.start()) + 1
+        end = data.find(b"\n", match.end())
+        try:
+            data[begin:end if end >= 0 else len(data)].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        first, other = data.count(b"\n", 0, bad) + 1, data.count(b"\n", 0, begin) + 1
+        raise DataError(f"{path}, line {first}: byte 0x{data[bad]:02x} is not UTF-8, though line {other}'s accented "
+                        "text is: the file mixes two encodings; save it as UTF-8")

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from movierec.data.dataset import arrow_int64
-from movierec.data.readers._bytes import FileBytes
+from movierec.data.readers._bytes import FileBytes, refuse_mixed_encodings
 from movierec.exceptions import DataError
 
 # Parse with Arrow first (tests switch it off to check both parsers agree).
@@ -259,7 +259,7 @@ def _parse_pandas(
                 )
         except UnicodeDecodeError:
             if encoding == "utf-8":
-                _refuse_mixed_encodings(raw.copy(), path)  # else the next encoding would garble the UTF-8 text
+                refuse_mixed_encodings(raw.copy(), path)  # else the next encoding would garble the UTF-8 text
             continue
         except pd.errors.ParserError as error:
             counts = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
@@ -273,33 +273,6 @@ def _parse_pandas(
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: file is empty") from None
     raise DataError(f"{path}: not readable as any of {', '.join(encodings)}")
-
-
-UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
-
-
-def _refuse_mixed_encodings(data: bytes, path: Path, looked_at: int = 10_000) -> None:
-    """A DataError naming the line of the first byte that is not UTF-8 where another line
-    of the file is UTF-8 with accented text: read as latin-1, that line's "José" would
-    become "JosÃ©", another id. A latin-1 file whose bytes happen to pair like UTF-8
-    ("É»") has no such line (its other bytes fail), and is left to latin-1."""
-    try:
-        data.decode("utf-8")
-        return
-    except UnicodeDecodeError as error:
-        bad = error.start
-    for seen, match in enumerate(UTF8_SEQUENCE.finditer(data)):
-        if seen == looked_at:
-            return
-        begin = data.rfind(b"\n", 0, match.start()) + 1
-        end = data.find(b"\n", match.end())
-        try:
-            data[begin:end if end >= 0 else len(data)].decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        first, other = data.count(b"\n", 0, bad) + 1, data.count(b"\n", 0, begin) + 1
-        raise DataError(f"{path}, line {first}: byte 0x{data[bad]:02x} is not UTF-8, though line {other}'s accented "
-                        "text is: the file mixes two encodings; save it as UTF-8")
 
 
 def first_clash(ids: pd.Series, rows: pd.DataFrame) -> int | None:
