@@ -77,7 +77,7 @@ def run(
     distributed.init_from_environment()  # under torchrun: join the other ranks
     main_rank = distributed.is_main()
     show_progress(quiet or not main_rank)
-    used = set_threads(threads, processes=distributed.world_size())
+    used = set_threads(threads, processes=distributed.world_size(), speak=main_rank)
     stop_on_terminate()
     try:
         settings = with_options(

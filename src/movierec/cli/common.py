@@ -77,8 +77,9 @@ Threads = typer.Option(None, "--threads", help="torch and BLAS threads per proce
                        "work leaves free, measured at start).")
 
 
-def set_threads(threads: int | None, *, processes: int = 1) -> int:
-    """Set this process's thread count (:func:`movierec.threads.use_threads`); a bad value is one error line."""
+def set_threads(threads: int | None, *, processes: int = 1, speak: bool = True) -> int:
+    """Set this process's thread count (:func:`movierec.threads.use_threads`); a bad value is one error line,
+    and more threads than cores a note (from one process of several: `speak`)."""
     from movierec.threads import available_cores, use_threads
 
     try:
@@ -86,7 +87,7 @@ def set_threads(threads: int | None, *, processes: int = 1) -> int:
     except MovieRecError as error:
         fail(error)
         raise  # not reached: fail exits
-    if threads is not None and threads * processes > (cores := available_cores()):
+    if speak and threads is not None and threads * processes > (cores := available_cores()):
         print_notes([f"--threads {threads} x {processes} process{'es' if processes > 1 else ''} asks for more than "
                      f"the {cores} cores this process may use: workers will wait on each other (README, Threads)"])
     return used
