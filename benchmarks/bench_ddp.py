@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.preset == "ml100k":
         shared = Path(os.environ.get("MOVIEREC_DATA_DIR", "../shared/data")).resolve().parent
-        where = ["--split-dir", str(shared / "splits" / "ml100k-mixed-s0")]
+        where = ["--split-dir", str(shared / "splits" / "ml100k-mixed-s0"), "--data", "ml-100k"]  # FM's side fields
     elif args.data:
         where = ["--data", args.data]
     else:

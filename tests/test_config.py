@@ -174,3 +174,17 @@ def test_a_tune_range_is_checked_at_its_ends_and_a_choice_at_each_value():
         config_from_dict({"models": {"ease": {"l2": {"low": "a", "high": 3.0}}}}, source="x.toml")
     with pytest.raises(ConfigError, match=r"x.toml \[models.ease\]: search space of 'l2': expected \{low, high"):
         config_from_dict({"models": {"ease": {"l2": {"low": 10.0, "hihg": 3.0}}}}, source="x.toml")
+
+
+def test_only_a_file_that_names_its_data_set_gives_a_split_folder_side_fields(tmp_path):
+    """A config without [run] data beside --split-dir reads no data set (the default one
+    would describe another split's items), as --split-dir alone does."""
+    from movierec.config import names_data
+
+    named, unnamed = tmp_path / "named.toml", tmp_path / "unnamed.toml"
+    named.write_text('[run]\ndata = "ml-100k"\nmodels = ["pop"]\n')
+    unnamed.write_text('[run]\nmodels = ["pop"]\n')
+    assert names_data(named) and not names_data(unnamed) and not names_data(tmp_path / "missing.toml")
+    for path, data in ((named, "ml-100k"), (unnamed, None)):
+        merged = with_options(load_config(path), from_file=names_data(path), split_dir="splits/x")
+        assert merged.data == data

@@ -150,9 +150,10 @@ def with_options(
 ) -> RunConfig:
     """`base` (a config file's, or the defaults) with the command line's options on top.
 
-    Options left as None keep `base`'s value, with one exception: `--split-dir`
-    without a config file reads no data set for side fields unless `--data` names one
-    (the default data set would be the wrong one for a foreign split). `--seed` seeds
+    Options left as None keep `base`'s value, with one exception: `--split-dir` reads no
+    data set for side fields unless `--data` or the config file names one (`from_file`:
+    the file's [run] data; the default data set would be the wrong one for a foreign
+    split, see :func:`names_data`). `--seed` seeds
     both the split and the models. Every value is checked here (RunConfig, SplitSpec),
     so a bad option is one error naming it, before any data is read.
     """
@@ -214,6 +215,15 @@ def fixed_params(params: dict[str, Any]) -> dict[str, Any]:
     """
     return {key: [list(value)] if isinstance(value, (list, tuple)) else value
             for key, value in params.items() if value is not None}
+
+
+def names_data(path: Path | str) -> bool:
+    """Whether a config file names its data set ([run] data), which `--split-dir` then
+    reads side fields from; a file that does not leaves the default data set unread."""
+    try:
+        return "data" in tomllib.loads(Path(path).read_text()).get("run", {})
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return False  # load_config names the problem
 
 
 def load_config(path: Path | str) -> RunConfig:
@@ -301,6 +311,9 @@ def _check_model_params(name: str, table: dict[str, Any], where: str) -> None:
     accepted = {parameter for parameter in inspect.signature(MODELS[name].__init__).parameters if parameter != "self"}
     _check_keys(table, accepted, where)
     grid = table_grid(table)
+    empty = [key for key, values in grid.items() if not values]
+    if empty:
+        raise ConfigError(f"{where}: empty grid for {empty}; give at least one value")
     for key, value in table.items():  # a range or choice of `movierec tune`: its ends, or its choices
         if isinstance(value, dict) and set(value) & {"low", "high", "log", "choices"}:  # misspelt: its shape named
             try:

@@ -70,7 +70,7 @@ def run(
 ) -> None:
     """Tune every model on validation, test it, and write a run folder with a submission and report.html."""
     from movierec.analysis.html_report import write_html_report
-    from movierec.config import RunConfig, load_config, with_options
+    from movierec.config import RunConfig, load_config, names_data, with_options
     from movierec.models.torch import distributed
     from movierec.pipeline import run as run_pipeline
 
@@ -81,7 +81,7 @@ def run(
     stop_on_terminate()
     try:
         settings = with_options(
-            load_config(config) if config else RunConfig(), from_file=config is not None, data=data,
+            load_config(config) if config else RunConfig(), from_file=config is not None and names_data(config), data=data,
             data_dir=path_text(data_dir), split_dir=path_text(split_dir), protocol=protocol, models=models, seed=seed, k=k,
             out=path_text(out), refit=refit, ensemble=ensemble, submission=submission, min_rating=min_rating,
             min_user_items=min_user_items, min_item_users=min_item_users)
@@ -161,7 +161,7 @@ def tune(
     """Search each model's hyper-parameters on validation with Optuna; write a config that repeats the best."""
     import optuna
 
-    from movierec.config import RunConfig, load_config, with_options
+    from movierec.config import RunConfig, load_config, names_data, with_options
     from movierec.tuning import TuneSettings
     from movierec.tuning import tune as run_tuning
 
@@ -169,7 +169,8 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the table below says what a trial log would
     per_worker = set_threads(threads, processes=max(jobs, 1))
     try:
-        settings = with_options(load_config(config) if config else RunConfig(), from_file=config is not None,
+        settings = with_options(load_config(config) if config else RunConfig(),
+                                from_file=config is not None and names_data(config),
                                 data=data, data_dir=path_text(data_dir), split_dir=path_text(split_dir), models=models,
                                 seed=seed, k=k)
         tuning = TuneSettings(trials=trials, timeout=timeout, study=study, storage=storage, jobs=jobs,

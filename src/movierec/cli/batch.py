@@ -21,11 +21,12 @@ def recommend_histories(run, histories: Path, out: Path, k: int, model: str | No
     if out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give the CSV file's path")
     dataset = read_dataset(histories, min_rating=min_rating)
-    notes = list(dataset.notes)
+    notes = [note for note in dataset.notes if " ids are read as text" not in note]  # matched as numbers here too
     run_threshold = _run_min_rating(run.folder / "config.toml")
     if run_threshold is not None and min_rating is None:
         notes.append(f"the run kept only ratings at or above {run_threshold:g} as positives (its [filter]); every row "
-                     f"of {histories.name} is history here (--min-rating {run_threshold:g} reads its ratings alike)")
+                     f"of {histories.name} is history here (if it holds ratings, --min-rating {run_threshold:g} reads "
+                     "them alike)")
     name = run.history_model(model)
     result = run.recommend_histories(dataset.interactions, k, name)
     write_csv(result.lists, out)

@@ -89,15 +89,14 @@ def k_core(dataset: Dataset, min_user_items: int, min_item_users: int) -> Datase
             break
         keep &= ~below
         rounds += 1
+    bars = [f"{what} with at least {bar} {of}" for what, bar, of in (("users", min_user_items, "items"),
+                                                                      ("items", min_item_users, "users")) if bar > 1]
     if not keep.any():
-        raise ConfigError(f"{dataset.name}: no interaction is left in the core of users with at least "
-                          f"{min_user_items} items and items with at least {min_item_users} users; lower them")
+        raise ConfigError(f"{dataset.name}: no interaction is left in the core of {' and '.join(bars)}; lower the bar")
     if keep.all():
         return dataset
     dropped_users = n_users - len(np.unique(users[keep]))
     dropped_items = n_items - len(np.unique(items[keep]))
-    bars = [f"{what} with at least {bar} {of}" for what, bar, of in (("users", min_user_items, "items"),
-                                                                      ("items", min_item_users, "users")) if bar > 1]
     note = (f"k-core ({' and '.join(bars)}; {rounds} round{'s' if rounds > 1 else ''} of dropping): dropped "
             f"{int((~keep).sum()):,} of {len(frame):,} interactions, {dropped_users:,} users and {dropped_items:,} items")
     return dataclasses.replace(dataset, interactions=frame[keep].reset_index(drop=True),

@@ -238,6 +238,8 @@ def tune(config: RunConfig, settings: TuneSettings, log=print) -> list[ModelStud
     data = load_encoded(data=config.data, data_dir=config.data_dir, split_dir=config.split_dir, spec=config.split,
                         data_filter=config.data_filter)
     require_holdout(data, config.split_dir or config.data)
+    for note in data.notes:  # what reading did (filters, duplicates), as `run` says it
+        log(f"note: {note}")
     results = []
     for model in models:
         objective = Objective(model, data, config)  # a bad space is an error before any worker starts

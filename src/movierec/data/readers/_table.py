@@ -344,7 +344,11 @@ def rating_mask(frame: pd.DataFrame, column: str | None, threshold: float | None
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}, line {line_of(frame, row)}: column {column!r} expects a rating (a number), "
                         f"found {frame[column].iloc[row]!r}")
-    return ratings >= threshold
+    kept = ratings >= threshold
+    if len(kept) and not kept.any():
+        raise DataError(f"{path}: no rating is at or above min_rating (--min-rating) {threshold:g}; the ratings run "
+                        f"from {ratings.min():g} to {ratings.max():g}")
+    return kept
 
 
 def to_seconds(frame: pd.DataFrame, column: str) -> pd.Series:
