@@ -295,15 +295,10 @@ def test_a_file_mixing_utf8_and_latin1_names_the_line_of_the_odd_byte(tmp_path):
     assert "\u00abL'\u00c9T\u00c9\u00bb" in set(read_dataset(latin).interactions["item"])
 
 
-def test_a_column_named_twice_in_the_header_is_an_error(tmp_path):
+@pytest.mark.parametrize("header, column", [("user,item,user", "user"), ("user,item, item", "item")])
+def test_a_column_named_twice_in_the_header_is_an_error(tmp_path, header, column):
+    """Also once the names' spaces are stripped; pandas renamed the second one silently."""
     twice = tmp_path / "twice.csv"
-    twice.write_text("user,item,user\n1,2,3\n")
-    with pytest.raises(DataError, match=r"twice.csv, line 1: column 'user' appears twice in the header"):
+    twice.write_text(f"{header}\n1,2,3\n")
+    with pytest.raises(DataError, match=rf"twice.csv, line 1: column '{column}' appears twice in the header"):
         read_dataset(twice)
-
-
-def test_a_column_named_twice_once_its_spaces_are_stripped_is_an_error(tmp_path):
-    spaced = tmp_path / "spaced.csv"
-    spaced.write_text("user,item, item\n1,2,3\n")
-    with pytest.raises(DataError, match=r"spaced.csv, line 1: column 'item' appears twice in the header"):
-        read_dataset(spaced)
