@@ -174,7 +174,7 @@ def test_a_terminated_run_publishes_nothing_and_leaves_no_half_made_folder(tmp_p
             break
     process.send_signal(signal.SIGTERM)
     rest = process.stdout.read()
-    assert process.wait(timeout=60) == 130, rest
+    assert process.wait(timeout=60) == 143, rest  # 128 + SIGTERM
     assert "interrupted: nothing was published" in rest
     assert not out.exists() or not any(out.iterdir())
 

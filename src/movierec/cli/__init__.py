@@ -22,6 +22,7 @@ from movierec.cli.common import (
     MinRating,
     MinUserItems,
     Quiet,
+    Terminated,
     Threads,
     app,
     console,
@@ -99,10 +100,10 @@ def run(
     except (MovieRecError, OSError) as error:
         fail(error)
         return
-    except KeyboardInterrupt:  # one line, not a traceback: the earlier run stays whole
+    except KeyboardInterrupt as stop:  # one line, not a traceback: the earlier run stays whole
         err_console.print("interrupted: nothing was published; the run folder holds what it held before",
                           highlight=False)
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=143 if isinstance(stop, Terminated) else 130) from None
     if not main_rank:
         return
     columns = [f"{name}@{settings.k}" for name in ("recall", "recall_plain", "ndcg", "coverage")]

@@ -110,11 +110,15 @@ def path_text(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwound like Ctrl-C (the exit status says which: 143, not 130)."""
+
+
 def stop_on_terminate() -> None:
     """SIGTERM (`kill`, a scheduler's stop) unwinds like Ctrl-C: the half-made run folder is
     removed and nothing is published, where the default would end the process on the spot."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _terminate)
 
 
-def _interrupt(_signum, _frame) -> None:
-    raise KeyboardInterrupt
+def _terminate(_signum, _frame) -> None:
+    raise Terminated
