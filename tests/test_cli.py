@@ -189,3 +189,11 @@ def test_a_run_s_threshold_is_read_alone_from_its_config(tmp_path):
     assert _run_min_rating(config) == 4.0
     config.write_text("not toml [")
     assert _run_min_rating(config) is None and _run_min_rating(tmp_path / "none.toml") is None
+
+
+def test_tune_takes_the_filter_options_too(tmp_path):
+    data = tmp_path / "planted.csv"
+    write_planted_csv(data)  # no rating column: a threshold is refused, naming the file
+    result = runner.invoke(app, ["tune", "--data", str(data), "--models", "ease", "--trials", "1", "--storage",
+                                 "memory", "--min-rating", "4", "--out", str(tmp_path / "study")])
+    assert result.exit_code == 2 and "planted.csv: no rating column, so min_rating" in result.output, result.output

@@ -156,6 +156,9 @@ def tune(
     k: int | None = typer.Option(None, "--k", help="List length; the objective is validation Recall@k."),
     out: Path = typer.Option(Path("runs/tune"), "--out", help="Study folder: best.toml, trials.csv, plots."),
     config: Path | None = typer.Option(None, "--config", help="TOML file: data, split, fixed parameters, ranges."),
+    min_rating: float | None = MinRating,
+    min_user_items: int | None = MinUserItems,
+    min_item_users: int | None = MinItemUsers,
     threads: int | None = Threads,
     quiet: bool = Quiet,
 ) -> None:
@@ -173,7 +176,8 @@ def tune(
         settings = with_options(load_config(config) if config else RunConfig(),
                                 from_file=config is not None and names_data(config),
                                 data=data, data_dir=path_text(data_dir), split_dir=path_text(split_dir), models=models,
-                                seed=seed, k=k)
+                                seed=seed, k=k, min_rating=min_rating, min_user_items=min_user_items,
+                                min_item_users=min_item_users)
         tuning = TuneSettings(trials=trials, timeout=timeout, study=study, storage=storage, jobs=jobs,
                               pruner=pruner, out=str(out), worker=worker, threads=per_worker,
                               defaults_first=defaults_first)
