@@ -147,14 +147,16 @@ def history_rows(items: pd.Index, interactions: pd.DataFrame) -> HistoryRows:
     times = times.astype(np.int64)
     if len(times) and (times == times[0]).all():  # no times: each user's rows in the table's order
         times = pd.Series(user_codes).groupby(user_codes).cumcount().to_numpy(np.int64) + 1
-    watched = pd.DataFrame({"row": user_codes[known], "column": positions[known], "time": times[known]})
-    # each pair once, at its first time (a table not from read_dataset may repeat one)
-    watched = watched.sort_values(["row", "time"], kind="stable").drop_duplicates(["row", "column"])
     shape = (len(users), len(items))
-    where = (watched["row"].to_numpy(), watched["column"].to_numpy())
-    history = sp.csr_matrix((np.ones(len(watched), dtype=np.float32), where), shape=shape)
-    timestamps = sp.csr_matrix((watched["time"].to_numpy(np.float64), where), shape=shape)
-    history.sort_indices()
+    where, watched_at = (user_codes[known], positions[known]), times[known].astype(np.float64)
+    timestamps = sp.csr_matrix((watched_at, where), shape=shape)  # a repeated pair's times summed: redone below
+    if timestamps.nnz < len(watched_at):  # a pair listed twice (a table not from read_dataset): once, at its first time
+        watched = pd.DataFrame({"row": where[0], "column": where[1], "time": watched_at})
+        watched = watched.sort_values(["row", "time"], kind="stable").drop_duplicates(["row", "column"])
+        timestamps = sp.csr_matrix((watched["time"].to_numpy(), (watched["row"].to_numpy(), watched["column"].to_numpy())),
+                                   shape=shape)
     timestamps.sort_indices()
+    history = sp.csr_matrix((np.ones(timestamps.nnz, dtype=np.float32), timestamps.indices.copy(), timestamps.indptr.copy()),
+                            shape=shape)  # the same entries
     unknown = pd.Index(pd.unique(item_ids[~known].to_numpy()))
     return HistoryRows(pd.Index(users), history, timestamps, unknown, int((~known).sum()))
