@@ -48,7 +48,7 @@ class BatchScoring:
                 return np.array(fitted.score(users[block]), dtype=np.float32)
 
         seen = self.known[users] if exclude_seen else None
-        rows, ranks, items, scores, _ = _ranked(len(users), score, seen, k, batch_size)
+        rows, ranks, items, scores, _ = _ranked(len(users), score, seen, k, batch_size, spread=False)
         return pd.DataFrame({"user": self.users[users[rows]], "rank": ranks, "item": self.items[items],
                              "score": scores}, columns=LIST_COLUMNS)
 
@@ -82,16 +82,20 @@ class BatchScoring:
                                     table.users[np.flatnonzero(alike)].tolist())
 
 
-def _ranked(n: int, score: Callable[[slice], np.ndarray], seen: sp.csr_matrix | None, k: int, batch_size: int
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _ranked(n: int, score: Callable[[slice], np.ndarray], seen: sp.csr_matrix | None, k: int, batch_size: int,
+            *, spread: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The top k of `n` rows scored `batch_size` at a time, `seen` masked: (row, rank,
-    item, score) of every listed slot, and per row whether its scores were all alike."""
+    item, score) of every listed slot, and (with `spread`) per row whether its scores
+    were all alike."""
     parts, alike = [], np.zeros(n, dtype=bool)
     for start in range(0, n, batch_size):
         block = slice(start, min(start + batch_size, n))
         scores = score(block)
-        finite = np.isfinite(scores)
-        alike[block] = ~(np.where(finite, scores, -np.inf).max(axis=1) > np.where(finite, scores, np.inf).min(axis=1))
+        if spread and np.isfinite(scores).all():
+            alike[block] = ~(scores.max(axis=1) > scores.min(axis=1))
+        elif spread:  # NaN and infinities take no part in the spread
+            finite = np.isfinite(scores)
+            alike[block] = ~(np.where(finite, scores, -np.inf).max(axis=1) > np.where(finite, scores, np.inf).min(axis=1))
         top, values = top_unseen(scores, seen[block] if seen is not None else None, k)
         row, rank = np.nonzero(top >= 0)  # the empty slots come last, so ranks stay 1, 2, ...
         parts.append((row + start, rank + 1, top[row, rank], values[row, rank]))
