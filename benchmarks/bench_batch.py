@@ -8,8 +8,7 @@ each in a fresh process so that one does not warm the other:
   the histories of as many new users, each scored by fold-in (reading the 5M-row file,
   building the rows, scoring, writing the CSV).
 
-Wall time by the clock around each command, users/s over the users listed, peak RSS by
-GNU time where it is installed. Writes benchmarks/results/bench_batch.json.
+Wall time and peak RSS through GNU time (`run.timed_command`), users/s over the users listed. Writes benchmarks/results/bench_batch.json.
 
 Usage::
 
@@ -21,28 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serve import make_run  # noqa: E402  (the same EASE run folder)
+from run import timed_command  # noqa: E402
 
 from movierec.atomic import atomic_write_bytes  # noqa: E402
-
-
-def timed(command: list[str]) -> tuple[float, float | None]:
-    """Seconds of `command` and its peak RSS in MB (None without GNU time)."""
-    prefix = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
-    started = time.perf_counter()
-    done = subprocess.run([*prefix, *command], check=True, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    return seconds, int(peak.group(1)) / 1024 if peak else None
 
 
 def main() -> None:
@@ -61,7 +48,10 @@ def main() -> None:
     for what, extra in (("--users all", ["--users", "all"]),
                         ("--histories (the whole interactions file)", ["--histories", str(histories)])):
         out = work / f"lists-{len(rows)}.csv"
-        seconds, peak = timed([*cli, *extra, "--out", str(out)])
+        timing = timed_command([*cli, *extra, "--out", str(out)], timeout=1200)
+        if timing["returncode"] != 0:
+            raise SystemExit("\n".join(timing["tail"]))
+        seconds, peak = timing["wall_s"], timing["peak_rss_mb"]
         users = pd.read_csv(out, usecols=["user"])["user"].nunique()
         rows.append({"command": f"movierec recommend --run RUN --model ease --k 10 {what} --out FILE",
                      "users": users, "seconds": round(seconds, 2), "users_per_s": round(users / seconds),
