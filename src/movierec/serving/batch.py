@@ -91,17 +91,23 @@ def _ranked(n: int, score: Callable[[slice], np.ndarray], seen: sp.csr_matrix | 
     for start in range(0, n, batch_size):
         block = slice(start, min(start + batch_size, n))
         scores = score(block)
-        if spread and np.isfinite(scores).all():
-            alike[block] = ~(scores.max(axis=1) > scores.min(axis=1))
-        elif spread:  # NaN and infinities take no part in the spread
-            finite = np.isfinite(scores)
-            alike[block] = ~(np.where(finite, scores, -np.inf).max(axis=1) > np.where(finite, scores, np.inf).min(axis=1))
+        if spread:
+            alike[block] = alike_rows(scores)
         top, values = top_unseen(scores, seen[block] if seen is not None else None, k)
         row, rank = np.nonzero(top >= 0)  # the empty slots come last, so ranks stay 1, 2, ...
         parts.append((row + start, rank + 1, top[row, rank], values[row, rank]))
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), alike
     return (*(np.concatenate(column) for column in zip(*parts)), alike)
+
+
+def alike_rows(scores: np.ndarray) -> np.ndarray:
+    """Per row, whether its finite scores are all one value (or it has none): a list of
+    such a row, by item index, would pose as a recommendation."""
+    if np.isfinite(scores).all():
+        return ~(scores.max(axis=1) > scores.min(axis=1))
+    finite = np.isfinite(scores)  # NaN and infinities take no part in the spread
+    return ~(np.where(finite, scores, -np.inf).max(axis=1) > np.where(finite, scores, np.inf).min(axis=1))
 
 
 def _check_batch(batch_size: int) -> None:

@@ -24,7 +24,7 @@ from movierec.exceptions import ConfigError, DataError
 from movierec.models.base import ExplainsScores, Recommender, folds_in
 from movierec.output import CATALOGUE, read_catalogue, read_metrics
 from movierec.ranking import top_unseen
-from movierec.serving.batch import BatchScoring
+from movierec.serving.batch import BatchScoring, alike_rows
 from movierec.serving.errors import EmptyHistory, NoExplanation, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
 from movierec.serving.histories import HistoryRecommendations, history_row, id_like
 
@@ -229,8 +229,7 @@ class LoadedRun(BatchScoring):
         history, times, unknown = history_row(self.items, item_ids)
         with self._locks[name]:
             scores = np.array(fitted.score_history(history, times), dtype=np.float32)
-        finite = scores[np.isfinite(scores)]
-        if not finite.size or np.ptp(finite) == 0:  # a list by item index would pose as a recommendation
+        if alike_rows(scores)[0]:
             if not history.nnz:
                 raise EmptyHistory(f"no item of the history is in the run's catalogue (unknown: "
                                    f"{', '.join(map(str, unknown)) or 'none given'}), and model {name!r} scores an "
