@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from movierec.data.dataset import FieldKind, RawField
+from movierec.data.dataset import EventField, FieldKind, RawField
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,45 @@ class EncodedFeatures:
 
     item_fields: dict[str, FeatureField] = field(default_factory=dict)
     user_fields: dict[str, FeatureField] = field(default_factory=dict)
+    events: ItemEvents | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_empty(self) -> bool:
         return not self.item_fields and not self.user_fields
+
+    def seen_from(self, history: sp.csr_matrix) -> EncodedFeatures:
+        """The fields a model fitted on `history`, a part of the history these were built
+        for (an inner hold-out's), may read: the event fields rebuilt from its pairs, so
+        a pair held out of it does not hand its item the user's own tag."""
+        return self if self.events is None else self.events.seen_from(history)
+
+    def without_events(self) -> EncodedFeatures:
+        """The same fields without the events behind them (what a fitted model keeps)."""
+        return replace(self, events=None)
+
+
+@dataclass(frozen=True)
+class ItemEvents:
+    """Item fields derived from events (tags), with what rebuilding them for a history needs.
+
+    `static` holds the other fields; `users` and `items` are the IdMap's raw ids, which
+    the rows and columns of a history stand for.
+    """
+
+    fields: dict[str, EventField]
+    static: EncodedFeatures
+    users: pd.Index
+    items: pd.Index
+
+    def seen_from(self, history: sp.csr_matrix) -> EncodedFeatures:
+        """Every field as a model fitted on `history` (users x items, over the IdMap) may
+        read it: :meth:`EventField.as_seen_from` of its (user, item) pairs."""
+        history = sp.csr_matrix(history)
+        rows = np.repeat(np.arange(history.shape[0]), np.diff(history.indptr))
+        pairs = pd.DataFrame({"user": self.users[rows], "item": self.items[history.indices]})
+        seen = {name: events.as_seen_from(pairs, self.users) for name, events in self.fields.items()}
+        encoded, _ = encode_fields(seen, self.items)
+        return EncodedFeatures(self.static.item_fields | encoded, self.static.user_fields, self)
 
 
 def encode_fields(fields: dict[str, RawField], index: pd.Index) -> tuple[dict[str, FeatureField], int]:

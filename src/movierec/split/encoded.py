@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from movierec import progress as live
 from movierec.data.dataset import Dataset
 from movierec.data.download import resolve
-from movierec.data.encoded import EncodedFeatures, encode_fields
+from movierec.data.encoded import EncodedFeatures, ItemEvents, encode_fields
 from movierec.data.filters import DataFilter, read_filtered
 from movierec.data.idmap import IdMap
 from movierec.data.interactions import csr_from_indices, timestamps_from_indices
@@ -112,17 +112,9 @@ class EncodedSplit:
         and the event fields as seen from that history."""
         if _check(name) not in self._features:
             events = self.dataset.item_events if self.dataset is not None else {}
-            if not events:
-                self._features[name] = self._static
-            else:
-                seen = {field_name: field.as_seen_from(self._frame(name), self.idmap.users)
-                        for field_name, field in events.items()}
-                encoded, _ = encode_fields(seen, self.idmap.items)
-                self._features[name] = EncodedFeatures(self._static.item_fields | encoded, self._static.user_fields)
+            self._features[name] = (ItemEvents(events, self._static, self.idmap.users, self.idmap.items)
+                                    .seen_from(self.history(name)) if events else self._static)
         return self._features[name]
-
-    def _frame(self, name: str) -> pd.DataFrame:
-        return pd.concat([getattr(self.split, part) for part in _PARTS[name]], ignore_index=True)
 
 
 def _cold_notes(train: sp.csr_matrix, valid: sp.csr_matrix, test: sp.csr_matrix) -> list[str]:

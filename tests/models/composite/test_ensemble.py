@@ -284,3 +284,43 @@ def test_a_bucket_mix_folds_in_each_history_with_its_own_buckets_blend(monkeypat
     users = np.arange(N_USERS)
     np.testing.assert_allclose(model.score_history(ragged), model.score(users), rtol=1e-5, atol=1e-6)
     assert not np.allclose(model.score(users[::2]), model.score(users[1::2]))
+
+
+def test_inner_members_see_only_the_tags_of_their_own_history(monkeypatch):
+    """Every user tags each film they watch with a tag of their own (tags are events), so
+    a pair the inner hold-out hides must not hand its item its viewer's tag: the inner
+    members read the tags as seen from the inner history, and a reranker keeps no events."""
+    import pandas as pd
+
+    from movierec.data.dataset import EventField
+    from movierec.data.encoded import EncodedFeatures, ItemEvents
+    from movierec.models.popularity import Popularity
+    from movierec.models.single import SINGLE_MODELS
+    from tests.synthetic import timed_matrix
+
+    X, T, _ = timed_matrix()
+    users = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    events = pd.DataFrame({"user": users, "item": X.indices, "value": [f"own-{user}" for user in users]})
+    features = ItemEvents({"tag": EventField("tag", events)}, EncodedFeatures(), pd.Index(np.arange(X.shape[0])),
+                          pd.Index(np.arange(X.shape[1]))).seen_from(X)
+    fits = []
+
+    class Spy(Popularity):
+        name = "spy"
+
+        def _fit(self, X, *, features, valid, timestamps):
+            fits.append((X.copy(), features))
+            super()._fit(X, features=features, valid=valid, timestamps=timestamps)
+
+    monkeypatch.setitem(SINGLE_MODELS, "spy", Spy)
+    create("ensemble", members=("spy", "pop"), tune_on="inner", n_trials=2).fit(X, features=features, timestamps=T)
+    assert len(fits) == 2 and fits[1][0].nnz < X.nnz  # the members on X, then the inner members
+    for history, seen in fits:
+        tags = seen.item_fields["tag"]
+        viewers = {(int(value.removeprefix("own-")), item) for item in range(X.shape[1])
+                   for value in tags.vocabulary[tags.matrix[item].indices]}
+        watched = set(zip(*history.nonzero()))
+        assert viewers == watched  # each watched pair's tag, and no held-out pair's
+    reranker = create("rerank", members=("pop",), label_source="inner", iterations=5)
+    reranker.fit(X, features=features, timestamps=T)
+    assert reranker.features_.events is None and reranker.features_ == features

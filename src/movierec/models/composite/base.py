@@ -45,6 +45,7 @@ class InnerFit:
     holdout: sp.csr_matrix
     history_times: sp.csr_matrix | None
     members: dict[str, Recommender]
+    features: EncodedFeatures | None  # as seen from `history` (its own pairs' tags only)
 
 
 class CompositeModel(Recommender):
@@ -118,14 +119,15 @@ class CompositeModel(Recommender):
         """An inner hold-out of `X` (seeded) and the members fitted on its history.
 
         The inner members train as long as the fitted members' early stopping found
-        (`stopped_params`), so they behave like the ones whose scores are used.
+        (`stopped_params`), so they behave like the ones whose scores are used, and read
+        the side fields as seen from their history (a held-out pair's tag left out).
         """
         history, holdout, history_times = holdout_matrix(X, timestamps=timestamps, tail=self.inner_tail,
                                                          fraction=self.inner_fraction, seed=seed)
+        seen = features.seen_from(history) if features is not None else None
         members = fit_members(self.members, self.member_settings(self.stopped_member_params()), history,
-                              catalogue=self.catalogue,
-                              features=features, timestamps=history_times)
-        return InnerFit(history, holdout, history_times, members)
+                              catalogue=self.catalogue, features=seen, timestamps=history_times)
+        return InnerFit(history, holdout, history_times, members, seen)
 
     def stopped_member_params(self) -> dict[str, dict[str, Any]]:
         """The members' parameters with what their early stopping found (e.g. epochs)."""

@@ -171,13 +171,13 @@ class Reranker(CompositeModel):
                               f"n_folds >= 3, got {self.n_folds}; label_source='inner' trains one booster")
         self.members_ = self._fit_members(X, features=features, valid=valid, timestamps=timestamps)
         self.stopped_params_ = self.stopped_member_params()
-        self.features_ = features
+        self.features_ = features.without_events() if features is not None else None
         self.stats_ = self._spec.stats(X, timestamps, features)
         rows = self._validation_rows(X, valid) if self.label_source == "valid" and valid is not None else None
         nested = rows is not None
         if rows is None:
             rows = stacked([inner_rows(self._spec, self._inner_fit(X, features=features, timestamps=timestamps,
-                                                                   seed=self.random_state + repeat), features, repeat)
+                                                                   seed=self.random_state + repeat), repeat)
                             for repeat in range(self.inner_repeats)])
         self.training_frame_, self.training_labels_ = rows.frame, rows.labels
         self.training_candidate_recall_ = int(rows.labels.sum()) / max(rows.n_hidden, 1)

@@ -91,12 +91,13 @@ def validation_rows(spec: CandidateSpec, members: dict[str, Recommender], X: sp.
     return TrainingRows(frame, labels, valid[users].nnz, _hidden_of_rows(valid, frame))
 
 
-def inner_rows(spec: CandidateSpec, inner: InnerFit, features: EncodedFeatures | None, repeat: int) -> TrainingRows:
-    """Rows of one inner hold-out: the inner members' candidates on the inner history,
-    labelled by the inner hold-out; groups of repeat r are offset by r x n_users."""
-    stats = spec.stats(inner.history, inner.history_times, features)
+def inner_rows(spec: CandidateSpec, inner: InnerFit, repeat: int) -> TrainingRows:
+    """Rows of one inner hold-out: the inner members' candidates on the inner history
+    (side fields as seen from it), labelled by the inner hold-out; groups of repeat r
+    are offset by r x n_users."""
+    stats = spec.stats(inner.history, inner.history_times, inner.features)
     users = users_with_items(inner.holdout)
-    frame, items = candidate_rows(spec, inner.members, inner.history, stats, features, users)
+    frame, items = candidate_rows(spec, inner.members, inner.history, stats, inner.features, users)
     labels = label_pairs(inner.holdout[users], items).ravel()[frame.index.to_numpy()]
     frame = frame.reset_index(drop=True)
     frame[GROUP] = frame[USER_ID].to_numpy() + repeat * inner.history.shape[0]
