@@ -218,6 +218,21 @@ def test_invariants_on_random_data(seed, protocol):
 
 
 @pytest.mark.parametrize("protocol", ["competition", "temporal"])
+def test_items_watched_in_the_same_second_are_last_in_a_seeded_random_order(protocol):
+    """Each user watched item 0, then items 1-9 in one second: which of those are the
+    "last" ones is drawn with the split's seed, not taken by the highest item ids."""
+    frame = pd.DataFrame({"user": np.repeat(np.arange(60), 10), "item": np.tile(np.arange(10), 60)})
+    frame["timestamp"] = np.where(frame["item"] == 0, 1, 7)
+    spec = SplitSpec(protocol, tail=2, fraction=0.0, seed=5)
+    split = make_split(frame, spec)
+    assert (split.test.groupby("user").size() == 2).all() and 0 not in set(split.test["item"])
+    held = split.test["item"].value_counts()
+    assert set(held.index) == set(range(1, 10)) and held.max() < 30  # 120 draws over 9 items, not 60 of 8 and 9
+    assert make_split(frame.sample(frac=1.0, random_state=1), spec).checksum() == split.checksum()
+    assert make_split(frame, SplitSpec(protocol, tail=2, fraction=0.0, seed=6)).checksum() != split.checksum()
+
+
+@pytest.mark.parametrize("protocol", ["competition", "temporal"])
 def test_an_order_protocol_refuses_data_without_times(protocol):
     """Without times, "each user's last items" would be the highest item ids."""
     frame = pd.DataFrame({"user": [1, 1, 1, 2, 2, 2], "item": [1, 2, 3, 1, 2, 3], "timestamp": 0})

@@ -4,6 +4,12 @@ Every splitter sorts interactions by (user, time, item), computes each row's pos
 in its user's sequence, and holds rows out with the one per-user rule of
 :mod:`movierec.split.holdout` (the last items, a random share). At least one
 interaction per user always stays in training.
+
+Items a user watched in the same second have no order in time. Where the last items
+are held out (the competition and temporal protocols), such ties are ordered at random
+(seeded), as the inner hold-out orders them: ordered by item id, the "last" items of a
+tie would be its highest ids, a pick that follows the catalogue's order (on ml-100k,
+less popular films) and that a sequence model fed ties in id order learns to predict.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ class SplitSpec:
         ``competition``: per user, the last ``tail`` items plus ``fraction`` of the
         earlier ones at random; ``random``: ``fraction`` of each user's items at random;
         ``temporal``: the last ``tail`` items.
-    The validation part is carved from the rest with the same rule.
+    The validation part is carved from the rest with the same rule. `seed` draws the
+    random share and the order of items watched at the same time.
     """
 
     protocol: str = "competition"
@@ -78,7 +85,7 @@ def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
     elif spec.protocol == "random":
         split = random_split(interactions, fraction=spec.fraction, seed=spec.seed)
     else:
-        split = temporal_split(interactions, tail=spec.tail)
+        split = temporal_split(interactions, tail=spec.tail, seed=spec.seed)
     empty = [part for part in ("valid", "test") if getattr(split, part).empty]
     if empty:
         longest = int(interactions.groupby("user").size().max()) if len(interactions) else 0
@@ -98,7 +105,7 @@ def make_split(interactions: pd.DataFrame, spec: SplitSpec) -> Split:
 def competition_split(interactions: pd.DataFrame, *, tail: int = 2, fraction: float = 0.1, seed: int = 0) -> Split:
     """The competition's hidden set: the last `tail` items plus `fraction` of the earlier ones."""
     hold = lambda frame, rng: _hold_mixed(frame, tail, fraction, rng)  # noqa: E731
-    return _two_stage(interactions, hold, hold, seed)
+    return _two_stage(interactions, hold, hold, seed, ties_at_random=tail > 0)
 
 
 def random_split(interactions: pd.DataFrame, *, fraction: float = 0.1, seed: int = 0) -> Split:
@@ -116,20 +123,25 @@ def random_split(interactions: pd.DataFrame, *, fraction: float = 0.1, seed: int
         whole = rest["user"].map(sizes).to_numpy()
         return _hold_mixed(rest, 0, fraction, rng, share_of=whole)
 
-    return _two_stage(interactions, lambda frame, rng: _hold_mixed(frame, 0, fraction, rng), hold_valid, seed)
+    return _two_stage(interactions, lambda frame, rng: _hold_mixed(frame, 0, fraction, rng), hold_valid, seed,
+                      ties_at_random=False)
 
 
-def temporal_split(interactions: pd.DataFrame, *, tail: int = 1) -> Split:
-    """Leave the last `tail` items of each user for test and the `tail` before for valid."""
+def temporal_split(interactions: pd.DataFrame, *, tail: int = 1, seed: int = 0) -> Split:
+    """Leave the last `tail` items of each user for test and the `tail` before for valid
+    (items watched at the same time in an order drawn with `seed`)."""
     if tail < 1:
         raise SplitError(f"temporal split needs tail >= 1, got {tail}")
     hold = lambda frame, rng: _hold_mixed(frame, tail, 0.0, rng)  # noqa: E731
-    return _two_stage(interactions, hold, hold, 0)
+    return _two_stage(interactions, hold, hold, seed, ties_at_random=True)
 
 
-def _two_stage(interactions: pd.DataFrame, hold_test, hold_valid, seed: int) -> Split:
-    test_rng, valid_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+def _two_stage(interactions: pd.DataFrame, hold_test, hold_valid, seed: int, *, ties_at_random: bool) -> Split:
+    # a third stream for the ties, so data without ties splits as before it existed
+    test_rng, valid_rng, tie_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     frame = _sorted(interactions)
+    if ties_at_random:
+        frame = _ties_shuffled(frame, tie_rng)
     test_mask = hold_test(frame, test_rng)
     rest = frame[~test_mask].reset_index(drop=True)
     valid_mask = hold_valid(rest, valid_rng)
@@ -145,6 +157,17 @@ def _sorted(interactions: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise SplitError(f"interactions need columns user, item, timestamp; missing {sorted(missing)}")
     return sorted_by(interactions, ["user", "timestamp", "item"]).reset_index(drop=True)
+
+
+def _ties_shuffled(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """`frame` (sorted by user and time) with each run of one user's rows at one time in
+    a random order; unchanged where no two rows tie."""
+    users, times = frame["user"].to_numpy(), frame["timestamp"].to_numpy()
+    starts = np.r_[True, (users[1:] != users[:-1]) | (times[1:] != times[:-1])]
+    if starts.all():
+        return frame
+    run = np.cumsum(starts) - 1  # the tie's number, ascending along the frame
+    return frame.iloc[np.argsort(run + rng.random(len(frame)), kind="stable")].reset_index(drop=True)
 
 
 def _hold_mixed(
