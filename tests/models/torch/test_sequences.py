@@ -134,6 +134,35 @@ def test_weight_averaging_keeps_another_network_than_the_last_weights():
 
 
 @pytest.mark.parametrize("model_class", [SASRec, BERT4Rec])
+def test_shuffled_ties_reorder_only_the_items_of_one_second_anew_each_epoch(model_class, monkeypatch):
+    """The ring with every two items in one second: the batches of each epoch hold the
+    same users and the same pairs in the same places; only the order within a pair moves."""
+    tied = T.copy()
+    tied.data = np.ceil(tied.data / 2)  # positions 1-2, 3-4, ... share a second
+    batches = []
+    original = model_class._batch_loss
+
+    def recording(self, module, sequences, generator):
+        batches.append(sequences.clone())
+        return original(self, module, sequences, generator)
+
+    monkeypatch.setattr(model_class, "_batch_loss", recording)
+    settings = {"dim": 8, "epochs": 3, "batch_size": 64, "device": "cpu"}  # one batch of every user an epoch
+    model_class(**settings).fit(X, timestamps=tied)
+    plain, batches[:] = batches[:], []
+    shuffled = model_class(shuffle_ties=True, **settings).fit(X, timestamps=tied)
+    assert len(plain) == len(batches) == 3
+    def in_item_order(sequences):
+        return sequences.reshape(len(sequences), -1, 2).sort(dim=2).values.reshape(sequences.shape)
+
+    for by_item, by_draw in zip(plain, batches):
+        assert torch.equal(in_item_order(by_draw), by_item)  # the same pairs; without the option in item order
+    assert not torch.equal(plain[0], batches[0]) and not torch.equal(batches[0], batches[1])  # drawn anew
+    scored = torch.from_numpy(shuffled.sequences_)
+    assert torch.equal(in_item_order(scored), scored)  # scoring keeps the item order
+
+
+@pytest.mark.parametrize("model_class", [SASRec, BERT4Rec])
 def test_sequence_models_score_without_their_padding_as_with_it(model_class):
     """Padding keys are masked, so the length-sorted, trimmed blocks score as the
     full-width sequences do (users of lengths 1..12, blocks of several widths)."""

@@ -29,8 +29,8 @@ class BERT4Rec(SequenceRecommender):
     ----------
     dim, n_blocks, n_heads, max_len, dropout : as SASRec's.
     mask_prob : share of items masked per training sequence (the paper's 0.2 on ML-1M).
-    epochs, batch_size, lr, weight_decay, patience, use_features, max_valid_users, n_seeds, ema_decay :
-        as SASRec's (no weight averaging by default: not measured on BERT4Rec).
+    epochs, batch_size, lr, weight_decay, patience, use_features, max_valid_users, n_seeds, ema_decay,
+    shuffle_ties : as SASRec's (no weight averaging by default: not measured on BERT4Rec).
 
     Examples
     --------
@@ -51,7 +51,8 @@ class BERT4Rec(SequenceRecommender):
     def __init__(self, *, dim: int = 64, n_blocks: int = 2, n_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, mask_prob: float = 0.2, epochs: int = 200, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 10, use_features: bool = False,
-                 max_valid_users: int | None = 10_000, n_seeds: int = 1, ema_decay: float = 0.0, valid_k: int = 10,
+                 max_valid_users: int | None = 10_000, n_seeds: int = 1, ema_decay: float = 0.0, shuffle_ties: bool = False,
+                 valid_k: int = 10,
                  random_state: int = 0, device: str = "auto") -> None:
         self.dim = dim
         self.n_blocks = n_blocks
@@ -68,6 +69,7 @@ class BERT4Rec(SequenceRecommender):
         self.max_valid_users = max_valid_users
         self.n_seeds = n_seeds
         self.ema_decay = ema_decay
+        self.shuffle_ties = shuffle_ties
         self.valid_k = valid_k
         self.random_state = random_state
         self.device = device

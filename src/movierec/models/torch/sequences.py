@@ -1,7 +1,10 @@
 """What the sequence models (SASRec, BERT4Rec) share: users' histories as ordered sequences.
 
 A user's sequence is their items ordered by timestamp; ties (items of one second)
-are ordered by item index, so the order is stable and documented. Only the most
+are ordered by item index, so the order is stable and documented. Such a tie has no
+order in time, and a split draws which of its items are "last" at random: with
+``shuffle_ties`` the training sequences order each tie anew every epoch (seeded), so
+a network does not learn the item-index order of ties as if it were time's. Only the most
 recent `max_len` items are kept. Items are tokens ``item + 1`` (0 pads), right-aligned,
 so the last column is always the most recent item.
 
@@ -41,10 +44,11 @@ from movierec.models.torch.loop import (
 SCORE_BATCH = 512  # sequences per forward pass when scoring
 
 
-def user_sequences(X: sp.csr_matrix, times: np.ndarray, max_len: int) -> np.ndarray:
+def user_sequences(X: sp.csr_matrix, times: np.ndarray, max_len: int, tie_key: np.ndarray | None = None) -> np.ndarray:
     """(n_users, max_len) int64 tokens: each user's most recent items, oldest first, 0-padded on the left.
 
-    `times` is parallel to ``X.data`` (sorted indices). Ties in time keep item order.
+    `times` is parallel to ``X.data`` (sorted indices). Ties in time keep item order,
+    or the order of `tie_key` (parallel to ``X.data``) where given.
 
     Examples
     --------
@@ -55,7 +59,7 @@ def user_sequences(X: sp.csr_matrix, times: np.ndarray, max_len: int) -> np.ndar
     n_users = X.shape[0]
     sizes = np.diff(X.indptr)
     rows = np.repeat(np.arange(n_users), sizes)
-    order = np.lexsort((X.indices, times, rows))  # by user, time, item
+    order = np.lexsort((X.indices if tie_key is None else tie_key, times, rows))  # by user, time, item
     from_end = np.empty(X.nnz, dtype=np.int64)
     from_end[order] = np.repeat(X.indptr[1:], sizes) - 1 - np.arange(X.nnz)
     keep = from_end < max_len
@@ -120,6 +124,7 @@ class SequenceRecommender(TorchRecommender):
     use_features: bool
     n_seeds: int
     ema_decay: float = 0.0  # what a model pickled before the parameter existed did
+    shuffle_ties: bool = False  # likewise
 
     @abstractmethod
     def _build(self, n_items: int, features: EncodedFeatures | None) -> nn.Module:
@@ -150,16 +155,18 @@ class SequenceRecommender(TorchRecommender):
             with deterministic_algorithms():
                 seed_everything(self.random_state + offset)
                 module = self._build(X.shape[1], features if self.use_features else None).to(device)
-                self.train_results_.append(self._train(module, X, valid, device, self.random_state + offset))
+                self.train_results_.append(self._train(module, X, times, valid, device, self.random_state + offset))
             self.modules_.append(module.to("cpu").eval())
         self.module_, self.train_result_ = self.modules_[0], self.train_results_[0]
 
-    def _train(self, module: nn.Module, X: sp.csr_matrix, valid: sp.csr_matrix | None,
+    def _train(self, module: nn.Module, X: sp.csr_matrix, times: np.ndarray, valid: sp.csr_matrix | None,
                device: torch.device, seed: int) -> TrainResult:
         optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         generator = torch.Generator().manual_seed(seed)
-        trainable = torch.from_numpy(self.sequences_[(self.sequences_ > 0).sum(1) >= self._min_length()])
+        long_enough = (self.sequences_ > 0).sum(1) >= self._min_length()
+        trainable = torch.from_numpy(self.sequences_[long_enough])
         rng = np.random.default_rng(seed)
+        tie_rng = np.random.default_rng([seed, 1])  # its own stream: the batches are drawn as without it
 
         lengths = (trainable > 0).sum(1).numpy()
         trained = distributed.wrap(module, device)  # the module itself in one process
@@ -167,6 +174,10 @@ class SequenceRecommender(TorchRecommender):
         kept = module if averaged is None else averaged.module  # what is validated and kept
 
         def epoch_step(_epoch: int) -> dict[str, Any]:
+            nonlocal trainable
+            if self.shuffle_ties:  # each tie in a new order (the same items in the same places otherwise)
+                shuffled = user_sequences(X, times, self.max_len, tie_key=tie_rng.random(X.nnz))
+                trainable = torch.from_numpy(shuffled[long_enough])
             total, count = 0.0, 0
             for rows in length_batches(lengths, self.batch_size, rng):
                 if len(rows) < distributed.world_size():
