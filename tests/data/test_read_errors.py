@@ -302,3 +302,11 @@ def test_a_column_named_twice_in_the_header_is_an_error(tmp_path, header, column
     twice.write_text(f"{header}\n1,2,3\n")
     with pytest.raises(DataError, match=rf"twice.csv, line 1: column '{column}' appears twice in the header"):
         read_dataset(twice)
+
+
+@pytest.mark.parametrize("payload", [b"user,item,timestamp\r1,2,3\r4,5,6\r", b"user\r,item,timestamp\n1,2,3\n"])
+def test_a_carriage_return_inside_the_header_line_is_an_error(tmp_path, payload):
+    """Old Mac line endings (a bare \\r) made the header check raise Python's csv.Error."""
+    path = tmp_path / "mac.csv"
+    path.write_bytes(payload)
+    _raises(path, "mac.csv, line 1", "carriage return", "old Mac line endings")

@@ -233,7 +233,14 @@ def _parse_pandas(
     if names is None:  # pandas would rename the second "user" to "user.1" without a word
         end = raw.find(b"\n")
         first = raw.head(end if end >= 0 else len(raw)).decode(encodings[-1], errors="replace").rstrip("\r")
-        header = next(csv.reader([first], delimiter=sep, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE), [])
+        if "\r" in first:
+            raise DataError(f"{path}, line 1: a carriage return (\\r) inside the line; lines must end in \\n or "
+                            "\\r\\n (a file saved with old Mac line endings ends them in \\r alone: convert it)")
+        try:
+            header = next(csv.reader([first], delimiter=sep, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE),
+                          [])
+        except csv.Error as error:
+            raise DataError(f"{path}, line 1: not a header line: {error}") from None
         named = [name.strip() for name in header if name.strip()]  # blank names (a trailing comma) are pandas'
         twice = sorted({name for name in named if named.count(name) > 1})
         if twice:
