@@ -98,6 +98,17 @@ def test_because_names_the_watched_items_adding_most_to_each_score(loaded):
     told = loaded.recommend_history(history, k=5, model="ease", because=2).items
     assert told["item"].tolist() == loaded.recommend_history(history, k=5, model="ease").items["item"].tolist()
     assert all(0 < len(because) <= 2 and set(because) <= set(history) for because in told["because"])
+    assert loaded.recommend_history(iter(history), k=5, model="ease", because=2).items.equals(told)  # read twice
+
+
+def test_ids_in_any_collection_or_iterator(loaded):
+    users = list(loaded.users[[3, 5]])
+    listed = loaded.recommend(users, k=3)
+    for kind in (tuple, iter, np.array, pd.Series):
+        assert loaded.recommend(kind(users), k=3).equals(listed)
+        assert loaded.recommend_users(kind(users), k=3)["item"].tolist() == listed["item"].tolist()
+    assert set(loaded.recommend(set(users), k=3)["user"]) == set(users)  # a set: its own order
+    assert loaded.recommend(users[0], k=3).equals(loaded.recommend(users[:1], k=3))  # one id
 
 
 def test_because_is_refused_where_scores_are_not_sums_over_watched_items(loaded):

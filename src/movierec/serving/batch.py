@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from movierec.checks import is_whole_number
 from movierec.exceptions import ConfigError
 from movierec.ranking import top_unseen
-from movierec.serving.histories import BatchRecommendations, history_rows
+from movierec.serving.histories import BatchRecommendations, as_id_list, history_rows
 
 LIST_COLUMNS = ["user", "rank", "item", "score"]
 
@@ -41,7 +41,7 @@ class BatchScoring:
         name = self.default_model() if model is None else model
         fitted = self.model(name)
         users = np.arange(self.n_users) if user_ids is None else np.array(
-            [self.user_index(user) for user in np.atleast_1d(np.asarray(user_ids, dtype=object))], dtype=np.int64)
+            [self.user_index(user) for user in as_id_list(user_ids)], dtype=np.int64)
 
         def score(block: slice) -> np.ndarray:
             with self._locks[name]:

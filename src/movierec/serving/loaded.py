@@ -26,7 +26,7 @@ from movierec.output import CATALOGUE, read_catalogue, read_metrics
 from movierec.ranking import top_unseen
 from movierec.serving.batch import BatchScoring, alike_rows
 from movierec.serving.errors import EmptyHistory, NoExplanation, NoFoldIn, UnknownItem, UnknownModel, UnknownUser
-from movierec.serving.histories import HistoryRecommendations, history_row, id_like
+from movierec.serving.histories import HistoryRecommendations, as_id_list, history_row, id_like
 
 
 class LoadedRun(BatchScoring):
@@ -164,8 +164,7 @@ class LoadedRun(BatchScoring):
         NoExplanation
             With `because`, for a model whose scores are not sums over watched items.
         """
-        users = np.array([self.user_index(user) for user in np.atleast_1d(np.asarray(user_ids, dtype=object))],
-                         dtype=np.int64)
+        users = np.array([self.user_index(user) for user in as_id_list(user_ids)], dtype=np.int64)
         name = self.default_model() if model is None else model
         self.check_because(because, name)
         items, scores = self.top_for_users(users, k, name, exclude_seen=exclude_seen)
@@ -212,6 +211,7 @@ class LoadedRun(BatchScoring):
         NoExplanation
             With `because`, for a model whose scores are not sums over watched items.
         """
+        item_ids = as_id_list(item_ids)  # read twice with `because`: an iterator would be spent by the first
         name = self.history_model(model)
         self.check_because(because, name)
         items, scores, unknown = self.top_for_history(item_ids, k, name, exclude_seen=exclude_seen)
