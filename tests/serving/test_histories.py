@@ -82,3 +82,20 @@ def test_a_sequence_model_reads_a_table_s_order_as_one_history_s():
         scores = model.score_history(rows.history, rows.timestamps)
         np.testing.assert_allclose(scores, alone, rtol=1e-5, atol=1e-6)
         assert np.argmax(np.where(rows.history.toarray() > 0, -np.inf, scores)) == 10
+
+
+def test_times_keep_their_fractions_and_dates_order_as_they_fall():
+    """Times only order a user's rows: 1.7, 1.2, 1.5 are not all 1 (which would fall back
+    to the table's order), dates order as dates, and a missing date is an error."""
+    import pytest
+
+    from movierec.exceptions import DataError
+
+    rows = history_rows(ITEMS, table([(1, 10, 1.7), (1, 20, 1.2), (1, 30, 1.5)]))
+    assert rows.timestamps.toarray().tolist() == [[1.7, 1.2, 1.5, 0]]
+    dates = pd.to_datetime(["2020-03-01", "2020-01-01", "2020-02-01"], utc=True)
+    rows = history_rows(ITEMS, pd.DataFrame({"user": 1, "item": [10, 20, 30], "timestamp": dates}))
+    assert np.argsort(rows.timestamps.toarray()[0, :3]).tolist() == [1, 2, 0]
+    for missing in (pd.Series(pd.to_datetime(["2020-01-01", None])), pd.Series([5, None], dtype="Int64")):
+        with pytest.raises(DataError, match="the timestamp of the table's row 1"):
+            history_rows(ITEMS, pd.DataFrame({"user": 1, "item": [10, 20], "timestamp": missing}))

@@ -96,6 +96,21 @@ def history_row(items: pd.Index, item_ids) -> tuple[sp.csr_matrix, sp.csr_matrix
     return history, times, unknown
 
 
+def _times_of(column: pd.Series) -> np.ndarray:
+    """A table's times as float64, which only order each user's rows: numbers as they are
+    (fractions of a second kept), dates as their nanoseconds; a missing one is an error."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        missing = column.isna().to_numpy()
+        times = column.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
+    else:
+        times = pd.to_numeric(column, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        missing = ~np.isfinite(times)
+    if missing.any():
+        raise DataError(f"histories: the timestamp of the table's row {int(np.flatnonzero(missing)[0])} "
+                        "(counting from 0) is missing or not a number")
+    return times
+
+
 def positions_in(items: pd.Index, ids: pd.Series) -> np.ndarray:
     """Each raw id's position in `items` (-1: not there), matched as `id_like` matches one:
     text of digits finds an integer id, so a table whose ids `read_dataset` kept as text
@@ -139,12 +154,7 @@ def history_rows(items: pd.Index, interactions: pd.DataFrame) -> HistoryRows:
         if missing.any():
             raise DataError(f"histories: the {column} id of the table's row {int(np.flatnonzero(missing)[0])} "
                             "(counting from 0) is missing")
-    times = (pd.to_numeric(interactions["timestamp"], errors="coerce").to_numpy(np.float64)
-             if "timestamp" in interactions else np.zeros(len(interactions)))
-    if not np.isfinite(times).all():
-        raise DataError(f"histories: the timestamp of the table's row {int(np.flatnonzero(~np.isfinite(times))[0])} "
-                        "(counting from 0) is missing or not a number")
-    times = times.astype(np.int64)
+    times = _times_of(interactions["timestamp"]) if "timestamp" in interactions else np.zeros(len(interactions))
     if len(times) and (times == times[0]).all():  # no times: each user's rows in the table's order
         times = pd.Series(user_codes).groupby(user_codes).cumcount().to_numpy(np.int64) + 1
     shape = (len(users), len(items))
