@@ -20,6 +20,17 @@ def test_split_says_what_reading_did(tmp_path):
     assert "note: collapsed 1 duplicate (user, item) rows" in result.output
 
 
+def test_an_out_path_the_file_system_refuses_is_named_in_words(tmp_path):
+    data = tmp_path / "plain.csv"
+    data.write_text("user,item,timestamp\n" + "".join(f"{u},{i},{i}\n" for u in range(1, 6) for i in range(1, 12)))
+    (tmp_path / "taken").write_text("a file")
+    for out, words in ((tmp_path / "taken", "a file is where a folder is needed"),
+                       (tmp_path / "taken" / "split", "a file is on the way, where a folder is needed")):
+        result = runner.invoke(app, ["split", "--data", str(data), "--out", str(out), "--protocol", "random"])
+        assert result.exit_code == 2 and f"error: {out}: {words}" in " ".join(result.output.split()), result.output
+        assert "Errno" not in result.output
+
+
 def test_split_and_run_filter_ratings_and_the_core_before_splitting(tmp_path):
     data = tmp_path / "rated.csv"  # users 1-6 rate items 1-11; item 11 only by user 1, rated 1 by everyone else
     data.write_text("user,item,timestamp,rating\n" + "".join(

@@ -49,10 +49,28 @@ def main(version: bool = typer.Option(False, "--version", callback=_print_versio
     """Top-N movie recommendation from implicit feedback."""
 
 
+OS_ERRORS = {  # what the file system refused, in words (Python's own: "[Errno 17] File exists: 'x'")
+    FileExistsError: "a file is where a folder is needed",
+    NotADirectoryError: "a file is on the way, where a folder is needed",
+    IsADirectoryError: "a folder, where a file is needed",
+    FileNotFoundError: "no such file or folder",
+    PermissionError: "permission denied",
+}
+
+
 def fail(error: Exception) -> None:
     """One line on stderr naming what was wrong; exit status 2. No traceback reaches a user."""
-    err_console.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(described(error))}", markup=True, highlight=False,
+                      soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+def described(error: Exception) -> str:
+    """The error's message; a file system error as its path and what was wrong with it."""
+    if isinstance(error, OSError) and error.filename is not None:
+        what = next((words for kind, words in OS_ERRORS.items() if isinstance(error, kind)), error.strerror)
+        return f"{error.filename}: {what}"
+    return str(error)
 
 
 def print_notes(notes: list[str]) -> None:
