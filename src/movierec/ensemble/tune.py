@@ -36,9 +36,11 @@ class BlendChoice:
 
 
 def user_recalls(scores: np.ndarray, truth_rows: sp.csr_matrix, k: int) -> np.ndarray:
-    """Per-row normalised Recall@k of the top-k of `scores` against `truth_rows` (same rows)."""
-    items, _ = top_k(scores, k)
-    hits = metrics.hits_matrix(items, truth_rows)
+    """Per-row normalised Recall@k of the top-k of `scores` against `truth_rows` (same rows);
+    a slot scored -inf or NaN (a member with fewer than k candidates) holds no item, as
+    in the lists a run writes (`ranking.top_unseen`)."""
+    items, values = top_k(scores, k)
+    hits = metrics.hits_matrix(np.where(values > -np.inf, items, -1), truth_rows)
     return metrics.recall_normalized_at_k(hits, np.diff(truth_rows.indptr), k)
 
 

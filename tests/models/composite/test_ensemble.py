@@ -324,3 +324,18 @@ def test_inner_members_see_only_the_tags_of_their_own_history(monkeypatch):
     reranker = create("rerank", members=("pop",), label_source="inner", iterations=5)
     reranker.fit(X, features=features, timestamps=T)
     assert reranker.features_.events is None and reranker.features_ == features
+
+
+def test_tuning_recall_counts_no_hit_in_a_slot_scored_minus_infinity():
+    """A member with one candidate: the other slots hold no item, so the hidden item 0
+    that the top-k would otherwise fill them with (lowest index first) is not a hit."""
+    from scipy import sparse
+
+    from movierec.ensemble.tune import user_recalls
+
+    scores = np.full((1, 5), -np.inf, dtype=np.float32)
+    scores[0, 3] = 1.0
+    truth = sparse.csr_matrix(np.array([[1, 0, 0, 0, 0]], dtype=np.float32))
+    assert user_recalls(scores, truth, 3).tolist() == [0.0]
+    scores[0, 0] = 0.5
+    assert user_recalls(scores, truth, 3).tolist() == [1.0]
