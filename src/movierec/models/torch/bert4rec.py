@@ -51,9 +51,8 @@ class BERT4Rec(SequenceRecommender):
     def __init__(self, *, dim: int = 64, n_blocks: int = 2, n_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, mask_prob: float = 0.2, epochs: int = 200, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 10, use_features: bool = False,
-                 max_valid_users: int | None = 10_000, n_seeds: int = 1, ema_decay: float = 0.0, shuffle_ties: bool = False,
-                 valid_k: int = 10,
-                 random_state: int = 0, device: str = "auto") -> None:
+                 max_valid_users: int | None = 10_000, n_seeds: int = 1, ema_decay: float = 0.0,
+                 shuffle_ties: bool = False, valid_k: int = 10, random_state: int = 0, device: str = "auto") -> None:
         self.dim = dim
         self.n_blocks = n_blocks
         self.n_heads = n_heads

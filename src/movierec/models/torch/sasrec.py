@@ -162,8 +162,7 @@ class SASRec(SequenceRecommender):
                  epochs: int = 200, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
                  patience: int = 10, use_features: bool = False, max_valid_users: int | None = 10_000,
                  n_seeds: int = 1, ema_decay: float = 0.99, shuffle_ties: bool = True, valid_k: int = 10,
-                 random_state: int = 0,
-                 device: str = "auto") -> None:
+                 random_state: int = 0, device: str = "auto") -> None:
         self.dim = dim
         self.n_blocks = n_blocks
         self.n_heads = n_heads

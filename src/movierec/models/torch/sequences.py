@@ -5,9 +5,8 @@ are ordered by item index, so the order is stable and documented. Such a tie has
 order in time, and a split draws which of its items are "last" at random: with
 ``shuffle_ties`` (SASRec's default) the training sequences order each tie anew every
 epoch (seeded), so a network does not learn the item-index order of ties as if it
-were time's. Only the most
-recent `max_len` items are kept. Items are tokens ``item + 1`` (0 pads), right-aligned,
-so the last column is always the most recent item.
+were time's. Only the most recent `max_len` items are kept. Items are tokens
+``item + 1`` (0 pads), right-aligned, so the last column is always the most recent item.
 
 The item table the networks read and score against is built from the item id and,
 with ``use_features``, every item side field (multi-hot fields such as genres mean
@@ -45,7 +44,8 @@ from movierec.models.torch.loop import (
 SCORE_BATCH = 512  # sequences per forward pass when scoring
 
 
-def user_sequences(X: sp.csr_matrix, times: np.ndarray, max_len: int, tie_key: np.ndarray | None = None) -> np.ndarray:
+def user_sequences(X: sp.csr_matrix, times: np.ndarray, max_len: int,
+                   tie_key: np.ndarray | None = None) -> np.ndarray:
     """(n_users, max_len) int64 tokens: each user's most recent items, oldest first, 0-padded on the left.
 
     `times` is parallel to ``X.data`` (sorted indices). Ties in time keep item order,
