@@ -30,7 +30,8 @@ class BERT4Rec(SequenceRecommender):
     dim, n_blocks, n_heads, max_len, dropout : as SASRec's.
     mask_prob : share of items masked per training sequence (the paper's 0.2 on ML-1M).
     epochs, batch_size, lr, weight_decay, patience, use_features, max_valid_users, n_seeds, ema_decay,
-    shuffle_ties : as SASRec's (no weight averaging by default: not measured on BERT4Rec).
+    shuffle_ties : as SASRec's (no weight averaging by default: not measured on BERT4Rec;
+        ties shuffled, which validated higher on ml-100k's temporal protocol).
 
     Examples
     --------
@@ -52,7 +53,7 @@ class BERT4Rec(SequenceRecommender):
                  dropout: float = 0.2, mask_prob: float = 0.2, epochs: int = 200, batch_size: int = 64,
                  lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 10, use_features: bool = False,
                  max_valid_users: int | None = 10_000, n_seeds: int = 1, ema_decay: float = 0.0,
-                 shuffle_ties: bool = False, valid_k: int = 10, random_state: int = 0, device: str = "auto") -> None:
+                 shuffle_ties: bool = True, valid_k: int = 10, random_state: int = 0, device: str = "auto") -> None:
         self.dim = dim
         self.n_blocks = n_blocks
         self.n_heads = n_heads

@@ -3,7 +3,7 @@
 A user's sequence is their items ordered by timestamp; ties (items of one second)
 are ordered by item index, so the order is stable and documented. Such a tie has no
 order in time, and a split draws which of its items are "last" at random: with
-``shuffle_ties`` (SASRec's default) the training sequences order each tie anew every
+``shuffle_ties`` (the default) the training sequences order each tie anew every
 epoch (seeded), so a network does not learn the item-index order of ties as if it
 were time's. Only the most recent `max_len` items are kept. Items are tokens
 ``item + 1`` (0 pads), right-aligned, so the last column is always the most recent item.
