@@ -46,7 +46,8 @@ from movierec.atomic import atomic_write_bytes
 SPLITS = ("mixed", "random")
 SETTINGS = ("no-refit", "refit")
 TABLES = ("composite", "composite-sasrec", "composite-sasrec-catalogue", "composite-sasrec-hybrid",
-          "composite-sasrec-recvae", "composite-sasrec-200", "composite-sasrec-ema", "composite-ials", "ease", "cfm", "protocols",
+          "composite-sasrec-recvae", "composite-sasrec-200", "composite-sasrec-ema", "composite-sasrec-shuffled",
+          "composite-ials", "ease", "cfm", "protocols",
           "ease-search", "sequence", "sequence-bert4rec-long", "fm", "user-ease", "liked")
 # the config suffix of each composite table (benchmarks/configs/ml100k-<split><suffix>.toml) and its splits
 COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
@@ -55,6 +56,7 @@ COMPOSITE = {"composite": ("", SPLITS), "composite-sasrec": ("-sasrec", SPLITS),
              "composite-sasrec-recvae": ("-sasrec-recvae", ("mixed",)),
              "composite-sasrec-200": ("-sasrec-200", ("mixed",)),
              "composite-sasrec-ema": ("-sasrec-ema", ("mixed",)),
+             "composite-sasrec-shuffled": ("-sasrec-shuffled", ("mixed",)),
              "composite-ials": ("-ials", SPLITS)}
 # the config of each temporal-protocol table (benchmarks/configs/<config>)
 SEQUENCE = {"sequence": "ml100k-temporal.toml", "sequence-bert4rec-long": "ml100k-temporal-bert4rec-long.toml"}
