@@ -24,7 +24,7 @@ def test_an_out_path_the_file_system_refuses_is_named_in_words(tmp_path):
     data = tmp_path / "plain.csv"
     data.write_text("user,item,timestamp\n" + "".join(f"{u},{i},{i}\n" for u in range(1, 6) for i in range(1, 12)))
     (tmp_path / "taken").write_text("a file")
-    for out, words in ((tmp_path / "taken", "a file is where a folder is needed"),
+    for out, words in ((tmp_path / "taken", "already exists, where a folder was to be made"),
                        (tmp_path / "taken" / "split", "a file is on the way, where a folder is needed")):
         result = runner.invoke(app, ["split", "--data", str(data), "--out", str(out), "--protocol", "random"])
         assert result.exit_code == 2 and f"error: {out}: {words}" in " ".join(result.output.split()), result.output

@@ -109,6 +109,9 @@ def test_ids_in_any_collection_or_iterator(loaded):
         assert loaded.recommend_users(kind(users), k=3)["item"].tolist() == listed["item"].tolist()
     assert set(loaded.recommend(set(users), k=3)["user"]) == set(users)  # a set: its own order
     assert loaded.recommend(users[0], k=3).equals(loaded.recommend(users[:1], k=3))  # one id
+    assert loaded.recommend(np.array(users[0]), k=3).equals(loaded.recommend(users[:1], k=3))  # as a 0-d array
+    with pytest.raises(UnknownUser):
+        loaded.recommend(None, k=3)
 
 
 def test_because_is_refused_where_scores_are_not_sums_over_watched_items(loaded):

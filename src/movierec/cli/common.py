@@ -50,7 +50,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_print_versio
 
 
 OS_ERRORS = {  # what the file system refused, in words (Python's own: "[Errno 17] File exists: 'x'")
-    FileExistsError: "a file is where a folder is needed",
+    FileExistsError: "already exists, where a folder was to be made",
     NotADirectoryError: "a file is on the way, where a folder is needed",
     IsADirectoryError: "a folder, where a file is needed",
     FileNotFoundError: "no such file or folder",

@@ -31,7 +31,7 @@ def split_command(
                                     "Default: 2."),
     fraction: float | None = typer.Option(None, "--fraction", help="Share held out at random (competition, random). "
                                           "Default: 0.1."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random hold-outs."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random hold-outs and of the order of items of one second."),
     out: Path = typer.Option(..., "--out", help="Folder for train/valid/test.csv and checksum.sha256."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a split already in --out."),
     min_rating: float | None = MinRating,

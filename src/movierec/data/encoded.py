@@ -70,6 +70,9 @@ class ItemEvents:
         """Every field as a model fitted on `history` (users x items, over the IdMap) may
         read it: :meth:`EventField.as_seen_from` of its (user, item) pairs."""
         history = sp.csr_matrix(history)
+        if history.shape != (len(self.users), len(self.items)):  # rows would name other users
+            raise ValueError(f"a history of shape {history.shape} is not over these events' "
+                             f"{len(self.users)} users x {len(self.items)} items")
         rows = np.repeat(np.arange(history.shape[0]), np.diff(history.indptr))
         pairs = pd.DataFrame({"user": self.users[rows], "item": self.items[history.indices]})
         seen = {name: events.as_seen_from(pairs, self.users) for name, events in self.fields.items()}

@@ -71,9 +71,12 @@ def id_like(value, index: pd.Index):
 
 
 def as_id_list(ids) -> list:
-    """One id (a number or a string, not spelt out letter by letter) or several, as a list."""
-    if isinstance(ids, (str, bytes, int, float, np.generic)):
+    """One id (a number or a string, not spelt out letter by letter) or several (any
+    collection or iterator), as a list."""
+    if ids is None or isinstance(ids, (str, bytes, int, float, np.generic)):
         return [ids]
+    if isinstance(ids, np.ndarray) and ids.ndim == 0:
+        return [ids.item()]
     return list(ids)
 
 

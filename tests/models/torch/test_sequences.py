@@ -20,7 +20,7 @@ from movierec.data.interactions import csr_from_indices
 from movierec.exceptions import ConfigError, DataError
 from movierec.models.torch import BERT4Rec, SASRec
 from movierec.models.torch.sasrec import gbce_loss, sample_negatives
-from movierec.models.torch.sequences import length_batches, user_sequences
+from movierec.models.torch.sequences import has_ties, length_batches, user_sequences
 
 N_USERS, N_ITEMS, LENGTH = 40, 20, 12
 
@@ -160,6 +160,7 @@ def test_shuffled_ties_reorder_only_the_items_of_one_second_anew_each_epoch(mode
     assert not torch.equal(plain[0], batches[0]) and not torch.equal(batches[0], batches[1])  # drawn anew
     scored = torch.from_numpy(shuffled.sequences_)
     assert torch.equal(in_item_order(scored), scored)  # scoring keeps the item order
+    assert has_ties(X, tied.data) and not has_ties(X, T.data)  # (T: one item a second, nothing to shuffle)
 
 
 @pytest.mark.parametrize("model_class", [SASRec, BERT4Rec])

@@ -69,6 +69,14 @@ def user_sequences(X: sp.csr_matrix, times: np.ndarray, max_len: int,
     return sequences
 
 
+def has_ties(X: sp.csr_matrix, times: np.ndarray) -> bool:
+    """Whether some user has two items at one time (`times` parallel to ``X.data``)."""
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    order = np.lexsort((times, rows))
+    rows, times = rows[order], times[order]
+    return bool(((rows[1:] == rows[:-1]) & (times[1:] == times[:-1])).any())
+
+
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Row indices in batches of similar length, the batches in random order.
 
@@ -168,6 +176,7 @@ class SequenceRecommender(TorchRecommender):
         trainable = torch.from_numpy(self.sequences_[long_enough])
         rng = np.random.default_rng(seed)
         tie_rng = np.random.default_rng([seed, 1])  # its own stream: the batches are drawn as without it
+        shuffled_ties = self.shuffle_ties and has_ties(X, times)  # data without ties: nothing to shuffle
 
         lengths = (trainable > 0).sum(1).numpy()
         trained = distributed.wrap(module, device)  # the module itself in one process
@@ -176,7 +185,7 @@ class SequenceRecommender(TorchRecommender):
 
         def epoch_step(_epoch: int) -> dict[str, Any]:
             nonlocal trainable
-            if self.shuffle_ties:  # each tie in a new order (the same items in the same places otherwise)
+            if shuffled_ties:  # each tie in a new order (the same items in the same places otherwise)
                 shuffled = user_sequences(X, times, self.max_len, tie_key=tie_rng.random(X.nnz))
                 trainable = torch.from_numpy(shuffled[long_enough])
             total, count = 0.0, 0
