@@ -19,7 +19,7 @@ from movierec.ensemble.blend import blend, blend_stack, normalised_stack
 from movierec.ensemble.normalise import METHODS
 from movierec.evaluate import metrics
 from movierec.exceptions import ConfigError
-from movierec.ranking import top_k
+from movierec.ranking import top_unseen
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,8 @@ class BlendChoice:
 def user_recalls(scores: np.ndarray, truth_rows: sp.csr_matrix, k: int) -> np.ndarray:
     """Per-row normalised Recall@k of the top-k of `scores` against `truth_rows` (same rows);
     a slot scored -inf or NaN (a member with fewer than k candidates) holds no item, as
-    in the lists a run writes (`ranking.top_unseen`)."""
-    items, values = top_k(scores, k)
-    hits = metrics.hits_matrix(np.where(values > -np.inf, items, -1), truth_rows)
+    in the lists a run writes (`ranking.top_unseen`, nothing masked)."""
+    hits = metrics.hits_matrix(top_unseen(scores, None, k)[0], truth_rows)
     return metrics.recall_normalized_at_k(hits, np.diff(truth_rows.indptr), k)
 
 

@@ -158,25 +158,28 @@ class SequenceRecommender(TorchRecommender):
                             "(does the data have a time column?): its sequences would be item-index order; give the "
                             "interactions their times, or use a static model")
         self.sequences_ = user_sequences(X, times, self.max_len)
+        tie_times = times if self.shuffle_ties and has_ties(X, times) else None  # None: nothing to shuffle
         device = self._device()
         self.modules_, self.train_results_ = [], []
         for offset in range(self.n_seeds):
             with deterministic_algorithms():
                 seed_everything(self.random_state + offset)
                 module = self._build(X.shape[1], features if self.use_features else None).to(device)
-                self.train_results_.append(self._train(module, X, times, valid, device, self.random_state + offset))
+                self.train_results_.append(self._train(module, X, tie_times, valid, device,
+                                                       self.random_state + offset))
             self.modules_.append(module.to("cpu").eval())
         self.module_, self.train_result_ = self.modules_[0], self.train_results_[0]
 
-    def _train(self, module: nn.Module, X: sp.csr_matrix, times: np.ndarray, valid: sp.csr_matrix | None,
-               device: torch.device, seed: int) -> TrainResult:
+    def _train(self, module: nn.Module, X: sp.csr_matrix, tie_times: np.ndarray | None,
+               valid: sp.csr_matrix | None, device: torch.device, seed: int) -> TrainResult:
+        """One network trained on the sequences; with `tie_times` (X's times, where ties are to
+        be shuffled) each epoch's sequences order the ties anew."""
         optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         generator = torch.Generator().manual_seed(seed)
         long_enough = (self.sequences_ > 0).sum(1) >= self._min_length()
         trainable = torch.from_numpy(self.sequences_[long_enough])
         rng = np.random.default_rng(seed)
         tie_rng = np.random.default_rng([seed, 1])  # its own stream: the batches are drawn as without it
-        shuffled_ties = self.shuffle_ties and has_ties(X, times)  # data without ties: nothing to shuffle
 
         lengths = (trainable > 0).sum(1).numpy()
         trained = distributed.wrap(module, device)  # the module itself in one process
@@ -185,8 +188,8 @@ class SequenceRecommender(TorchRecommender):
 
         def epoch_step(_epoch: int) -> dict[str, Any]:
             nonlocal trainable
-            if shuffled_ties:  # each tie in a new order (the same items in the same places otherwise)
-                shuffled = user_sequences(X, times, self.max_len, tie_key=tie_rng.random(X.nnz))
+            if tie_times is not None:  # each tie in a new order (the same items in the same places otherwise)
+                shuffled = user_sequences(X, tie_times, self.max_len, tie_key=tie_rng.random(X.nnz))
                 trainable = torch.from_numpy(shuffled[long_enough])
             total, count = 0.0, 0
             for rows in length_batches(lengths, self.batch_size, rng):
